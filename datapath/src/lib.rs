@@ -1,1 +1,18 @@
+//! grebe's datapath: internal ports (TAP devices) and GRE tunnel ports joined by MAC learning in
+//! one packet loop. `input` decides (no IO), `forward` delivers, `bridge` runs the loop and is the
+//! daemon's API, `counters` records every outcome. All `unsafe` code is in `sys`.
 #![deny(unsafe_code)]
+
+pub mod bridge;
+pub mod counters;
+mod forward;
+pub mod input;
+pub mod port;
+#[allow(unsafe_code)]
+mod sys;
+
+pub use bridge::{BridgeSettings, Datapath, DatapathError, FdbEntry, PortKind, PortStats};
+pub use counters::{DropReason, PortCountersSnapshot};
+pub use input::{Verdict, decide};
+pub use port::TunnelConfig;
+pub use sys::route_mtu;

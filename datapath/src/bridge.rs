@@ -1,0 +1,904 @@
+//! The datapath: one thread that owns every port and runs the packet loop, and the `Datapath`
+//! handle through which the daemon adds and removes bridges and ports and reads counters.
+//!
+//! Control changes travel by channel and are applied between batches, so the loop takes no lock
+//! per frame; MAC tables and counters are shared with the control side as `Arc`s that the loop
+//! writes without contention (see `learning::SharedMacTable` and `counters`).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::Ipv4Addr;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixDatagram;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use learning::{EntryInfo, PortId, SharedMacTable};
+
+use crate::counters::{DropCounters, DropReason, PortCounters, PortCountersSnapshot};
+use crate::forward::{FrameRef, PortState, output, should_flood};
+use crate::input::{Verdict, decide};
+use crate::port::tunnel::NoTunnel;
+use crate::port::{InternalPort, PortIo, TunnelConfig, TunnelMap, TunnelPort};
+use crate::sys::{self, MAX_BATCH, RawGre, RecvBatch, SendBatch, TapError};
+
+/// Assumed transport MTU when the route to a remote is not known yet.
+const DEFAULT_MTU: u32 = 1500;
+/// Batches drained from one fd before the loop looks at the others.
+const BATCHES_PER_WAKE: usize = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatapathError {
+    #[error(
+        "cannot open the raw GRE socket (IPv4 protocol 47): run as root or grant CAP_NET_RAW and CAP_NET_ADMIN"
+    )]
+    RawSocket(#[source] io::Error),
+    #[error("cannot start the datapath thread")]
+    Thread(#[source] io::Error),
+    #[error(transparent)]
+    Tap(#[from] TapError),
+    #[error("bridge {0} already exists")]
+    BridgeExists(String),
+    #[error("no bridge named {0}")]
+    NoSuchBridge(String),
+    #[error("port {0} already exists")]
+    PortExists(String),
+    #[error("no port named {0}")]
+    NoSuchPort(String),
+    #[error(
+        "tunnel {port} has the same remote_ip {remote} and key as tunnel {other}: received packets could not tell them apart; give one of them another options:key"
+    )]
+    DuplicateTunnel {
+        port: String,
+        other: String,
+        remote: Ipv4Addr,
+    },
+    #[error("the datapath thread has stopped")]
+    Stopped,
+}
+
+/// A bridge's forwarding settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BridgeSettings {
+    pub table: learning::Config,
+    /// Never flood a frame that came from a tunnel to another tunnel.
+    pub split_horizon: bool,
+}
+
+/// What a port is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortKind {
+    /// A TAP device; its MTU follows the bridge's tunnels unless `mtu_request` is set.
+    Internal {
+        mtu_request: Option<u32>,
+    },
+    Tunnel(TunnelConfig),
+}
+
+/// One port's counters and state, for `dpif/show` and `get interface P statistics`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PortStats {
+    pub name: String,
+    pub bridge: String,
+    pub port_no: u32,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub mtu: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_ip: Option<Ipv4Addr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<u32>,
+    #[serde(flatten)]
+    pub counters: PortCountersSnapshot,
+}
+
+/// One learned MAC, for `fdb/show`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FdbEntry {
+    pub port: String,
+    pub port_no: u32,
+    pub entry: EntryInfo,
+}
+
+enum Command {
+    AddBridge {
+        idx: usize,
+        table: Arc<SharedMacTable>,
+        split_horizon: bool,
+    },
+    SetSplitHorizon {
+        idx: usize,
+        split_horizon: bool,
+    },
+    DelBridge {
+        idx: usize,
+    },
+    AddPort {
+        id: PortId,
+        state: PortState,
+    },
+    UpdateTunnel {
+        id: PortId,
+        config: TunnelConfig,
+        path_mtu: u32,
+    },
+    DelPort {
+        id: PortId,
+    },
+    Sync(mpsc::SyncSender<()>),
+}
+
+struct BridgeHandle {
+    idx: usize,
+    table: Arc<SharedMacTable>,
+    settings: BridgeSettings,
+}
+
+struct PortHandle {
+    id: PortId,
+    bridge: String,
+    kind: PortKind,
+    counters: Arc<PortCounters>,
+    /// Internal ports: the MTU grebe last set. Tunnels: the transport path MTU.
+    mtu: Option<u32>,
+}
+
+/// The daemon's handle on the datapath thread.
+pub struct Datapath {
+    commands: mpsc::Sender<Command>,
+    wake: UnixDatagram,
+    thread: Option<JoinHandle<()>>,
+    drops: Arc<DropCounters>,
+    bridges: BTreeMap<String, BridgeHandle>,
+    ports: BTreeMap<String, PortHandle>,
+    free_bridge_slots: Vec<usize>,
+    bridge_slots: usize,
+    free_port_ids: Vec<u32>,
+    /// Port numbers start at 1, as OpenFlow's do; 0 is never used.
+    next_port_id: u32,
+}
+
+impl Datapath {
+    /// Opens the shared raw GRE socket and starts the packet loop.
+    pub fn start() -> Result<Datapath, DatapathError> {
+        let raw = RawGre::open().map_err(DatapathError::RawSocket)?;
+        let (wake, wake_rx) = UnixDatagram::pair().map_err(DatapathError::Thread)?;
+        wake.set_nonblocking(true).map_err(DatapathError::Thread)?;
+        wake_rx
+            .set_nonblocking(true)
+            .map_err(DatapathError::Thread)?;
+        let (commands, command_rx) = mpsc::channel();
+        let drops = Arc::new(DropCounters::default());
+        let mut engine = Engine {
+            raw,
+            wake: wake_rx,
+            commands: command_rx,
+            drops: drops.clone(),
+            bridges: Vec::new(),
+            ports: Vec::new(),
+            tunnels: TunnelMap::default(),
+            taps: Vec::new(),
+        };
+        let thread = std::thread::Builder::new()
+            .name("grebe-datapath".into())
+            .spawn(move || engine.run())
+            .map_err(DatapathError::Thread)?;
+        Ok(Datapath {
+            commands,
+            wake,
+            thread: Some(thread),
+            drops,
+            bridges: BTreeMap::new(),
+            ports: BTreeMap::new(),
+            free_bridge_slots: Vec::new(),
+            bridge_slots: 0,
+            free_port_ids: Vec::new(),
+            next_port_id: 1,
+        })
+    }
+
+    fn send(&self, command: Command) -> Result<(), DatapathError> {
+        self.commands
+            .send(command)
+            .map_err(|_| DatapathError::Stopped)?;
+        // A full wake socket already holds a wake-up: nothing lost.
+        let _ = self.wake.send(&[1]);
+        Ok(())
+    }
+
+    /// Returns once the datapath thread has applied every change sent before.
+    pub fn sync(&self) -> Result<(), DatapathError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Command::Sync(tx))?;
+        rx.recv().map_err(|_| DatapathError::Stopped)
+    }
+
+    pub fn add_bridge(
+        &mut self,
+        name: &str,
+        settings: BridgeSettings,
+    ) -> Result<(), DatapathError> {
+        if self.bridges.contains_key(name) {
+            return Err(DatapathError::BridgeExists(name.into()));
+        }
+        let idx = self.free_bridge_slots.pop().unwrap_or_else(|| {
+            self.bridge_slots += 1;
+            self.bridge_slots - 1
+        });
+        let table = Arc::new(SharedMacTable::new(settings.table));
+        self.send(Command::AddBridge {
+            idx,
+            table: table.clone(),
+            split_horizon: settings.split_horizon,
+        })?;
+        self.bridges.insert(
+            name.into(),
+            BridgeHandle {
+                idx,
+                table,
+                settings,
+            },
+        );
+        Ok(())
+    }
+
+    pub fn set_bridge(
+        &mut self,
+        name: &str,
+        settings: BridgeSettings,
+    ) -> Result<(), DatapathError> {
+        let b = self
+            .bridges
+            .get_mut(name)
+            .ok_or_else(|| DatapathError::NoSuchBridge(name.into()))?;
+        if b.settings.table != settings.table {
+            b.table.set_config(settings.table, Instant::now());
+        }
+        let idx = b.idx;
+        let changed = b.settings.split_horizon != settings.split_horizon;
+        b.settings = settings;
+        if changed {
+            self.send(Command::SetSplitHorizon {
+                idx,
+                split_horizon: settings.split_horizon,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the bridge and its ports (their TAP devices too).
+    pub fn del_bridge(&mut self, name: &str) -> Result<(), DatapathError> {
+        let ports: Vec<String> = self
+            .ports
+            .iter()
+            .filter(|(_, p)| p.bridge == name)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for p in ports {
+            self.del_port(&p)?;
+        }
+        let b = self
+            .bridges
+            .remove(name)
+            .ok_or_else(|| DatapathError::NoSuchBridge(name.into()))?;
+        self.free_bridge_slots.push(b.idx);
+        self.send(Command::DelBridge { idx: b.idx })
+    }
+
+    pub fn bridge_names(&self) -> impl Iterator<Item = &str> {
+        self.bridges.keys().map(String::as_str)
+    }
+
+    pub fn bridge_settings(&self, name: &str) -> Option<BridgeSettings> {
+        self.bridges.get(name).map(|b| b.settings)
+    }
+
+    pub fn port_kind(&self, name: &str) -> Option<(&str, PortKind)> {
+        self.ports.get(name).map(|p| (p.bridge.as_str(), p.kind))
+    }
+
+    pub fn port_names(&self) -> impl Iterator<Item = &str> {
+        self.ports.keys().map(String::as_str)
+    }
+
+    fn check_tunnel_unique(&self, name: &str, config: &TunnelConfig) -> Result<(), DatapathError> {
+        for (other, p) in &self.ports {
+            if let PortKind::Tunnel(c) = p.kind
+                && other != name
+                && c.remote_ip == config.remote_ip
+                && c.effective_key() == config.effective_key()
+            {
+                return Err(DatapathError::DuplicateTunnel {
+                    port: name.into(),
+                    other: other.clone(),
+                    remote: config.remote_ip,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn add_port(
+        &mut self,
+        bridge: &str,
+        name: &str,
+        kind: PortKind,
+    ) -> Result<(), DatapathError> {
+        if self.ports.contains_key(name) {
+            return Err(DatapathError::PortExists(name.into()));
+        }
+        let bridge_idx = self
+            .bridges
+            .get(bridge)
+            .ok_or_else(|| DatapathError::NoSuchBridge(bridge.into()))?
+            .idx;
+        let (io, mtu) = match kind {
+            PortKind::Internal { .. } => (PortIo::Internal(InternalPort::open(name)?), None),
+            PortKind::Tunnel(config) => {
+                self.check_tunnel_unique(name, &config)?;
+                let mtu = path_mtu(config.remote_ip);
+                (PortIo::Tunnel(TunnelPort::new(config, mtu)), Some(mtu))
+            }
+        };
+        let id = PortId(self.free_port_ids.pop().unwrap_or_else(|| {
+            self.next_port_id += 1;
+            self.next_port_id - 1
+        }));
+        let counters = Arc::new(PortCounters::default());
+        self.send(Command::AddPort {
+            id,
+            state: PortState {
+                bridge: bridge_idx,
+                counters: counters.clone(),
+                io,
+            },
+        })?;
+        self.ports.insert(
+            name.into(),
+            PortHandle {
+                id,
+                bridge: bridge.into(),
+                kind,
+                counters,
+                mtu,
+            },
+        );
+        self.update_internal_mtus(bridge);
+        Ok(())
+    }
+
+    /// Changes a port's settings in place when it stays the same kind (counters and learned
+    /// addresses survive), or replaces it when its kind changes.
+    pub fn set_port(&mut self, name: &str, kind: PortKind) -> Result<(), DatapathError> {
+        let port = self
+            .ports
+            .get(name)
+            .ok_or_else(|| DatapathError::NoSuchPort(name.into()))?;
+        let bridge = port.bridge.clone();
+        match (port.kind, kind) {
+            (old, new) if old == new => Ok(()),
+            (PortKind::Tunnel(_), PortKind::Tunnel(config)) => {
+                self.check_tunnel_unique(name, &config)?;
+                let id = port.id;
+                let path_mtu = path_mtu(config.remote_ip);
+                self.send(Command::UpdateTunnel {
+                    id,
+                    config,
+                    path_mtu,
+                })?;
+                let port = self.ports.get_mut(name).expect("checked above");
+                port.kind = kind;
+                port.mtu = Some(path_mtu);
+                self.update_internal_mtus(&bridge);
+                Ok(())
+            }
+            (PortKind::Internal { .. }, PortKind::Internal { .. }) => {
+                self.ports.get_mut(name).expect("checked above").kind = kind;
+                self.update_internal_mtus(&bridge);
+                Ok(())
+            }
+            _ => {
+                self.del_port(name)?;
+                self.add_port(&bridge, name, kind)
+            }
+        }
+    }
+
+    pub fn del_port(&mut self, name: &str) -> Result<(), DatapathError> {
+        let port = self
+            .ports
+            .remove(name)
+            .ok_or_else(|| DatapathError::NoSuchPort(name.into()))?;
+        self.send(Command::DelPort { id: port.id })?;
+        self.free_port_ids.push(port.id.0);
+        self.update_internal_mtus(&port.bridge);
+        Ok(())
+    }
+
+    /// Re-reads every tunnel's route MTU (routes appear after the daemon starts) and follows it
+    /// with the internal ports. Call now and then from the control thread.
+    pub fn refresh_path_mtus(&mut self) -> Result<(), DatapathError> {
+        let mut changed = Vec::new();
+        for (name, p) in &self.ports {
+            if let PortKind::Tunnel(config) = p.kind {
+                let mtu = path_mtu(config.remote_ip);
+                if p.mtu != Some(mtu) {
+                    changed.push((name.clone(), p.id, config, mtu));
+                }
+            }
+        }
+        for (name, id, config, path_mtu) in changed {
+            self.send(Command::UpdateTunnel {
+                id,
+                config,
+                path_mtu,
+            })?;
+            let port = self.ports.get_mut(&name).expect("listed above");
+            port.mtu = Some(path_mtu);
+            let bridge = port.bridge.clone();
+            self.update_internal_mtus(&bridge);
+        }
+        Ok(())
+    }
+
+    /// The MTU an internal port gets unless the user asked for one: the smallest inner MTU the
+    /// bridge's tunnels can carry, so TCP through the tunnel works without fragmentation.
+    fn tunnel_inner_mtu(&self, bridge: &str) -> u32 {
+        self.ports
+            .values()
+            .filter(|p| p.bridge == bridge)
+            .filter_map(|p| match p.kind {
+                PortKind::Tunnel(c) => {
+                    Some(p.mtu.unwrap_or(DEFAULT_MTU).saturating_sub(c.overhead()))
+                }
+                PortKind::Internal { .. } => None,
+            })
+            .min()
+            .unwrap_or(DEFAULT_MTU)
+    }
+
+    fn update_internal_mtus(&mut self, bridge: &str) {
+        let inner = self.tunnel_inner_mtu(bridge);
+        for (name, p) in self.ports.iter_mut().filter(|(_, p)| p.bridge == bridge) {
+            if let PortKind::Internal { mtu_request } = p.kind {
+                let want = mtu_request.unwrap_or(inner);
+                if p.mtu != Some(want) {
+                    match sys::set_interface_mtu(name, want) {
+                        Ok(()) => p.mtu = Some(want),
+                        Err(e) => {
+                            tracing::warn!(port = %name, mtu = want, error = %e, "cannot set MTU")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn port_stats(&self) -> Vec<PortStats> {
+        self.ports
+            .iter()
+            .map(|(name, p)| {
+                let (kind, mtu, remote_ip, key) = match p.kind {
+                    PortKind::Internal { .. } => {
+                        ("internal", sys::interface_mtu(name).ok(), None, None)
+                    }
+                    PortKind::Tunnel(c) => ("gre", p.mtu, Some(c.remote_ip), c.effective_key()),
+                };
+                PortStats {
+                    name: name.clone(),
+                    bridge: p.bridge.clone(),
+                    port_no: p.id.0,
+                    kind,
+                    mtu,
+                    remote_ip,
+                    key,
+                    counters: p.counters.snapshot(),
+                }
+            })
+            .collect()
+    }
+
+    pub fn drops(&self) -> Vec<(DropReason, u64)> {
+        self.drops.snapshot()
+    }
+
+    /// The bridge's live MAC table entries, with port names.
+    pub fn fdb(&self, bridge: &str) -> Result<Vec<FdbEntry>, DatapathError> {
+        let b = self
+            .bridges
+            .get(bridge)
+            .ok_or_else(|| DatapathError::NoSuchBridge(bridge.into()))?;
+        let names: BTreeMap<PortId, &String> = self.ports.iter().map(|(n, p)| (p.id, n)).collect();
+        Ok(b.table
+            .entries(Instant::now())
+            .into_iter()
+            .map(|entry| FdbEntry {
+                port: names
+                    .get(&entry.port)
+                    .map_or_else(|| entry.port.to_string(), |n| (*n).clone()),
+                port_no: entry.port.0,
+                entry,
+            })
+            .collect())
+    }
+
+    /// The learning counters of a bridge's table.
+    pub fn fdb_counters(&self, bridge: &str) -> Option<learning::Counters> {
+        self.bridges.get(bridge).map(|b| b.table.counters())
+    }
+
+    /// Forgets learned addresses: of one bridge, or all. Returns how many.
+    pub fn fdb_flush(&self, bridge: Option<&str>) -> Result<usize, DatapathError> {
+        match bridge {
+            Some(name) => Ok(self
+                .bridges
+                .get(name)
+                .ok_or_else(|| DatapathError::NoSuchBridge(name.into()))?
+                .table
+                .flush()),
+            None => Ok(self.bridges.values().map(|b| b.table.flush()).sum()),
+        }
+    }
+
+    /// Stops the loop. Internal ports stay (persistent TAPs) for the next daemon to re-attach.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            // Dropping the sender ends the loop at its next wake-up.
+            let (dead, _) = mpsc::channel();
+            self.commands = dead;
+            let _ = self.wake.send(&[0]);
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Datapath {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn path_mtu(remote: Ipv4Addr) -> u32 {
+    sys::route_mtu(remote).unwrap_or(DEFAULT_MTU)
+}
+
+struct BridgeState {
+    table: Arc<SharedMacTable>,
+    ports: Vec<PortId>,
+    split_horizon: bool,
+}
+
+/// The datapath thread's state: it alone touches ports and sockets.
+struct Engine {
+    raw: RawGre,
+    wake: UnixDatagram,
+    commands: mpsc::Receiver<Command>,
+    drops: Arc<DropCounters>,
+    bridges: Vec<Option<BridgeState>>,
+    /// Indexed by port number.
+    ports: Vec<Option<PortState>>,
+    tunnels: TunnelMap,
+    /// Internal ports, in poll order.
+    taps: Vec<PortId>,
+}
+
+fn slot<T>(v: &mut Vec<Option<T>>, i: usize) -> &mut Option<T> {
+    if v.len() <= i {
+        v.resize_with(i + 1, || None);
+    }
+    &mut v[i]
+}
+
+impl Engine {
+    fn run(&mut self) {
+        let mut rx = RecvBatch::new();
+        let mut tx = SendBatch::default();
+        let mut pollfds = Vec::new();
+        let mut ready = Vec::new();
+        let mut next_expiry: Option<Instant> = None;
+        loop {
+            if !self.apply_commands() {
+                return;
+            }
+            let now = Instant::now();
+            let timeout = next_expiry.map_or(Duration::from_secs(1), |t| {
+                t.saturating_duration_since(now).min(Duration::from_secs(1))
+            });
+            let fds = [self.wake.as_fd(), self.raw.as_fd()].into_iter().chain(
+                self.taps
+                    .iter()
+                    .filter_map(|id| match &self.ports[id.0 as usize] {
+                        Some(PortState {
+                            io: PortIo::Internal(tap),
+                            ..
+                        }) => Some(tap.tap().as_fd()),
+                        _ => None,
+                    }),
+            );
+            if let Err(e) = sys::poll_readable(fds, timeout, &mut pollfds, &mut ready) {
+                tracing::error!(error = %e, "poll failed");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            if ready[0] {
+                let mut sink = [0u8; 64];
+                while self.wake.recv(&mut sink).is_ok() {}
+            }
+            if ready[1] {
+                for _ in 0..BATCHES_PER_WAKE {
+                    let n = match self.raw.recv(&mut rx) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "GRE receive failed");
+                            0
+                        }
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    self.tunnel_batch(&rx, n, &mut tx);
+                    self.flush(&mut tx, &rx);
+                    if n < MAX_BATCH {
+                        break;
+                    }
+                }
+            }
+            for i in 0..self.taps.len() {
+                if ready.get(i + 2) == Some(&true) {
+                    let id = self.taps[i];
+                    for _ in 0..BATCHES_PER_WAKE {
+                        let n = self.read_tap(id, &mut rx);
+                        if n == 0 {
+                            break;
+                        }
+                        self.tap_batch(id, &rx, n, &mut tx);
+                        self.flush(&mut tx, &rx);
+                        if n < MAX_BATCH {
+                            break;
+                        }
+                    }
+                }
+            }
+            let now = Instant::now();
+            if next_expiry.is_none_or(|t| t <= now) {
+                next_expiry = None;
+                for b in self.bridges.iter().flatten() {
+                    b.table.expire(now);
+                    if let Some(t) = b.table.next_expiry() {
+                        next_expiry = Some(next_expiry.map_or(t, |n: Instant| n.min(t)));
+                    }
+                }
+                // Entries learned later are at least a whole ageing period away; look again
+                // within a second anyway so a new bridge's first entries are seen.
+                if next_expiry.is_none() {
+                    next_expiry = Some(now + Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    /// Applies pending control changes; false when the control side has gone.
+    fn apply_commands(&mut self) -> bool {
+        loop {
+            match self.commands.try_recv() {
+                Ok(c) => self.apply(c),
+                Err(mpsc::TryRecvError::Empty) => return true,
+                Err(mpsc::TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    fn apply(&mut self, command: Command) {
+        match command {
+            Command::AddBridge {
+                idx,
+                table,
+                split_horizon,
+            } => {
+                *slot(&mut self.bridges, idx) = Some(BridgeState {
+                    table,
+                    ports: Vec::new(),
+                    split_horizon,
+                });
+            }
+            Command::SetSplitHorizon { idx, split_horizon } => {
+                if let Some(b) = slot(&mut self.bridges, idx) {
+                    b.split_horizon = split_horizon;
+                }
+            }
+            Command::DelBridge { idx } => *slot(&mut self.bridges, idx) = None,
+            Command::AddPort { id, state } => {
+                if let Some(b) = slot(&mut self.bridges, state.bridge) {
+                    b.ports.push(id);
+                }
+                match &state.io {
+                    PortIo::Internal(_) => self.taps.push(id),
+                    PortIo::Tunnel(t) => {
+                        // Uniqueness was checked on the control side.
+                        let _ = self.tunnels.insert(&t.config, id);
+                    }
+                }
+                *slot(&mut self.ports, id.0 as usize) = Some(state);
+            }
+            Command::UpdateTunnel {
+                id,
+                config,
+                path_mtu,
+            } => {
+                if let Some(PortState {
+                    io: PortIo::Tunnel(t),
+                    ..
+                }) = slot(&mut self.ports, id.0 as usize)
+                {
+                    self.tunnels.remove(&t.config, id);
+                    let _ = self.tunnels.insert(&config, id);
+                    let next_seq = t.next_seq;
+                    *t = TunnelPort::new(config, path_mtu);
+                    t.next_seq = next_seq;
+                }
+            }
+            Command::DelPort { id } => {
+                let Some(state) = slot(&mut self.ports, id.0 as usize).take() else {
+                    return;
+                };
+                if let Some(b) = slot(&mut self.bridges, state.bridge) {
+                    b.ports.retain(|p| *p != id);
+                    b.table.flush_port(id);
+                }
+                match state.io {
+                    PortIo::Internal(tap) => {
+                        self.taps.retain(|p| *p != id);
+                        tap.destroy();
+                    }
+                    PortIo::Tunnel(t) => self.tunnels.remove(&t.config, id),
+                }
+            }
+            Command::Sync(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Reads up to a batch of frames from one TAP.
+    fn read_tap(&self, id: PortId, rx: &mut RecvBatch) -> usize {
+        let Some(PortState {
+            io: PortIo::Internal(tap),
+            ..
+        }) = &self.ports[id.0 as usize]
+        else {
+            return 0;
+        };
+        let mut n = 0;
+        while n < MAX_BATCH {
+            match tap.tap().read(rx.buf_mut(n)) {
+                Ok(len) => {
+                    rx.set_len(n, len);
+                    n += 1;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::debug!(port = id.0, error = %e, "TAP read failed");
+                    break;
+                }
+            }
+        }
+        n
+    }
+
+    fn tap_batch(&mut self, id: PortId, rx: &RecvBatch, n: usize, tx: &mut SendBatch) {
+        let now = Instant::now();
+        for i in 0..n {
+            let bytes = rx.packet(i);
+            let frame = FrameRef {
+                buf: i,
+                range: 0..bytes.len(),
+                bytes,
+            };
+            self.forward(id, frame, now, tx);
+        }
+    }
+
+    fn tunnel_batch(&mut self, rx: &RecvBatch, n: usize, tx: &mut SendBatch) {
+        let now = Instant::now();
+        for i in 0..n {
+            let packet = rx.packet(i);
+            let decap = match encap::decap(packet) {
+                Ok(d) => d,
+                Err(e) => {
+                    self.drops.add(e.into());
+                    continue;
+                }
+            };
+            let id = match self.tunnels.lookup(decap.outer.src_addr, decap.gre.key) {
+                Ok(id) => id,
+                Err(NoTunnel::UnknownRemote) => {
+                    self.drops.add(DropReason::UnknownRemote);
+                    continue;
+                }
+                Err(NoTunnel::KeyMismatch) => {
+                    self.drops.add(DropReason::KeyMismatch);
+                    continue;
+                }
+            };
+            let frame = FrameRef {
+                buf: i,
+                range: decap.frame.clone(),
+                bytes: &packet[decap.frame],
+            };
+            self.forward(id, frame, now, tx);
+        }
+    }
+
+    /// Counts the frame in on `ingress`, decides, and outputs it.
+    #[inline]
+    fn forward(&mut self, ingress: PortId, frame: FrameRef<'_>, now: Instant, tx: &mut SendBatch) {
+        let Some(in_port) = self.ports[ingress.0 as usize].as_ref() else {
+            return;
+        };
+        in_port.counters.rx(frame.bytes.len());
+        let ingress_is_tunnel = in_port.is_tunnel();
+        let Some(bridge) = self.bridges[in_port.bridge].as_ref() else {
+            return;
+        };
+        match decide(&bridge.table, ingress, frame.bytes, now) {
+            Verdict::Unicast(p) => match self.ports.get_mut(p.0 as usize) {
+                Some(Some(port)) => output(p, port, &frame, tx, &self.drops),
+                // Learned on a port deleted since: the table flush races this batch.
+                _ => self.drops.add(DropReason::NoTarget),
+            },
+            Verdict::Flood => {
+                let mut sent = false;
+                for &p in &bridge.ports {
+                    let Some(Some(port)) = self.ports.get_mut(p.0 as usize) else {
+                        continue;
+                    };
+                    if should_flood(
+                        ingress,
+                        ingress_is_tunnel,
+                        p,
+                        port.is_tunnel(),
+                        bridge.split_horizon,
+                    ) {
+                        output(p, port, &frame, tx, &self.drops);
+                        sent = true;
+                    }
+                }
+                if !sent {
+                    self.drops.add(DropReason::NoTarget);
+                }
+            }
+            Verdict::Drop(reason) => self.drops.add(reason),
+        }
+    }
+
+    /// Sends the queued tunnel packets in one `sendmmsg` and counts each outcome.
+    fn flush(&mut self, tx: &mut SendBatch, rx: &RecvBatch) {
+        if tx.is_empty() {
+            return;
+        }
+        let ports = &self.ports;
+        let drops = &self.drops;
+        self.raw.send(tx, rx.buffers(), |entry, result| {
+            let Some(Some(port)) = ports.get(entry.tag as usize) else {
+                return;
+            };
+            match result {
+                Ok(()) => port
+                    .counters
+                    .tx(entry.frame.1 as usize - entry.frame.0 as usize),
+                Err(e) => {
+                    crate::counters::bump(&port.counters.tx_dropped, 1);
+                    drops.add(DropReason::TxFailed);
+                    tracing::debug!(port = entry.tag, error = %e, "GRE send failed");
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,173 @@
+//! GRE tunnel ports and the O(1) map from a received packet's (source address, key) to its tunnel.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use encap::OuterHeader;
+use foldhash::fast::RandomState;
+use learning::PortId;
+
+/// A tunnel's settings, as `set interface gre0 options:...` gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TunnelConfig {
+    pub remote_ip: Ipv4Addr,
+    pub local_ip: Option<Ipv4Addr>,
+    /// RFC 2890 key, sent and required on receipt. Key 0 is the same as no key, as in OVS.
+    pub key: Option<u32>,
+    pub csum: bool,
+    pub seq: bool,
+    pub ttl: u8,
+    pub tos: u8,
+}
+
+impl TunnelConfig {
+    pub fn effective_key(&self) -> Option<u32> {
+        self.key.filter(|k| *k != 0)
+    }
+
+    pub fn outer_header(&self) -> OuterHeader {
+        OuterHeader {
+            src: self.local_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
+            dst: self.remote_ip,
+            ttl: self.ttl,
+            tos: self.tos,
+            // As OVS: never let the transport fragment a tunnel packet.
+            dont_frag: true,
+            key: self.effective_key(),
+            csum: self.csum,
+            seq: self.seq,
+        }
+    }
+
+    /// Bytes the tunnel adds in front of an inner Ethernet frame, Ethernet header included:
+    /// what an internal port's MTU must leave room for.
+    pub fn overhead(&self) -> u32 {
+        self.outer_header().len() as u32 + encap::ethernet::HEADER_LEN as u32
+    }
+}
+
+pub struct TunnelPort {
+    pub(crate) config: TunnelConfig,
+    pub(crate) header: OuterHeader,
+    pub(crate) next_seq: u32,
+    /// Largest outer packet the route to the remote takes; bigger frames are dropped (DF).
+    pub(crate) path_mtu: u32,
+}
+
+impl TunnelPort {
+    pub fn new(config: TunnelConfig, path_mtu: u32) -> Self {
+        TunnelPort {
+            header: config.outer_header(),
+            config,
+            next_seq: 0,
+            path_mtu,
+        }
+    }
+}
+
+/// Received GRE → tunnel port, by (outer source, key).
+#[derive(Default)]
+pub struct TunnelMap {
+    by_remote_key: HashMap<(Ipv4Addr, Option<u32>), PortId, RandomState>,
+    /// How many tunnels each remote has: tells "wrong key" from "unknown sender".
+    remotes: HashMap<Ipv4Addr, u32, RandomState>,
+}
+
+/// Why a received packet has no tunnel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoTunnel {
+    UnknownRemote,
+    KeyMismatch,
+}
+
+impl TunnelMap {
+    /// Fails (returning the holder) if another tunnel already has this remote and key.
+    pub fn insert(&mut self, config: &TunnelConfig, port: PortId) -> Result<(), PortId> {
+        let k = (config.remote_ip, config.effective_key());
+        if let Some(other) = self.by_remote_key.get(&k) {
+            if *other != port {
+                return Err(*other);
+            }
+            return Ok(());
+        }
+        self.by_remote_key.insert(k, port);
+        *self.remotes.entry(config.remote_ip).or_default() += 1;
+        Ok(())
+    }
+
+    pub fn remove(&mut self, config: &TunnelConfig, port: PortId) {
+        let k = (config.remote_ip, config.effective_key());
+        if self.by_remote_key.get(&k) == Some(&port) {
+            self.by_remote_key.remove(&k);
+            if let Some(n) = self.remotes.get_mut(&config.remote_ip) {
+                *n -= 1;
+                if *n == 0 {
+                    self.remotes.remove(&config.remote_ip);
+                }
+            }
+        }
+    }
+
+    #[inline]
+    pub fn lookup(&self, src: Ipv4Addr, key: Option<u32>) -> Result<PortId, NoTunnel> {
+        let key = key.filter(|k| *k != 0);
+        match self.by_remote_key.get(&(src, key)) {
+            Some(p) => Ok(*p),
+            None if self.remotes.contains_key(&src) => Err(NoTunnel::KeyMismatch),
+            None => Err(NoTunnel::UnknownRemote),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(remote: [u8; 4], key: Option<u32>) -> TunnelConfig {
+        TunnelConfig {
+            remote_ip: Ipv4Addr::from(remote),
+            local_ip: None,
+            key,
+            csum: false,
+            seq: false,
+            ttl: 64,
+            tos: 0,
+        }
+    }
+
+    #[test]
+    fn lookup_tells_unknown_sender_from_wrong_key() {
+        let mut m = TunnelMap::default();
+        m.insert(&cfg([192, 0, 2, 15], Some(5)), PortId(1)).unwrap();
+        m.insert(&cfg([192, 0, 2, 16], None), PortId(2)).unwrap();
+        let a = Ipv4Addr::new(192, 0, 2, 15);
+        let b = Ipv4Addr::new(192, 0, 2, 16);
+        assert_eq!(m.lookup(a, Some(5)), Ok(PortId(1)));
+        assert_eq!(m.lookup(a, None), Err(NoTunnel::KeyMismatch));
+        assert_eq!(m.lookup(b, None), Ok(PortId(2)));
+        assert_eq!(m.lookup(b, Some(0)), Ok(PortId(2)), "key 0 is no key");
+        assert_eq!(
+            m.lookup(Ipv4Addr::new(192, 0, 2, 99), None),
+            Err(NoTunnel::UnknownRemote)
+        );
+        m.remove(&cfg([192, 0, 2, 15], Some(5)), PortId(1));
+        assert_eq!(m.lookup(a, Some(5)), Err(NoTunnel::UnknownRemote));
+    }
+
+    #[test]
+    fn duplicate_remote_and_key_is_refused() {
+        let mut m = TunnelMap::default();
+        m.insert(&cfg([192, 0, 2, 15], None), PortId(1)).unwrap();
+        assert_eq!(
+            m.insert(&cfg([192, 0, 2, 15], Some(0)), PortId(2)),
+            Err(PortId(1))
+        );
+        assert!(m.insert(&cfg([192, 0, 2, 15], Some(7)), PortId(3)).is_ok());
+    }
+
+    #[test]
+    fn overhead_matches_the_classic_mtu() {
+        assert_eq!(1500 - cfg([192, 0, 2, 15], None).overhead(), 1462);
+        assert_eq!(1500 - cfg([192, 0, 2, 15], Some(1)).overhead(), 1458);
+    }
+}

@@ -1,0 +1,310 @@
+//! The raw IPv4 socket, protocol 47, shared by every tunnel of a daemon: the kernel hands each raw
+//! socket its own copy of every GRE packet, so one socket per namespace, never one per tunnel.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::ops::Range;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+/// Frames per `recvmmsg`/`sendmmsg` call.
+pub const MAX_BATCH: usize = 32;
+/// Largest IPv4 datagram, so any GRE packet fits one buffer.
+const BUF_LEN: usize = 65_536;
+
+pub struct RawGre {
+    socket: Socket,
+}
+
+/// Buffers allocated once per thread and reused for every batch.
+pub struct RecvBatch {
+    bufs: Vec<Box<[u8]>>,
+    lens: Vec<usize>,
+    iovs: Vec<libc::iovec>,
+    msgs: Vec<libc::mmsghdr>,
+}
+
+// SAFETY: the raw pointers in `iovs`/`msgs` are scratch rewritten before every call and only point
+// into `bufs`, which the struct owns; moving the struct to another thread moves the buffers too.
+unsafe impl Send for RecvBatch {}
+
+impl Default for RecvBatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RecvBatch {
+    pub fn new() -> Self {
+        RecvBatch {
+            bufs: (0..MAX_BATCH)
+                .map(|_| vec![0u8; BUF_LEN].into_boxed_slice())
+                .collect(),
+            lens: vec![0; MAX_BATCH],
+            iovs: Vec::with_capacity(MAX_BATCH),
+            msgs: Vec::with_capacity(MAX_BATCH),
+        }
+    }
+
+    /// The `i`th buffer, whole: the TAP reader fills these one `read` at a time.
+    pub fn buf_mut(&mut self, i: usize) -> &mut [u8] {
+        &mut self.bufs[i]
+    }
+
+    /// The `i`th received packet or frame.
+    #[inline]
+    pub fn packet(&self, i: usize) -> &[u8] {
+        &self.bufs[i][..self.lens[i]]
+    }
+
+    pub fn set_len(&mut self, i: usize, len: usize) {
+        self.lens[i] = len.min(BUF_LEN);
+    }
+
+    pub fn buffers(&self) -> &[Box<[u8]>] {
+        &self.bufs
+    }
+}
+
+/// One outgoing GRE packet: headers of its own, frame borrowed from a receive buffer by index, so
+/// flooding one frame to many tunnels copies no frame.
+#[derive(Clone, Copy)]
+pub struct SendEntry {
+    pub header: [u8; 40],
+    pub header_len: u8,
+    pub buf: u16,
+    pub frame: (u32, u32),
+    pub dst: Ipv4Addr,
+    /// Caller's tag, handed back on error (the port to charge).
+    pub tag: u32,
+}
+
+pub struct SendBatch {
+    entries: Vec<SendEntry>,
+    iovs: Vec<[libc::iovec; 2]>,
+    addrs: Vec<libc::sockaddr_in>,
+    msgs: Vec<libc::mmsghdr>,
+}
+
+// SAFETY: as for RecvBatch: the pointer vectors are scratch, rebuilt for each call, and point only
+// into memory borrowed for the duration of that call.
+unsafe impl Send for SendBatch {}
+
+impl Default for SendBatch {
+    fn default() -> Self {
+        Self::with_capacity(MAX_BATCH * 4)
+    }
+}
+
+impl SendBatch {
+    pub fn with_capacity(n: usize) -> Self {
+        SendBatch {
+            entries: Vec::with_capacity(n),
+            iovs: Vec::with_capacity(n),
+            addrs: Vec::with_capacity(n),
+            msgs: Vec::with_capacity(n),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Reserves the next entry and returns it for the caller to fill.
+    pub fn push(
+        &mut self,
+        frame_buf: usize,
+        frame: Range<usize>,
+        dst: Ipv4Addr,
+        tag: u32,
+    ) -> &mut SendEntry {
+        self.entries.push(SendEntry {
+            header: [0; 40],
+            header_len: 0,
+            buf: frame_buf as u16,
+            frame: (frame.start as u32, frame.end as u32),
+            dst,
+            tag,
+        });
+        self.entries.last_mut().expect("just pushed")
+    }
+
+    /// Takes back the entry just pushed (its headers could not be written).
+    pub fn pop(&mut self) {
+        self.entries.pop();
+    }
+}
+
+impl RawGre {
+    /// Opens the socket. `IP_HDRINCL`: grebe writes the outer header itself (TTL, TOS, DF and the
+    /// source per tunnel); the kernel still routes, resolves ARP, and fills the ID and checksum.
+    pub fn open() -> io::Result<RawGre> {
+        let socket = Socket::new(
+            Domain::IPV4,
+            Type::RAW,
+            Some(Protocol::from(libc::IPPROTO_GRE)),
+        )?;
+        socket.set_header_included_v4(true)?;
+        socket.set_cloexec(true)?;
+        // Bursts of 64 KB packets arrive faster than a busy loop wakes up.
+        let _ = socket.set_recv_buffer_size(4 << 20);
+        let _ = socket.set_send_buffer_size(4 << 20);
+        Ok(RawGre { socket })
+    }
+
+    /// Receives up to `MAX_BATCH` packets without blocking; returns how many (0 when none wait).
+    pub fn recv(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        batch.iovs.clear();
+        batch.msgs.clear();
+        for buf in batch.bufs.iter_mut() {
+            batch.iovs.push(libc::iovec {
+                iov_base: buf.as_mut_ptr().cast(),
+                iov_len: buf.len(),
+            });
+        }
+        for iov in batch.iovs.iter_mut() {
+            // SAFETY: mmsghdr is plain old data; all-zero is a valid (empty) value.
+            let mut msg: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            msg.msg_hdr.msg_iov = iov;
+            msg.msg_hdr.msg_iovlen = 1;
+            batch.msgs.push(msg);
+        }
+        // SAFETY: `msgs` holds MAX_BATCH headers, each pointing at one iovec that points at a
+        // distinct owned buffer of the stated length; all live across the call. No address or
+        // control buffers are requested. MSG_DONTWAIT keeps the call non-blocking.
+        let n = unsafe {
+            libc::recvmmsg(
+                self.socket.as_raw_fd(),
+                batch.msgs.as_mut_ptr(),
+                batch.msgs.len() as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            return match err.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
+                _ => Err(err),
+            };
+        }
+        let n = n as usize;
+        for i in 0..n {
+            batch.lens[i] = batch.msgs[i].msg_len as usize;
+        }
+        Ok(n)
+    }
+
+    /// Sends every entry, frames taken from `bufs`, then clears the batch. `on_done` hears of each
+    /// entry: a message the kernel refuses (no route, no ARP answer, too big) is skipped and the
+    /// rest still go out.
+    pub fn send(
+        &self,
+        batch: &mut SendBatch,
+        bufs: &[Box<[u8]>],
+        mut on_done: impl FnMut(&SendEntry, Result<(), io::Error>),
+    ) {
+        batch.iovs.clear();
+        batch.addrs.clear();
+        batch.msgs.clear();
+        for e in &batch.entries {
+            let frame = &bufs[e.buf as usize][e.frame.0 as usize..e.frame.1 as usize];
+            batch.iovs.push([
+                libc::iovec {
+                    iov_base: e.header.as_ptr() as *mut libc::c_void,
+                    iov_len: e.header_len as usize,
+                },
+                libc::iovec {
+                    iov_base: frame.as_ptr() as *mut libc::c_void,
+                    iov_len: frame.len(),
+                },
+            ]);
+            batch.addrs.push(sockaddr_in(e.dst));
+        }
+        for (iov, addr) in batch.iovs.iter_mut().zip(batch.addrs.iter_mut()) {
+            // SAFETY: mmsghdr is plain old data; all-zero is a valid (empty) value.
+            let mut msg: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            msg.msg_hdr.msg_name = (addr as *mut libc::sockaddr_in).cast();
+            msg.msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            msg.msg_hdr.msg_iov = iov.as_mut_ptr();
+            msg.msg_hdr.msg_iovlen = 2;
+            batch.msgs.push(msg);
+        }
+        let mut start = 0;
+        while start < batch.msgs.len() {
+            let remaining = &mut batch.msgs[start..];
+            // SAFETY: every header points at its own sockaddr_in and two iovecs, which point at
+            // the entry's header bytes and at a frame inside `bufs`; all are borrowed or owned
+            // for the whole call and none is written by the kernel.
+            let n = unsafe {
+                libc::sendmmsg(
+                    self.socket.as_raw_fd(),
+                    remaining.as_mut_ptr(),
+                    remaining.len() as libc::c_uint,
+                    0,
+                )
+            };
+            if n < 0 {
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                // The first remaining message failed: report it and go on with the next.
+                on_done(&batch.entries[start], Err(err));
+                start += 1;
+            } else if n == 0 {
+                on_done(&batch.entries[start], Err(io::Error::other("not sent")));
+                start += 1;
+            } else {
+                let end = start + n as usize;
+                for e in &batch.entries[start..end] {
+                    on_done(e, Ok(()));
+                }
+                start = end;
+            }
+        }
+        batch.entries.clear();
+    }
+}
+
+impl AsFd for RawGre {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.socket.as_fd()
+    }
+}
+
+fn sockaddr_in(addr: Ipv4Addr) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(addr).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
+}
+
+/// The MTU of the route to `dst`, as the kernel would use it: a UDP socket `connect`ed to `dst`
+/// (which sends nothing) reports the path MTU through `IP_MTU`.
+pub fn route_mtu(dst: Ipv4Addr) -> io::Result<u32> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, None)?;
+    socket.connect(&SockAddr::from(SocketAddrV4::new(dst, 9)))?;
+    let mut mtu: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: the fd is an open, connected IPv4 socket; `mtu` and `len` are valid for writes of
+    // the sizes given and live across the call.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MTU,
+            (&mut mtu as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    u32::try_from(mtu).map_err(|_| io::Error::other("negative MTU"))
+}
