@@ -1,0 +1,138 @@
+//! Why a packet was rejected. Each variant is one drop reason in the datapath's counters.
+
+/// A rejected packet, or an outer header that could not be written.
+///
+/// `Copy` and free of strings so that the datapath can return and count it per frame. New
+/// variants go at the end and into [`Error::ALL`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+#[repr(u8)]
+pub enum Error {
+    /// The buffer is shorter than the header says it is.
+    #[error("buffer shorter than the header says")]
+    Truncated,
+    /// The outer IP version is not 4.
+    #[error("outer IP version is not 4")]
+    BadIpVersion,
+    /// The outer IPv4 header length (IHL) is below 5 words or beyond the total length.
+    #[error("outer IPv4 header length below 20 bytes or beyond the total length")]
+    BadIpHeaderLen,
+    /// The outer IPv4 total length is larger than the buffer received.
+    #[error("outer IPv4 total length larger than the buffer")]
+    BadIpTotalLen,
+    /// The outer IPv4 header checksum is wrong.
+    #[error("outer IPv4 header checksum is wrong")]
+    BadIpChecksum,
+    /// The outer IPv4 packet is a fragment (MF set or offset not 0). The kernel reassembles before
+    /// a raw socket sees a packet, so a fragment here is unexpected.
+    #[error("outer IPv4 packet is a fragment")]
+    Fragmented,
+    /// The outer IPv4 protocol is not GRE (47).
+    #[error("outer IPv4 protocol is not GRE")]
+    NotGre,
+    /// The GRE version is not 0 (version 1 is PPTP's enhanced GRE).
+    #[error("GRE version is not 0")]
+    BadVersion,
+    /// A GRE flag bit that RFC 2784 says a receiver must discard on is set: routing (bit 1),
+    /// strict source route (bit 4) or recursion control (bit 5).
+    #[error("GRE routing, strict source route or recursion bit set")]
+    ReservedFlags,
+    /// The GRE checksum bit is set and the checksum is wrong.
+    #[error("GRE checksum is wrong")]
+    BadChecksum,
+    /// The GRE protocol type is not transparent Ethernet bridging (0x6558).
+    #[error("GRE protocol type is not Ethernet (0x6558)")]
+    NotEthernet,
+    /// The inner Ethernet frame is shorter than its 14-byte header.
+    #[error("inner Ethernet frame shorter than 14 bytes")]
+    FrameTruncated,
+    /// The outer IPv4 total length would exceed 65535 bytes.
+    #[error("encapsulated packet would exceed 65535 bytes")]
+    TooBig,
+    /// There is not enough room in front of the frame for the outer headers.
+    #[error("not enough headroom in front of the frame for the outer headers")]
+    NoHeadroom,
+}
+
+impl Error {
+    /// Every variant, in declaration order: the datapath sizes its counter array from this.
+    pub const ALL: &[Error] = &[
+        Error::Truncated,
+        Error::BadIpVersion,
+        Error::BadIpHeaderLen,
+        Error::BadIpTotalLen,
+        Error::BadIpChecksum,
+        Error::Fragmented,
+        Error::NotGre,
+        Error::BadVersion,
+        Error::ReservedFlags,
+        Error::BadChecksum,
+        Error::NotEthernet,
+        Error::FrameTruncated,
+        Error::TooBig,
+        Error::NoHeadroom,
+    ];
+
+    /// A stable snake_case name, used as a drop-reason counter name. Never rename one: scripts
+    /// and dashboards key on it.
+    pub const fn as_str(&self) -> &'static str {
+        match self {
+            Error::Truncated => "truncated",
+            Error::BadIpVersion => "bad_ip_version",
+            Error::BadIpHeaderLen => "bad_ip_header_len",
+            Error::BadIpTotalLen => "bad_ip_total_len",
+            Error::BadIpChecksum => "bad_ip_checksum",
+            Error::Fragmented => "fragmented",
+            Error::NotGre => "not_gre",
+            Error::BadVersion => "bad_version",
+            Error::ReservedFlags => "reserved_flags",
+            Error::BadChecksum => "bad_checksum",
+            Error::NotEthernet => "not_ethernet",
+            Error::FrameTruncated => "frame_truncated",
+            Error::TooBig => "too_big",
+            Error::NoHeadroom => "no_headroom",
+        }
+    }
+
+    /// The variant's position in [`Error::ALL`], for indexing a counter array.
+    pub const fn index(&self) -> usize {
+        *self as usize
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn all_is_complete_and_in_order() {
+        // The last variant's discriminant + 1 is the variant count, as long as new variants go at
+        // the end (the doc says so); a missing or misplaced entry breaks the index check.
+        assert_eq!(Error::ALL.len(), Error::NoHeadroom as usize + 1);
+        for (i, e) in Error::ALL.iter().enumerate() {
+            assert_eq!(e.index(), i, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn names_are_unique_snake_case() {
+        for (i, a) in Error::ALL.iter().enumerate() {
+            let name = a.as_str();
+            assert!(!name.is_empty());
+            assert!(
+                name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{name}"
+            );
+            assert!(!name.starts_with('_') && !name.ends_with('_'), "{name}");
+            for b in &Error::ALL[i + 1..] {
+                assert_ne!(name, b.as_str());
+            }
+        }
+    }
+
+    #[test]
+    fn display_is_not_empty() {
+        for e in Error::ALL {
+            assert!(!e.to_string().is_empty());
+        }
+    }
+}

@@ -1,0 +1,431 @@
+//! What the datapath does per frame: put an Ethernet frame into outer IPv4 + GRE for sending
+//! on the raw GRE socket, and take one out of a received packet.
+
+use core::net::Ipv4Addr;
+use core::ops::Range;
+
+use crate::Error;
+use crate::ethernet::{self, EtherType};
+use crate::gre::{self, GreRepr};
+use crate::ipv4::{self, Ipv4Repr, PROTOCOL_GRE};
+
+/// The most [`OuterHeader::len`] can be: the headroom to leave in front of every frame buffer.
+pub const MAX_OUTER_LEN: usize = ipv4::HEADER_LEN + gre::MAX_HEADER_LEN;
+
+/// A tunnel's settings for the outer IPv4 and GRE headers: fixed per tunnel port, applied to
+/// every frame sent on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OuterHeader {
+    /// Source address; 0.0.0.0 lets the kernel choose (raw(7): with `IP_HDRINCL` it fills in a
+    /// zero source).
+    pub src: Ipv4Addr,
+    /// The remote tunnel endpoint.
+    pub dst: Ipv4Addr,
+    /// Outer time to live.
+    pub ttl: u8,
+    /// Outer type-of-service byte.
+    pub tos: u8,
+    /// Set don't-fragment on the outer header.
+    pub dont_frag: bool,
+    /// The GRE key, if the tunnel has one.
+    pub key: Option<u32>,
+    /// Send a GRE checksum.
+    pub csum: bool,
+    /// Send a GRE sequence number (the caller counts; see `emit`'s `seq`).
+    pub seq: bool,
+}
+
+impl OuterHeader {
+    /// A tunnel to `dst` with OVS's defaults: source chosen by the kernel, TTL 64, TOS 0,
+    /// don't-fragment set, no key, no checksum, no sequence number.
+    #[inline]
+    pub const fn new(dst: Ipv4Addr) -> Self {
+        OuterHeader {
+            src: Ipv4Addr::UNSPECIFIED,
+            dst,
+            ttl: 64,
+            tos: 0,
+            dont_frag: true,
+            key: None,
+            csum: false,
+            seq: false,
+        }
+    }
+
+    /// The GRE header this tunnel sends, with sequence number `seq` if it sends one.
+    #[inline]
+    pub const fn gre(&self, seq: u32) -> GreRepr {
+        GreRepr {
+            protocol: EtherType::TransparentEthernetBridging,
+            key: self.key,
+            seq: if self.seq { Some(seq) } else { None },
+            csum: self.csum,
+        }
+    }
+
+    /// Bytes of outer IPv4 + GRE header: 24 to [`MAX_OUTER_LEN`].
+    #[inline]
+    #[expect(clippy::len_without_is_empty, reason = "a header length, never empty")]
+    pub const fn len(&self) -> usize {
+        ipv4::HEADER_LEN + self.gre(0).header_len()
+    }
+
+    /// Writes the outer IPv4 header (protocol 47, ident 0 for the kernel to fill in, checksum)
+    /// and the GRE header (protocol 0x6558, the key, `seq` if `self.seq`, the checksum over GRE
+    /// header and `payload` if `self.csum`) into `header[..self.len()]`, and returns `len()`.
+    /// `payload` is the Ethernet frame; it is only read, for the lengths and the checksum.
+    ///
+    /// `Err(Truncated)` if `header` is shorter than `len()`, `Err(TooBig)` if the packet would
+    /// exceed 65535 bytes. Never panics.
+    #[inline]
+    pub fn emit(&self, header: &mut [u8], payload: &[u8], seq: u32) -> Result<usize, Error> {
+        let len = self.len();
+        let header = header.get_mut(..len).ok_or(Error::Truncated)?;
+        let gre = self.gre(seq);
+        let outer = Ipv4Repr {
+            src_addr: self.src,
+            dst_addr: self.dst,
+            protocol: PROTOCOL_GRE,
+            payload_len: gre
+                .header_len()
+                .checked_add(payload.len())
+                .ok_or(Error::TooBig)?,
+            ttl: self.ttl,
+            tos: self.tos,
+            dont_frag: self.dont_frag,
+            ident: 0,
+        };
+        if outer.total_len().is_none() {
+            return Err(Error::TooBig);
+        }
+        let (ip_header, gre_header) = header.split_at_mut(ipv4::HEADER_LEN);
+        outer.emit(&mut ipv4::Packet::new_unchecked(ip_header));
+        gre.emit_header(gre_header, payload);
+        Ok(len)
+    }
+
+    /// Writes the outer headers directly in front of the Ethernet frame at `buf[frame]`, so
+    /// that `buf[start..frame.end]` is the packet to send, without copying the frame. Returns
+    /// `start` (= `frame.start - len()`).
+    ///
+    /// `Err(NoHeadroom)` if `frame.start < len()`, `Err(Truncated)` if `frame` is not a range
+    /// within `buf`, `Err(TooBig)` as for [`OuterHeader::emit`]. Never panics.
+    #[inline]
+    pub fn emit_in_front(
+        &self,
+        buf: &mut [u8],
+        frame: Range<usize>,
+        seq: u32,
+    ) -> Result<usize, Error> {
+        if frame.start > frame.end || frame.end > buf.len() {
+            return Err(Error::Truncated);
+        }
+        let start = frame
+            .start
+            .checked_sub(self.len())
+            .ok_or(Error::NoHeadroom)?;
+        let (head, rest) = buf.split_at_mut(frame.start);
+        // frame.start <= frame.end <= buf.len() was checked above.
+        let payload = &rest[..frame.end - frame.start];
+        self.emit(&mut head[start..], payload, seq)?;
+        Ok(start)
+    }
+}
+
+/// A received GRE packet carrying an Ethernet frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decap {
+    /// The outer IPv4 header (`src_addr` tells which tunnel it came from).
+    pub outer: Ipv4Repr,
+    /// The GRE header (`key` tells which tunnel, when keys are in use).
+    pub gre: GreRepr,
+    /// Where the inner Ethernet frame lies within the packet given to [`decap`]; at least
+    /// 14 bytes, ending at the outer total length (link padding excluded).
+    pub frame: Range<usize>,
+}
+
+/// Checks a packet read from a raw GRE socket (outer IPv4 header included) and finds the
+/// Ethernet frame inside. Never panics.
+///
+/// Rejections, in order: the outer IPv4 header ([`Ipv4Repr::parse`]), protocol not 47
+/// (`NotGre`), the GRE header ([`GreRepr::parse`]), protocol type not 0x6558 (`NotEthernet`),
+/// a frame shorter than 14 bytes (`FrameTruncated`).
+#[inline]
+pub fn decap(packet: &[u8]) -> Result<Decap, Error> {
+    let ip = ipv4::Packet::new_unchecked(packet);
+    let outer = Ipv4Repr::parse(&ip)?;
+    if outer.protocol != PROTOCOL_GRE {
+        return Err(Error::NotGre);
+    }
+    let gre = GreRepr::parse(&gre::Packet::new_unchecked(ip.payload()))?;
+    if gre.protocol != EtherType::TransparentEthernetBridging {
+        return Err(Error::NotEthernet);
+    }
+    // Both parses succeeded, so the IPv4 header and the GRE header lie within the total length.
+    let start = ip
+        .header_len()
+        .checked_add(gre.header_len())
+        .ok_or(Error::Truncated)?;
+    let end = usize::from(ip.total_len());
+    match end.checked_sub(start) {
+        Some(n) if n >= ethernet::HEADER_LEN => Ok(Decap {
+            outer,
+            gre,
+            frame: start..end,
+        }),
+        Some(_) => Err(Error::FrameTruncated),
+        None => Err(Error::Truncated),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checksum;
+
+    const SIZES: [usize; 11] = [0, 1, 2, 13, 14, 63, 64, 1499, 1500, 8999, 9000];
+
+    fn frame(len: usize) -> Vec<u8> {
+        (0..len).map(|i| (i * 31 + 7) as u8).collect()
+    }
+
+    fn tunnel(csum: bool, key: bool, seq: bool) -> OuterHeader {
+        OuterHeader {
+            src: Ipv4Addr::new(10, 0, 0, 1),
+            dst: Ipv4Addr::new(10, 0, 0, 2),
+            ttl: 63,
+            tos: 0xb8,
+            dont_frag: true,
+            key: key.then_some(0xfeed_f00d),
+            csum,
+            seq,
+        }
+    }
+
+    fn all_tunnels() -> impl Iterator<Item = OuterHeader> {
+        (0..8).map(|f| tunnel(f & 1 != 0, f & 2 != 0, f & 4 != 0))
+    }
+
+    #[test]
+    fn exact_bytes_with_key() {
+        let t = OuterHeader {
+            key: Some(0x0000_002a),
+            ..OuterHeader::new(Ipv4Addr::new(192, 0, 2, 2))
+        };
+        let payload = [0u8; 14];
+        let mut h = [0u8; 28];
+        assert_eq!(t.emit(&mut h, &payload, 0), Ok(28));
+        let mut want = [
+            0x45, 0x00, 0x00, 0x2a, // v4, IHL 5, TOS 0, total 28 + 14 = 42
+            0x00, 0x00, 0x40, 0x00, // ident 0, DF
+            0x40, 0x2f, 0x00, 0x00, // TTL 64, GRE, checksum below
+            0x00, 0x00, 0x00, 0x00, // source 0.0.0.0 for the kernel to fill in
+            0xc0, 0x00, 0x02, 0x02, // destination
+            0x20, 0x00, 0x65, 0x58, // K, version 0, transparent Ethernet bridging
+            0x00, 0x00, 0x00, 0x2a, // key
+        ];
+        // 4500 + 002a + 0000 + 4000 + 402f + 0000 + 0000 + 0000 + c000 + 0202 = 0x1875b
+        // -> 875c -> complement 78a3.
+        want[10] = 0x78;
+        want[11] = 0xa3;
+        assert_eq!(h, want);
+        assert_eq!(checksum::data(&h[..20]), 0);
+    }
+
+    #[test]
+    fn len_per_flags() {
+        for t in all_tunnels() {
+            let n = usize::from(t.csum) + usize::from(t.key.is_some()) + usize::from(t.seq);
+            assert_eq!(t.len(), 24 + 4 * n);
+            assert!(t.len() <= MAX_OUTER_LEN);
+        }
+    }
+
+    #[test]
+    fn emit_then_decap_every_flag_and_size() {
+        for t in all_tunnels() {
+            for &size in &SIZES {
+                let inner = frame(size);
+                let mut packet = vec![0xa5u8; t.len()];
+                let len = t.emit(&mut packet, &inner, 0x0102_0304).unwrap();
+                assert_eq!(len, t.len());
+                packet.extend_from_slice(&inner);
+                check_decap(&t, &packet, 0x0102_0304, &inner);
+            }
+        }
+    }
+
+    #[test]
+    fn emit_in_front_then_decap_every_flag_and_size() {
+        for t in all_tunnels() {
+            for &size in &SIZES {
+                let inner = frame(size);
+                // Headroom of MAX_OUTER_LEN, as the datapath leaves, and a little tailroom.
+                let mut buf = vec![0xa5u8; MAX_OUTER_LEN + size + 3];
+                let range = MAX_OUTER_LEN..MAX_OUTER_LEN + size;
+                buf[range.clone()].copy_from_slice(&inner);
+                let start = t.emit_in_front(&mut buf, range.clone(), 77).unwrap();
+                assert_eq!(start, MAX_OUTER_LEN - t.len());
+                // The frame was not moved or touched.
+                assert_eq!(&buf[range.clone()], &inner[..]);
+                check_decap(&t, &buf[start..range.end], 77, &inner);
+                // Trailing bytes past the total length are padding: still fine.
+                check_decap(&t, &buf[start..], 77, &inner);
+            }
+        }
+    }
+
+    fn check_decap(t: &OuterHeader, packet: &[u8], seq: u32, inner: &[u8]) {
+        let what = format!("{t:?} size {}", inner.len());
+        let d = decap(packet);
+        if inner.len() < ethernet::HEADER_LEN {
+            assert_eq!(d, Err(Error::FrameTruncated), "{what}");
+            return;
+        }
+        let d = d.unwrap_or_else(|e| panic!("{what}: {e:?}"));
+        assert_eq!(&packet[d.frame.clone()], inner, "{what}");
+        assert_eq!(d.outer.src_addr, t.src);
+        assert_eq!(d.outer.dst_addr, t.dst);
+        assert_eq!(d.outer.protocol, PROTOCOL_GRE);
+        assert_eq!(d.outer.ttl, t.ttl);
+        assert_eq!(d.outer.tos, t.tos);
+        assert_eq!(d.outer.dont_frag, t.dont_frag);
+        assert_eq!(d.outer.ident, 0);
+        assert_eq!(d.outer.payload_len, t.len() - 20 + inner.len());
+        assert_eq!(d.gre, t.gre(seq), "{what}");
+    }
+
+    #[test]
+    fn emit_errors() {
+        let t = tunnel(true, true, true);
+        let mut h = [0u8; 36];
+        for short in 0..36 {
+            assert_eq!(t.emit(&mut h[..short], &[], 0), Err(Error::Truncated));
+        }
+        // 65535 total is the limit: 36 bytes of header + 65499 of frame.
+        let big = vec![0u8; 65_535 - 36];
+        assert_eq!(t.emit(&mut h, &big, 0), Ok(36));
+        let bigger = vec![0u8; 65_535 - 35];
+        assert_eq!(t.emit(&mut h, &bigger, 0), Err(Error::TooBig));
+
+        let mut buf = vec![0u8; 100];
+        assert_eq!(t.emit_in_front(&mut buf, 35..60, 0), Err(Error::NoHeadroom));
+        assert_eq!(t.emit_in_front(&mut buf, 0..60, 0), Err(Error::NoHeadroom));
+        assert_eq!(t.emit_in_front(&mut buf, 36..101, 0), Err(Error::Truncated));
+        #[expect(
+            clippy::reversed_empty_ranges,
+            reason = "the invalid range is the test"
+        )]
+        let reversed = 60..50;
+        assert_eq!(
+            t.emit_in_front(&mut buf, reversed, 0),
+            Err(Error::Truncated)
+        );
+        assert_eq!(t.emit_in_front(&mut buf, 36..100, 0), Ok(0));
+        assert_eq!(t.emit_in_front(&mut buf, 100..100, 0), Ok(64));
+        let mut huge = vec![0u8; 36 + 65_500];
+        let end = huge.len();
+        assert_eq!(t.emit_in_front(&mut huge, 36..end, 0), Err(Error::TooBig));
+    }
+
+    /// A valid packet to break one field at a time.
+    fn good_packet() -> Vec<u8> {
+        let t = tunnel(true, true, false);
+        let inner = frame(60);
+        let mut p = vec![0u8; t.len()];
+        t.emit(&mut p, &inner, 0).unwrap();
+        p.extend_from_slice(&inner);
+        p
+    }
+
+    fn refill_ip_checksum(p: &mut [u8]) {
+        ipv4::Packet::new_unchecked(p).fill_checksum();
+    }
+
+    fn refill_gre_checksum(p: &mut [u8]) {
+        gre::Packet::new_unchecked(&mut p[20..]).fill_checksum();
+    }
+
+    #[test]
+    fn decap_rejections() {
+        assert!(decap(&good_packet()).is_ok());
+        assert_eq!(decap(&[]), Err(Error::Truncated));
+
+        let mut p = good_packet();
+        p[0] = 0x65;
+        assert_eq!(decap(&p), Err(Error::BadIpVersion));
+
+        let mut p = good_packet();
+        p[0] = 0x44;
+        assert_eq!(decap(&p), Err(Error::BadIpHeaderLen));
+
+        let mut p = good_packet();
+        p[3] += 1;
+        refill_ip_checksum(&mut p);
+        assert_eq!(decap(&p), Err(Error::BadIpTotalLen));
+
+        let mut p = good_packet();
+        p[8] -= 1;
+        assert_eq!(decap(&p), Err(Error::BadIpChecksum));
+
+        let mut p = good_packet();
+        p[6] |= 0x20;
+        refill_ip_checksum(&mut p);
+        assert_eq!(decap(&p), Err(Error::Fragmented));
+
+        let mut p = good_packet();
+        p[9] = 4;
+        refill_ip_checksum(&mut p);
+        assert_eq!(decap(&p), Err(Error::NotGre));
+
+        let mut p = good_packet();
+        p[21] |= 1;
+        assert_eq!(decap(&p), Err(Error::BadVersion));
+
+        let mut p = good_packet();
+        p[20] |= 0x40;
+        assert_eq!(decap(&p), Err(Error::ReservedFlags));
+
+        let mut p = good_packet();
+        let last = p.len() - 1;
+        p[last] ^= 0xff;
+        assert_eq!(decap(&p), Err(Error::BadChecksum));
+
+        let mut p = good_packet();
+        p[22..24].copy_from_slice(&0x0800u16.to_be_bytes());
+        refill_gre_checksum(&mut p);
+        assert_eq!(decap(&p), Err(Error::NotEthernet));
+
+        // Total length cut to leave 13 bytes of frame.
+        let mut p = good_packet();
+        let total = 20 + 12 + 13;
+        p[2..4].copy_from_slice(&u16::try_from(total).unwrap().to_be_bytes());
+        refill_ip_checksum(&mut p);
+        p.truncate(total);
+        refill_gre_checksum(&mut p);
+        assert_eq!(decap(&p), Err(Error::FrameTruncated));
+
+        // Total length cut inside the GRE header.
+        let mut p = good_packet();
+        p[2..4].copy_from_slice(&30u16.to_be_bytes());
+        refill_ip_checksum(&mut p);
+        assert_eq!(decap(&p), Err(Error::Truncated));
+    }
+
+    #[test]
+    fn decap_accepts_outer_options() {
+        let p = good_packet();
+        // Rebuild with IHL 6 and one 4-byte option word.
+        let mut q = Vec::with_capacity(p.len() + 4);
+        q.extend_from_slice(&p[..20]);
+        q.extend_from_slice(&[1, 1, 1, 0]);
+        q.extend_from_slice(&p[20..]);
+        q[0] = 0x46;
+        let total = u16::try_from(q.len()).unwrap();
+        q[2..4].copy_from_slice(&total.to_be_bytes());
+        refill_ip_checksum(&mut q);
+        let d = decap(&q).unwrap();
+        assert_eq!(d.frame, 24 + 12..q.len());
+        assert_eq!(&q[d.frame.clone()], &frame(60)[..]);
+    }
+}
