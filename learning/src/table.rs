@@ -1,0 +1,752 @@
+//! The single-owner MAC table: a keyed hash map into a slab of entries that
+//! are threaded on intrusive LRU lists. See the crate documentation for why.
+
+use std::cmp::Reverse;
+use std::collections::HashMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use foldhash::fast::RandomState;
+
+/// An Ethernet address, in wire order.
+pub type Mac = [u8; 6];
+
+/// A bridge port, as the datapath numbers them. The table never interprets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortId(pub u32);
+
+impl fmt::Display for PortId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+/// How big the table may grow and how long a learned entry lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Most learned (dynamic) entries kept at once; a new source beyond this
+    /// evicts fairly. `Static` and `Local` entries do not count. 0 acts as 1.
+    pub max_entries: usize,
+    /// Idle time after which a learned entry is gone: an entry last stamped at
+    /// `t` is a miss from `t + ageing` on.
+    pub ageing: Duration,
+}
+
+impl Config {
+    /// OVS's `mac-table-size` default.
+    pub const DEFAULT_MAX_ENTRIES: usize = 8192;
+    /// OVS's `mac-aging-time` default (and the Linux bridge's `ageing_time`).
+    pub const DEFAULT_AGEING: Duration = Duration::from_secs(300);
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_entries: Self::DEFAULT_MAX_ENTRIES,
+            ageing: Self::DEFAULT_AGEING,
+        }
+    }
+}
+
+/// What [`MacTable::learn`] did with a source address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Learned {
+    /// The address was unknown (or known but already expired) and is now
+    /// learned on the port.
+    New,
+    /// Already learned on this port. Its timestamp was written only if the
+    /// last write is at least [`STAMP_INTERVAL`] old.
+    Refreshed,
+    /// The address was learned on another port and now points at this one.
+    Moved {
+        /// The port the address was learned on before.
+        from: PortId,
+    },
+    /// A multicast, broadcast or all-zero source: it names no single
+    /// station, so it is never learned.
+    Ignored,
+    /// A `Static` or `Local` entry holds the address: learning never takes it
+    /// over, so a frame claiming the bridge's own MAC cannot redirect it.
+    Pinned,
+}
+
+/// Where an entry came from, which decides whether it ages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// Learned from traffic: ages, moves, may be evicted.
+    Dynamic,
+    /// Configured by the administrator: never ages, moves or gets evicted.
+    Static,
+    /// One of the bridge's own addresses (the TAP's MAC): like `Static`, and
+    /// frames to it go up to the host.
+    Local,
+}
+
+/// One live entry, as [`MacTable::entries`] reports it for `fdb/show`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryInfo {
+    /// The station's address.
+    pub mac: Mac,
+    /// Where frames to it go.
+    pub port: PortId,
+    /// Time since the last timestamp write; zero for `Static` and `Local`
+    /// entries, which carry no timestamp.
+    pub age: Duration,
+    /// Where the entry came from.
+    pub kind: EntryKind,
+}
+
+/// Event counts since the table was created (flushes count nothing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// New entries learned.
+    pub learned: u64,
+    /// Entries that moved to another port.
+    pub moved: u64,
+    /// Entries removed because they were idle for `ageing`.
+    pub expired: u64,
+    /// Live entries removed to make room (full table or a smaller bound).
+    pub evicted: u64,
+}
+
+/// A learned entry's timestamp is written at most this often: a station
+/// sending a million frames a second costs one write a second, not a million.
+pub const STAMP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Whether `mac` can be a learned source: a group address (multicast or
+/// broadcast, I/G bit set) or all zeros names no single station.
+pub fn is_learnable(mac: Mac) -> bool {
+    mac[0] & 1 == 0 && mac != [0; 6]
+}
+
+/// How much of the bound [`MacTable`] reserves up front (OVS's largest
+/// allowed `mac-table-size`); a bigger table grows on demand.
+const PREALLOC_LIMIT: usize = 1 << 20;
+
+/// End of a list, and "no slot".
+const NIL: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy)]
+struct Link {
+    prev: u32,
+    next: u32,
+}
+
+const UNLINKED: Link = Link {
+    prev: NIL,
+    next: NIL,
+};
+
+/// The timestamp lives in the kind: only learned entries have one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stamp {
+    Dynamic(Instant),
+    Static,
+    Local,
+}
+
+impl Stamp {
+    fn kind(self) -> EntryKind {
+        match self {
+            Stamp::Dynamic(_) => EntryKind::Dynamic,
+            Stamp::Static => EntryKind::Static,
+            Stamp::Local => EntryKind::Local,
+        }
+    }
+}
+
+/// What a lookup needs, stored in the map itself so that a lookup reads one
+/// hash bucket and nothing else.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    port: PortId,
+    stamp: Stamp,
+    /// The entry's place on the lists.
+    slot: u32,
+}
+
+/// An entry's place on the lists. Only learning, ageing and eviction touch
+/// the slab; lookups never do.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    /// To find the map entry from a list (expiry, eviction, flushes).
+    mac: Mac,
+    /// In the global ageing list (dynamic entries); the free list when vacant.
+    age_link: Link,
+    /// In its port's dynamic list or its port's pinned list.
+    port_link: Link,
+}
+
+/// Which of a slot's two links a list uses.
+#[derive(Debug, Clone, Copy)]
+enum Chain {
+    Age,
+    Port,
+}
+
+impl Slot {
+    fn link(&mut self, chain: Chain) -> &mut Link {
+        match chain {
+            Chain::Age => &mut self.age_link,
+            Chain::Port => &mut self.port_link,
+        }
+    }
+}
+
+/// An intrusive doubly linked list over slab indices, oldest stamp at `head`.
+#[derive(Debug, Clone, Copy)]
+struct List {
+    head: u32,
+    tail: u32,
+    len: usize,
+}
+
+impl List {
+    const EMPTY: List = List {
+        head: NIL,
+        tail: NIL,
+        len: 0,
+    };
+
+    fn push_back(&mut self, slots: &mut [Slot], idx: u32, chain: Chain) {
+        *slots[idx as usize].link(chain) = Link {
+            prev: self.tail,
+            next: NIL,
+        };
+        match self.tail {
+            NIL => self.head = idx,
+            tail => slots[tail as usize].link(chain).next = idx,
+        }
+        self.tail = idx;
+        self.len += 1;
+    }
+
+    fn unlink(&mut self, slots: &mut [Slot], idx: u32, chain: Chain) {
+        let Link { prev, next } = *slots[idx as usize].link(chain);
+        match prev {
+            NIL => self.head = next,
+            prev => slots[prev as usize].link(chain).next = next,
+        }
+        match next {
+            NIL => self.tail = prev,
+            next => slots[next as usize].link(chain).prev = prev,
+        }
+        *slots[idx as usize].link(chain) = UNLINKED;
+        self.len -= 1;
+    }
+}
+
+/// A port's entries: learned ones oldest first (fair eviction takes the head),
+/// pinned ones apart so that `flush_port` finds them without a scan.
+#[derive(Debug, Clone, Copy)]
+struct PortLists {
+    dynamic: List,
+    pinned: List,
+}
+
+impl PortLists {
+    const EMPTY: PortLists = PortLists {
+        dynamic: List::EMPTY,
+        pinned: List::EMPTY,
+    };
+}
+
+/// The MAC learning table. One owner mutates it; for many threads see
+/// [`SharedMacTable`](crate::SharedMacTable).
+pub struct MacTable {
+    config: Config,
+    /// MACs come off the wire: a per-process random key keeps an attacker from
+    /// choosing addresses that all land in one bucket.
+    map: HashMap<Mac, Entry, RandomState>,
+    slots: Vec<Slot>,
+    /// Head of the vacant slots, chained through `age_link.next`.
+    free: u32,
+    /// Every dynamic entry, oldest stamp first: `expire` stops at the first
+    /// live one and `next_expiry` reads the head.
+    ageing: List,
+    /// Ports that hold entries; dropped when their last entry goes, so the
+    /// eviction scan only sees ports that matter.
+    ports: HashMap<PortId, PortLists, RandomState>,
+    /// The newest stamp written. Stamps never go below it, so the lists stay
+    /// sorted even if callers hand in slightly out-of-order `now`s.
+    latest: Option<Instant>,
+    counters: Counters,
+}
+
+impl fmt::Debug for MacTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MacTable")
+            .field("config", &self.config)
+            .field("len", &self.len())
+            .field("dynamic", &self.ageing.len)
+            .field("ports", &self.ports.len())
+            .field("counters", &self.counters)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for MacTable {
+    fn default() -> Self {
+        MacTable::new(Config::default())
+    }
+}
+
+impl MacTable {
+    /// An empty table. Reserves room for `max_entries` (up to 2^20) so that
+    /// learning never rehashes the whole table while holding a write lock.
+    pub fn new(config: Config) -> Self {
+        let reserve = bound_of(config).min(PREALLOC_LIMIT);
+        MacTable {
+            config,
+            map: HashMap::with_capacity_and_hasher(reserve, RandomState::default()),
+            slots: Vec::with_capacity(reserve),
+            free: NIL,
+            ageing: List::EMPTY,
+            ports: HashMap::default(),
+            latest: None,
+            counters: Counters::default(),
+        }
+    }
+
+    /// The configuration as last set.
+    pub fn config(&self) -> Config {
+        self.config
+    }
+
+    /// Changes the bound and the ageing time. Entries already idle for the
+    /// new `ageing` expire now; a smaller bound evicts fairly down to it.
+    pub fn set_config(&mut self, config: Config, now: Instant) {
+        self.config = config;
+        let bound = self.bound();
+        let reserve = bound.min(PREALLOC_LIMIT);
+        self.map.reserve(reserve.saturating_sub(self.map.len()));
+        self.slots.reserve(reserve.saturating_sub(self.slots.len()));
+        self.expire(now);
+        while self.ageing.len > bound {
+            self.evict_fairly();
+        }
+    }
+
+    /// Learns that `mac` sends from `port`.
+    ///
+    /// The timestamp of an entry already on `port` is written only when the
+    /// last write is [`STAMP_INTERVAL`] old, so the common case writes nothing.
+    /// A new entry in a full table first sweeps expired entries, then evicts
+    /// the least recently stamped entry of the port holding the most.
+    pub fn learn(&mut self, mac: Mac, port: PortId, now: Instant) -> Learned {
+        if !is_learnable(mac) {
+            return Learned::Ignored;
+        }
+        if let Some(entry) = self.map.get_mut(&mac) {
+            let idx = entry.slot;
+            match entry.stamp {
+                Stamp::Static | Stamp::Local => return Learned::Pinned,
+                // Lookups already miss it; the station is new again.
+                Stamp::Dynamic(t) if now.saturating_duration_since(t) >= self.config.ageing => {
+                    self.remove(idx);
+                    self.counters.expired += 1;
+                }
+                Stamp::Dynamic(t) if entry.port == port => {
+                    if now.saturating_duration_since(t) >= STAMP_INTERVAL {
+                        entry.stamp = Stamp::Dynamic(next_stamp(&mut self.latest, now));
+                        self.requeue(idx, port);
+                    }
+                    return Learned::Refreshed;
+                }
+                Stamp::Dynamic(_) => {
+                    let from = entry.port;
+                    entry.port = port;
+                    entry.stamp = Stamp::Dynamic(next_stamp(&mut self.latest, now));
+                    self.unlink_port(idx, from, true);
+                    self.ports
+                        .entry(port)
+                        .or_insert(PortLists::EMPTY)
+                        .dynamic
+                        .push_back(&mut self.slots, idx, Chain::Port);
+                    self.ageing.unlink(&mut self.slots, idx, Chain::Age);
+                    self.ageing.push_back(&mut self.slots, idx, Chain::Age);
+                    self.counters.moved += 1;
+                    return Learned::Moved { from };
+                }
+            }
+        }
+        let bound = self.bound();
+        if self.ageing.len >= bound {
+            // Dead entries go before any live one is evicted.
+            self.expire(now);
+            while self.ageing.len >= bound {
+                self.evict_fairly();
+            }
+        }
+        let stamp = next_stamp(&mut self.latest, now);
+        let idx = self.insert_entry(mac, port, Stamp::Dynamic(stamp));
+        self.ageing.push_back(&mut self.slots, idx, Chain::Age);
+        self.counters.learned += 1;
+        Learned::New
+    }
+
+    /// Whether [`learn`](Self::learn) would change anything: false for an
+    /// ignored source, a pinned entry, or an entry on `port` stamped less than
+    /// [`STAMP_INTERVAL`] ago. Needs only `&self`, so it runs under a read lock.
+    pub fn needs_update(&self, mac: Mac, port: PortId, now: Instant) -> bool {
+        self.settled(mac, port, now).is_none()
+    }
+
+    /// What `learn` would return if it would write nothing; `None` if it writes.
+    pub(crate) fn settled(&self, mac: Mac, port: PortId, now: Instant) -> Option<Learned> {
+        if !is_learnable(mac) {
+            return Some(Learned::Ignored);
+        }
+        let entry = self.map.get(&mac)?;
+        match entry.stamp {
+            Stamp::Static | Stamp::Local => Some(Learned::Pinned),
+            // Under a second old implies not expired, unless `ageing` is
+            // shorter than a second.
+            Stamp::Dynamic(t)
+                if entry.port == port
+                    && now.saturating_duration_since(t)
+                        < STAMP_INTERVAL.min(self.config.ageing) =>
+            {
+                Some(Learned::Refreshed)
+            }
+            Stamp::Dynamic(_) => None,
+        }
+    }
+
+    /// The port `mac` was learned on, if any. An entry idle for `ageing` is a
+    /// miss even before [`expire`](Self::expire) removes it. Reads one hash
+    /// bucket; writes nothing.
+    pub fn lookup(&self, mac: Mac, now: Instant) -> Option<PortId> {
+        let entry = self.map.get(&mac)?;
+        match entry.stamp {
+            Stamp::Dynamic(t) if self.is_expired(t, now) => None,
+            _ => Some(entry.port),
+        }
+    }
+
+    /// Pins `mac` to `port` as a `Static` or `Local` entry, replacing whatever
+    /// entry `mac` had. Pinned entries never age and are not bounded by
+    /// `max_entries`: the administrator configures them, the network does not.
+    /// `kind` `Dynamic` is taken as `Static`.
+    pub fn insert_static(&mut self, mac: Mac, port: PortId, kind: EntryKind) {
+        let stamp = match kind {
+            EntryKind::Local => Stamp::Local,
+            EntryKind::Static | EntryKind::Dynamic => Stamp::Static,
+        };
+        if let Some(entry) = self.map.get(&mac) {
+            self.remove(entry.slot);
+        }
+        self.insert_entry(mac, port, stamp);
+    }
+
+    /// Removes the entry for `mac`, whatever its kind, and returns that kind.
+    /// Counts nothing: this is the administrator's `fdb/del`.
+    pub fn remove_entry(&mut self, mac: Mac) -> Option<EntryKind> {
+        let entry = *self.map.get(&mac)?;
+        self.remove(entry.slot);
+        Some(entry.stamp.kind())
+    }
+
+    /// Removes the learned entries idle for `ageing` and returns how many.
+    /// Walks the ageing list from its oldest end and stops at the first live
+    /// entry, so the cost is the number removed.
+    pub fn expire(&mut self, now: Instant) -> usize {
+        let mut n = 0;
+        while let Some((idx, t)) = self.oldest() {
+            if !self.is_expired(t, now) {
+                break;
+            }
+            self.remove(idx);
+            n += 1;
+        }
+        self.counters.expired += n as u64;
+        n
+    }
+
+    /// When the oldest learned entry expires: the caller sleeps until then
+    /// rather than waking on a fixed tick. `None` when nothing can expire.
+    pub fn next_expiry(&self) -> Option<Instant> {
+        let (_, t) = self.oldest()?;
+        t.checked_add(self.config.ageing)
+    }
+
+    /// Removes every learned entry; pinned ones stay. Returns how many went.
+    pub fn flush(&mut self) -> usize {
+        let n = self.ageing.len;
+        while self.ageing.head != NIL {
+            self.remove(self.ageing.head);
+        }
+        n
+    }
+
+    /// Removes every entry on `port`, pinned ones included: the port is gone.
+    /// Returns how many went.
+    pub fn flush_port(&mut self, port: PortId) -> usize {
+        let n = self.port_count(port);
+        // `remove` drops the port's lists with its last entry.
+        while let Some(lists) = self.ports.get(&port) {
+            let head = match lists.dynamic.head {
+                NIL => lists.pinned.head,
+                head => head,
+            };
+            self.remove(head);
+        }
+        n
+    }
+
+    /// Live entries with their age, in no particular order. Entries idle for
+    /// `ageing` but not yet swept are left out, as `lookup` misses them.
+    pub fn entries(&self, now: Instant) -> impl Iterator<Item = EntryInfo> + '_ {
+        self.map.iter().filter_map(move |(&mac, entry)| {
+            let age = match entry.stamp {
+                Stamp::Dynamic(t) if self.is_expired(t, now) => return None,
+                Stamp::Dynamic(t) => now.saturating_duration_since(t),
+                Stamp::Static | Stamp::Local => Duration::ZERO,
+            };
+            Some(EntryInfo {
+                mac,
+                port: entry.port,
+                age,
+                kind: entry.stamp.kind(),
+            })
+        })
+    }
+
+    /// Entries held, pinned ones and expired-but-not-swept ones included.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the table holds no entry at all.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Learned entries held: the number `max_entries` bounds.
+    pub fn dynamic_len(&self) -> usize {
+        self.ageing.len
+    }
+
+    /// Entries held on `port`, pinned ones included.
+    pub fn port_count(&self, port: PortId) -> usize {
+        self.ports
+            .get(&port)
+            .map_or(0, |l| l.dynamic.len + l.pinned.len)
+    }
+
+    /// Event counts since creation.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    fn bound(&self) -> usize {
+        bound_of(self.config)
+    }
+
+    fn is_expired(&self, stamp: Instant, now: Instant) -> bool {
+        now.saturating_duration_since(stamp) >= self.config.ageing
+    }
+
+    /// The head of the ageing list and its stamp.
+    fn oldest(&self) -> Option<(u32, Instant)> {
+        let idx = self.ageing.head;
+        if idx == NIL {
+            return None;
+        }
+        match self.map[&self.slots[idx as usize].mac].stamp {
+            Stamp::Dynamic(t) => Some((idx, t)),
+            Stamp::Static | Stamp::Local => unreachable!("pinned entries do not age"),
+        }
+    }
+
+    /// Moves a just-stamped entry to the young end of both its lists. Only
+    /// this reorders a known entry, and only when its stamp is written: once
+    /// a second at most.
+    fn requeue(&mut self, idx: u32, port: PortId) {
+        self.ageing.unlink(&mut self.slots, idx, Chain::Age);
+        self.ageing.push_back(&mut self.slots, idx, Chain::Age);
+        let lists = self
+            .ports
+            .get_mut(&port)
+            .expect("a learned entry's port has lists");
+        lists.dynamic.unlink(&mut self.slots, idx, Chain::Port);
+        lists.dynamic.push_back(&mut self.slots, idx, Chain::Port);
+    }
+
+    /// Takes a slot, maps `mac` to it and puts it on its port's list. The
+    /// caller puts a dynamic entry on the ageing list.
+    fn insert_entry(&mut self, mac: Mac, port: PortId, stamp: Stamp) -> u32 {
+        let slot = Slot {
+            mac,
+            age_link: UNLINKED,
+            port_link: UNLINKED,
+        };
+        let idx = match self.free {
+            NIL => {
+                let idx = u32::try_from(self.slots.len())
+                    .ok()
+                    .filter(|&i| i != NIL)
+                    .expect("more than 2^32 - 1 MAC entries");
+                self.slots.push(slot);
+                idx
+            }
+            idx => {
+                self.free = self.slots[idx as usize].age_link.next;
+                self.slots[idx as usize] = slot;
+                idx
+            }
+        };
+        self.map.insert(
+            mac,
+            Entry {
+                port,
+                stamp,
+                slot: idx,
+            },
+        );
+        let lists = self.ports.entry(port).or_insert(PortLists::EMPTY);
+        let list = match stamp {
+            Stamp::Dynamic(_) => &mut lists.dynamic,
+            Stamp::Static | Stamp::Local => &mut lists.pinned,
+        };
+        list.push_back(&mut self.slots, idx, Chain::Port);
+        idx
+    }
+
+    /// Takes the entry off its port's list, dropping the port's lists if that
+    /// was its last entry.
+    fn unlink_port(&mut self, idx: u32, port: PortId, dynamic: bool) {
+        let lists = self
+            .ports
+            .get_mut(&port)
+            .expect("an entry's port has lists");
+        let list = if dynamic {
+            &mut lists.dynamic
+        } else {
+            &mut lists.pinned
+        };
+        list.unlink(&mut self.slots, idx, Chain::Port);
+        if lists.dynamic.len + lists.pinned.len == 0 {
+            self.ports.remove(&port);
+        }
+    }
+
+    /// Forgets the entry in slot `idx` everywhere and frees the slot.
+    fn remove(&mut self, idx: u32) {
+        let entry = self
+            .map
+            .remove(&self.slots[idx as usize].mac)
+            .expect("a used slot is mapped");
+        let dynamic = matches!(entry.stamp, Stamp::Dynamic(_));
+        self.unlink_port(idx, entry.port, dynamic);
+        if dynamic {
+            self.ageing.unlink(&mut self.slots, idx, Chain::Age);
+        }
+        self.slots[idx as usize].age_link = Link {
+            prev: NIL,
+            next: self.free,
+        };
+        self.free = idx;
+    }
+
+    /// Evicts the least recently stamped entry of the port with the most
+    /// learned entries, so one port flooding new sources only pushes out its
+    /// own. Ties go to the lower port id; evicting from it breaks the tie, so
+    /// tied ports take turns. O(ports): ports are tens, and this runs only
+    /// when the table is full.
+    fn evict_fairly(&mut self) {
+        let victim = self
+            .ports
+            .iter()
+            .filter(|(_, l)| l.dynamic.len > 0)
+            .max_by_key(|&(&port, l)| (l.dynamic.len, Reverse(port)))
+            .map(|(_, l)| l.dynamic.head);
+        if let Some(idx) = victim {
+            self.remove(idx);
+            self.counters.evicted += 1;
+        }
+    }
+
+    /// Checks every structural invariant; tests call it after each operation.
+    #[cfg(test)]
+    pub(crate) fn check_invariants(&self) {
+        let walk = |list: &List, chain: Chain| {
+            let mut out = Vec::new();
+            let mut prev = NIL;
+            let mut cur = list.head;
+            while cur != NIL {
+                let mut slot = self.slots[cur as usize];
+                let link = *slot.link(chain);
+                assert_eq!(link.prev, prev, "back link");
+                out.push(cur);
+                prev = cur;
+                cur = link.next;
+            }
+            assert_eq!(list.tail, prev, "tail");
+            assert_eq!(list.len, out.len(), "len");
+            out
+        };
+        let entry = |idx: u32| {
+            let entry = self.map[&self.slots[idx as usize].mac];
+            assert_eq!(entry.slot, idx, "map and slab agree");
+            entry
+        };
+        let stamps = |idxs: &[u32]| -> Vec<Instant> {
+            idxs.iter()
+                .map(|&i| match entry(i).stamp {
+                    Stamp::Dynamic(t) => t,
+                    other => panic!("pinned entry {other:?} on a dynamic list"),
+                })
+                .collect()
+        };
+        let ageing = walk(&self.ageing, Chain::Age);
+        assert!(stamps(&ageing).is_sorted(), "ageing list sorted by stamp");
+        let mut on_ports = 0;
+        for (&port, lists) in &self.ports {
+            assert!(lists.dynamic.len + lists.pinned.len > 0, "empty port kept");
+            let dynamic = walk(&lists.dynamic, Chain::Port);
+            assert!(stamps(&dynamic).is_sorted(), "port list sorted by stamp");
+            for &i in &dynamic {
+                assert_eq!(entry(i).port, port);
+            }
+            for i in walk(&lists.pinned, Chain::Port) {
+                assert_eq!(entry(i).port, port);
+                assert!(!matches!(entry(i).stamp, Stamp::Dynamic(_)));
+            }
+            on_ports += lists.dynamic.len + lists.pinned.len;
+        }
+        assert_eq!(on_ports, self.map.len(), "every entry on one port list");
+        for (mac, e) in &self.map {
+            assert_eq!(
+                &self.slots[e.slot as usize].mac, mac,
+                "map points at its slot"
+            );
+        }
+        let dynamic = self
+            .map
+            .values()
+            .filter(|e| matches!(e.stamp, Stamp::Dynamic(_)))
+            .count();
+        assert_eq!(dynamic, self.ageing.len, "every dynamic entry ages");
+        let mut free = 0;
+        let mut cur = self.free;
+        while cur != NIL {
+            free += 1;
+            cur = self.slots[cur as usize].age_link.next;
+        }
+        assert_eq!(free + self.map.len(), self.slots.len(), "no slot leaked");
+        assert!(self.ageing.len <= self.bound(), "bound holds");
+    }
+}
+
+/// A stamp for `now` that is no older than any stamp already written, so
+/// appending at the young end keeps every list sorted by stamp.
+fn next_stamp(latest: &mut Option<Instant>, now: Instant) -> Instant {
+    let stamp = latest.map_or(now, |l| l.max(now));
+    *latest = Some(stamp);
+    stamp
+}
+
+fn bound_of(config: Config) -> usize {
+    config.max_entries.max(1)
+}
