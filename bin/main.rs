@@ -1,1 +1,150 @@
-fn main() {}
+//! The `grebe` command line: daemon, vsctl, appctl, demo.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use grebe::control::{self, Request, RequestKind};
+use grebe::daemon::{self, DaemonOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "grebe",
+    version,
+    about = "A userspace GRE switch: Open vSwitch's GRE bridge without OVS or kernel modules"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the switch: holds the configuration and moves the frames.
+    Daemon {
+        /// Directory of the control socket and pidfile [env: GREBE_RUNDIR; default /run/grebe]
+        #[arg(long)]
+        rundir: Option<PathBuf>,
+        /// Configuration file, saved on every change and restored at start
+        #[arg(long, env = "GREBE_DB", default_value = daemon::DEFAULT_DB)]
+        db: PathBuf,
+        /// Run in the background once ready
+        #[arg(long)]
+        detach: bool,
+        /// Also write the pid to FILE (always written to RUNDIR/grebe.pid)
+        #[arg(long, value_name = "FILE")]
+        pidfile: Option<PathBuf>,
+    },
+    /// Configure bridges and ports with ovs-vsctl's syntax (also: invoke grebe as `ovs-vsctl`).
+    Vsctl {
+        #[arg(long)]
+        rundir: Option<PathBuf>,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Query the running switch with ovs-appctl's commands (try `list-commands`).
+    Appctl {
+        #[arg(long)]
+        rundir: Option<PathBuf>,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Build the seed's topology in network namespaces and ping through GRE (needs root).
+    Demo {
+        /// Leave the namespaces and daemons running, and print how to explore them
+        #[arg(long)]
+        keep: bool,
+        /// Remove what an earlier `--keep` left
+        #[arg(long, conflicts_with = "keep")]
+        clean: bool,
+    },
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GREBE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Forwards a vsctl/appctl command to the daemon and mirrors its output and exit code.
+fn remote(
+    kind: RequestKind,
+    rundir: Option<PathBuf>,
+    args: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    let reply = control::call(&control::rundir(rundir), &Request { kind, args })?;
+    print!("{}", reply.stdout);
+    eprint!("{}", reply.stderr);
+    Ok(ExitCode::from(u8::try_from(reply.exit_code).unwrap_or(1)))
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let invoked_as = argv
+        .first()
+        .and_then(|a| {
+            PathBuf::from(a)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_default();
+    // Installed as a link named ovs-vsctl / ovs-appctl, grebe takes those tools' argv as is.
+    let as_tool = match invoked_as.as_str() {
+        "ovs-vsctl" => Some(RequestKind::Vsctl),
+        "ovs-appctl" => Some(RequestKind::Appctl),
+        _ => None,
+    };
+    if let Some(kind) = as_tool {
+        let args = argv[1..]
+            .iter()
+            .map(|a| {
+                a.to_str()
+                    .map(String::from)
+                    .context("arguments must be UTF-8")
+            })
+            .collect::<anyhow::Result<_>>()?;
+        return remote(kind, None, args);
+    }
+    match Cli::parse().command {
+        Cmd::Daemon {
+            rundir,
+            db,
+            detach,
+            pidfile,
+        } => {
+            init_logging();
+            daemon::run(DaemonOptions {
+                rundir: control::rundir(rundir),
+                db,
+                pidfile,
+                detach,
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Vsctl { rundir, args } => remote(RequestKind::Vsctl, rundir, args),
+        Cmd::Appctl { rundir, args } => remote(RequestKind::Appctl, rundir, args),
+        Cmd::Demo { keep, clean } => {
+            if clean {
+                grebe::demo::clean()?;
+            } else {
+                grebe::demo::run(keep)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("grebe: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! `grebe appctl`: OVS's ovs-appctl commands that show what the datapath is doing.
+
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use crate::control::Reply;
+use crate::daemon::DaemonState;
+
+const COMMANDS: &[(&str, &str)] = &[
+    (
+        "dpif/show",
+        "[--format json]  ports with traffic counters, drops by reason",
+    ),
+    (
+        "fdb/show",
+        "BRIDGE [--format json]  learned MAC addresses, OVS's layout",
+    ),
+    ("fdb/flush", "[BRIDGE]  forget learned MAC addresses"),
+    ("fdb/stats-show", "BRIDGE  learning counters"),
+    ("list-commands", "this list"),
+    ("version", "grebe's version"),
+];
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Text,
+    Json,
+}
+
+/// Takes `--format json` / `--format=json` / `-f json` out of `args`, wherever it stands.
+fn split_format(args: &[String]) -> Result<(Format, Vec<&str>), String> {
+    let mut format = Format::Text;
+    let mut rest = Vec::new();
+    let mut it = args.iter().map(String::as_str);
+    while let Some(a) = it.next() {
+        let value = match a {
+            "--format" | "-f" => it.next(),
+            _ if a.starts_with("--format=") => a.strip_prefix("--format="),
+            _ => {
+                rest.push(a);
+                continue;
+            }
+        };
+        format = match value {
+            Some("json") => Format::Json,
+            Some("text") => Format::Text,
+            other => {
+                return Err(format!(
+                    "unknown output format {:?}: use --format text or --format json",
+                    other.unwrap_or("")
+                ));
+            }
+        };
+    }
+    Ok((format, rest))
+}
+
+pub fn run(state: &DaemonState, args: &[String]) -> Reply {
+    let (format, args) = match split_format(args) {
+        Ok(x) => x,
+        Err(e) => return Reply::error(2, format!("{e}\n")),
+    };
+    let Some((&command, rest)) = args.split_first() else {
+        return Reply::error(
+            2,
+            "ovs-appctl: at least one command is required; try list-commands\n",
+        );
+    };
+    let result = match (command, rest) {
+        ("dpif/show", []) => Ok(dpif_show(state, format)),
+        ("fdb/show", [bridge]) => fdb_show(state, bridge, format),
+        ("fdb/flush", []) => flush(state, None),
+        ("fdb/flush", [bridge]) => flush(state, Some(bridge)),
+        ("fdb/stats-show", [bridge]) => fdb_stats(state, bridge),
+        ("list-commands", []) => Ok(list_commands()),
+        ("version", []) => Ok(format!("grebe {}\n", env!("CARGO_PKG_VERSION"))),
+        _ if COMMANDS.iter().any(|(c, _)| *c == command) => Err(format!(
+            "\"{command}\" command takes other arguments: {}\n",
+            COMMANDS
+                .iter()
+                .find(|(c, _)| *c == command)
+                .map_or("", |(_, usage)| usage)
+        )),
+        _ => Err(format!(
+            "\"{command}\" is not a valid command (use list-commands to see a list of valid commands)\n"
+        )),
+    };
+    match result {
+        Ok(out) => Reply::ok(out),
+        Err(e) => Reply::error(2, e),
+    }
+}
+
+fn list_commands() -> String {
+    let mut s = String::from("The available commands are:\n");
+    for (c, usage) in COMMANDS {
+        let _ = writeln!(s, "  {c:<16}{usage}");
+    }
+    s
+}
+
+fn no_bridge(bridge: &str) -> String {
+    format!("no such bridge {bridge} (grebe vsctl list-br lists them)\n")
+}
+
+fn flush(state: &DaemonState, bridge: Option<&str>) -> Result<String, String> {
+    if let Some(b) = bridge
+        && !state.config.bridges.contains_key(b)
+    {
+        return Err(no_bridge(b));
+    }
+    state
+        .datapath
+        .fdb_flush(bridge)
+        .map(|_| "table successfully flushed\n".to_string())
+        .map_err(|e| format!("{e}\n"))
+}
+
+fn mac(m: [u8; 6]) -> String {
+    encap::EthernetAddress(m).to_string()
+}
+
+fn fdb_show(state: &DaemonState, bridge: &str, format: Format) -> Result<String, String> {
+    let entries = state.datapath.fdb(bridge).map_err(|_| no_bridge(bridge))?;
+    if format == Format::Json {
+        let rows: Vec<_> = entries
+            .iter()
+            .map(|e| {
+                json!({
+                    "port": e.port,
+                    "port_no": e.port_no,
+                    "vlan": 0,
+                    "mac": mac(e.entry.mac),
+                    "age": e.entry.age.as_secs(),
+                    "static": e.entry.kind != learning::EntryKind::Dynamic,
+                })
+            })
+            .collect();
+        return Ok(format!(
+            "{}\n",
+            json!({ "bridge": bridge, "entries": rows })
+        ));
+    }
+    // OVS's layout: " port  VLAN  MAC                Age".
+    let mut s = String::from(" port  VLAN  MAC                Age\n");
+    for e in &entries {
+        let age = match e.entry.kind {
+            learning::EntryKind::Dynamic => e.entry.age.as_secs().to_string(),
+            _ => "static".to_string(),
+        };
+        let _ = writeln!(
+            s,
+            "{:>5}  {:>4}  {}  {:>3}",
+            e.port,
+            0,
+            mac(e.entry.mac),
+            age
+        );
+    }
+    Ok(s)
+}
+
+fn fdb_stats(state: &DaemonState, bridge: &str) -> Result<String, String> {
+    let c = state
+        .datapath
+        .fdb_counters(bridge)
+        .ok_or_else(|| no_bridge(bridge))?;
+    let entries = state.datapath.fdb(bridge).map_or(0, |e| e.len());
+    let settings = state.datapath.bridge_settings(bridge);
+    let mut s = format!("Statistics for bridge \"{bridge}\":\n");
+    let _ = writeln!(
+        s,
+        "  Current/maximum MAC entries in the table: {entries}/{}",
+        settings.map_or(0, |b| b.table.max_entries)
+    );
+    let _ = writeln!(
+        s,
+        "  Total number of learned MAC entries     : {}",
+        c.learned
+    );
+    let _ = writeln!(
+        s,
+        "  Total number of expired MAC entries     : {}",
+        c.expired
+    );
+    let _ = writeln!(
+        s,
+        "  Total number of evicted MAC entries     : {}",
+        c.evicted
+    );
+    let _ = writeln!(s, "  Total number of port moved MAC entries  : {}", c.moved);
+    Ok(s)
+}
+
+fn dpif_show(state: &DaemonState, format: Format) -> String {
+    let ports = state.datapath.port_stats();
+    let drops = state.datapath.drops();
+    if format == Format::Json {
+        let bridges: Vec<_> = state
+            .config
+            .bridges
+            .keys()
+            .map(|b| {
+                let settings = state.datapath.bridge_settings(b);
+                json!({
+                    "name": b,
+                    "mac_aging_time": settings.map(|s| s.table.ageing.as_secs()),
+                    "mac_table_size": settings.map(|s| s.table.max_entries),
+                    "tunnel_split_horizon": settings.map(|s| s.split_horizon),
+                    "ports": ports.iter().filter(|p| &p.bridge == b).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let drops: serde_json::Map<String, serde_json::Value> = drops
+            .iter()
+            .map(|(r, n)| (r.name().to_string(), json!(n)))
+            .collect();
+        let errors: serde_json::Map<String, serde_json::Value> = state
+            .errors
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        return format!(
+            "{}\n",
+            json!({ "bridges": bridges, "drops": drops, "errors": errors })
+        );
+    }
+    let mut s = format!(
+        "grebe@{}: up {} s\n",
+        state.db.display(),
+        state.started.elapsed().as_secs()
+    );
+    for b in state.config.bridges.keys() {
+        let _ = writeln!(s, "  {b}:");
+        for p in ports.iter().filter(|p| &p.bridge == b) {
+            let what = match (p.remote_ip, p.key) {
+                (Some(ip), Some(k)) => format!("gre: remote_ip={ip}, key={k}"),
+                (Some(ip), None) => format!("gre: remote_ip={ip}"),
+                _ => "internal".to_string(),
+            };
+            let mtu = p.mtu.map_or(String::new(), |m| format!(" mtu {m}"));
+            let c = p.counters;
+            let _ = writeln!(
+                s,
+                "    {} {}: ({what}){mtu}\n      rx {} pkts {} bytes, tx {} pkts {} bytes, tx dropped {}",
+                p.name, p.port_no, c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes, c.tx_dropped
+            );
+        }
+        for (iface, error) in state
+            .errors
+            .iter()
+            .filter(|(i, _)| state.config.bridges[b].ports.contains_key(i.as_str()))
+        {
+            let _ = writeln!(s, "    {iface}: error: {error}");
+        }
+    }
+    let nonzero: Vec<_> = drops.iter().filter(|(_, n)| *n > 0).collect();
+    if nonzero.is_empty() {
+        s.push_str("  drops: none\n");
+    } else {
+        s.push_str("  drops:\n");
+        for (r, n) in nonzero {
+            let _ = writeln!(s, "    {:<20} {n:>8}  {}", r.name(), r.description());
+        }
+    }
+    s
+}

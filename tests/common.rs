@@ -1,0 +1,72 @@
+//! Shared by the whole-system tests: a lab per test, skipped (loudly) only outside CI when not root.
+
+#![allow(dead_code)]
+
+use grebe::lab::{Lab, is_root};
+
+pub const GREBE: &str = env!("CARGO_BIN_EXE_grebe");
+
+/// A lab named after the test, or None (with a message) when the test cannot run here.
+/// Under CI (`CI` set) a missing privilege is a failure, never a skip.
+pub fn lab(test: &str) -> Option<Lab> {
+    if !is_root() {
+        if std::env::var_os("CI").is_some() {
+            panic!("{test}: whole-system tests need root under CI");
+        }
+        eprintln!(
+            "SKIPPED {test}: needs root to create network namespaces (run the tests as root)"
+        );
+        return None;
+    }
+    // Short, unique names: interface and namespace names are limited, tests run in parallel.
+    let prefix = format!("gt{}-{test}", std::process::id() % 10000);
+    Some(Lab::new(&prefix, GREBE).expect("creating the lab"))
+}
+
+/// Two hosts on one transport switch, seed configuration on both: a 192.0.2.1 / 198.51.100.1,
+/// b 192.0.2.2 / 198.51.100.2.
+pub fn two_hosts(lab: &Lab) {
+    lab.add_switch("wan").unwrap();
+    lab.add_host("a", "wan", "192.0.2.1/24").unwrap();
+    lab.add_host("b", "wan", "192.0.2.2/24").unwrap();
+    lab.start_daemon("a").unwrap();
+    lab.start_daemon("b").unwrap();
+    lab.configure_seed("a", "198.51.100.1/24", &["192.0.2.2"])
+        .unwrap();
+    lab.configure_seed("b", "198.51.100.2/24", &["192.0.2.1"])
+        .unwrap();
+}
+
+/// `dpif/show --format json` parsed.
+pub fn dpif(lab: &Lab, host: &str) -> serde_json::Value {
+    let out = lab
+        .appctl(host, &["dpif/show", "--format", "json"])
+        .unwrap();
+    serde_json::from_str(&out).expect("dpif/show --format json is JSON")
+}
+
+pub fn drops(lab: &Lab, host: &str, reason: &str) -> u64 {
+    dpif(lab, host)["drops"][reason]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no drop reason {reason} in dpif/show"))
+}
+
+/// A port's counter from dpif/show JSON.
+pub fn port_counter(lab: &Lab, host: &str, port: &str, counter: &str) -> u64 {
+    let v = dpif(lab, host);
+    for b in v["bridges"].as_array().unwrap() {
+        for p in b["ports"].as_array().unwrap() {
+            if p["name"] == port {
+                return p[counter].as_u64().unwrap();
+            }
+        }
+    }
+    panic!("no port {port} on {host}");
+}
+
+pub fn mac_of(lab: &Lab, host: &str, dev: &str) -> String {
+    let out = lab
+        .sh(host, &["cat", &format!("/sys/class/net/{dev}/address")])
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
