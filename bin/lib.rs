@@ -8,4 +8,5 @@ pub mod control;
 pub mod daemon;
 pub mod demo;
 pub mod lab;
+pub mod ovs_peer;
 pub mod vsctl;
