@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use datapath::{BridgeSettings, Datapath, PortKind, PortStats, TunnelConfig};
+use datapath::{BridgeSettings, Datapath, DatapathOptions, PortKind, PortStats, TunnelConfig};
 
 use crate::config::{Config, Interface, InterfaceType};
 use crate::control::{self, Reply, Request, RequestKind};
@@ -30,6 +30,8 @@ pub struct DaemonOptions {
     pub db: PathBuf,
     pub pidfile: Option<PathBuf>,
     pub detach: bool,
+    /// Use the TAPs' segmentation and checksum offloads (see `DatapathOptions`).
+    pub offload: bool,
 }
 
 /// The daemon's state, behind one mutex taken by control requests (never by the packet loop).
@@ -75,7 +77,10 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
             opts.db.display()
         )
     })?;
-    let datapath = Datapath::start().context("starting the datapath")?;
+    let datapath = Datapath::start(DatapathOptions {
+        offload: opts.offload,
+    })
+    .context("starting the datapath")?;
     let mut state = DaemonState {
         config,
         datapath,
@@ -158,6 +163,9 @@ fn detach(opts: &DaemonOptions) -> anyhow::Result<()> {
         .arg(&opts.db);
     if let Some(p) = &opts.pidfile {
         cmd.arg("--pidfile").arg(p);
+    }
+    if !opts.offload {
+        cmd.arg("--no-offload");
     }
     let mut child = cmd
         .stdin(Stdio::null())

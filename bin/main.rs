@@ -36,6 +36,10 @@ enum Cmd {
         /// Also write the pid to FILE (always written to RUNDIR/grebe.pid)
         #[arg(long, value_name = "FILE")]
         pidfile: Option<PathBuf>,
+        /// Internal ports without the virtio-net header: no TSO or checksum offload from the
+        /// kernel (slower; for comparison and for kernels without TAP offloads)
+        #[arg(long)]
+        no_offload: bool,
     },
     /// Configure bridges and ports with ovs-vsctl's syntax (also: invoke grebe as `ovs-vsctl`).
     Vsctl {
@@ -116,6 +120,7 @@ fn run() -> anyhow::Result<ExitCode> {
             db,
             detach,
             pidfile,
+            no_offload,
         } => {
             init_logging();
             daemon::run(DaemonOptions {
@@ -123,6 +128,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 db,
                 pidfile,
                 detach,
+                offload: !no_offload,
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -70,3 +70,46 @@ pub fn mac_of(lab: &Lab, host: &str, dev: &str) -> String {
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
+
+/// Sends `bytes` over one TCP connection from `from` to `to_ip` (a listener on host `to`), and
+/// checks that the receiver counted every byte. Returns how long it took.
+pub fn tcp_transfer(
+    lab: &Lab,
+    from: &str,
+    to: &str,
+    to_ip: &str,
+    bytes: u64,
+) -> std::time::Duration {
+    let server = lab
+        .command(to, "python3")
+        .args([
+            "-c",
+            &format!(
+                "import socket\ns = socket.create_server(('{to_ip}', 5201))\nprint('ready', flush=True)\nc, _ = s.accept()\nn = 0\nwhile True:\n    d = c.recv(1 << 16)\n    if not d: break\n    n += len(d)\nprint(n)\n"
+            ),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(server.stdout.unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    let started = std::time::Instant::now();
+    lab.sh(
+        from,
+        &[
+            "python3",
+            "-c",
+            &format!(
+                "import socket\nc = socket.create_connection(('{to_ip}', 5201), timeout=30)\nc.sendall(bytes({bytes}))\nc.close()\n"
+            ),
+        ],
+    )
+    .unwrap();
+    line.clear();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    let elapsed = started.elapsed();
+    assert_eq!(line.trim().parse::<u64>().unwrap(), bytes, "bytes received");
+    elapsed
+}

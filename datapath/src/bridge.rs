@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::net::Ipv4Addr;
+use std::ops::Range;
 use std::os::fd::AsFd;
 use std::os::unix::net::UnixDatagram;
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use encap::vnet::{self, Gso, VnetHeader};
 use learning::{EntryInfo, PortId, SharedMacTable};
 
 use crate::counters::{DropCounters, DropReason, PortCounters, PortCountersSnapshot};
@@ -57,6 +59,20 @@ pub enum DatapathError {
     },
     #[error("the datapath thread has stopped")]
     Stopped,
+}
+
+/// How the datapath runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatapathOptions {
+    /// Internal ports speak the virtio-net header: the kernel hands over TCP frames of up to
+    /// 64 KB (segmented by grebe before tunnelling) and leaves checksums to grebe.
+    pub offload: bool,
+}
+
+impl Default for DatapathOptions {
+    fn default() -> Self {
+        DatapathOptions { offload: true }
+    }
 }
 
 /// A bridge's forwarding settings.
@@ -158,11 +174,12 @@ pub struct Datapath {
     free_port_ids: Vec<u32>,
     /// Port numbers start at 1, as OpenFlow's do; 0 is never used.
     next_port_id: u32,
+    options: DatapathOptions,
 }
 
 impl Datapath {
     /// Opens the shared raw GRE socket and starts the packet loop.
-    pub fn start() -> Result<Datapath, DatapathError> {
+    pub fn start(options: DatapathOptions) -> Result<Datapath, DatapathError> {
         let raw = RawGre::open().map_err(DatapathError::RawSocket)?;
         let (wake, wake_rx) = UnixDatagram::pair().map_err(DatapathError::Thread)?;
         wake.set_nonblocking(true).map_err(DatapathError::Thread)?;
@@ -180,6 +197,7 @@ impl Datapath {
             ports: Vec::new(),
             tunnels: TunnelMap::default(),
             taps: Vec::new(),
+            offload: options.offload,
         };
         let thread = std::thread::Builder::new()
             .name("grebe-datapath".into())
@@ -196,6 +214,7 @@ impl Datapath {
             bridge_slots: 0,
             free_port_ids: Vec::new(),
             next_port_id: 1,
+            options,
         })
     }
 
@@ -335,7 +354,10 @@ impl Datapath {
             .ok_or_else(|| DatapathError::NoSuchBridge(bridge.into()))?
             .idx;
         let (io, mtu) = match kind {
-            PortKind::Internal { .. } => (PortIo::Internal(InternalPort::open(name)?), None),
+            PortKind::Internal { .. } => (
+                PortIo::Internal(InternalPort::open(name, self.options.offload)?),
+                None,
+            ),
             PortKind::Tunnel(config) => {
                 self.check_tunnel_unique(name, &config)?;
                 let mtu = path_mtu(config.remote_ip);
@@ -564,6 +586,28 @@ impl Drop for Datapath {
     }
 }
 
+/// Reads a TAP frame's virtio-net header and does the work that cannot wait: a checksum left
+/// unfinished on a frame that needs no segmentation is computed now (so every output, tunnel or
+/// TAP, gets a finished frame) and the header then says so. Segmentation stays to do, per tunnel.
+#[inline]
+fn take_offload_work(packet: &mut [u8]) -> Result<VnetHeader, DropReason> {
+    let header = VnetHeader::parse(packet).map_err(|_| DropReason::FrameTruncated)?;
+    match header.gso() {
+        Gso::None if header.needs_csum() => {
+            let frame = &mut packet[vnet::HEADER_LEN..];
+            vnet::complete_checksum(
+                frame,
+                usize::from(header.csum_start),
+                usize::from(header.csum_offset),
+            )?;
+            VnetHeader::PLAIN.emit(packet);
+            Ok(VnetHeader::PLAIN)
+        }
+        Gso::None | Gso::TcpV4 | Gso::TcpV6 => Ok(header),
+        Gso::Other(_) => Err(DropReason::BadOffload),
+    }
+}
+
 fn path_mtu(remote: Ipv4Addr) -> u32 {
     sys::route_mtu(remote).unwrap_or(DEFAULT_MTU)
 }
@@ -586,6 +630,8 @@ struct Engine {
     tunnels: TunnelMap,
     /// Internal ports, in poll order.
     taps: Vec<PortId>,
+    /// Frames to and from TAPs carry a virtio-net header.
+    offload: bool,
 }
 
 fn slot<T>(v: &mut Vec<Option<T>>, i: usize) -> &mut Option<T> {
@@ -642,7 +688,7 @@ impl Engine {
                     if n == 0 {
                         break;
                     }
-                    self.tunnel_batch(&rx, n, &mut tx);
+                    self.tunnel_batch(&mut rx, n, &mut tx);
                     self.flush(&mut tx, &rx);
                     if n < MAX_BATCH {
                         break;
@@ -657,7 +703,7 @@ impl Engine {
                         if n == 0 {
                             break;
                         }
-                        self.tap_batch(id, &rx, n, &mut tx);
+                        self.tap_batch(id, &mut rx, n, &mut tx);
                         self.flush(&mut tx, &rx);
                         if n < MAX_BATCH {
                             break;
@@ -792,47 +838,76 @@ impl Engine {
         n
     }
 
-    fn tap_batch(&mut self, id: PortId, rx: &RecvBatch, n: usize, tx: &mut SendBatch) {
+    fn tap_batch(&mut self, id: PortId, rx: &mut RecvBatch, n: usize, tx: &mut SendBatch) {
         let now = Instant::now();
+        let skip = if self.offload { vnet::HEADER_LEN } else { 0 };
         for i in 0..n {
-            let bytes = rx.packet(i);
+            let vnet = if self.offload {
+                match take_offload_work(rx.packet_mut(i)) {
+                    Ok(v) => v,
+                    Err(reason) => {
+                        self.drops.add(reason);
+                        continue;
+                    }
+                }
+            } else {
+                VnetHeader::PLAIN
+            };
+            let packet = rx.packet(i);
+            let Some(bytes) = packet.get(skip..) else {
+                self.drops.add(DropReason::FrameTruncated);
+                continue;
+            };
             let frame = FrameRef {
                 buf: i,
-                range: 0..bytes.len(),
+                range: skip..packet.len(),
                 bytes,
+                tap_bytes: packet,
+                vnet,
             };
             self.forward(id, frame, now, tx);
         }
     }
 
-    fn tunnel_batch(&mut self, rx: &RecvBatch, n: usize, tx: &mut SendBatch) {
+    fn tunnel_batch(&mut self, rx: &mut RecvBatch, n: usize, tx: &mut SendBatch) {
         let now = Instant::now();
         for i in 0..n {
+            let (id, range) = match self.classify(rx.packet(i)) {
+                Ok(x) => x,
+                Err(reason) => {
+                    self.drops.add(reason);
+                    continue;
+                }
+            };
+            // The GRE header in front of the frame is parsed and done with: the TAP's
+            // virtio-net header ("nothing to do") goes in its place, so no frame is copied.
+            let tap_start = if self.offload {
+                let at = range.start - vnet::HEADER_LEN;
+                VnetHeader::PLAIN.emit(&mut rx.packet_mut(i)[at..range.start]);
+                at
+            } else {
+                range.start
+            };
             let packet = rx.packet(i);
-            let decap = match encap::decap(packet) {
-                Ok(d) => d,
-                Err(e) => {
-                    self.drops.add(e.into());
-                    continue;
-                }
-            };
-            let id = match self.tunnels.lookup(decap.outer.src_addr, decap.gre.key) {
-                Ok(id) => id,
-                Err(NoTunnel::UnknownRemote) => {
-                    self.drops.add(DropReason::UnknownRemote);
-                    continue;
-                }
-                Err(NoTunnel::KeyMismatch) => {
-                    self.drops.add(DropReason::KeyMismatch);
-                    continue;
-                }
-            };
             let frame = FrameRef {
                 buf: i,
-                range: decap.frame.clone(),
-                bytes: &packet[decap.frame],
+                range: range.clone(),
+                bytes: &packet[range.clone()],
+                tap_bytes: &packet[tap_start..range.end],
+                vnet: VnetHeader::PLAIN,
             };
             self.forward(id, frame, now, tx);
+        }
+    }
+
+    /// Which tunnel a received packet belongs to, and where its Ethernet frame is.
+    #[inline]
+    fn classify(&self, packet: &[u8]) -> Result<(PortId, Range<usize>), DropReason> {
+        let decap = encap::decap(packet)?;
+        match self.tunnels.lookup(decap.outer.src_addr, decap.gre.key) {
+            Ok(id) => Ok((id, decap.frame)),
+            Err(NoTunnel::UnknownRemote) => Err(DropReason::UnknownRemote),
+            Err(NoTunnel::KeyMismatch) => Err(DropReason::KeyMismatch),
         }
     }
 
@@ -890,9 +965,10 @@ impl Engine {
                 return;
             };
             match result {
-                Ok(()) => port
-                    .counters
-                    .tx(entry.frame.1 as usize - entry.frame.0 as usize),
+                // Inner bytes: a segment's own headers count, the outer ones do not.
+                Ok(()) => port.counters.tx(entry.frame.1 as usize - entry.frame.0 as usize
+                    + usize::from(entry.header_len)
+                    - port.outer_len()),
                 Err(e) => {
                     crate::counters::bump(&port.counters.tx_dropped, 1);
                     drops.add(DropReason::TxFailed);

@@ -54,6 +54,7 @@ drop_reasons! {
     SamePort => "same_port", "Destination was learned on the port the frame came from.";
     NoTarget => "no_target", "Flood with no other port to send to.";
     TooBig => "too_big", "Frame plus GRE overhead exceeds the tunnel's transport MTU (outer DF is set).";
+    BadOffload => "bad_offload", "A TAP's offload request (segmentation, checksum) does not match the frame.";
     PortDown => "port_down", "The internal port is down (`ip link set DEV up` brings it up).";
     TxFailed => "tx_failed", "The kernel refused the frame (TAP down, no route or ARP to the remote, queue full).";
 }
@@ -74,6 +75,7 @@ impl From<encap::Error> for DropReason {
             E::BadChecksum => DropReason::GreBadChecksum,
             E::NotEthernet => DropReason::NotEthernet,
             E::FrameTruncated => DropReason::FrameTruncated,
+            E::BadOffload => DropReason::BadOffload,
             // Emit-side errors: the frame could not be encapsulated.
             _ => DropReason::TooBig,
         }

@@ -7,7 +7,10 @@ use learning::PortId;
 
 use crate::counters::{DropCounters, DropReason, PortCounters, bump};
 use crate::port::PortIo;
+use crate::port::TunnelPort;
 use crate::sys::SendBatch;
+use encap::tso::{MAX_SEGMENT_HEADER_LEN, Segmenter};
+use encap::vnet::{Gso, VnetHeader};
 
 /// The datapath thread's view of one port.
 pub(crate) struct PortState {
@@ -19,6 +22,14 @@ pub(crate) struct PortState {
 impl PortState {
     pub(crate) fn is_tunnel(&self) -> bool {
         matches!(self.io, PortIo::Tunnel(_))
+    }
+
+    /// Bytes of outer IPv4 + GRE header a tunnel puts in front of what it carries.
+    pub(crate) fn outer_len(&self) -> usize {
+        match &self.io {
+            PortIo::Tunnel(t) => t.header.len(),
+            PortIo::Internal(_) => 0,
+        }
     }
 }
 
@@ -36,12 +47,18 @@ pub(crate) fn should_flood(
     egress != ingress && !(split_horizon && ingress_is_tunnel && egress_is_tunnel)
 }
 
-/// Where the frame being forwarded sits: buffer index and range, for zero-copy tunnel sends.
+/// The frame being forwarded and where it sits, for zero-copy sends: tunnel packets point into
+/// the receive buffer, TAP writes take `tap_bytes` (the frame behind its virtio-net header when
+/// offloads are on).
 #[derive(Clone)]
 pub(crate) struct FrameRef<'a> {
     pub(crate) buf: usize,
+    /// The Ethernet frame's range in the buffer.
     pub(crate) range: Range<usize>,
     pub(crate) bytes: &'a [u8],
+    pub(crate) tap_bytes: &'a [u8],
+    /// Offload work still to do (segmentation); `PLAIN` when there is none.
+    pub(crate) vnet: VnetHeader,
 }
 
 /// Sends the frame out of `port`: written to a TAP now, or queued with its own outer headers for
@@ -55,7 +72,7 @@ pub(crate) fn output(
     drops: &DropCounters,
 ) {
     match &mut port.io {
-        PortIo::Internal(tap) => match tap.write(frame.bytes) {
+        PortIo::Internal(tap) => match tap.write(frame.tap_bytes) {
             Ok(_) => port.counters.tx(frame.bytes.len()),
             Err(e) => {
                 bump(&port.counters.tx_dropped, 1);
@@ -67,27 +84,78 @@ pub(crate) fn output(
             }
         },
         PortIo::Tunnel(t) => {
-            if t.header.len() + frame.bytes.len() > t.path_mtu as usize {
+            let result = if frame.vnet.gso() == Gso::None {
+                queue_frame(id, t, frame, tx)
+            } else {
+                queue_segments(id, t, frame, tx)
+            };
+            if let Err(reason) = result {
                 bump(&port.counters.tx_dropped, 1);
-                drops.add(DropReason::TooBig);
-                return;
-            }
-            let entry = tx.push(frame.buf, frame.range.clone(), t.config.remote_ip, id.0);
-            match t.header.emit(&mut entry.header, frame.bytes, t.next_seq) {
-                Ok(n) => {
-                    entry.header_len = n as u8;
-                    if t.config.seq {
-                        t.next_seq = t.next_seq.wrapping_add(1);
-                    }
-                }
-                Err(e) => {
-                    tx.pop();
-                    bump(&port.counters.tx_dropped, 1);
-                    drops.add(e.into());
-                }
+                drops.add(reason);
             }
         }
     }
+}
+
+/// One frame, one GRE packet.
+#[inline]
+fn queue_frame(
+    id: PortId,
+    t: &mut TunnelPort,
+    frame: &FrameRef<'_>,
+    tx: &mut SendBatch,
+) -> Result<(), DropReason> {
+    if t.header.len() + frame.bytes.len() > t.path_mtu as usize {
+        return Err(DropReason::TooBig);
+    }
+    let entry = tx.push(frame.buf, frame.range.clone(), t.config.remote_ip, id.0);
+    match t.header.emit(&mut entry.header, frame.bytes, t.next_seq) {
+        Ok(n) => {
+            entry.header_len = n as u16;
+            t.advance_seq();
+            Ok(())
+        }
+        Err(e) => {
+            tx.pop();
+            Err(e.into())
+        }
+    }
+}
+
+/// A TCP frame of up to 64 KB from a TAP with TSO: cut into MSS-sized segments, each a GRE
+/// packet of [outer headers | segment headers] plus its slice of the original frame.
+fn queue_segments(
+    id: PortId,
+    t: &mut TunnelPort,
+    frame: &FrameRef<'_>,
+    tx: &mut SendBatch,
+) -> Result<(), DropReason> {
+    let mut segmenter = Segmenter::new(frame.bytes, &frame.vnet).map_err(DropReason::from)?;
+    let outer_len = t.header.len();
+    let seg_len = segmenter.header_len();
+    if outer_len + seg_len + usize::from(frame.vnet.gso_size) > t.path_mtu as usize {
+        return Err(DropReason::TooBig);
+    }
+    let mut scratch = [0u8; MAX_SEGMENT_HEADER_LEN];
+    while let Some(payload) = segmenter.next_segment(&mut scratch) {
+        let start = frame.range.start + payload.start;
+        let end = frame.range.start + payload.end;
+        let entry = tx.push(frame.buf, start..end, t.config.remote_ip, id.0);
+        let (outer, inner) = entry.header.split_at_mut(outer_len);
+        inner[..seg_len].copy_from_slice(&scratch[..seg_len]);
+        let parts = [&inner[..seg_len], &frame.bytes[payload]];
+        match t.header.emit_parts(outer, &parts, t.next_seq) {
+            Ok(n) => {
+                entry.header_len = (n + seg_len) as u16;
+                t.advance_seq();
+            }
+            Err(e) => {
+                tx.pop();
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

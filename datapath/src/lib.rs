@@ -11,7 +11,9 @@ pub mod port;
 #[allow(unsafe_code)]
 mod sys;
 
-pub use bridge::{BridgeSettings, Datapath, DatapathError, FdbEntry, PortKind, PortStats};
+pub use bridge::{
+    BridgeSettings, Datapath, DatapathError, DatapathOptions, FdbEntry, PortKind, PortStats,
+};
 pub use counters::{DropReason, PortCountersSnapshot};
 pub use input::{Verdict, decide};
 pub use port::TunnelConfig;

@@ -51,6 +51,10 @@ pub enum Error {
     /// There is not enough room in front of the frame for the outer headers.
     #[error("not enough headroom in front of the frame for the outer headers")]
     NoHeadroom,
+    /// A TAP's virtio-net header asks for an offload that does not match the frame (offsets
+    /// outside it, segmentation of something that is not plain TCP over IPv4 or IPv6).
+    #[error("virtio-net offload request does not match the frame")]
+    BadOffload,
 }
 
 impl Error {
@@ -70,6 +74,7 @@ impl Error {
         Error::FrameTruncated,
         Error::TooBig,
         Error::NoHeadroom,
+        Error::BadOffload,
     ];
 
     /// A stable snake_case name, used as a drop-reason counter name. Never rename one: scripts
@@ -90,6 +95,7 @@ impl Error {
             Error::FrameTruncated => "frame_truncated",
             Error::TooBig => "too_big",
             Error::NoHeadroom => "no_headroom",
+            Error::BadOffload => "bad_offload",
         }
     }
 
@@ -107,7 +113,7 @@ mod tests {
     fn all_is_complete_and_in_order() {
         // The last variant's discriminant + 1 is the variant count, as long as new variants go at
         // the end (the doc says so); a missing or misplaced entry breaks the index check.
-        assert_eq!(Error::ALL.len(), Error::NoHeadroom as usize + 1);
+        assert_eq!(Error::ALL.len(), Error::BadOffload as usize + 1);
         for (i, e) in Error::ALL.iter().enumerate() {
             assert_eq!(e.index(), i, "{e:?}");
         }

@@ -476,12 +476,21 @@ impl GreRepr {
     /// If `header` is shorter than `header_len()`.
     #[inline]
     pub fn emit_header(&self, header: &mut [u8], payload: &[u8]) {
+        self.emit_header_parts(header, &[payload]);
+    }
+
+    /// As [`GreRepr::emit_header`], with a payload in several pieces (segment headers, then the
+    /// segment's data). Every piece but the last must have an even length for the checksum.
+    #[inline]
+    pub fn emit_header_parts(&self, header: &mut [u8], payload: &[&[u8]]) {
         let header = &mut header[..self.header_len()];
         self.emit_fields(&mut Packet::new_unchecked(&mut *header));
         if self.csum {
             // The header is a whole number of 16-bit words, so chaining the sums is exact.
-            let sum = checksum::fold(checksum::sum(payload, checksum::sum(header, 0)));
-            Packet::new_unchecked(header).set_checksum(sum);
+            let sum = payload.iter().fold(checksum::sum(header, 0), |acc, part| {
+                checksum::sum(part, acc)
+            });
+            Packet::new_unchecked(header).set_checksum(checksum::fold(sum));
         }
     }
 }

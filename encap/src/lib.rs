@@ -55,7 +55,9 @@ mod error;
 pub mod ethernet;
 pub mod gre;
 pub mod ipv4;
+pub mod tso;
 pub mod tunnel;
+pub mod vnet;
 
 pub use error::Error;
 pub use ethernet::{EtherType, EthernetAddress};

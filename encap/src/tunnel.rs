@@ -79,16 +79,33 @@ impl OuterHeader {
     /// exceed 65535 bytes. Never panics.
     #[inline]
     pub fn emit(&self, header: &mut [u8], payload: &[u8], seq: u32) -> Result<usize, Error> {
+        self.emit_parts(header, &[payload], seq)
+    }
+
+    /// As [`OuterHeader::emit`], for a frame in several pieces sent by scatter-gather (a
+    /// segment's own headers, then its payload inside the original frame). Every piece but the
+    /// last must have an even length when the tunnel sends GRE checksums.
+    #[inline]
+    pub fn emit_parts(
+        &self,
+        header: &mut [u8],
+        payload: &[&[u8]],
+        seq: u32,
+    ) -> Result<usize, Error> {
         let len = self.len();
         let header = header.get_mut(..len).ok_or(Error::Truncated)?;
         let gre = self.gre(seq);
+        let payload_len = payload
+            .iter()
+            .try_fold(0usize, |n, p| n.checked_add(p.len()))
+            .ok_or(Error::TooBig)?;
         let outer = Ipv4Repr {
             src_addr: self.src,
             dst_addr: self.dst,
             protocol: PROTOCOL_GRE,
             payload_len: gre
                 .header_len()
-                .checked_add(payload.len())
+                .checked_add(payload_len)
                 .ok_or(Error::TooBig)?,
             ttl: self.ttl,
             tos: self.tos,
@@ -100,7 +117,7 @@ impl OuterHeader {
         }
         let (ip_header, gre_header) = header.split_at_mut(ipv4::HEADER_LEN);
         outer.emit(&mut ipv4::Packet::new_unchecked(ip_header));
-        gre.emit_header(gre_header, payload);
+        gre.emit_header_parts(gre_header, payload);
         Ok(len)
     }
 

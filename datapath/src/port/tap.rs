@@ -11,8 +11,8 @@ pub struct InternalPort {
 impl InternalPort {
     /// Opens or re-attaches to the TAP `name`, persistent so that a daemon restart keeps the
     /// interface with its addresses and routes.
-    pub fn open(name: &str) -> Result<InternalPort, TapError> {
-        let tap = Tap::open(name)?;
+    pub fn open(name: &str, offload: bool) -> Result<InternalPort, TapError> {
+        let tap = Tap::open(name, offload)?;
         tap.set_persist(true)?;
         Ok(InternalPort { tap })
     }

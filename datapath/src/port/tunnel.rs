@@ -55,6 +55,14 @@ pub struct TunnelPort {
 }
 
 impl TunnelPort {
+    /// Counts a sent packet against the RFC 2890 sequence number, when the tunnel sends one.
+    #[inline]
+    pub(crate) fn advance_seq(&mut self) {
+        if self.config.seq {
+            self.next_seq = self.next_seq.wrapping_add(1);
+        }
+    }
+
     pub fn new(config: TunnelConfig, path_mtu: u32) -> Self {
         TunnelPort {
             header: config.outer_header(),

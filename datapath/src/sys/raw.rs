@@ -10,8 +10,12 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 /// Frames per `recvmmsg`/`sendmmsg` call.
 pub const MAX_BATCH: usize = 32;
-/// Largest IPv4 datagram, so any GRE packet fits one buffer.
-const BUF_LEN: usize = 65_536;
+/// Largest IPv4 datagram, so any GRE packet fits one buffer; and the largest frame a TAP with
+/// segmentation offload hands over (a 64 KB IP packet, Ethernet and VLAN headers, virtio-net
+/// header).
+const BUF_LEN: usize = 65_536 + 64;
+/// Room for a segment's own headers behind the outer IPv4 and GRE headers.
+pub const SEND_HEADER_LEN: usize = encap::tunnel::MAX_OUTER_LEN + encap::tso::MAX_SEGMENT_HEADER_LEN;
 
 pub struct RawGre {
     socket: Socket,
@@ -58,6 +62,12 @@ impl RecvBatch {
         &self.bufs[i][..self.lens[i]]
     }
 
+    /// The `i`th received packet or frame, to edit in place.
+    #[inline]
+    pub fn packet_mut(&mut self, i: usize) -> &mut [u8] {
+        &mut self.bufs[i][..self.lens[i]]
+    }
+
     pub fn set_len(&mut self, i: usize, len: usize) {
         self.lens[i] = len.min(BUF_LEN);
     }
@@ -71,8 +81,8 @@ impl RecvBatch {
 /// flooding one frame to many tunnels copies no frame.
 #[derive(Clone, Copy)]
 pub struct SendEntry {
-    pub header: [u8; 40],
-    pub header_len: u8,
+    pub header: [u8; SEND_HEADER_LEN],
+    pub header_len: u16,
     pub buf: u16,
     pub frame: (u32, u32),
     pub dst: Ipv4Addr,
@@ -120,7 +130,7 @@ impl SendBatch {
         tag: u32,
     ) -> &mut SendEntry {
         self.entries.push(SendEntry {
-            header: [0; 40],
+            header: [0; SEND_HEADER_LEN],
             header_len: 0,
             buf: frame_buf as u16,
             frame: (frame.start as u32, frame.end as u32),
