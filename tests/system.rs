@@ -367,3 +367,54 @@ fn kill_during_config_changes_leaves_a_loadable_config() {
         "{n} ports after {done} writes"
     );
 }
+
+#[test]
+fn refused_commands_name_the_problem_and_change_nothing() {
+    let Some(lab) = lab("refuse") else { return };
+    two_hosts(&lab);
+    let before = lab.vsctl_ok("a", &["show"]).unwrap();
+    let bad = lab
+        .vsctl("a", &["set", "interface", "gre0", "options:key=abc"])
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let msg = String::from_utf8_lossy(&bad.stderr);
+    assert!(msg.contains("gre0") && msg.contains("key"), "{msg}");
+    // A chain is all or nothing: the valid first half is not applied either.
+    let chain = lab
+        .vsctl(
+            "a",
+            &["add-port", "br-int", "gre9", "--", "add-br", "br-int"],
+        )
+        .unwrap();
+    assert_eq!(chain.status.code(), Some(1));
+    assert_eq!(lab.vsctl_ok("a", &["show"]).unwrap(), before);
+    let absent = lab.vsctl("a", &["br-exists", "br-nope"]).unwrap();
+    assert_eq!(absent.status.code(), Some(2));
+    lab.ping("a", "198.51.100.2", 1).unwrap();
+}
+
+#[test]
+fn a_second_daemon_on_the_same_rundir_is_refused() {
+    let Some(lab) = lab("rundir") else { return };
+    lab.add_switch("wan").unwrap();
+    lab.add_host("a", "wan", "192.0.2.1/24").unwrap();
+    lab.start_daemon("a").unwrap();
+    let rundir = lab.rundir("a");
+    let out = lab
+        .command("a", GREBE)
+        .arg("daemon")
+        .arg("--rundir")
+        .arg(&rundir)
+        .arg("--db")
+        .arg(rundir.join("other.json"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let msg = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        msg.contains("another grebe daemon") && msg.contains("--rundir"),
+        "{msg}"
+    );
+    // The first one is unharmed.
+    lab.vsctl_ok("a", &["list-br"]).unwrap();
+}
