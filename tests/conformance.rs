@@ -1,0 +1,229 @@
+//! What grebe puts on the wire, read by an independent decoder: two grebe hosts (a 192.0.2.1 /
+//! 198.51.100.1, b 192.0.2.2 / 198.51.100.2) ping through GRE while `tshark` captures the
+//! transport switch, then Wireshark's dissectors decode the capture and the tests assert on the
+//! decoded fields: outer IPv4 (version, header length, TTL, TOS, DF, header checksum), GRE
+//! (flags, version 0, protocol 0x6558, key, checksum verified by Wireshark, sequence numbers) and
+//! the inner Ethernet frame with ICMP inside.
+//!
+//! Only a's echo requests are captured (a capture filter that knows the GRE header length for
+//! the tunnel's options), so nothing else on the wire (ARP, IPv6 neighbour discovery) can take
+//! their place. Skipped only outside CI, when not root or without tshark.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::*;
+use grebe::lab::Lab;
+use grebe::ovs_peer::{
+    Decoded, decode, gre_header_len, icmp_in_gre_filter, start_capture, tshark_available,
+};
+
+const WAIT: Duration = Duration::from_secs(15);
+/// Echo requests captured per test.
+const PACKETS: usize = 4;
+
+/// Every field the tests look at. A GRE packet has two of many (`eth.src`, `ip.ttl`, ...):
+/// index 0 is the outer one, 1 the inner.
+const FIELDS: &[&str] = &[
+    "frame.protocols",
+    "ip.version",
+    "ip.hdr_len",
+    "ip.dsfield",
+    "ip.flags.df",
+    "ip.flags.mf",
+    "ip.frag_offset",
+    "ip.ttl",
+    "ip.proto",
+    "ip.src",
+    "ip.dst",
+    "ip.checksum.status",
+    "gre.flags_and_version",
+    "gre.flags.checksum",
+    "gre.flags.routing",
+    "gre.flags.key",
+    "gre.flags.sequence_number",
+    "gre.flags.strict_source_route",
+    "gre.flags.recursion_control",
+    "gre.flags.reserved",
+    "gre.flags.version",
+    "gre.proto",
+    "gre.key",
+    "gre.checksum.status",
+    "gre.sequence_number",
+    "eth.src",
+    "eth.dst",
+    "eth.type",
+    "icmp.type",
+    "icmp.checksum.status",
+];
+
+fn tshark_lab(test: &str) -> Option<Lab> {
+    let lab = lab(test)?;
+    if !tshark_available() {
+        if std::env::var_os("CI").is_some() {
+            panic!("{test}: needs tshark under CI (.ci/test installs it)");
+        }
+        eprintln!("SKIPPED {test}: needs tshark (apt-get install tshark)");
+        return None;
+    }
+    Some(lab)
+}
+
+/// Two grebe hosts with `options` on both tunnels; returns a's echo requests to b, captured on
+/// the transport switch and decoded.
+fn capture_a_to_b(lab: &Lab, options: &[&str]) -> Vec<Decoded> {
+    two_hosts(lab);
+    if !options.is_empty() {
+        for h in ["a", "b"] {
+            let mut args = vec!["set", "interface", "gre0"];
+            args.extend_from_slice(options);
+            lab.vsctl_ok(h, &args).unwrap();
+        }
+    }
+    lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
+    let has = |o: &str| options.iter().any(|x| x.starts_with(o));
+    let gre_len = gre_header_len(
+        has("options:key="),
+        has("options:csum=true"),
+        has("options:seq=true"),
+    );
+    let file: PathBuf = lab.dir().join("capture.pcap");
+    let filter = icmp_in_gre_filter(Some("192.0.2.1"), &[gre_len]);
+    let capture = start_capture(lab, "wan", "sw0", &filter, PACKETS, &file).unwrap();
+    lab.ping("a", "198.51.100.2", PACKETS as u32 + 1).unwrap();
+    let file = capture.finish(WAIT).unwrap();
+
+    // Wireshark found nothing malformed and nothing worth a warning (a wrong checksum is an
+    // error) in any packet.
+    let problems = decode(
+        &file,
+        "_ws.malformed || _ws.expert.severity >= 6291456",
+        &["frame.number", "_ws.expert.message"],
+    )
+    .unwrap();
+    assert!(problems.is_empty(), "tshark's complaints: {problems:?}");
+
+    let packets = decode(&file, "", FIELDS).unwrap();
+    assert_eq!(packets.len(), PACKETS);
+    packets
+}
+
+/// Field `name`'s occurrence `i` (0 outer, 1 inner) in `p`; "" when absent.
+fn f<'a>(p: &'a Decoded, name: &str, i: usize) -> &'a str {
+    p.get(name)
+        .and_then(|v| v.get(i))
+        .map_or("", String::as_str)
+}
+
+/// What every tunnel packet from a to b has, whatever the options: IPv4 outer header from a to b
+/// with DF set, GRE version 0 without routing, carrying a's mgmt0 frame with an ICMP echo
+/// request to b.
+fn assert_common(lab: &Lab, p: &Decoded) {
+    assert_eq!(
+        f(p, "frame.protocols", 0),
+        "eth:ethertype:ip:gre:eth:ethertype:ip:icmp:data",
+        "{p:?}"
+    );
+    // Outer IPv4.
+    assert_eq!(f(p, "ip.version", 0), "4");
+    assert_eq!(f(p, "ip.hdr_len", 0), "20");
+    assert_eq!(f(p, "ip.proto", 0), "47");
+    assert_eq!(f(p, "ip.src", 0), "192.0.2.1");
+    assert_eq!(f(p, "ip.dst", 0), "192.0.2.2");
+    assert_eq!(f(p, "ip.flags.df", 0), "1", "DF set, as OVS's");
+    assert_eq!(f(p, "ip.flags.mf", 0), "0");
+    assert_eq!(f(p, "ip.frag_offset", 0), "0");
+    assert_eq!(f(p, "ip.checksum.status", 0), "1", "outer IPv4 checksum");
+    // GRE: RFC 2784 version 0, no routing, strict source route, recursion or reserved bits.
+    assert_eq!(f(p, "gre.proto", 0), "0x6558");
+    assert_eq!(f(p, "gre.flags.version", 0), "0");
+    assert_eq!(f(p, "gre.flags.routing", 0), "0");
+    assert_eq!(f(p, "gre.flags.strict_source_route", 0), "0");
+    assert_eq!(f(p, "gre.flags.recursion_control", 0), "0");
+    assert_eq!(f(p, "gre.flags.reserved", 0), "0");
+    // The inner frame: a's mgmt0 to b's mgmt0, IPv4, an ICMP echo request to b.
+    assert_eq!(f(p, "eth.src", 1), mac_of(lab, "a", "mgmt0"));
+    assert_eq!(f(p, "eth.dst", 1), mac_of(lab, "b", "mgmt0"));
+    assert_eq!(f(p, "eth.type", 1), "0x0800");
+    assert_eq!(f(p, "ip.src", 1), "198.51.100.1");
+    assert_eq!(f(p, "ip.dst", 1), "198.51.100.2");
+    assert_eq!(f(p, "ip.checksum.status", 1), "1", "inner IPv4 checksum");
+    assert_eq!(f(p, "icmp.type", 0), "8");
+    assert_eq!(f(p, "icmp.checksum.status", 0), "1");
+}
+
+#[test]
+fn default_tunnel_sends_plain_gre_with_ovs_defaults() {
+    let Some(lab) = tshark_lab("wiredef") else {
+        return;
+    };
+    let packets = capture_a_to_b(&lab, &[]);
+    for p in &packets {
+        assert_common(&lab, p);
+        // No key, checksum or sequence number: the flags and version word is 0.
+        assert_eq!(f(p, "gre.flags_and_version", 0), "0x0000");
+        assert_eq!(f(p, "gre.flags.checksum", 0), "0");
+        assert_eq!(f(p, "gre.flags.key", 0), "0");
+        assert_eq!(f(p, "gre.flags.sequence_number", 0), "0");
+        assert!(!p.contains_key("gre.key") && !p.contains_key("gre.sequence_number"));
+        // OVS's defaults: TTL 64, TOS 0; the inner packet's own TTL is 64 too.
+        assert_eq!(f(p, "ip.ttl", 0), "64");
+        assert_eq!(f(p, "ip.dsfield", 0), "0x00");
+    }
+}
+
+#[test]
+fn key_checksum_and_sequence_numbers_decode_and_verify() {
+    let Some(lab) = tshark_lab("wirecsum") else {
+        return;
+    };
+    // A key above 2^31, given in hex: all 32 bits reach the wire unsigned.
+    let packets = capture_a_to_b(
+        &lab,
+        &[
+            "options:key=0xdeadbeef",
+            "options:csum=true",
+            "options:seq=true",
+        ],
+    );
+    let mut seqs = Vec::new();
+    for p in &packets {
+        assert_common(&lab, p);
+        assert_eq!(
+            f(p, "gre.flags_and_version", 0),
+            "0xb000",
+            "C, K and S bits"
+        );
+        assert_eq!(f(p, "gre.flags.checksum", 0), "1");
+        assert_eq!(f(p, "gre.flags.key", 0), "1");
+        assert_eq!(f(p, "gre.flags.sequence_number", 0), "1");
+        assert_eq!(f(p, "gre.key", 0), "0xdeadbeef");
+        // Wireshark recomputed the checksum over GRE header and payload: good.
+        assert_eq!(f(p, "gre.checksum.status", 0), "1", "GRE checksum");
+        seqs.push(f(p, "gre.sequence_number", 0).parse::<u32>().unwrap());
+    }
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "sequence numbers not increasing: {seqs:?}"
+    );
+}
+
+#[test]
+fn configured_ttl_and_tos_reach_the_outer_header_only() {
+    let Some(lab) = tshark_lab("wirettl") else {
+        return;
+    };
+    // TOS 0xb8: DSCP 46 (expedited forwarding), ECN 0.
+    let packets = capture_a_to_b(&lab, &["options:ttl=17", "options:tos=184"]);
+    for p in &packets {
+        assert_common(&lab, p);
+        assert_eq!(f(p, "gre.flags_and_version", 0), "0x0000");
+        assert_eq!(f(p, "ip.ttl", 0), "17");
+        assert_eq!(f(p, "ip.dsfield", 0), "0xb8");
+        // The inner packet keeps its own.
+        assert_eq!(f(p, "ip.ttl", 1), "64");
+        assert_eq!(f(p, "ip.dsfield", 1), "0x00");
+    }
+}
