@@ -14,7 +14,7 @@ use std::os::unix::net::UnixDatagram;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use encap::vnet::{self, Gso, VnetHeader};
 use learning::{EntryInfo, PortId, SharedMacTable};
@@ -22,6 +22,7 @@ use learning::{EntryInfo, PortId, SharedMacTable};
 use crate::counters::{DropCounters, DropReason, PortCounters, PortCountersSnapshot};
 use crate::forward::{FrameRef, PortState, output, should_flood};
 use crate::input::{Verdict, decide};
+use crate::monitor::{self, Decision, Direction, FrameEvent, Monitor, MonitorSink, MonitorSpec};
 use crate::port::tunnel::NoTunnel;
 use crate::port::{InternalPort, PortIo, TunnelConfig, TunnelMap, TunnelPort};
 use crate::sys::{self, MAX_BATCH, RawGre, RecvBatch, SendBatch, TapError};
@@ -143,6 +144,7 @@ enum Command {
     DelPort {
         id: PortId,
     },
+    Watch(MonitorSink),
     Sync(mpsc::SyncSender<()>),
 }
 
@@ -198,6 +200,8 @@ impl Datapath {
             tunnels: TunnelMap::default(),
             taps: Vec::new(),
             offload: options.offload,
+            targets: Vec::new(),
+            monitors: Vec::new(),
         };
         let thread = std::thread::Builder::new()
             .name("grebe-datapath".into())
@@ -546,6 +550,27 @@ impl Datapath {
             .collect())
     }
 
+    /// Starts watching frames (see `monitor`); events flow until the returned `Monitor` is
+    /// dropped.
+    pub fn monitor(&self, spec: MonitorSpec) -> Result<Monitor, DatapathError> {
+        let (monitor, sink) = monitor::channel(spec);
+        self.send(Command::Watch(sink))?;
+        Ok(monitor)
+    }
+
+    /// The port number of a port, by name.
+    pub fn port_id(&self, name: &str) -> Option<PortId> {
+        self.ports.get(name).map(|p| p.id)
+    }
+
+    /// The name of a port, by number.
+    pub fn port_name(&self, id: PortId) -> Option<&str> {
+        self.ports
+            .iter()
+            .find(|(_, p)| p.id == id)
+            .map(|(n, _)| n.as_str())
+    }
+
     /// The learning counters of a bridge's table.
     pub fn fdb_counters(&self, bridge: &str) -> Option<learning::Counters> {
         self.bridges.get(bridge).map(|b| b.table.counters())
@@ -632,6 +657,9 @@ struct Engine {
     taps: Vec<PortId>,
     /// Frames to and from TAPs carry a virtio-net header.
     offload: bool,
+    /// Scratch: the ports the current frame goes to.
+    targets: Vec<PortId>,
+    monitors: Vec<MonitorSink>,
 }
 
 fn slot<T>(v: &mut Vec<Option<T>>, i: usize) -> &mut Option<T> {
@@ -805,6 +833,7 @@ impl Engine {
                     PortIo::Tunnel(t) => self.tunnels.remove(&t.config, id),
                 }
             }
+            Command::Watch(sink) => self.monitors.push(sink),
             Command::Sync(done) => {
                 let _ = done.send(());
             }
@@ -863,6 +892,7 @@ impl Engine {
                 range: skip..packet.len(),
                 bytes,
                 tap_bytes: packet,
+                packet: bytes,
                 vnet,
             };
             self.forward(id, frame, now, tx);
@@ -894,6 +924,7 @@ impl Engine {
                 range: range.clone(),
                 bytes: &packet[range.clone()],
                 tap_bytes: &packet[tap_start..range.end],
+                packet,
                 vnet: VnetHeader::PLAIN,
             };
             self.forward(id, frame, now, tx);
@@ -922,35 +953,105 @@ impl Engine {
         let Some(bridge) = self.bridges[in_port.bridge].as_ref() else {
             return;
         };
-        match decide(&bridge.table, ingress, frame.bytes, now) {
-            Verdict::Unicast(p) => match self.ports.get_mut(p.0 as usize) {
-                Some(Some(port)) => output(p, port, &frame, tx, &self.drops),
-                // Learned on a port deleted since: the table flush races this batch.
-                _ => self.drops.add(DropReason::NoTarget),
-            },
-            Verdict::Flood => {
-                let mut sent = false;
-                for &p in &bridge.ports {
-                    let Some(Some(port)) = self.ports.get_mut(p.0 as usize) else {
-                        continue;
-                    };
-                    if should_flood(
-                        ingress,
-                        ingress_is_tunnel,
-                        p,
-                        port.is_tunnel(),
-                        bridge.split_horizon,
-                    ) {
-                        output(p, port, &frame, tx, &self.drops);
-                        sent = true;
-                    }
-                }
-                if !sent {
-                    self.drops.add(DropReason::NoTarget);
-                }
-            }
+        let verdict = decide(&bridge.table, ingress, frame.bytes, now);
+        // Reused across frames: no allocation once it has grown to the widest flood.
+        let mut targets = std::mem::take(&mut self.targets);
+        targets.clear();
+        match verdict {
+            Verdict::Unicast(p) => targets.push(p),
+            Verdict::Flood => targets.extend(bridge.ports.iter().copied().filter(|&p| {
+                matches!(self.ports.get(p.0 as usize), Some(Some(port))
+                    if should_flood(ingress, ingress_is_tunnel, p, port.is_tunnel(), bridge.split_horizon))
+            })),
             Verdict::Drop(reason) => self.drops.add(reason),
         }
+        if targets.is_empty() && !matches!(verdict, Verdict::Drop(_)) {
+            self.drops.add(DropReason::NoTarget);
+        }
+        let watched = !self.monitors.is_empty();
+        if watched {
+            self.watch_rx(ingress, &frame, verdict, &targets);
+        }
+        for &p in &targets {
+            let Some(Some(port)) = self.ports.get_mut(p.0 as usize) else {
+                // Learned on a port deleted since: the table flush races this batch.
+                self.drops.add(DropReason::NoTarget);
+                continue;
+            };
+            let queued = tx.len();
+            output(p, port, &frame, tx, &self.drops);
+            if watched {
+                self.watch_tx(p, &frame, tx, queued);
+            }
+        }
+        self.targets = targets;
+    }
+
+    fn watch_rx(
+        &mut self,
+        port: PortId,
+        frame: &FrameRef<'_>,
+        verdict: Verdict,
+        targets: &[PortId],
+    ) {
+        let time = SystemTime::now();
+        for sink in self.monitors.iter_mut().filter(|m| m.watches(port)) {
+            let packet = (sink.wants_packets() && frame.packet.len() > frame.bytes.len())
+                .then(|| frame.packet.to_vec());
+            sink.deliver(FrameEvent {
+                port,
+                direction: Direction::Rx,
+                time,
+                frame: frame.bytes.to_vec(),
+                packet,
+                decision: Some(Decision {
+                    verdict,
+                    outputs: targets.to_vec(),
+                }),
+            });
+        }
+        self.monitors.retain(|m| !m.is_closed());
+    }
+
+    /// Reports what `output` just did on `port`: the frame written to a TAP, or each GRE packet
+    /// queued since entry `queued` (one per segment for a TSO frame).
+    fn watch_tx(&mut self, port: PortId, frame: &FrameRef<'_>, tx: &SendBatch, queued: usize) {
+        let time = SystemTime::now();
+        let outer_len = match self.ports.get(port.0 as usize) {
+            Some(Some(p)) if p.is_tunnel() => Some(p.outer_len()),
+            _ => None,
+        };
+        for sink in self.monitors.iter_mut().filter(|m| m.watches(port)) {
+            let Some(outer_len) = outer_len else {
+                sink.deliver(FrameEvent {
+                    port,
+                    direction: Direction::Tx,
+                    time,
+                    frame: frame.bytes.to_vec(),
+                    packet: None,
+                    decision: None,
+                });
+                continue;
+            };
+            for entry in tx.entries_since(queued) {
+                let start = entry.frame.0 as usize - frame.range.start;
+                let end = entry.frame.1 as usize - frame.range.start;
+                let payload = &frame.bytes[start..end];
+                // The frame as it travels: a TSO segment's own headers, then its payload.
+                let header = &entry.header[..usize::from(entry.header_len)];
+                let inner = [&header[outer_len..], payload].concat();
+                let packet = sink.wants_packets().then(|| [header, payload].concat());
+                sink.deliver(FrameEvent {
+                    port,
+                    direction: Direction::Tx,
+                    time,
+                    frame: inner,
+                    packet,
+                    decision: None,
+                });
+            }
+        }
+        self.monitors.retain(|m| !m.is_closed());
     }
 
     /// Sends the queued tunnel packets in one `sendmmsg` and counts each outcome.
@@ -966,9 +1067,11 @@ impl Engine {
             };
             match result {
                 // Inner bytes: a segment's own headers count, the outer ones do not.
-                Ok(()) => port.counters.tx(entry.frame.1 as usize - entry.frame.0 as usize
-                    + usize::from(entry.header_len)
-                    - port.outer_len()),
+                Ok(()) => port
+                    .counters
+                    .tx(entry.frame.1 as usize - entry.frame.0 as usize
+                        + usize::from(entry.header_len)
+                        - port.outer_len()),
                 Err(e) => {
                     crate::counters::bump(&port.counters.tx_dropped, 1);
                     drops.add(DropReason::TxFailed);

@@ -57,6 +57,8 @@ pub(crate) struct FrameRef<'a> {
     pub(crate) range: Range<usize>,
     pub(crate) bytes: &'a [u8],
     pub(crate) tap_bytes: &'a [u8],
+    /// What arrived: the whole GRE packet for a frame from a tunnel, else the frame.
+    pub(crate) packet: &'a [u8],
     /// Offload work still to do (segmentation); `PLAIN` when there is none.
     pub(crate) vnet: VnetHeader,
 }

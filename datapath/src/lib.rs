@@ -7,6 +7,7 @@ pub mod bridge;
 pub mod counters;
 mod forward;
 pub mod input;
+pub mod monitor;
 pub mod port;
 #[allow(unsafe_code)]
 mod sys;
@@ -16,5 +17,6 @@ pub use bridge::{
 };
 pub use counters::{DropReason, PortCountersSnapshot};
 pub use input::{Verdict, decide};
+pub use monitor::{Decision, Direction, FrameEvent, Monitor, MonitorSpec};
 pub use port::TunnelConfig;
 pub use sys::route_mtu;

@@ -15,7 +15,8 @@ pub const MAX_BATCH: usize = 32;
 /// header).
 const BUF_LEN: usize = 65_536 + 64;
 /// Room for a segment's own headers behind the outer IPv4 and GRE headers.
-pub const SEND_HEADER_LEN: usize = encap::tunnel::MAX_OUTER_LEN + encap::tso::MAX_SEGMENT_HEADER_LEN;
+pub const SEND_HEADER_LEN: usize =
+    encap::tunnel::MAX_OUTER_LEN + encap::tso::MAX_SEGMENT_HEADER_LEN;
 
 pub struct RawGre {
     socket: Socket,
@@ -138,6 +139,15 @@ impl SendBatch {
             tag,
         });
         self.entries.last_mut().expect("just pushed")
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The entries queued after the first `n`.
+    pub fn entries_since(&self, n: usize) -> &[SendEntry] {
+        self.entries.get(n..).unwrap_or(&[])
     }
 
     /// Takes back the entry just pushed (its headers could not be written).
