@@ -3,6 +3,7 @@
 //! ovs-appctl's commands (`appctl`), and the namespace lab behind `demo` and the tests (`lab`).
 
 pub mod appctl;
+pub mod bench;
 pub mod config;
 pub mod control;
 pub mod daemon;

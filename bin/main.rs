@@ -64,6 +64,8 @@ enum Cmd {
         #[arg(long, conflicts_with = "keep")]
         clean: bool,
     },
+    /// Measure grebe against OVS userspace, kernel VXLAN and the bare veth (needs root).
+    Bench(grebe::bench::BenchOptions),
 }
 
 fn init_logging() {
@@ -140,6 +142,10 @@ fn run() -> anyhow::Result<ExitCode> {
             } else {
                 grebe::demo::run(keep)?;
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Bench(options) => {
+            grebe::bench::run(options)?;
             Ok(ExitCode::SUCCESS)
         }
     }
