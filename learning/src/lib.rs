@@ -49,9 +49,10 @@
 //! flood from one port thus only evicts that port's own entries; hosts behind
 //! other ports stay known, so their traffic is not flooded where the attacker
 //! can sniff it. Each port keeps its own list of learned entries, ordered like
-//! the ageing list, whose head is the victim; finding the fullest port scans
-//! the ports (ties go to the lower id), which are tens and change rarely,
-//! and happens only when the table is full.
+//! the ageing list, whose head is the victim. The fullest port (ties: the
+//! lower id) is the top of a max-heap of ports by count, as in OVS: under a
+//! flood every attacker frame evicts, so a scan of all ports per frame would
+//! hold the write lock for as long as there are ports.
 //!
 //! # Static and local entries
 //!
@@ -85,6 +86,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod ports;
 mod shared;
 mod table;
 

@@ -1,12 +1,13 @@
 //! The single-owner MAC table: a keyed hash map into a slab of entries that
 //! are threaded on intrusive LRU lists. See the crate documentation for why.
 
-use std::cmp::Reverse;
 use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
 use foldhash::fast::RandomState;
+
+use crate::ports::{Ports, index};
 
 /// An Ethernet address, in wire order.
 pub type Mac = [u8; 6];
@@ -127,7 +128,7 @@ const PREALLOC_LIMIT: usize = 1 << 20;
 const NIL: u32 = u32::MAX;
 
 #[derive(Debug, Clone, Copy)]
-struct Link {
+pub(crate) struct Link {
     prev: u32,
     next: u32,
 }
@@ -168,9 +169,11 @@ struct Entry {
 /// An entry's place on the lists. Only learning, ageing and eviction touch
 /// the slab; lookups never do.
 #[derive(Debug, Clone, Copy)]
-struct Slot {
+pub(crate) struct Slot {
     /// To find the map entry from a list (expiry, eviction, flushes).
     mac: Mac,
+    /// The port's index in `Ports`.
+    port: u32,
     /// In the global ageing list (dynamic entries); the free list when vacant.
     age_link: Link,
     /// In its port's dynamic list or its port's pinned list.
@@ -195,14 +198,14 @@ impl Slot {
 
 /// An intrusive doubly linked list over slab indices, oldest stamp at `head`.
 #[derive(Debug, Clone, Copy)]
-struct List {
-    head: u32,
-    tail: u32,
-    len: usize,
+pub(crate) struct List {
+    pub(crate) head: u32,
+    pub(crate) tail: u32,
+    pub(crate) len: usize,
 }
 
 impl List {
-    const EMPTY: List = List {
+    pub(crate) const EMPTY: List = List {
         head: NIL,
         tail: NIL,
         len: 0,
@@ -236,21 +239,6 @@ impl List {
     }
 }
 
-/// A port's entries: learned ones oldest first (fair eviction takes the head),
-/// pinned ones apart so that `flush_port` finds them without a scan.
-#[derive(Debug, Clone, Copy)]
-struct PortLists {
-    dynamic: List,
-    pinned: List,
-}
-
-impl PortLists {
-    const EMPTY: PortLists = PortLists {
-        dynamic: List::EMPTY,
-        pinned: List::EMPTY,
-    };
-}
-
 /// The MAC learning table. One owner mutates it; for many threads see
 /// [`SharedMacTable`](crate::SharedMacTable).
 pub struct MacTable {
@@ -264,9 +252,8 @@ pub struct MacTable {
     /// Every dynamic entry, oldest stamp first: `expire` stops at the first
     /// live one and `next_expiry` reads the head.
     ageing: List,
-    /// Ports that hold entries; dropped when their last entry goes, so the
-    /// eviction scan only sees ports that matter.
-    ports: HashMap<PortId, PortLists, RandomState>,
+    /// Ports that hold entries, with their lists and the eviction heap.
+    ports: Ports,
     /// The newest stamp written. Stamps never go below it, so the lists stay
     /// sorted even if callers hand in slightly out-of-order `now`s.
     latest: Option<Instant>,
@@ -279,7 +266,6 @@ impl fmt::Debug for MacTable {
             .field("config", &self.config)
             .field("len", &self.len())
             .field("dynamic", &self.ageing.len)
-            .field("ports", &self.ports.len())
             .field("counters", &self.counters)
             .finish_non_exhaustive()
     }
@@ -302,7 +288,7 @@ impl MacTable {
             slots: Vec::with_capacity(reserve),
             free: NIL,
             ageing: List::EMPTY,
-            ports: HashMap::default(),
+            ports: Ports::default(),
             latest: None,
             counters: Counters::default(),
         }
@@ -322,9 +308,7 @@ impl MacTable {
         self.map.reserve(reserve.saturating_sub(self.map.len()));
         self.slots.reserve(reserve.saturating_sub(self.slots.len()));
         self.expire(now);
-        while self.ageing.len > bound {
-            self.evict_fairly();
-        }
+        while self.ageing.len > bound && self.evict_fairly() {}
     }
 
     /// Learns that `mac` sends from `port`.
@@ -349,7 +333,7 @@ impl MacTable {
                 Stamp::Dynamic(t) if entry.port == port => {
                     if now.saturating_duration_since(t) >= STAMP_INTERVAL {
                         entry.stamp = Stamp::Dynamic(next_stamp(&mut self.latest, now));
-                        self.requeue(idx, port);
+                        self.requeue(idx);
                     }
                     return Learned::Refreshed;
                 }
@@ -357,12 +341,12 @@ impl MacTable {
                     let from = entry.port;
                     entry.port = port;
                     entry.stamp = Stamp::Dynamic(next_stamp(&mut self.latest, now));
-                    self.unlink_port(idx, from, true);
-                    self.ports
-                        .entry(port)
-                        .or_insert(PortLists::EMPTY)
-                        .dynamic
-                        .push_back(&mut self.slots, idx, Chain::Port);
+                    self.unlink_port(idx, true);
+                    let p = self.ports.find_or_add(port);
+                    self.slots[idx as usize].port = p;
+                    let lists = self.ports.get_mut(p);
+                    lists.dynamic.push_back(&mut self.slots, idx, Chain::Port);
+                    self.ports.update(p);
                     self.ageing.unlink(&mut self.slots, idx, Chain::Age);
                     self.ageing.push_back(&mut self.slots, idx, Chain::Age);
                     self.counters.moved += 1;
@@ -374,9 +358,7 @@ impl MacTable {
         if self.ageing.len >= bound {
             // Dead entries go before any live one is evicted.
             self.expire(now);
-            while self.ageing.len >= bound {
-                self.evict_fairly();
-            }
+            while self.ageing.len >= bound && self.evict_fairly() {}
         }
         let stamp = next_stamp(&mut self.latest, now);
         let idx = self.insert_entry(mac, port, Stamp::Dynamic(stamp));
@@ -482,9 +464,13 @@ impl MacTable {
     /// Removes every entry on `port`, pinned ones included: the port is gone.
     /// Returns how many went.
     pub fn flush_port(&mut self, port: PortId) -> usize {
+        let Some(p) = self.ports.find(port) else {
+            return 0;
+        };
         let n = self.port_count(port);
-        // `remove` drops the port's lists with its last entry.
-        while let Some(lists) = self.ports.get(&port) {
+        // The last removal forgets the port, so count rather than re-check.
+        for _ in 0..n {
+            let lists = self.ports.get(p);
             let head = match lists.dynamic.head {
                 NIL => lists.pinned.head,
                 head => head,
@@ -529,9 +515,10 @@ impl MacTable {
 
     /// Entries held on `port`, pinned ones included.
     pub fn port_count(&self, port: PortId) -> usize {
-        self.ports
-            .get(&port)
-            .map_or(0, |l| l.dynamic.len + l.pinned.len)
+        self.ports.find(port).map_or(0, |p| {
+            let lists = self.ports.get(p);
+            lists.dynamic.len + lists.pinned.len
+        })
     }
 
     /// Event counts since creation.
@@ -561,14 +548,11 @@ impl MacTable {
 
     /// Moves a just-stamped entry to the young end of both its lists. Only
     /// this reorders a known entry, and only when its stamp is written: once
-    /// a second at most.
-    fn requeue(&mut self, idx: u32, port: PortId) {
+    /// a second at most. Counts do not change, so neither does the heap.
+    fn requeue(&mut self, idx: u32) {
         self.ageing.unlink(&mut self.slots, idx, Chain::Age);
         self.ageing.push_back(&mut self.slots, idx, Chain::Age);
-        let lists = self
-            .ports
-            .get_mut(&port)
-            .expect("a learned entry's port has lists");
+        let lists = self.ports.get_mut(self.slots[idx as usize].port);
         lists.dynamic.unlink(&mut self.slots, idx, Chain::Port);
         lists.dynamic.push_back(&mut self.slots, idx, Chain::Port);
     }
@@ -576,19 +560,17 @@ impl MacTable {
     /// Takes a slot, maps `mac` to it and puts it on its port's list. The
     /// caller puts a dynamic entry on the ageing list.
     fn insert_entry(&mut self, mac: Mac, port: PortId, stamp: Stamp) -> u32 {
+        let p = self.ports.find_or_add(port);
         let slot = Slot {
             mac,
+            port: p,
             age_link: UNLINKED,
             port_link: UNLINKED,
         };
         let idx = match self.free {
             NIL => {
-                let idx = u32::try_from(self.slots.len())
-                    .ok()
-                    .filter(|&i| i != NIL)
-                    .expect("more than 2^32 - 1 MAC entries");
                 self.slots.push(slot);
-                idx
+                index(self.slots.len() - 1)
             }
             idx => {
                 self.free = self.slots[idx as usize].age_link.next;
@@ -604,31 +586,31 @@ impl MacTable {
                 slot: idx,
             },
         );
-        let lists = self.ports.entry(port).or_insert(PortLists::EMPTY);
-        let list = match stamp {
-            Stamp::Dynamic(_) => &mut lists.dynamic,
-            Stamp::Static | Stamp::Local => &mut lists.pinned,
-        };
-        list.push_back(&mut self.slots, idx, Chain::Port);
+        let lists = self.ports.get_mut(p);
+        match stamp {
+            Stamp::Dynamic(_) => {
+                lists.dynamic.push_back(&mut self.slots, idx, Chain::Port);
+                self.ports.update(p);
+            }
+            Stamp::Static | Stamp::Local => {
+                lists.pinned.push_back(&mut self.slots, idx, Chain::Port);
+            }
+        }
         idx
     }
 
-    /// Takes the entry off its port's list, dropping the port's lists if that
-    /// was its last entry.
-    fn unlink_port(&mut self, idx: u32, port: PortId, dynamic: bool) {
-        let lists = self
-            .ports
-            .get_mut(&port)
-            .expect("an entry's port has lists");
+    /// Takes the entry off its port's list; the port is forgotten with its
+    /// last entry.
+    fn unlink_port(&mut self, idx: u32, dynamic: bool) {
+        let p = self.slots[idx as usize].port;
+        let lists = self.ports.get_mut(p);
         let list = if dynamic {
             &mut lists.dynamic
         } else {
             &mut lists.pinned
         };
         list.unlink(&mut self.slots, idx, Chain::Port);
-        if lists.dynamic.len + lists.pinned.len == 0 {
-            self.ports.remove(&port);
-        }
+        self.ports.update(p);
     }
 
     /// Forgets the entry in slot `idx` everywhere and frees the slot.
@@ -638,7 +620,7 @@ impl MacTable {
             .remove(&self.slots[idx as usize].mac)
             .expect("a used slot is mapped");
         let dynamic = matches!(entry.stamp, Stamp::Dynamic(_));
-        self.unlink_port(idx, entry.port, dynamic);
+        self.unlink_port(idx, dynamic);
         if dynamic {
             self.ageing.unlink(&mut self.slots, idx, Chain::Age);
         }
@@ -650,21 +632,16 @@ impl MacTable {
     }
 
     /// Evicts the least recently stamped entry of the port with the most
-    /// learned entries, so one port flooding new sources only pushes out its
-    /// own. Ties go to the lower port id; evicting from it breaks the tie, so
-    /// tied ports take turns. O(ports): ports are tens, and this runs only
-    /// when the table is full.
-    fn evict_fairly(&mut self) {
-        let victim = self
-            .ports
-            .iter()
-            .filter(|(_, l)| l.dynamic.len > 0)
-            .max_by_key(|&(&port, l)| (l.dynamic.len, Reverse(port)))
-            .map(|(_, l)| l.dynamic.head);
-        if let Some(idx) = victim {
-            self.remove(idx);
-            self.counters.evicted += 1;
-        }
+    /// learned entries (ties: the lower id), so one port flooding new sources
+    /// only pushes out its own. The heap makes this O(log ports). False if
+    /// there was nothing to evict, which ends the callers' loops whatever.
+    fn evict_fairly(&mut self) -> bool {
+        let Some(p) = self.ports.fullest() else {
+            return false;
+        };
+        self.remove(self.ports.get(p).dynamic.head);
+        self.counters.evicted += 1;
+        true
     }
 
     /// Checks every structural invariant; tests call it after each operation.
@@ -702,15 +679,18 @@ impl MacTable {
         let ageing = walk(&self.ageing, Chain::Age);
         assert!(stamps(&ageing).is_sorted(), "ageing list sorted by stamp");
         let mut on_ports = 0;
-        for (&port, lists) in &self.ports {
+        self.ports.check_invariants();
+        for (p, lists) in self.ports.iter() {
             assert!(lists.dynamic.len + lists.pinned.len > 0, "empty port kept");
             let dynamic = walk(&lists.dynamic, Chain::Port);
             assert!(stamps(&dynamic).is_sorted(), "port list sorted by stamp");
             for &i in &dynamic {
-                assert_eq!(entry(i).port, port);
+                assert_eq!(entry(i).port, lists.id);
+                assert_eq!(self.slots[i as usize].port, p);
             }
             for i in walk(&lists.pinned, Chain::Port) {
-                assert_eq!(entry(i).port, port);
+                assert_eq!(entry(i).port, lists.id);
+                assert_eq!(self.slots[i as usize].port, p);
                 assert!(!matches!(entry(i).stamp, Stamp::Dynamic(_)));
             }
             on_ports += lists.dynamic.len + lists.pinned.len;
