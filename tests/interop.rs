@@ -141,21 +141,25 @@ c.close()
     received
 }
 
-/// Pings, then 20 MiB each way, between `o` and `g`.
+/// Pings, then 20 MiB each way, between `o` and `g`; grebe drops nothing meanwhile.
 fn ping_and_transfer_both_ways(lab: &Lab) {
     lab.wait_ping("g", "198.51.100.1", WAIT).unwrap();
+    // Counted from here: before grebe had its tunnel, OVS's broadcasts (IPv6 neighbour
+    // discovery) could arrive from a remote grebe did not know yet.
+    let reasons = [
+        "too_big",
+        "gre_bad_checksum",
+        "key_mismatch",
+        "unknown_remote",
+    ];
+    let before: Vec<u64> = reasons.iter().map(|r| drops(lab, "g", r)).collect();
     lab.ping("g", "198.51.100.1", 3).unwrap();
     lab.ping("o", "198.51.100.2", 3).unwrap();
     const MIB20: u64 = 20 << 20;
     assert_eq!(send_counted(lab, "o", "g", "198.51.100.2", MIB20), MIB20);
     assert_eq!(send_counted(lab, "g", "o", "198.51.100.1", MIB20), MIB20);
-    for reason in [
-        "too_big",
-        "gre_bad_checksum",
-        "key_mismatch",
-        "unknown_remote",
-    ] {
-        assert_eq!(drops(lab, "g", reason), 0, "grebe dropped {reason}");
+    for (reason, before) in reasons.iter().zip(before) {
+        assert_eq!(drops(lab, "g", reason), before, "grebe dropped {reason}");
     }
 }
 
