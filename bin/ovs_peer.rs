@@ -453,17 +453,17 @@ pub fn gre_header_len(key: bool, csum: bool, seq: bool) -> usize {
     4 + 4 * (usize::from(key) + usize::from(csum) + usize::from(seq))
 }
 
-/// A capture (BPF) filter for GRE packets that carry Ethernet, IPv4 and ICMP inside, from `src`
-/// if given: the outer IPv4 header is taken to be 20 bytes (what OVS and grebe send) and the GRE
-/// header any of `gre_lens` bytes long ([`gre_header_len`]). Other traffic (ARP, IPv6 neighbour
-/// discovery) does not count towards a capture's packet count.
-pub fn icmp_in_gre_filter(src: Option<&str>, gre_lens: &[usize]) -> String {
+/// A capture (BPF) filter for GRE packets that carry Ethernet and IPv4 with `protocol` inside
+/// (1 ICMP, 6 TCP), from `src` if given: the outer IPv4 header is taken to be 20 bytes (what OVS
+/// and grebe send) and the GRE header any of `gre_lens` bytes long ([`gre_header_len`]). Other
+/// traffic (ARP, IPv6 neighbour discovery) does not count towards a capture's packet count.
+pub fn ipv4_in_gre_filter(src: Option<&str>, gre_lens: &[usize], protocol: u8) -> String {
     let layouts: Vec<String> = gre_lens
         .iter()
         .map(|len| {
             let ethertype = 20 + len + 12;
-            let protocol = 20 + len + 14 + 9;
-            format!("(ip[{ethertype}:2] = 0x0800 and ip[{protocol}] = 1)")
+            let inner_protocol = 20 + len + 14 + 9;
+            format!("(ip[{ethertype}:2] = 0x0800 and ip[{inner_protocol}] = {protocol})")
         })
         .collect();
     let from = src
@@ -472,17 +472,29 @@ pub fn icmp_in_gre_filter(src: Option<&str>, gre_lens: &[usize]) -> String {
     format!("ip proto 47{from} and ({})", layouts.join(" or "))
 }
 
+/// [`ipv4_in_gre_filter`] for ICMP.
+pub fn icmp_in_gre_filter(src: Option<&str>, gre_lens: &[usize]) -> String {
+    ipv4_in_gre_filter(src, gre_lens, 1)
+}
+
 /// One decoded packet: every occurrence of each requested field, outermost first (a GRE
 /// packet has two `eth.src`, two `ip.ttl`, ...). Absent fields are absent.
 pub type Decoded = std::collections::BTreeMap<String, Vec<String>>;
 
 /// Decodes a capture with Wireshark's dissectors (`tshark -r FILE -T json -e FIELD ...`), IPv4
-/// header checksum validation on. `display_filter` (may be empty) selects packets.
+/// and TCP checksum validation on (GRE's is always on). `display_filter` (may be empty) selects packets.
 pub fn decode(file: &Path, display_filter: &str, fields: &[&str]) -> anyhow::Result<Vec<Decoded>> {
     let mut cmd = Command::new(program("tshark")?);
     cmd.arg("-r")
         .arg(file)
-        .args(["-o", "ip.check_checksum:TRUE", "-T", "json"]);
+        .args([
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-o",
+            "tcp.check_checksum:TRUE",
+        ])
+        // Sequence analysis would warn about segments outside the capture.
+        .args(["-o", "tcp.analyze_sequence_numbers:FALSE", "-T", "json"]);
     if !display_filter.is_empty() {
         cmd.args(["-Y", display_filter]);
     }
@@ -538,7 +550,7 @@ mod tests {
     }
 
     #[test]
-    fn icmp_filter_offsets_follow_the_gre_header_length() {
+    fn filter_offsets_follow_the_gre_header_length() {
         assert_eq!(gre_header_len(false, false, false), 4);
         assert_eq!(gre_header_len(true, true, true), 16);
         assert_eq!(
@@ -546,9 +558,13 @@ mod tests {
             "ip proto 47 and src host 192.0.2.1 and ((ip[36:2] = 0x0800 and ip[47] = 1))"
         );
         assert_eq!(
-            icmp_in_gre_filter(None, &[4, 8]),
+            ipv4_in_gre_filter(None, &[4, 8], 1),
             "ip proto 47 and ((ip[36:2] = 0x0800 and ip[47] = 1) or \
              (ip[40:2] = 0x0800 and ip[51] = 1))"
+        );
+        assert_eq!(
+            ipv4_in_gre_filter(None, &[12], 6),
+            "ip proto 47 and ((ip[44:2] = 0x0800 and ip[55] = 6))"
         );
     }
 }

@@ -17,7 +17,8 @@ use std::time::Duration;
 use common::*;
 use grebe::lab::Lab;
 use grebe::ovs_peer::{
-    Decoded, decode, gre_header_len, icmp_in_gre_filter, start_capture, tshark_available,
+    Decoded, decode, gre_header_len, icmp_in_gre_filter, ipv4_in_gre_filter, start_capture,
+    tshark_available,
 };
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -226,4 +227,107 @@ fn configured_ttl_and_tos_reach_the_outer_header_only() {
         assert_eq!(f(p, "ip.ttl", 1), "64");
         assert_eq!(f(p, "ip.dsfield", 1), "0x00");
     }
+}
+
+#[test]
+fn tcp_segments_grebe_cuts_are_valid_and_fit_the_transport() {
+    let Some(lab) = tshark_lab("wiretcp") else {
+        return;
+    };
+    two_hosts(&lab);
+    // With a GRE checksum and sequence numbers: the checksum must cover each segment's own
+    // headers and its slice of the large frame the kernel handed over.
+    for h in ["a", "b"] {
+        lab.vsctl_ok(
+            h,
+            &[
+                "set",
+                "interface",
+                "gre0",
+                "options:csum=true",
+                "options:seq=true",
+            ],
+        )
+        .unwrap();
+    }
+    lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
+    let mtu: usize = String::from_utf8_lossy(
+        &lab.sh("a", &["cat", "/sys/class/net/mgmt0/mtu"])
+            .unwrap()
+            .stdout,
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    // a's data segments to b (not b's ACKs, not a's bare ACKs).
+    let gre_len = gre_header_len(false, true, true);
+    let filter = format!(
+        "{} and ip[2:2] > 1000",
+        ipv4_in_gre_filter(Some("192.0.2.1"), &[gre_len], 6)
+    );
+    let file = lab.dir().join("tcp.pcap");
+    const SEGMENTS: usize = 40;
+    let capture = start_capture(&lab, "wan", "sw0", &filter, SEGMENTS, &file).unwrap();
+    tcp_transfer(&lab, "a", "b", "198.51.100.2", 4 << 20);
+    let file = capture.finish(WAIT).unwrap();
+    // The premise: the kernel handed grebe large frames (TCP segmentation offload on mgmt0) and
+    // grebe cut them, many tunnel packets per frame read.
+    let frames_read = port_counter(&lab, "a", "mgmt0", "rx_packets");
+    let packets_sent = port_counter(&lab, "a", "gre0", "tx_packets");
+    assert!(
+        packets_sent > 5 * frames_read,
+        "{frames_read} frames from mgmt0 became {packets_sent} tunnel packets: no segmentation"
+    );
+    let packets = decode(
+        &file,
+        "",
+        &[
+            "frame.protocols",
+            "ip.len",
+            "ip.checksum.status",
+            "ip.flags.df",
+            "gre.checksum.status",
+            "gre.sequence_number",
+            "tcp.checksum.status",
+            "tcp.len",
+        ],
+    )
+    .unwrap();
+    assert_eq!(packets.len(), SEGMENTS);
+    let mut seqs = Vec::new();
+    let mut largest = 0;
+    for p in &packets {
+        assert_eq!(
+            f(p, "frame.protocols", 0),
+            "eth:ethertype:ip:gre:eth:ethertype:ip:tcp:data",
+            "{p:?}"
+        );
+        let outer_len: usize = f(p, "ip.len", 0).parse().unwrap();
+        let inner_len: usize = f(p, "ip.len", 1).parse().unwrap();
+        assert!(
+            outer_len <= 1500,
+            "outer packet of {outer_len} bytes: {p:?}"
+        );
+        assert!(
+            inner_len <= mtu,
+            "segment of {inner_len} bytes over MTU {mtu}"
+        );
+        assert_eq!(outer_len, inner_len + 14 + gre_len + 20);
+        largest = largest.max(inner_len);
+        assert_eq!(f(p, "ip.checksum.status", 0), "1", "outer IPv4 checksum");
+        assert_eq!(f(p, "ip.checksum.status", 1), "1", "inner IPv4 checksum");
+        assert_eq!(f(p, "ip.flags.df", 0), "1");
+        assert_eq!(f(p, "gre.checksum.status", 0), "1", "GRE checksum");
+        assert_eq!(f(p, "tcp.checksum.status", 0), "1", "TCP checksum");
+        assert!(f(p, "tcp.len", 0).parse::<usize>().unwrap() > 0);
+        seqs.push(f(p, "gre.sequence_number", 0).parse::<u32>().unwrap());
+    }
+    assert_eq!(
+        largest, mtu,
+        "no full-sized segment: segments are cut at the MSS"
+    );
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "GRE sequence numbers not increasing: {seqs:?}"
+    );
 }
