@@ -16,6 +16,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
+use encap::gro::{self, TcpSegment};
 use encap::vnet::{self, Gso, VnetHeader};
 use learning::{EntryInfo, PortId, SharedMacTable};
 
@@ -201,6 +202,7 @@ impl Datapath {
             taps: Vec::new(),
             offload: options.offload,
             targets: Vec::new(),
+            coalescer: Coalescer::default(),
             monitors: Vec::new(),
         };
         let thread = std::thread::Builder::new()
@@ -637,6 +639,39 @@ fn path_mtu(remote: Ipv4Addr) -> u32 {
     sys::route_mtu(remote).unwrap_or(DEFAULT_MTU)
 }
 
+/// One frame being built from consecutive TCP segments (see `encap::gro`).
+struct Coalescer {
+    /// Virtio-net header, then the frame: allocated once, 64 KB.
+    buf: Box<[u8]>,
+    /// Frame bytes in `buf` after the virtio-net header.
+    len: usize,
+    /// Segments in it; 0 when idle.
+    count: u32,
+    port: PortId,
+    first: TcpSegment,
+    end_seq: u32,
+    psh: bool,
+}
+
+impl Default for Coalescer {
+    fn default() -> Self {
+        Coalescer {
+            buf: vec![0; vnet::HEADER_LEN + gro::MAX_MERGED_LEN].into_boxed_slice(),
+            len: 0,
+            count: 0,
+            port: PortId(0),
+            first: TcpSegment {
+                hdr_len: 0,
+                seq: 0,
+                payload_len: 0,
+                flags: 0,
+            },
+            end_seq: 0,
+            psh: false,
+        }
+    }
+}
+
 struct BridgeState {
     table: Arc<SharedMacTable>,
     ports: Vec<PortId>,
@@ -659,6 +694,8 @@ struct Engine {
     offload: bool,
     /// Scratch: the ports the current frame goes to.
     targets: Vec<PortId>,
+    /// TCP segments from tunnels being joined into one frame for a TAP.
+    coalescer: Coalescer,
     monitors: Vec<MonitorSink>,
 }
 
@@ -929,6 +966,7 @@ impl Engine {
             };
             self.forward(id, frame, now, tx);
         }
+        self.flush_coalesced();
     }
 
     /// Which tunnel a received packet belongs to, and where its Ethernet frame is.
@@ -971,6 +1009,16 @@ impl Engine {
         let watched = !self.monitors.is_empty();
         if watched {
             self.watch_rx(ingress, &frame, verdict, &targets);
+        } else if let Some(tap) = self.coalescible_target(ingress_is_tunnel, &targets)
+            && let Some(segment) = gro::tcp4_segment(frame.bytes)
+        {
+            self.coalesce(tap, frame.bytes, segment);
+            self.targets = targets;
+            return;
+        }
+        // Whatever is being coalesced must not be overtaken.
+        if self.coalescer.count > 0 {
+            self.flush_coalesced();
         }
         for &p in &targets {
             let Some(Some(port)) = self.ports.get_mut(p.0 as usize) else {
@@ -985,6 +1033,94 @@ impl Engine {
             }
         }
         self.targets = targets;
+    }
+
+    /// The TAP a frame from a tunnel is coalesced for, if it goes to exactly one internal port
+    /// and the TAP takes GSO frames.
+    #[inline]
+    fn coalescible_target(&self, from_tunnel: bool, targets: &[PortId]) -> Option<PortId> {
+        match targets {
+            [p] if from_tunnel && self.offload => match self.ports.get(p.0 as usize) {
+                Some(Some(port)) if !port.is_tunnel() => Some(*p),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Adds a TCP segment to the frame being coalesced for `tap`, or starts a new one.
+    fn coalesce(&mut self, tap: PortId, frame: &[u8], segment: TcpSegment) {
+        let c = &mut self.coalescer;
+        if c.count > 0 {
+            let merged = &c.buf[vnet::HEADER_LEN..vnet::HEADER_LEN + c.len];
+            let fits = c.len + segment.payload_len <= gro::MAX_MERGED_LEN;
+            if c.port == tap
+                && !c.psh
+                && fits
+                && gro::can_append(merged, &c.first, c.end_seq, frame, &segment)
+            {
+                let at = vnet::HEADER_LEN + c.len;
+                c.buf[at..at + segment.payload_len].copy_from_slice(&frame[segment.hdr_len..]);
+                c.len += segment.payload_len;
+                c.end_seq = c.end_seq.wrapping_add(segment.payload_len as u32);
+                c.psh = segment.has_psh();
+                c.count += 1;
+                // A short segment ends a burst: nothing more can follow it.
+                if segment.payload_len < c.first.payload_len {
+                    self.flush_coalesced();
+                }
+                return;
+            }
+            self.flush_coalesced();
+        }
+        let c = &mut self.coalescer;
+        c.buf[vnet::HEADER_LEN..vnet::HEADER_LEN + frame.len()].copy_from_slice(frame);
+        c.len = frame.len();
+        c.port = tap;
+        c.first = segment;
+        c.end_seq = segment.seq.wrapping_add(segment.payload_len as u32);
+        c.psh = segment.has_psh();
+        c.count = 1;
+    }
+
+    /// Writes the coalesced frame to its TAP: as it came when it is one segment, else as one
+    /// GSO frame the kernel takes whole.
+    fn flush_coalesced(&mut self) {
+        let c = &mut self.coalescer;
+        if c.count == 0 {
+            return;
+        }
+        let end = vnet::HEADER_LEN + c.len;
+        let header = if c.count == 1 {
+            VnetHeader::PLAIN
+        } else {
+            gro::finish(&mut c.buf[vnet::HEADER_LEN..end], &c.first, c.psh)
+        };
+        header.emit(&mut c.buf[..vnet::HEADER_LEN]);
+        let segments = u64::from(c.count);
+        // Bytes as the segments carried them, so counters match the sender's.
+        let bytes = c.len + (c.count as usize - 1) * c.first.hdr_len;
+        c.count = 0;
+        let Some(Some(port)) = self.ports.get(c.port.0 as usize) else {
+            return;
+        };
+        let PortIo::Internal(tap) = &port.io else {
+            return;
+        };
+        match tap.write(&c.buf[..end]) {
+            Ok(_) => port.counters.tx_many(segments, bytes),
+            Err(e) => {
+                crate::counters::bump(&port.counters.tx_dropped, segments);
+                let reason = if e.raw_os_error() == Some(libc::EIO) {
+                    DropReason::PortDown
+                } else {
+                    DropReason::TxFailed
+                };
+                for _ in 0..segments {
+                    self.drops.add(reason);
+                }
+            }
+        }
     }
 
     fn watch_rx(

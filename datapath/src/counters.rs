@@ -129,6 +129,13 @@ impl PortCounters {
         bump(&self.rx_bytes, bytes as u64);
     }
 
+    /// Several frames sent as one (coalesced into one TAP write).
+    #[inline]
+    pub(crate) fn tx_many(&self, packets: u64, bytes: usize) {
+        bump(&self.tx_packets, packets);
+        bump(&self.tx_bytes, bytes as u64);
+    }
+
     #[inline]
     pub(crate) fn tx(&self, bytes: usize) {
         bump(&self.tx_packets, 1);

@@ -54,6 +54,7 @@ pub mod checksum;
 mod error;
 pub mod ethernet;
 pub mod gre;
+pub mod gro;
 pub mod ipv4;
 pub mod tso;
 pub mod tunnel;

@@ -214,3 +214,80 @@ proptest! {
         }
     }
 }
+
+/// Coalescing the segments of a TSO frame gives back that frame: same payload, one IPv4 header
+/// with the whole length, a partial TCP checksum that completes to a valid one.
+fn coalesce(segs: &[Vec<u8>]) -> (Vec<u8>, VnetHeader, usize) {
+    use encap::gro;
+    let first = gro::tcp4_segment(&segs[0]).expect("first segment coalescible");
+    let mut merged = segs[0].clone();
+    let mut end_seq = first.seq.wrapping_add(first.payload_len as u32);
+    let mut psh = first.has_psh();
+    let mut n = 1;
+    for seg in &segs[1..] {
+        let facts = gro::tcp4_segment(seg).expect("segment coalescible");
+        if psh || !gro::can_append(&merged, &first, end_seq, seg, &facts) {
+            break;
+        }
+        merged.extend_from_slice(&seg[facts.hdr_len..]);
+        end_seq = end_seq.wrapping_add(facts.payload_len as u32);
+        psh = facts.has_psh();
+        n += 1;
+    }
+    let vnet = gro::finish(&mut merged, &first, psh);
+    (merged, vnet, n)
+}
+
+#[test]
+fn coalescing_segments_rebuilds_the_large_frame() {
+    let payload: Vec<u8> = (0..30_001u32).map(|i| (i * 7 + 3) as u8).collect();
+    let (frame, vnet) = gso_frame_v4(&payload, 1410, 0x18);
+    let segs = segment_all(&frame, &vnet);
+    let (mut merged, out, n) = coalesce(&segs);
+    assert_eq!(n, segs.len());
+    assert_eq!(merged.len(), frame.len());
+    assert_eq!(&merged[66..], &payload[..]);
+    assert_eq!(out.gso_size, 1410);
+    assert_eq!(out.hdr_len, 66);
+    assert_eq!(merged[34 + 13], 0x18, "PSH of the last segment kept");
+    // The IPv4 header is valid again; the TCP checksum completes to one a receiver accepts.
+    assert_eq!(reference_sum(&[&merged[14..34]]), 0);
+    encap::vnet::complete_checksum(&mut merged[14..], 20, 16).unwrap();
+    let tcp = &merged[34..];
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&merged[26..34]);
+    pseudo.extend_from_slice(&[0, 6]);
+    pseudo.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
+    assert_eq!(reference_sum(&[&pseudo, tcp]), 0);
+}
+
+#[test]
+fn coalescing_stops_at_a_gap_a_bad_checksum_or_a_different_flow() {
+    use encap::gro;
+    let payload: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+    let (frame, vnet) = gso_frame_v4(&payload, 1000, 0x10);
+    let segs = segment_all(&frame, &vnet);
+    let first = gro::tcp4_segment(&segs[0]).unwrap();
+    let end = first.seq.wrapping_add(1000);
+    let third = gro::tcp4_segment(&segs[2]).unwrap();
+    assert!(
+        !gro::can_append(&segs[0], &first, end, &segs[2], &third),
+        "gap"
+    );
+    let mut other_port = segs[1].clone();
+    other_port[35] ^= 1;
+    assert!(
+        gro::tcp4_segment(&other_port).is_none(),
+        "checksum no longer valid"
+    );
+    let mut corrupt = segs[1].clone();
+    corrupt[100] ^= 0xff;
+    assert!(gro::tcp4_segment(&corrupt).is_none());
+    let mut syn = segs[1].clone();
+    syn[34 + 13] |= 0x02;
+    assert!(
+        gro::tcp4_segment(&syn).is_none(),
+        "only ACK/PSH segments merge"
+    );
+    assert!(gro::tcp4_segment(&segs[1][..40]).is_none());
+}
