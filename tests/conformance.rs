@@ -18,7 +18,7 @@ use common::*;
 use grebe::lab::Lab;
 use grebe::ovs_peer::{
     Decoded, decode, gre_header_len, icmp_in_gre_filter, ipv4_in_gre_filter, start_capture,
-    tshark_available,
+    tcp_send, tshark_available,
 };
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -268,7 +268,10 @@ fn tcp_segments_grebe_cuts_are_valid_and_fit_the_transport() {
     let file = lab.dir().join("tcp.pcap");
     const SEGMENTS: usize = 40;
     let capture = start_capture(&lab, "wan", "sw0", &filter, SEGMENTS, &file).unwrap();
-    tcp_transfer(&lab, "a", "b", "198.51.100.2", 4 << 20);
+    assert_eq!(
+        tcp_send(&lab, "a", "b", "198.51.100.2", 4 << 20).unwrap(),
+        4 << 20
+    );
     let file = capture.finish(WAIT).unwrap();
     // The premise: the kernel handed grebe large frames (TCP segmentation offload on mgmt0) and
     // grebe cut them, many tunnel packets per frame read.

@@ -20,7 +20,7 @@ use common::*;
 use grebe::lab::Lab;
 use grebe::ovs_peer::{
     configure_ovs_seed, decode, gre_header_len, icmp_in_gre_filter, ovs_appctl, ovs_available,
-    ovs_vsctl, start_capture, start_ovs, start_ovsdb, tshark_available,
+    ovs_vsctl, start_capture, start_ovs, start_ovsdb, tcp_send, tshark_available,
 };
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -76,71 +76,6 @@ fn set_grebe_options(lab: &Lab, host: &str, port: &str, gre_options: &[&str]) {
     }
 }
 
-/// Sends `bytes` over one TCP connection from `from` to `to_ip` (on host `to`) and returns how
-/// many bytes the receiver counted.
-fn send_counted(lab: &Lab, from: &str, to: &str, to_ip: &str, bytes: u64) -> u64 {
-    const SERVER: &str = "import socket, sys
-s = socket.create_server((sys.argv[1], 5201))
-s.settimeout(30)
-c, _ = s.accept()
-c.settimeout(30)
-n = 0
-while True:
-    d = c.recv(1 << 16)
-    if not d:
-        break
-    n += len(d)
-print(n)
-";
-    // Retries the connection until the server listens (at most 10 s).
-    const CLIENT: &str = "import socket, sys, time
-deadline = time.time() + 10
-while True:
-    try:
-        c = socket.create_connection((sys.argv[1], 5201), timeout=30)
-        break
-    except OSError:
-        if time.time() > deadline:
-            raise
-        time.sleep(0.1)
-c.sendall(bytes(int(sys.argv[2])))
-c.close()
-";
-    let server = lab
-        .command(to, "python3")
-        .args(["-c", SERVER, to_ip])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = std::time::Instant::now();
-    let client = lab
-        .command(from, "python3")
-        .args(["-c", CLIENT, to_ip, &bytes.to_string()])
-        .output()
-        .unwrap();
-    let out = server.wait_with_output().unwrap();
-    assert!(
-        client.status.success(),
-        "TCP client on {from} failed: {}",
-        String::from_utf8_lossy(&client.stderr)
-    );
-    let received = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| {
-            panic!(
-                "TCP server on {to} failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-    eprintln!(
-        "{from} -> {to}: {received} bytes in {:?}",
-        started.elapsed()
-    );
-    received
-}
-
 /// Pings, then 20 MiB each way, between `o` and `g`; grebe drops nothing meanwhile.
 fn ping_and_transfer_both_ways(lab: &Lab) {
     lab.wait_ping("g", "198.51.100.1", WAIT).unwrap();
@@ -156,8 +91,14 @@ fn ping_and_transfer_both_ways(lab: &Lab) {
     lab.ping("g", "198.51.100.1", 3).unwrap();
     lab.ping("o", "198.51.100.2", 3).unwrap();
     const MIB20: u64 = 20 << 20;
-    assert_eq!(send_counted(lab, "o", "g", "198.51.100.2", MIB20), MIB20);
-    assert_eq!(send_counted(lab, "g", "o", "198.51.100.1", MIB20), MIB20);
+    assert_eq!(
+        tcp_send(lab, "o", "g", "198.51.100.2", MIB20).unwrap(),
+        MIB20
+    );
+    assert_eq!(
+        tcp_send(lab, "g", "o", "198.51.100.1", MIB20).unwrap(),
+        MIB20
+    );
     for (reason, before) in reasons.iter().zip(before) {
         assert_eq!(drops(lab, "g", reason), before, "grebe dropped {reason}");
     }
