@@ -1121,17 +1121,25 @@ impl Report<'_> {
                     setup.color()
                 );
                 // grebe's bars also say how it compares with OVS and the bare veth.
-                let mut note = String::new();
+                let mut notes = Vec::new();
                 if *setup == Setup::Grebe {
                     for base in [Setup::Ovs, Setup::Veth] {
                         if let Some(r) = self.ratio(Setup::Grebe, base, m.key) {
-                            let _ = write!(note, "  {r:.2}× {}", base.label());
+                            notes.push(format!("{r:.2}× {}", base.label()));
                         }
                     }
                 }
+                let note = if notes.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        r##"<tspan dx="10" fill="#555">{}</tspan>"##,
+                        notes.join(" · ")
+                    )
+                };
                 let _ = writeln!(
                     s,
-                    r##"<text x="{:.1}" y="{:.1}">{v:.*}<tspan fill="#555">{note}</tspan></text>"##,
+                    r#"<text x="{:.1}" y="{:.1}">{v:.*}{note}</text>"#,
                     LABEL + w + 5.0,
                     y + BAR_H - 4.0,
                     m.decimals
