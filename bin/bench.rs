@@ -302,14 +302,12 @@ pub fn run(options: BenchOptions) -> anyhow::Result<()> {
         } else {
             let prefix = format!("grebe-bench-{}-{}", std::process::id(), setup.key());
             let lab = Lab::new(&prefix, &grebe)?;
-            *current.lock().unwrap() = Some(lab.clone());
+            let _measuring = Measuring::new(&current, &lab);
             let mut outcome = Outcome::default();
             if let Err(e) = measure(&lab, setup, &plan, &mut outcome) {
                 eprintln!("   FAILED: {e:#}");
                 outcome.error = Some(format!("{e:#}"));
             }
-            current.lock().unwrap().take();
-            lab.cleanup();
             outcome
         };
         if let Some(why) = &outcome.skipped {
@@ -362,6 +360,25 @@ pub fn run(options: BenchOptions) -> anyhow::Result<()> {
         bail!("measuring {} failed (see above)", failed.join(", "));
     }
     Ok(())
+}
+
+/// The lab being measured, published for the Ctrl-C handler; removed when this is dropped, on
+/// success, error or panic alike.
+struct Measuring<'a>(&'a Mutex<Option<Lab>>);
+
+impl<'a> Measuring<'a> {
+    fn new(current: &'a Mutex<Option<Lab>>, lab: &Lab) -> Measuring<'a> {
+        *current.lock().unwrap_or_else(|e| e.into_inner()) = Some(lab.clone());
+        Measuring(current)
+    }
+}
+
+impl Drop for Measuring<'_> {
+    fn drop(&mut self) {
+        if let Some(lab) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            lab.cleanup();
+        }
+    }
 }
 
 /// Builds one setup in `lab` and measures it. A failed measurement is recorded and the others
