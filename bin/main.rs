@@ -68,11 +68,15 @@ enum Cmd {
     Bench(grebe::bench::BenchOptions),
 }
 
+/// Logs to stderr at the level GREBE_LOG names (error, warn, info, debug, trace; default info).
+/// A plain level rather than an env-filter keeps a regex engine out of a small daemon.
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("GREBE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let level = std::env::var("GREBE_LOG")
+        .ok()
+        .and_then(|v| v.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
     tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(level)
         .with_writer(std::io::stderr)
         .init();
 }
