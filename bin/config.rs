@@ -381,25 +381,11 @@ impl Bridge {
 /// Option keys grebe understands on a `type=gre` interface.
 pub const GRE_OPTION_KEYS: &[&str] = &["remote_ip", "local_ip", "key", "csum", "seq", "ttl", "tos"];
 
-/// Typed, validated view of a `type=gre` interface's `options`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GreOptions {
-    /// `options:remote_ip` (required).
-    pub remote_ip: Ipv4Addr,
-    /// `options:local_ip`; None lets the host's routing choose.
-    pub local_ip: Option<Ipv4Addr>,
-    /// `options:key=N` (decimal or 0x hex).  `key=0` is stored as None:
-    /// as in OVS, a zero key is the same as no key.
-    pub key: Option<u32>,
-    /// `options:csum=true|false`, default false.
-    pub csum: bool,
-    /// `options:seq=true|false`, default false.
-    pub seq: bool,
-    /// `options:ttl`, 1..=255, default 64.
-    pub ttl: u8,
-    /// `options:tos`, default 0; the two ECN bits must be 0 (as OVS requires).
-    pub tos: u8,
-}
+/// Typed, validated view of a `type=gre` interface's `options`: exactly what the datapath takes
+/// for a tunnel port (`remote_ip` required; `local_ip` None lets routing choose; `key=0` stored
+/// as None, as in OVS a zero key is no key; `csum`, `seq` default false; `ttl` 1..=255, default
+/// 64; `tos` default 0 with the two ECN bits 0, as OVS requires).
+pub use datapath::TunnelConfig as GreOptions;
 
 /// Default TTL of tunnel packets, as OVS.
 pub const DEFAULT_GRE_TTL: u8 = 64;

@@ -80,7 +80,7 @@ pub fn tcp_transfer(
     to_ip: &str,
     bytes: u64,
 ) -> std::time::Duration {
-    let server = lab
+    let mut server = lab
         .command(to, "python3")
         .args([
             "-c",
@@ -91,7 +91,7 @@ pub fn tcp_transfer(
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut out = std::io::BufReader::new(server.stdout.unwrap());
+    let mut out = std::io::BufReader::new(server.stdout.take().unwrap());
     let mut line = String::new();
     std::io::BufRead::read_line(&mut out, &mut line).unwrap();
     assert_eq!(line.trim(), "ready");
@@ -110,6 +110,7 @@ pub fn tcp_transfer(
     line.clear();
     std::io::BufRead::read_line(&mut out, &mut line).unwrap();
     let elapsed = started.elapsed();
+    server.wait().unwrap();
     assert_eq!(line.trim().parse::<u64>().unwrap(), bytes, "bytes received");
     elapsed
 }
