@@ -18,6 +18,14 @@ const COMMANDS: &[(&str, &str)] = &[
     ),
     ("fdb/flush", "[BRIDGE]  forget learned MAC addresses"),
     ("fdb/stats-show", "BRIDGE  learning counters"),
+    (
+        "ofproto/trace",
+        "BRIDGE in_port=PORT,dl_src=MAC,dl_dst=MAC[,dl_type=0xXXXX] | BRIDGE in_port=PORT HEXFRAME  [--format json]  what the bridge would do with a frame, step by step (sends nothing, learns nothing)",
+    ),
+    (
+        "ofproto/trace-live",
+        "BRIDGE [--count N] [--rate LINES/S] [--format json]  one line per frame entering the bridge with the decision taken (Ctrl-C to stop)",
+    ),
     ("list-commands", "this list"),
     ("version", "grebe's version"),
 ];
@@ -73,6 +81,13 @@ pub fn run(state: &DaemonState, args: &[String]) -> Reply {
         ("fdb/flush", []) => flush(state, None),
         ("fdb/flush", [bridge]) => flush(state, Some(bridge)),
         ("fdb/stats-show", [bridge]) => fdb_stats(state, bridge),
+        ("ofproto/trace", args) => {
+            crate::trace::run_trace(state, args, format == Format::Json)
+        }
+        ("ofproto/trace-live", _) => Err(
+            "ofproto/trace-live streams its output: run it with `grebe appctl` (or `ovs-appctl` linked to grebe) of this version\n"
+                .into(),
+        ),
         ("list-commands", []) => Ok(list_commands()),
         ("version", []) => Ok(format!("grebe {}\n", env!("CARGO_PKG_VERSION"))),
         _ if COMMANDS.iter().any(|(c, _)| *c == command) => Err(format!(
@@ -95,7 +110,7 @@ pub fn run(state: &DaemonState, args: &[String]) -> Reply {
 fn list_commands() -> String {
     let mut s = String::from("The available commands are:\n");
     for (c, usage) in COMMANDS {
-        let _ = writeln!(s, "  {c:<16}{usage}");
+        let _ = writeln!(s, "  {c:<19} {usage}");
     }
     s
 }

@@ -1,9 +1,16 @@
 //! The control socket between `grebe vsctl`/`appctl` and the daemon: one JSON request per
 //! connection, one JSON reply, over a Unix socket in the rundir (owner-only).
+//!
+//! A `stream` request (`ofproto/trace-live`, `grebe capture`) gets a sequence of JSON lines
+//! instead, each a [`StreamMessage`], the last one `Done` with the final [`Reply`]. The client
+//! keeps its write side open while it listens and shuts it down to stop the stream (Ctrl-C); the
+//! daemon then sends `Done` and closes.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
@@ -18,6 +25,8 @@ pub const PIDFILE_NAME: &str = "grebe.pid";
 pub enum RequestKind {
     Vsctl,
     Appctl,
+    /// A long-running command whose reply is a stream of [`StreamMessage`] lines.
+    Stream,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,6 +58,35 @@ impl Reply {
             stderr: stderr.into(),
         }
     }
+}
+
+/// One line of a streamed reply.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamMessage {
+    /// The daemon is watching: what it watches, for the client to say so on stderr.
+    Started(String),
+    /// A line of output for stdout.
+    Line(String),
+    /// A frame seen at a port (`grebe capture`).
+    Frame(CapturedFrame),
+    /// Events left out so far, cumulative: the datapath's watch queue was full (`queue`) or
+    /// the daemon's rate limit held them back (`rate`).
+    Skipped { queue: u64, rate: u64 },
+    /// The end, with the command's outcome.
+    Done(Reply),
+}
+
+/// A frame as `grebe capture` receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CapturedFrame {
+    /// Microseconds since the Unix epoch.
+    pub time_us: u64,
+    pub port: String,
+    /// "rx" (entered the bridge on the port) or "tx" (left through it).
+    pub direction: String,
+    /// The bytes, in hex: the Ethernet frame, or with `--outer` the whole IPv4 + GRE packet.
+    pub hex: String,
 }
 
 /// `--rundir`, else `GREBE_RUNDIR`, else /run/grebe: the one rule every command shares.
@@ -95,4 +133,143 @@ pub fn write_reply(mut stream: &UnixStream, reply: &Reply) -> anyhow::Result<()>
     let bytes = serde_json::to_vec(reply)?;
     stream.write_all(&bytes)?;
     Ok(())
+}
+
+/// The daemon's end of a streamed reply. A thread watches the connection: when the client shuts
+/// down its side (or goes away), `client_gone` turns true.
+pub struct StreamConn {
+    conn: UnixStream,
+    gone: Arc<AtomicBool>,
+}
+
+impl StreamConn {
+    pub fn new(conn: UnixStream) -> anyhow::Result<StreamConn> {
+        let gone = Arc::new(AtomicBool::new(false));
+        let mut reader = conn.try_clone().context("cloning the stream connection")?;
+        let flag = gone.clone();
+        std::thread::Builder::new()
+            .name("grebe-stream-eof".into())
+            .spawn(move || {
+                // The client sends nothing after its request: any read that returns is the end.
+                let mut sink = [0u8; 64];
+                loop {
+                    match reader.read(&mut sink) {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => continue,
+                    }
+                }
+                flag.store(true, Ordering::Relaxed);
+            })
+            .context("starting the stream watcher")?;
+        Ok(StreamConn { conn, gone })
+    }
+
+    pub fn client_gone(&self) -> bool {
+        self.gone.load(Ordering::Relaxed)
+    }
+
+    /// Sends one message; false when the client is no longer there to read it.
+    pub fn send(&mut self, message: &StreamMessage) -> bool {
+        let Ok(mut line) = serde_json::to_vec(message) else {
+            return false;
+        };
+        line.push(b'\n');
+        self.conn.write_all(&line).is_ok()
+    }
+
+    /// Sends `Done` and closes.
+    pub fn finish(mut self, reply: Reply) {
+        self.send(&StreamMessage::Done(reply));
+        let _ = self.conn.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+/// The client's end of a streamed reply.
+pub struct StreamClient {
+    conn: UnixStream,
+    lines: std::io::Lines<BufReader<UnixStream>>,
+}
+
+impl StreamClient {
+    /// Sends a `stream` request to the daemon of `rundir`.
+    pub fn open(rundir: &Path, args: Vec<String>) -> anyhow::Result<StreamClient> {
+        let path = socket_path(rundir);
+        let mut conn = UnixStream::connect(&path).with_context(|| {
+            format!(
+                "cannot reach the grebe daemon at {} (is `grebe daemon` running with this rundir? set --rundir or GREBE_RUNDIR)",
+                path.display()
+            )
+        })?;
+        let request = Request {
+            kind: RequestKind::Stream,
+            args,
+        };
+        let mut line = serde_json::to_vec(&request)?;
+        line.push(b'\n');
+        conn.write_all(&line)?;
+        let lines = BufReader::new(conn.try_clone()?).lines();
+        Ok(StreamClient { conn, lines })
+    }
+
+    /// A handle that ends the stream from another thread (a signal handler): the daemon sees
+    /// the client's side close, sends `Done` and closes.
+    pub fn stopper(&self) -> anyhow::Result<UnixStream> {
+        Ok(self.conn.try_clone()?)
+    }
+
+    /// The next message; `None` when the daemon closed the connection.
+    pub fn next_message(&mut self) -> Option<anyhow::Result<StreamMessage>> {
+        let line = match self.lines.next()? {
+            Ok(l) => l,
+            Err(e) => return Some(Err(anyhow::Error::new(e).context("reading from the daemon"))),
+        };
+        Some(serde_json::from_str(&line).context("the daemon sent a malformed stream line"))
+    }
+}
+
+/// Ends the client side of a stream on the first Ctrl-C (the daemon then sends `Done`), and
+/// exits at once on a second one, in case the daemon does not answer.
+pub fn stop_stream_on_ctrl_c(client: &StreamClient) -> anyhow::Result<()> {
+    let stopper = client.stopper()?;
+    let pressed = AtomicBool::new(false);
+    ctrlc::set_handler(move || {
+        if pressed.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+        let _ = stopper.shutdown(std::net::Shutdown::Write);
+    })
+    .context("installing the Ctrl-C handler")
+}
+
+/// Lowercase hex, no separators.
+pub fn to_hex(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+/// Parses hex digits (either case; `:`, `.`, `-`, spaces and a leading `0x` are ignored).
+pub fn from_hex(text: &str) -> Result<Vec<u8>, String> {
+    let text = text.strip_prefix("0x").unwrap_or(text);
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(|b| !matches!(b, b':' | b'.' | b'-' | b' ' | b'\n' | b'\t'))
+        .collect();
+    if let Some(bad) = digits.iter().find(|b| !b.is_ascii_hexdigit()) {
+        return Err(format!("{:?} is not a hex digit", char::from(*bad)));
+    }
+    if digits.len() % 2 != 0 {
+        return Err(format!("odd number of hex digits ({})", digits.len()));
+    }
+    Ok(digits
+        .chunks(2)
+        .map(|pair| {
+            let hi = (pair[0] as char).to_digit(16).unwrap_or(0);
+            let lo = (pair[1] as char).to_digit(16).unwrap_or(0);
+            (hi * 16 + lo) as u8
+        })
+        .collect())
 }

@@ -9,6 +9,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -132,6 +133,10 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
         let reply = match control::read_request(&conn) {
+            Ok(request) if request.kind == RequestKind::Stream => {
+                spawn_stream(&state, conn, request);
+                continue;
+            }
             Ok(request) => {
                 let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
                 s.handle(&request)
@@ -143,6 +148,52 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Streams (`ofproto/trace-live`, `grebe capture`) at once; more are refused.
+const MAX_STREAMS: usize = 16;
+static STREAMS: AtomicUsize = AtomicUsize::new(0);
+
+/// Serves a streamed request on its own thread, so that it never holds the daemon's lock while
+/// it streams (the command takes the lock only to set itself up).
+fn spawn_stream(state: &Arc<Mutex<DaemonState>>, conn: UnixStream, request: Request) {
+    if STREAMS.fetch_add(1, Ordering::Relaxed) >= MAX_STREAMS {
+        STREAMS.fetch_sub(1, Ordering::Relaxed);
+        let reply = Reply::error(
+            1,
+            format!("grebe: {MAX_STREAMS} traces and captures are already running; stop one\n"),
+        );
+        if let Ok(mut c) = control::StreamConn::new(conn) {
+            c.send(&control::StreamMessage::Done(reply));
+        }
+        return;
+    }
+    let state = state.clone();
+    let spawned = std::thread::Builder::new()
+        .name("grebe-stream".into())
+        .spawn(move || {
+            match control::StreamConn::new(conn) {
+                Ok(mut conn) => {
+                    let args = &request.args;
+                    let reply = match args.first().map(String::as_str) {
+                        Some("ofproto/trace-live") => {
+                            crate::trace::serve_live(&state, &mut conn, args)
+                        }
+                        Some("capture") => crate::capture::serve(&state, &mut conn, &args[1..]),
+                        other => {
+                            Reply::error(2, format!("grebe: {other:?} is not a streamed command\n"))
+                        }
+                    };
+                    conn.finish(reply);
+                }
+                Err(e) => tracing::debug!(error = %e, "cannot serve a stream"),
+            }
+            STREAMS.fetch_sub(1, Ordering::Relaxed);
+        });
+    if let Err(e) = spawned {
+        STREAMS.fetch_sub(1, Ordering::Relaxed);
+        tracing::warn!(error = %e, "cannot start a stream thread");
+    }
 }
 
 /// `--detach`: start a copy of ourselves in its own session, wait until it answers on its control
@@ -229,6 +280,8 @@ impl DaemonState {
         match request.kind {
             RequestKind::Vsctl => self.vsctl(&request.args),
             RequestKind::Appctl => appctl::run(self, &request.args),
+            // The accept loop hands streams to their own thread before they get here.
+            RequestKind::Stream => Reply::error(2, "grebe: a stream needs its own connection\n"),
         }
     }
 

@@ -4,10 +4,13 @@
 
 pub mod appctl;
 pub mod bench;
+pub mod capture;
 pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod demo;
+pub mod layout;
 pub mod lab;
 pub mod ovs_peer;
+pub mod trace;
 pub mod vsctl;

@@ -1,4 +1,4 @@
-//! The `grebe` command line: daemon, vsctl, appctl, demo.
+//! The `grebe` command line: daemon, vsctl, appctl, capture, demo.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -55,6 +55,22 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Frames passing one port, as a pcap file (-w) or one line per frame like tcpdump's.
+    Capture {
+        /// The port: an internal port (mgmt0) or a GRE port (gre0)
+        port: String,
+        /// Write a pcap file (Wireshark, tshark -r) instead of lines; `-` writes to stdout
+        #[arg(short = 'w', long = "write", value_name = "FILE.pcap")]
+        write: Option<PathBuf>,
+        /// On a GRE port: whole packets (outer IPv4 + GRE + frame) instead of the inner frames
+        #[arg(long)]
+        outer: bool,
+        /// Stop after N frames
+        #[arg(short = 'c', long, value_name = "N")]
+        count: Option<u64>,
+        #[arg(long)]
+        rundir: Option<PathBuf>,
+    },
     /// Build the seed's topology in network namespaces and ping through GRE (needs root).
     Demo {
         /// Leave the namespaces and daemons running, and print how to explore them
@@ -87,6 +103,9 @@ fn remote(
     rundir: Option<PathBuf>,
     args: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
+    if kind == RequestKind::Appctl && grebe::trace::is_live(&args) {
+        return grebe::trace::live_client(&control::rundir(rundir), args);
+    }
     let reply = control::call(&control::rundir(rundir), &Request { kind, args })?;
     print!("{}", reply.stdout);
     eprint!("{}", reply.stderr);
@@ -140,6 +159,19 @@ fn run() -> anyhow::Result<ExitCode> {
         }
         Cmd::Vsctl { rundir, args } => remote(RequestKind::Vsctl, rundir, args),
         Cmd::Appctl { rundir, args } => remote(RequestKind::Appctl, rundir, args),
+        Cmd::Capture {
+            port,
+            write,
+            outer,
+            count,
+            rundir,
+        } => grebe::capture::run(grebe::capture::CaptureOptions {
+            rundir: control::rundir(rundir),
+            port,
+            write,
+            outer,
+            count,
+        }),
         Cmd::Demo { keep, clean } => {
             if clean {
                 grebe::demo::clean()?;

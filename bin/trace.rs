@@ -1,0 +1,1519 @@
+//! `ofproto/trace` and `ofproto/trace-live`: what the bridge decides for a frame, in plain words.
+//!
+//! `ofproto/trace` runs the datapath's own decision (`datapath::decide`) on a frame given as a
+//! flow (`in_port=,dl_src=,dl_dst=`) or in hex, against a copy of the bridge's MAC table, so it
+//! neither sends nor learns. It then says which ports the frame would leave by (with the same
+//! flood rule as the packet loop: never back to the ingress port, and with split horizon never
+//! from a tunnel into another) and, for each tunnel, writes the outer IPv4 and GRE headers with
+//! `encap`'s `OuterHeader::emit`, as the packet loop does, and decodes them back field by field.
+//!
+//! `ofproto/trace-live` watches the bridge's ports (`Datapath::monitor`) and prints one line per
+//! frame that enters the bridge with what the packet loop decided for it, at most `--rate` lines
+//! a second; it says how many it left out.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv4Addr, UdpSocket};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use datapath::{Datapath, Direction, FrameEvent, MonitorSpec, PortKind, Verdict};
+use encap::ethernet::{self, EthernetAddress, Frame};
+use encap::{EtherType, gre, ipv4};
+use learning::{EntryKind, Learned, PortId, SharedMacTable};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::capture::{clock, frame_summary};
+use crate::control::{self, Reply, StreamClient, StreamConn, StreamMessage, to_hex};
+use crate::daemon::DaemonState;
+
+/// The syntax `ofproto/trace` takes, for `list-commands` and error messages.
+pub const TRACE_USAGE: &str = "BRIDGE in_port=PORT,dl_src=MAC,dl_dst=MAC[,dl_type=0xXXXX] | BRIDGE in_port=PORT HEXFRAME  [--format json]";
+/// The syntax `ofproto/trace-live` takes.
+pub const LIVE_USAGE: &str = "BRIDGE [--count N] [--rate LINES/S] [--format json]";
+
+/// Lines per second `ofproto/trace-live` prints at most unless `--rate` says otherwise.
+const DEFAULT_RATE: u32 = 100;
+/// The most `--rate` may ask for: a person cannot read more, and a tool should capture instead.
+const MAX_RATE: u32 = 10_000;
+/// How often a stream checks that its client is still there, and reports skipped lines.
+const TICK: Duration = Duration::from_millis(200);
+
+/// The frame a flow without a payload stands for: headers, then zeros up to Ethernet's minimum
+/// frame (60 bytes without the FCS), the smallest frame a port can carry.
+const FLOW_FRAME_LEN: usize = 60;
+
+/// What `ofproto/trace` was asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceRequest {
+    pub bridge: String,
+    pub in_port: String,
+    pub frame: Vec<u8>,
+}
+
+fn flow_error(flow: &str, problem: &str) -> String {
+    format!(
+        "ofproto/trace: bad flow \"{flow}\": {problem}\n  expected: ofproto/trace {TRACE_USAGE}\n  e.g.      ofproto/trace br-int in_port=mgmt0,dl_src=02:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff\n"
+    )
+}
+
+/// Parses `BRIDGE FLOW [HEXFRAME]` (options already removed).
+pub fn parse_trace_args(args: &[&str]) -> Result<TraceRequest, String> {
+    let (bridge, flow, hex) = match args {
+        [bridge, flow] => (*bridge, *flow, None),
+        [bridge, flow, hex] => (*bridge, *flow, Some(*hex)),
+        _ => {
+            return Err(format!(
+                "ofproto/trace: expected a bridge and a flow, got {} argument(s)\n  usage: ofproto/trace {TRACE_USAGE}\n",
+                args.len()
+            ));
+        }
+    };
+    let mut fields: BTreeMap<&str, &str> = BTreeMap::new();
+    for part in flow.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((key, value)) = part.split_once('=') else {
+            return Err(flow_error(flow, &format!("\"{part}\" is not FIELD=VALUE")));
+        };
+        let key = match key.trim() {
+            "in_port" => "in_port",
+            "dl_src" | "eth_src" => "dl_src",
+            "dl_dst" | "eth_dst" => "dl_dst",
+            "dl_type" | "eth_type" => "dl_type",
+            other => {
+                return Err(flow_error(
+                    flow,
+                    &format!(
+                        "unknown field \"{other}\" (grebe switches on Ethernet addresses only: in_port, dl_src, dl_dst, dl_type)"
+                    ),
+                ));
+            }
+        };
+        if fields.insert(key, value.trim()).is_some() {
+            return Err(flow_error(flow, &format!("{key} given twice")));
+        }
+    }
+    let Some(in_port) = fields.get("in_port") else {
+        return Err(flow_error(flow, "in_port is missing"));
+    };
+    let mac = |key: &str| -> Result<EthernetAddress, String> {
+        let text = fields
+            .get(key)
+            .ok_or_else(|| flow_error(flow, &format!("{key} is missing")))?;
+        text.parse().map_err(|_| {
+            flow_error(
+                flow,
+                &format!("{key}={text} is not a MAC address like 02:00:00:00:00:01"),
+            )
+        })
+    };
+    let frame = match hex {
+        Some(hex) => {
+            if fields.len() > 1 {
+                return Err(flow_error(
+                    flow,
+                    "with a frame in hex give only in_port: the frame's own bytes say the rest",
+                ));
+            }
+            control::from_hex(hex).map_err(|e| {
+                format!(
+                    "ofproto/trace: the frame \"{hex}\" is not hex: {e}\n  usage: ofproto/trace {TRACE_USAGE}\n"
+                )
+            })?
+        }
+        None => {
+            let dst = mac("dl_dst")?;
+            let src = mac("dl_src")?;
+            let dl_type = match fields.get("dl_type") {
+                None => 0x0800,
+                Some(text) => parse_u16(text).ok_or_else(|| {
+                    flow_error(
+                        flow,
+                        &format!("dl_type={text} is not a 16-bit number like 0x0800"),
+                    )
+                })?,
+            };
+            build_frame(dst, src, dl_type)
+        }
+    };
+    Ok(TraceRequest {
+        bridge: bridge.to_string(),
+        in_port: in_port.to_string(),
+        frame,
+    })
+}
+
+fn parse_u16(text: &str) -> Option<u16> {
+    match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u16::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    }
+}
+
+/// A minimum-size frame with these headers and a zero payload.
+fn build_frame(dst: EthernetAddress, src: EthernetAddress, dl_type: u16) -> Vec<u8> {
+    let mut bytes = vec![0u8; FLOW_FRAME_LEN];
+    let mut frame = Frame::new_unchecked(&mut bytes[..]);
+    frame.set_dst_addr(dst);
+    frame.set_src_addr(src);
+    frame.set_ethertype(EtherType::from(dl_type));
+    bytes
+}
+
+/// One wire field of a header, where it sits and what it says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeaderField {
+    /// "ipv4", "gre", "ethernet", "inner ipv4", "icmp", ...
+    pub layer: String,
+    pub name: &'static str,
+    /// Bit offset from the start of the packet, and width in bits.
+    pub bit_offset: usize,
+    pub bits: usize,
+    /// The value, decoded.
+    pub value: String,
+    /// The bytes that hold the field (whole bytes; shared with a neighbour for sub-byte fields).
+    pub hex: String,
+    /// For a field that is not whole bytes: its bits, most significant first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary: Option<String>,
+}
+
+impl HeaderField {
+    /// The byte range that holds the field.
+    pub fn bytes(&self) -> std::ops::Range<usize> {
+        self.bit_offset / 8..(self.bit_offset + self.bits).div_ceil(8)
+    }
+}
+
+/// Offsets of the fixed header fields, written once (RFC 791 and RFC 2784/2890 layouts).
+mod field {
+    use std::ops::Range;
+
+    /// IPv4, in bits from the header's start: (offset, width).
+    pub const IP_VERSION: (usize, usize) = (0, 4);
+    pub const IP_IHL: (usize, usize) = (4, 4);
+    pub const IP_TOS: (usize, usize) = (8, 8);
+    pub const IP_LENGTH: (usize, usize) = (16, 16);
+    pub const IP_IDENT: (usize, usize) = (32, 16);
+    pub const IP_FLAGS: (usize, usize) = (48, 3);
+    pub const IP_FRAG_OFFSET: (usize, usize) = (51, 13);
+    pub const IP_TTL: (usize, usize) = (64, 8);
+    pub const IP_PROTOCOL: (usize, usize) = (72, 8);
+    pub const IP_CHECKSUM: (usize, usize) = (80, 16);
+    pub const IP_SRC: (usize, usize) = (96, 32);
+    pub const IP_DST: (usize, usize) = (128, 32);
+
+    /// GRE flags and version word, in bytes from the GRE header's start.
+    pub const GRE_FLAGS_VERSION: Range<usize> = 0..2;
+    /// GRE, in bits from the GRE header's start.
+    pub const GRE_C: (usize, usize) = (0, 1);
+    pub const GRE_R: (usize, usize) = (1, 1);
+    pub const GRE_K: (usize, usize) = (2, 1);
+    pub const GRE_S: (usize, usize) = (3, 1);
+    pub const GRE_RESERVED0: (usize, usize) = (4, 9);
+    pub const GRE_VERSION: (usize, usize) = (13, 3);
+    pub const GRE_PROTOCOL: (usize, usize) = (16, 16);
+    /// The optional words follow the 32-bit base header, each 32 bits, in the order C, K, S.
+    pub const GRE_OPTIONS: usize = 32;
+    /// Bits 4-12 of the flags word (RFC 2784's Reserved0 minus RFC 2890's K and S).
+    pub const GRE_RESERVED0_MASK: u16 = 0x0ff8;
+
+    /// Ethernet, in bits.
+    pub const ETH_DST: (usize, usize) = (0, 48);
+    pub const ETH_SRC: (usize, usize) = (48, 48);
+    pub const ETH_TYPE: (usize, usize) = (96, 16);
+}
+
+/// Collects fields of one layer starting at `base` bytes into `packet`.
+struct Layer<'a> {
+    packet: &'a [u8],
+    base_bits: usize,
+    layer: String,
+    out: &'a mut Vec<HeaderField>,
+}
+
+impl Layer<'_> {
+    fn push(&mut self, (offset, bits): (usize, usize), name: &'static str, value: String) {
+        let start = self.base_bits + offset;
+        let range = start / 8..(start + bits).div_ceil(8);
+        let hex = self
+            .packet
+            .get(range)
+            .map(|b| {
+                b.iter()
+                    .map(|x| format!("{x:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        let binary = (start % 8 != 0 || bits % 8 != 0).then(|| {
+            (start..start + bits)
+                .map(|b| match self.packet.get(b / 8) {
+                    Some(byte) if byte & (0x80 >> (b % 8)) != 0 => '1',
+                    _ => '0',
+                })
+                .collect()
+        });
+        self.out.push(HeaderField {
+            layer: self.layer.clone(),
+            name,
+            bit_offset: start,
+            bits,
+            value,
+            hex,
+            binary,
+        });
+    }
+}
+
+fn protocol_name(p: u8) -> &'static str {
+    match p {
+        1 => "ICMP",
+        6 => "TCP",
+        17 => "UDP",
+        47 => "GRE",
+        _ => "",
+    }
+}
+
+/// The fields of the IPv4 header at `base` bytes into `packet`.
+fn ipv4_fields(
+    packet: &[u8],
+    base: usize,
+    layer: &str,
+    out: &mut Vec<HeaderField>,
+) -> Result<usize, encap::Error> {
+    let ip = ipv4::Packet::new_checked(packet.get(base..).ok_or(encap::Error::Truncated)?)?;
+    let mut l = Layer {
+        packet,
+        base_bits: base * 8,
+        layer: layer.to_string(),
+        out,
+    };
+    l.push(field::IP_VERSION, "version", ip.version().to_string());
+    l.push(
+        field::IP_IHL,
+        "IHL",
+        format!("{} ({} bytes)", ip.header_len() / 4, ip.header_len()),
+    );
+    let tos = ip.tos();
+    l.push(
+        field::IP_TOS,
+        "TOS",
+        format!("0x{tos:02x} (DSCP {}, ECN {})", tos >> 2, tos & 3),
+    );
+    l.push(field::IP_LENGTH, "total length", ip.total_len().to_string());
+    l.push(field::IP_IDENT, "identification", ip.ident().to_string());
+    let mut flags = Vec::new();
+    if ip.dont_frag() {
+        flags.push("DF");
+    }
+    if ip.more_frags() {
+        flags.push("MF");
+    }
+    l.push(
+        field::IP_FLAGS,
+        "flags",
+        if flags.is_empty() {
+            "none".to_string()
+        } else {
+            flags.join(" ")
+        },
+    );
+    l.push(
+        field::IP_FRAG_OFFSET,
+        "fragment offset",
+        ip.frag_offset().to_string(),
+    );
+    l.push(field::IP_TTL, "TTL", ip.ttl().to_string());
+    let p = ip.protocol();
+    let name = protocol_name(p);
+    l.push(
+        field::IP_PROTOCOL,
+        "protocol",
+        if name.is_empty() {
+            p.to_string()
+        } else {
+            format!("{p} ({name})")
+        },
+    );
+    l.push(
+        field::IP_CHECKSUM,
+        "header checksum",
+        format!("0x{:04x}", ip.checksum()),
+    );
+    l.push(field::IP_SRC, "source", ip.src_addr().to_string());
+    l.push(field::IP_DST, "destination", ip.dst_addr().to_string());
+    Ok(base + ip.header_len())
+}
+
+/// The fields of the GRE header at `base` bytes into `packet`; returns where its payload starts.
+fn gre_fields(
+    packet: &[u8],
+    base: usize,
+    out: &mut Vec<HeaderField>,
+) -> Result<usize, encap::Error> {
+    let bytes = packet.get(base..).ok_or(encap::Error::Truncated)?;
+    let g = gre::Packet::new_checked(bytes)?;
+    let flags_word = bytes
+        .get(field::GRE_FLAGS_VERSION)
+        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+    let mut l = Layer {
+        packet,
+        base_bits: base * 8,
+        layer: "gre".to_string(),
+        out,
+    };
+    let bit = |present: bool, what: &str| {
+        if present {
+            format!("1 ({what})")
+        } else {
+            format!("0 (no {what})")
+        }
+    };
+    l.push(field::GRE_C, "C", bit(g.csum_present(), "checksum"));
+    l.push(field::GRE_R, "R", bit(g.routing_present(), "routing"));
+    l.push(field::GRE_K, "K", bit(g.key_present(), "key"));
+    l.push(field::GRE_S, "S", bit(g.seq_present(), "sequence number"));
+    l.push(
+        field::GRE_RESERVED0,
+        "reserved0",
+        format!("{}", (flags_word & field::GRE_RESERVED0_MASK) >> 3),
+    );
+    l.push(field::GRE_VERSION, "version", g.version().to_string());
+    let proto = u16::from(g.protocol());
+    l.push(
+        field::GRE_PROTOCOL,
+        "protocol type",
+        if g.protocol() == EtherType::TransparentEthernetBridging {
+            format!("0x{proto:04x} (transparent Ethernet bridging)")
+        } else {
+            format!("0x{proto:04x}")
+        },
+    );
+    let mut at = field::GRE_OPTIONS;
+    if let (Some(c), Some(r)) = (g.checksum(), g.reserved1()) {
+        l.push((at, 16), "checksum", format!("0x{c:04x}"));
+        l.push((at + 16, 16), "reserved1", r.to_string());
+        at += 32;
+    }
+    if let Some(k) = g.key() {
+        l.push((at, 32), "key", k.to_string());
+        at += 32;
+    }
+    if let Some(s) = g.sequence() {
+        l.push((at, 32), "sequence number", s.to_string());
+    }
+    Ok(base + g.header_len())
+}
+
+fn ethernet_fields(packet: &[u8], base: usize, out: &mut Vec<HeaderField>) -> Option<usize> {
+    let frame = Frame::new_checked(packet.get(base..)?).ok()?;
+    let mut l = Layer {
+        packet,
+        base_bits: base * 8,
+        layer: "ethernet".to_string(),
+        out,
+    };
+    l.push(field::ETH_DST, "destination", frame.dst_addr().to_string());
+    l.push(field::ETH_SRC, "source", frame.src_addr().to_string());
+    let t = frame.ethertype();
+    l.push(
+        field::ETH_TYPE,
+        "type",
+        format!("0x{:04x} ({})", u16::from(t), ethertype_name(t)),
+    );
+    Some(base + ethernet::HEADER_LEN)
+}
+
+pub fn ethertype_name(t: EtherType) -> &'static str {
+    match t {
+        EtherType::Ipv4 => "IPv4",
+        EtherType::Arp => "ARP",
+        EtherType::Ipv6 => "IPv6",
+        EtherType::Vlan => "802.1Q",
+        EtherType::TransparentEthernetBridging => "Ethernet in GRE",
+        EtherType::Unknown(_) => "other",
+    }
+}
+
+/// The outer IPv4 and GRE header fields of a whole tunnel packet, at their real offsets.
+pub fn outer_fields(packet: &[u8]) -> Result<Vec<HeaderField>, encap::Error> {
+    let mut out = Vec::new();
+    let gre_at = ipv4_fields(packet, 0, "ipv4", &mut out)?;
+    gre_fields(packet, gre_at, &mut out)?;
+    Ok(out)
+}
+
+/// Every header grebe knows in a whole tunnel packet: outer IPv4, GRE, the inner Ethernet
+/// header and, when the frame carries IPv4, its header. Returns the fields and where the
+/// undecoded rest begins.
+pub fn packet_fields(packet: &[u8]) -> Result<(Vec<HeaderField>, usize), encap::Error> {
+    let mut out = Vec::new();
+    let gre_at = ipv4_fields(packet, 0, "ipv4", &mut out)?;
+    let frame_at = gre_fields(packet, gre_at, &mut out)?;
+    let Some(inner_at) = ethernet_fields(packet, frame_at, &mut out) else {
+        return Ok((out, frame_at));
+    };
+    let is_ipv4 =
+        Frame::new_checked(&packet[frame_at..]).is_ok_and(|f| f.ethertype() == EtherType::Ipv4);
+    if is_ipv4 && let Ok(end) = ipv4_fields(packet, inner_at, "inner ipv4", &mut out) {
+        return Ok((out, end));
+    }
+    Ok((out, inner_at))
+}
+
+/// The source address the kernel picks for packets to `remote` (what it writes into the outer
+/// header's zero source). Connecting a UDP socket asks the routing table; nothing is sent.
+fn route_source(remote: Ipv4Addr) -> Option<Ipv4Addr> {
+    let socket = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    socket.connect((remote, 9)).ok()?;
+    match socket.local_addr().ok()?.ip() {
+        IpAddr::V4(a) if !a.is_unspecified() => Some(a),
+        _ => None,
+    }
+}
+
+/// A port as the trace names it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PortRef {
+    pub name: String,
+    pub port_no: u32,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_ip: Option<Ipv4Addr>,
+}
+
+/// The outer headers a tunnel would write in front of the frame.
+#[derive(Debug, Clone, Serialize)]
+pub struct Encapsulation {
+    pub remote_ip: Ipv4Addr,
+    /// The source the kernel fills in (grebe writes 0.0.0.0 unless `options:local_ip`).
+    pub route_source: Option<Ipv4Addr>,
+    /// Bytes of outer IPv4 + GRE header.
+    pub header_len: usize,
+    /// The transport's path MTU and the resulting packet size.
+    pub path_mtu: Option<u32>,
+    pub packet_len: usize,
+    pub fields: Vec<HeaderField>,
+    /// The header bytes, in hex.
+    pub hex: String,
+}
+
+/// One port the frame would leave by.
+#[derive(Debug, Clone, Serialize)]
+pub struct Output {
+    pub port: PortRef,
+    /// "sent", or "dropped: REASON".
+    pub result: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encapsulation: Option<Encapsulation>,
+}
+
+/// A port a flood left out, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Excluded {
+    pub port: String,
+    /// "ingress" or "split_horizon".
+    pub why: &'static str,
+}
+
+/// Everything `ofproto/trace` found.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trace {
+    pub bridge: String,
+    pub in_port: PortRef,
+    pub frame_len: usize,
+    pub dl_src: Option<String>,
+    pub dl_dst: Option<String>,
+    pub dl_type: Option<String>,
+    pub summary: String,
+    pub frame_hex: String,
+    /// "new", "refresh", "move", "pinned" (a static or local entry holds the address), or
+    /// "not_reached" (the frame was dropped by an ingress check first).
+    pub learning: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub learning_from: Option<String>,
+    /// "hit", "miss" (unknown destination), "not_looked_up" (group address, or dropped before).
+    pub lookup: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lookup_port: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lookup_age: Option<u64>,
+    /// "unicast", "flood" or "drop": what `datapath::decide` returned.
+    pub verdict: &'static str,
+    /// Why the frame floods ("broadcast", "multicast", "unknown") or is dropped (a drop reason
+    /// as `dpif/show` names it).
+    pub reason: Option<&'static str>,
+    /// The ports the frame leaves by.
+    pub outputs: Vec<String>,
+    pub excluded: Vec<Excluded>,
+    pub actions: Vec<Output>,
+}
+
+/// A copy of the bridge's MAC table, as `fdb()` lists it, with every entry's age kept.
+fn table_copy(dp: &Datapath, bridge: &str, now: Instant) -> Result<SharedMacTable, String> {
+    let settings = dp
+        .bridge_settings(bridge)
+        .ok_or_else(|| no_bridge(bridge))?;
+    let mut entries = dp.fdb(bridge).map_err(|_| no_bridge(bridge))?;
+    let table = SharedMacTable::new(settings.table);
+    // Oldest first: the table keeps its timestamps in order.
+    entries.sort_by_key(|e| std::cmp::Reverse(e.entry.age));
+    for e in entries {
+        match e.entry.kind {
+            EntryKind::Dynamic => {
+                let stamp = now.checked_sub(e.entry.age).unwrap_or(now);
+                table.learn(e.entry.mac, e.entry.port, stamp);
+            }
+            kind => table.insert_static(e.entry.mac, e.entry.port, kind),
+        }
+    }
+    Ok(table)
+}
+
+fn no_bridge(bridge: &str) -> String {
+    format!("no such bridge {bridge} (grebe vsctl list-br lists them)\n")
+}
+
+/// The flood rule of the packet loop (`datapath::forward::should_flood`).
+fn flood_exclusion(
+    ingress: PortId,
+    ingress_is_tunnel: bool,
+    egress: PortId,
+    egress_is_tunnel: bool,
+    split_horizon: bool,
+) -> Option<&'static str> {
+    if egress == ingress {
+        Some("ingress")
+    } else if split_horizon && ingress_is_tunnel && egress_is_tunnel {
+        Some("split_horizon")
+    } else {
+        None
+    }
+}
+
+/// Why a `Flood` verdict floods.
+fn flood_reason(dst: Option<EthernetAddress>) -> &'static str {
+    match dst {
+        Some(d) if d.is_broadcast() => "broadcast",
+        Some(d) if d.is_multicast() => "multicast",
+        _ => "unknown",
+    }
+}
+
+struct BridgePort {
+    id: PortId,
+    name: String,
+    kind: PortKind,
+    mtu: Option<u32>,
+}
+
+fn port_ref(p: &BridgePort) -> PortRef {
+    match p.kind {
+        PortKind::Internal { .. } => PortRef {
+            name: p.name.clone(),
+            port_no: p.id.0,
+            kind: "internal",
+            remote_ip: None,
+        },
+        PortKind::Tunnel(c) => PortRef {
+            name: p.name.clone(),
+            port_no: p.id.0,
+            kind: "gre",
+            remote_ip: Some(c.remote_ip),
+        },
+    }
+}
+
+fn bridge_ports(dp: &Datapath, bridge: &str) -> Vec<BridgePort> {
+    let mut ports: Vec<BridgePort> = dp
+        .port_stats()
+        .into_iter()
+        .filter(|p| p.bridge == bridge)
+        .filter_map(|p| {
+            let (_, kind) = dp.port_kind(&p.name)?;
+            Some(BridgePort {
+                id: PortId(p.port_no),
+                name: p.name,
+                kind,
+                mtu: p.mtu,
+            })
+        })
+        .collect();
+    ports.sort_by_key(|p| p.id);
+    ports
+}
+
+/// Runs the forwarding decision on `req.frame` as if it entered `req.in_port`.
+pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
+    let now = Instant::now();
+    let table = table_copy(dp, &req.bridge, now)?;
+    let split_horizon = dp
+        .bridge_settings(&req.bridge)
+        .is_some_and(|s| s.split_horizon);
+    let ports = bridge_ports(dp, &req.bridge);
+    let Some(ingress) = ports.iter().find(|p| p.name == req.in_port) else {
+        let names: Vec<&str> = ports.iter().map(|p| p.name.as_str()).collect();
+        return Err(format!(
+            "ofproto/trace: no port {} on bridge {} (its ports: {})\n",
+            req.in_port,
+            req.bridge,
+            names.join(", ")
+        ));
+    };
+    let name_of = |id: PortId| {
+        ports
+            .iter()
+            .find(|p| p.id == id)
+            .map_or_else(|| format!("port {id}"), |p| p.name.clone())
+    };
+    let ingress_is_tunnel = matches!(ingress.kind, PortKind::Tunnel(_));
+    let frame = &req.frame;
+    let view = Frame::new_checked(&frame[..]).ok();
+    let src = view.as_ref().map(|f| f.src_addr());
+    let dst = view.as_ref().map(|f| f.dst_addr());
+
+    // What the learning step would do, on a second copy so the decision sees the table as is.
+    let verdict = datapath::decide(&table, ingress.id, frame, now);
+    let learn_copy = table_copy(dp, &req.bridge, now)?;
+    let reached = !matches!(
+        verdict,
+        Verdict::Drop(
+            datapath::DropReason::FrameTruncated
+                | datapath::DropReason::InvalidSourceMac
+                | datapath::DropReason::LinkLocal
+        )
+    );
+    let (learning, learning_from) = match (reached, src) {
+        (true, Some(src)) => match learn_copy.learn(src.0, ingress.id, now) {
+            Learned::New => ("new", None),
+            Learned::Refreshed => ("refresh", None),
+            Learned::Moved { from } => ("move", Some(name_of(from))),
+            Learned::Pinned => ("pinned", None),
+            Learned::Ignored => ("not_reached", None),
+        },
+        _ => ("not_reached", None),
+    };
+    let entries = dp.fdb(&req.bridge).unwrap_or_default();
+    let (lookup, lookup_port, lookup_age) = match (reached, dst) {
+        (true, Some(d)) if !d.is_multicast() => match learn_copy.lookup(d.0, now) {
+            Some(p) => {
+                let age = entries
+                    .iter()
+                    .find(|e| e.entry.mac == d.0)
+                    .map(|e| e.entry.age.as_secs());
+                ("hit", Some(name_of(p)), age)
+            }
+            None => ("miss", None, None),
+        },
+        _ => ("not_looked_up", None, None),
+    };
+
+    let mut outputs = Vec::new();
+    let mut excluded = Vec::new();
+    let (verdict_name, reason) = match verdict {
+        Verdict::Unicast(p) => {
+            outputs.extend(ports.iter().filter(|x| x.id == p));
+            ("unicast", None)
+        }
+        Verdict::Flood => {
+            for p in &ports {
+                let egress_is_tunnel = matches!(p.kind, PortKind::Tunnel(_));
+                match flood_exclusion(
+                    ingress.id,
+                    ingress_is_tunnel,
+                    p.id,
+                    egress_is_tunnel,
+                    split_horizon,
+                ) {
+                    Some(why) => excluded.push(Excluded {
+                        port: p.name.clone(),
+                        why,
+                    }),
+                    None => outputs.push(p),
+                }
+            }
+            ("flood", Some(flood_reason(dst)))
+        }
+        Verdict::Drop(r) => ("drop", Some(r.name())),
+    };
+    let (verdict_name, reason) = if verdict_name == "flood" && outputs.is_empty() {
+        ("drop", Some(datapath::DropReason::NoTarget.name()))
+    } else {
+        (verdict_name, reason)
+    };
+    let actions = outputs.iter().map(|p| output_action(p, frame)).collect();
+    Ok(Trace {
+        bridge: req.bridge.clone(),
+        in_port: port_ref(ingress),
+        frame_len: frame.len(),
+        dl_src: src.map(|m| m.to_string()),
+        dl_dst: dst.map(|m| m.to_string()),
+        dl_type: view
+            .as_ref()
+            .map(|f| format!("0x{:04x}", u16::from(f.ethertype()))),
+        summary: frame_summary(frame),
+        frame_hex: to_hex(frame),
+        learning,
+        learning_from,
+        lookup,
+        lookup_port,
+        lookup_age,
+        verdict: verdict_name,
+        reason,
+        outputs: outputs.iter().map(|p| p.name.clone()).collect(),
+        excluded,
+        actions,
+    })
+}
+
+/// What leaving by port `p` does to the frame: a TAP write, or GRE with these outer headers.
+fn output_action(p: &BridgePort, frame: &[u8]) -> Output {
+    let PortKind::Tunnel(config) = p.kind else {
+        return Output {
+            port: port_ref(p),
+            result: "sent".into(),
+            encapsulation: None,
+        };
+    };
+    let header = config.outer_header();
+    let mut buf = [0u8; encap::tunnel::MAX_OUTER_LEN];
+    // The tunnel's own sequence counter is not visible from here: 0 stands for it.
+    let (result, encapsulation) = match header.emit(&mut buf, frame, 0) {
+        Ok(n) => {
+            let packet: Vec<u8> = buf[..n].iter().chain(frame).copied().collect();
+            let fields = outer_fields(&packet).unwrap_or_default();
+            let too_big = p.mtu.is_some_and(|mtu| packet.len() > mtu as usize);
+            let result = if too_big {
+                format!("dropped: {}", datapath::DropReason::TooBig.name())
+            } else {
+                "sent".to_string()
+            };
+            (
+                result,
+                Some(Encapsulation {
+                    remote_ip: config.remote_ip,
+                    route_source: config.local_ip.or_else(|| route_source(config.remote_ip)),
+                    header_len: n,
+                    path_mtu: p.mtu,
+                    packet_len: packet.len(),
+                    fields,
+                    hex: to_hex(&buf[..n]),
+                }),
+            )
+        }
+        Err(e) => (
+            format!("dropped: {}", datapath::DropReason::from(e).name()),
+            None,
+        ),
+    };
+    Output {
+        port: port_ref(p),
+        result,
+        encapsulation,
+    }
+}
+
+/// `ofproto/trace` in plain words.
+pub fn render_text(t: &Trace) -> String {
+    let mut s = String::new();
+    let src = t.dl_src.as_deref().unwrap_or("?");
+    let dst = t.dl_dst.as_deref().unwrap_or("?");
+    let _ = writeln!(s, "Bridge: {}", t.bridge);
+    let _ = writeln!(s, "Frame: {}", t.summary);
+    let _ = writeln!(s, "       {}", t.frame_hex);
+    let _ = writeln!(s);
+    let mut n = 0;
+    let mut step = |s: &mut String, text: String| {
+        n += 1;
+        let _ = writeln!(s, "{n}. {text}");
+    };
+    let ingress = match t.in_port.remote_ip {
+        Some(ip) => format!(
+            "Ingress: port {} ({}), a GRE tunnel from {ip}: the frame arrived inside a GRE packet from {ip} and was taken out of it",
+            t.in_port.name, t.in_port.port_no
+        ),
+        None => format!(
+            "Ingress: port {} ({}), an internal port: the host sent the frame into its TAP device",
+            t.in_port.name, t.in_port.port_no
+        ),
+    };
+    step(&mut s, ingress);
+    if t.dl_src.is_none() {
+        step(
+            &mut s,
+            format!(
+                "The frame is {} bytes, shorter than an Ethernet header (14): dropped (frame_truncated)",
+                t.frame_len
+            ),
+        );
+        return finish_text(s, t);
+    }
+    if t.reason == Some("invalid_source_mac") {
+        step(
+            &mut s,
+            format!(
+                "Source check: {src} is a group or zero address, which no single station can send from: dropped (invalid_source_mac), not learned"
+            ),
+        );
+        return finish_text(s, t);
+    }
+    step(
+        &mut s,
+        format!("Source check: {src} is a unicast address: accepted"),
+    );
+    if t.reason == Some("link_local") {
+        step(
+            &mut s,
+            format!(
+                "Destination check: {dst} is a reserved IEEE 802.1D address (01:80:c2:00:00:0X: STP, LACP, pause), which bridges never forward: dropped (link_local), not learned"
+            ),
+        );
+        return finish_text(s, t);
+    }
+    let learn = match (t.learning, t.learning_from.as_deref()) {
+        ("new", _) => format!(
+            "Learning: {src} is not in the MAC table: it would be learned on {}, so frames to {src} go there",
+            t.in_port.name
+        ),
+        ("refresh", _) => format!(
+            "Learning: {src} is already learned on {}: its entry would be refreshed (age back to 0)",
+            t.in_port.name
+        ),
+        ("move", Some(from)) => format!(
+            "Learning: {src} was learned on {from}: it would move to {} (the station moved)",
+            t.in_port.name
+        ),
+        ("pinned", _) => {
+            format!("Learning: {src} is a static or local entry: learning never moves it")
+        }
+        _ => "Learning: not reached".to_string(),
+    };
+    step(&mut s, format!("{learn} (trace only: nothing is learned)"));
+    let lookup = match t.lookup {
+        "hit" => format!(
+            "Lookup: {dst} is in the MAC table on {}{}",
+            t.lookup_port.as_deref().unwrap_or("?"),
+            t.lookup_age
+                .map_or(String::new(), |a| format!(", learned {a} s ago"))
+        ),
+        "miss" => format!(
+            "Lookup: {dst} is not in the MAC table (never seen, or idle longer than mac-aging-time): unknown unicast floods"
+        ),
+        _ if t.reason == Some("broadcast") => {
+            format!("Lookup: {dst} is the broadcast address: not looked up, it floods")
+        }
+        _ => format!("Lookup: {dst} is a multicast address: not looked up, it floods"),
+    };
+    step(&mut s, lookup);
+    let decision = match (t.verdict, t.reason) {
+        ("unicast", _) => format!("Output: unicast to {}", t.outputs.join(", ")),
+        ("flood", _) => format!("Output: flood to {}", t.outputs.join(", ")),
+        ("drop", Some("same_port")) => format!(
+            "Output: none: {dst} was learned on {}, where the frame came from; the destination already has it: dropped (same_port)",
+            t.in_port.name
+        ),
+        ("drop", Some("no_target")) => {
+            "Output: none: no port is left to flood to: dropped (no_target)".to_string()
+        }
+        ("drop", r) => format!("Output: dropped ({})", r.unwrap_or("?")),
+        _ => String::new(),
+    };
+    step(&mut s, decision);
+    for e in &t.excluded {
+        let why = match e.why {
+            "ingress" => "the ingress port: a frame never goes back where it came from",
+            _ => {
+                "split horizon: a frame from one tunnel never goes into another (tunnel-split-horizon=true)"
+            }
+        };
+        let _ = writeln!(s, "     not to {}: {why}", e.port);
+    }
+    for a in &t.actions {
+        match &a.encapsulation {
+            None if a.port.kind == "internal" => step(
+                &mut s,
+                format!(
+                    "{}: written to the TAP device {}: the host's kernel receives the frame as if from a NIC",
+                    a.port.name, a.port.name
+                ),
+            ),
+            None => step(&mut s, format!("{}: {}", a.port.name, a.result)),
+            Some(e) => {
+                step(
+                    &mut s,
+                    format!(
+                        "{}: GRE to {}: {} bytes of outer IPv4 + GRE header in front of the {}-byte frame, {} bytes in all{}",
+                        a.port.name,
+                        e.remote_ip,
+                        e.header_len,
+                        t.frame_len,
+                        e.packet_len,
+                        match (&a.result[..], e.path_mtu) {
+                            ("sent", Some(m)) => format!(" (path MTU {m})"),
+                            (r, Some(m)) => format!(": over the path MTU {m}, {r}"),
+                            (r, None) => format!(" ({r})"),
+                        }
+                    ),
+                );
+                render_fields(&mut s, e);
+            }
+        }
+    }
+    finish_text(s, t)
+}
+
+fn render_fields(s: &mut String, e: &Encapsulation) {
+    let mut layer = "";
+    for f in &e.fields {
+        if f.layer != layer {
+            layer = if f.layer == "ipv4" { "ipv4" } else { "gre" };
+            let title = if layer == "ipv4" {
+                "outer IPv4 header (20 bytes), as grebe writes it:"
+            } else {
+                "GRE header, RFC 2784/2890:"
+            };
+            let _ = writeln!(s, "     {title}");
+        }
+        let bytes = f.bytes();
+        let (at, raw) = match &f.binary {
+            Some(bits) => (
+                format!(
+                    "[{}] b{}-{}",
+                    bytes.start,
+                    f.bit_offset % 8,
+                    (f.bit_offset + f.bits - 1) - bytes.start * 8
+                ),
+                format!("bits {bits}"),
+            ),
+            None if bytes.len() == 1 => (format!("[{}]", bytes.start), f.hex.clone()),
+            None => (format!("[{}..{}]", bytes.start, bytes.end), f.hex.clone()),
+        };
+        let note = match (f.layer.as_str(), f.name) {
+            ("ipv4", "identification") if f.value == "0" => " (the kernel fills it in)",
+            ("ipv4", "source") if f.value == "0.0.0.0" => " (the kernel fills it in)",
+            ("ipv4", "header checksum") => " (the kernel recomputes it)",
+            ("gre", "sequence number") => " (the tunnel's counter; 0 stands for it here)",
+            _ => "",
+        };
+        let _ = writeln!(
+            s,
+            "       {at:<11} {:<16} {:<40} {raw}",
+            f.name,
+            format!("{}{note}", f.value),
+        );
+    }
+    if let Some(src) = e.route_source {
+        let _ = writeln!(
+            s,
+            "     the kernel sends it from {src} (its route to {}), resolving the next hop with ARP",
+            e.remote_ip
+        );
+    }
+    let _ = writeln!(s, "     header bytes: {}", spaced(&e.hex));
+}
+
+fn spaced(hex: &str) -> String {
+    hex.as_bytes()
+        .chunks(2)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn finish_text(mut s: String, t: &Trace) -> String {
+    let _ = writeln!(s);
+    let result = match (t.verdict, t.reason) {
+        ("unicast", _) => format!("Datapath actions: output:{}", t.outputs.join(",")),
+        ("flood", Some(r)) => format!(
+            "Datapath actions: flood ({r}): output:{}",
+            t.outputs.join(",")
+        ),
+        (_, r) => format!("Datapath actions: drop ({})", r.unwrap_or("?")),
+    };
+    let _ = writeln!(s, "{result}");
+    s
+}
+
+/// `ofproto/trace` for `appctl`: parse, trace, render.
+pub fn run_trace(state: &DaemonState, args: &[&str], json_format: bool) -> Result<String, String> {
+    if args.contains(&"--learn") {
+        return Err(
+            "ofproto/trace: --learn is not available: the datapath offers no way to write its MAC table from the control side yet; send a real frame to learn\n"
+                .into(),
+        );
+    }
+    if let Some(flag) = args.iter().find(|a| a.starts_with("--")) {
+        return Err(format!(
+            "ofproto/trace: unknown option {flag}\n  usage: ofproto/trace {TRACE_USAGE}\n"
+        ));
+    }
+    let req = parse_trace_args(args)?;
+    if !state.config.bridges.contains_key(&req.bridge) {
+        return Err(no_bridge(&req.bridge));
+    }
+    let t = trace(&state.datapath, &req)?;
+    if json_format {
+        Ok(format!(
+            "{}\n",
+            serde_json::to_string(&t).map_err(|e| e.to_string())?
+        ))
+    } else {
+        Ok(render_text(&t))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ofproto/trace-live
+
+/// Is this appctl command line `ofproto/trace-live`, which streams?
+pub fn is_live(args: &[String]) -> bool {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--format" | "-f" => {
+                it.next();
+            }
+            _ if a.starts_with("--format=") => {}
+            other => return other == "ofproto/trace-live",
+        }
+    }
+    false
+}
+
+struct LiveOptions {
+    bridge: String,
+    count: Option<u64>,
+    rate: u32,
+    json: bool,
+}
+
+fn live_usage(problem: &str) -> Reply {
+    Reply::error(
+        2,
+        format!("ofproto/trace-live: {problem}\n  usage: ofproto/trace-live {LIVE_USAGE}\n"),
+    )
+}
+
+fn parse_live(args: &[String]) -> Result<LiveOptions, Reply> {
+    let mut bridge = None;
+    let mut count = None;
+    let mut rate = DEFAULT_RATE;
+    let mut json = false;
+    let mut it = args.iter().map(String::as_str);
+    while let Some(a) = it.next() {
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v)),
+            _ => (a, None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .or_else(|| it.next())
+                .ok_or_else(|| live_usage(&format!("{name} needs a value")))
+        };
+        match flag {
+            "ofproto/trace-live" => {}
+            "--count" | "-c" => {
+                let v = value("--count")?;
+                count =
+                    Some(v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        live_usage(&format!("--count {v} is not a positive number"))
+                    })?);
+            }
+            "--rate" => {
+                let v = value("--rate")?;
+                rate = v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MAX_RATE).contains(n))
+                    .ok_or_else(|| {
+                        live_usage(&format!("--rate {v} is not a number from 1 to {MAX_RATE}"))
+                    })?;
+            }
+            "--format" | "-f" => match value("--format")? {
+                "json" => json = true,
+                "text" => json = false,
+                other => return Err(live_usage(&format!("unknown output format {other:?}"))),
+            },
+            _ if flag.starts_with('-') => {
+                return Err(live_usage(&format!("unknown option {flag}")));
+            }
+            _ if bridge.is_none() => bridge = Some(a.to_string()),
+            _ => return Err(live_usage(&format!("unexpected argument {a}"))),
+        }
+    }
+    let bridge = bridge.ok_or_else(|| live_usage("a bridge is required"))?;
+    Ok(LiveOptions {
+        bridge,
+        count,
+        rate,
+        json,
+    })
+}
+
+/// Admits `rate` lines a second, with a burst of one second's worth.
+pub struct RateLimit {
+    rate: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl RateLimit {
+    pub fn new(rate: u32) -> RateLimit {
+        RateLimit {
+            rate: f64::from(rate),
+            tokens: f64::from(rate),
+            last: Instant::now(),
+        }
+    }
+
+    pub fn admit(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.rate);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The decision for one frame as the packet loop reported it, in trace's vocabulary.
+pub struct LiveDecision<'a> {
+    pub verdict: &'static str,
+    pub reason: Option<&'static str>,
+    pub outputs: Vec<&'a str>,
+}
+
+fn live_decision<'a>(
+    event: &FrameEvent,
+    names: &'a BTreeMap<PortId, String>,
+) -> Option<LiveDecision<'a>> {
+    let d = event.decision.as_ref()?;
+    let name = |p: &PortId| names.get(p).map_or("?", String::as_str);
+    let dst = EthernetAddress::from_bytes(&event.frame);
+    Some(match d.verdict {
+        Verdict::Unicast(_) => LiveDecision {
+            verdict: "unicast",
+            reason: None,
+            outputs: d.outputs.iter().map(name).collect(),
+        },
+        Verdict::Flood if d.outputs.is_empty() => LiveDecision {
+            verdict: "drop",
+            reason: Some(datapath::DropReason::NoTarget.name()),
+            outputs: Vec::new(),
+        },
+        Verdict::Flood => LiveDecision {
+            verdict: "flood",
+            reason: Some(flood_reason(dst)),
+            outputs: d.outputs.iter().map(name).collect(),
+        },
+        Verdict::Drop(r) => LiveDecision {
+            verdict: "drop",
+            reason: Some(r.name()),
+            outputs: Vec::new(),
+        },
+    })
+}
+
+/// One trace-live line for a frame that entered the bridge.
+fn live_line(event: &FrameEvent, names: &BTreeMap<PortId, String>, json_format: bool) -> String {
+    let port = names.get(&event.port).map_or("?", String::as_str);
+    let time_us = crate::capture::micros(event.time);
+    let Some(d) = live_decision(event, names) else {
+        return String::new();
+    };
+    let frame = Frame::new_checked(&event.frame[..]).ok();
+    if json_format {
+        return json!({
+            "time_us": time_us,
+            "in_port": port,
+            "dl_src": frame.as_ref().map(|f| f.src_addr().to_string()),
+            "dl_dst": frame.as_ref().map(|f| f.dst_addr().to_string()),
+            "dl_type": frame.as_ref().map(|f| format!("0x{:04x}", u16::from(f.ethertype()))),
+            "len": event.frame.len(),
+            "summary": frame_summary(&event.frame),
+            "verdict": d.verdict,
+            "reason": d.reason,
+            "outputs": d.outputs,
+        })
+        .to_string();
+    }
+    let action = match (d.verdict, d.reason) {
+        ("unicast", _) => format!("unicast to {}", d.outputs.join(",")),
+        ("flood", Some(r)) => format!("flood ({r}) to {}", d.outputs.join(",")),
+        (_, r) => format!("drop ({})", r.unwrap_or("?")),
+    };
+    format!(
+        "{} in {port}: {} => {action}",
+        clock(time_us),
+        frame_summary(&event.frame)
+    )
+}
+
+/// The daemon's side of `ofproto/trace-live`: runs on its own thread, takes the daemon's lock
+/// only to look the bridge up and start watching.
+pub fn serve_live(state: &Mutex<DaemonState>, conn: &mut StreamConn, args: &[String]) -> Reply {
+    let opts = match parse_live(args) {
+        Ok(o) => o,
+        Err(reply) => return reply,
+    };
+    let (monitor, names) = {
+        let s = state.lock().unwrap_or_else(|e| e.into_inner());
+        if !s.config.bridges.contains_key(&opts.bridge) {
+            return Reply::error(2, no_bridge(&opts.bridge));
+        }
+        let ports = bridge_ports(&s.datapath, &opts.bridge);
+        let names: BTreeMap<PortId, String> =
+            ports.iter().map(|p| (p.id, p.name.clone())).collect();
+        let spec = MonitorSpec {
+            ports: Some(ports.iter().map(|p| p.id).collect()),
+            packets: false,
+        };
+        let monitor = match s.datapath.monitor(spec) {
+            Ok(m) => m,
+            Err(e) => return Reply::error(1, format!("ofproto/trace-live: {e}\n")),
+        };
+        // Watching from here on: frames sent after the client hears `Started` are seen.
+        if let Err(e) = s.datapath.sync() {
+            return Reply::error(1, format!("ofproto/trace-live: {e}\n"));
+        }
+        (monitor, names)
+    };
+    let port_list: Vec<&str> = names.values().map(String::as_str).collect();
+    conn.send(&StreamMessage::Started(format!(
+        "tracing frames entering {} (ports {}), at most {} lines/s{}; Ctrl-C to stop",
+        opts.bridge,
+        port_list.join(", "),
+        opts.rate,
+        opts.count
+            .map_or(String::new(), |n| format!(", {n} frames")),
+    )));
+    let mut limit = RateLimit::new(opts.rate);
+    let mut shown = 0u64;
+    let mut rate_skipped = 0u64;
+    let (mut reported_rate, mut reported_queue) = (0u64, 0u64);
+    let mut last_report = Instant::now();
+    loop {
+        if conn.client_gone() || opts.count.is_some_and(|n| shown >= n) {
+            break;
+        }
+        match monitor.events.recv_timeout(TICK) {
+            Ok(event) if event.direction == Direction::Rx => {
+                if limit.admit(Instant::now()) {
+                    shown += 1;
+                    if !conn.send(&StreamMessage::Line(live_line(&event, &names, opts.json))) {
+                        break;
+                    }
+                } else {
+                    rate_skipped += 1;
+                }
+            }
+            Ok(_) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Reply::error(1, "ofproto/trace-live: the datapath stopped\n");
+            }
+        }
+        if last_report.elapsed() >= Duration::from_secs(1) {
+            last_report = Instant::now();
+            let queue = monitor.skipped();
+            if rate_skipped > reported_rate || queue > reported_queue {
+                let line = skipped_line(
+                    rate_skipped - reported_rate,
+                    queue - reported_queue,
+                    opts.rate,
+                    opts.json,
+                );
+                (reported_rate, reported_queue) = (rate_skipped, queue);
+                if !conn.send(&StreamMessage::Line(line)) {
+                    break;
+                }
+            }
+        }
+    }
+    let queue = monitor.skipped();
+    let mut reply = Reply::ok("");
+    if rate_skipped > reported_rate || queue > reported_queue {
+        reply.stdout = format!(
+            "{}\n",
+            skipped_line(
+                rate_skipped - reported_rate,
+                queue - reported_queue,
+                opts.rate,
+                opts.json
+            )
+        );
+    }
+    reply.stderr = format!(
+        "{shown} frames traced, {} not shown ({rate_skipped} over the {} lines/s limit, {queue} events the datapath's watch queue had no room for)\n",
+        rate_skipped + queue,
+        opts.rate
+    );
+    reply
+}
+
+fn skipped_line(rate: u64, queue: u64, limit: u32, json_format: bool) -> String {
+    if json_format {
+        return json!({ "skipped": { "rate_limit": rate, "queue_full": queue } }).to_string();
+    }
+    let mut parts = Vec::new();
+    if rate > 0 {
+        parts.push(format!("{rate} over the {limit} lines/s limit"));
+    }
+    if queue > 0 {
+        parts.push(format!(
+            "{queue} events the datapath's watch queue had no room for"
+        ));
+    }
+    format!("-- skipped: {}", parts.join(", "))
+}
+
+/// The client's side of `ofproto/trace-live`: prints lines as they come until `--count` lines,
+/// Ctrl-C, or the daemon ends the stream.
+pub fn live_client(rundir: &Path, args: Vec<String>) -> anyhow::Result<ExitCode> {
+    let mut client = StreamClient::open(rundir, args)?;
+    control::stop_stream_on_ctrl_c(&client)?;
+    while let Some(message) = client.next_message() {
+        match message? {
+            StreamMessage::Started(what) => eprintln!("{what}"),
+            StreamMessage::Line(line) => println!("{line}"),
+            StreamMessage::Done(reply) => {
+                print!("{}", reply.stdout);
+                eprint!("{}", reply.stderr);
+                return Ok(ExitCode::from(u8::try_from(reply.exit_code).unwrap_or(1)));
+            }
+            StreamMessage::Frame(_) | StreamMessage::Skipped { .. } => {}
+        }
+    }
+    eprintln!("ofproto/trace-live: the daemon closed the stream");
+    Ok(ExitCode::FAILURE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<&str> {
+        s.split_whitespace().collect()
+    }
+
+    #[test]
+    fn flow_builds_a_minimum_frame() {
+        let r = parse_trace_args(&args(
+            "br-int in_port=mgmt0,dl_src=02:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,dl_type=0x0806",
+        ))
+        .unwrap();
+        assert_eq!(r.bridge, "br-int");
+        assert_eq!(r.in_port, "mgmt0");
+        assert_eq!(r.frame.len(), 60);
+        assert_eq!(&r.frame[..6], &[0xff; 6]);
+        assert_eq!(&r.frame[6..12], &[2, 0, 0, 0, 0, 1]);
+        assert_eq!(&r.frame[12..14], &[0x08, 0x06]);
+    }
+
+    #[test]
+    fn hex_frame_is_taken_as_is() {
+        let r = parse_trace_args(&args("br0 in_port=gre0 ffffffffffff020000000001080600")).unwrap();
+        assert_eq!(r.frame.len(), 15);
+        assert_eq!(r.frame[14], 0);
+    }
+
+    #[test]
+    fn bad_flows_name_the_problem_and_the_syntax() {
+        for (flow, problem) in [
+            (
+                "br0 dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:02",
+                "in_port is missing",
+            ),
+            (
+                "br0 in_port=p,dl_src=zz:00:00:00:00:01,dl_dst=02:00:00:00:00:02",
+                "dl_src=zz",
+            ),
+            (
+                "br0 in_port=p,dl_src=02:00:00:00:00:01",
+                "dl_dst is missing",
+            ),
+            ("br0 in_port=p,nw_src=1.2.3.4", "unknown field \"nw_src\""),
+            (
+                "br0 in_port=p,dl_type=0x10000,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:02",
+                "dl_type=0x10000",
+            ),
+            ("br0 in_port", "is not FIELD=VALUE"),
+            ("br0 in_port=p,in_port=q", "given twice"),
+            (
+                "br0 in_port=p,dl_src=02:00:00:00:00:01 00ff",
+                "only in_port",
+            ),
+            ("br0 in_port=p 0fg0", "not hex"),
+            ("br0", "expected a bridge and a flow"),
+        ] {
+            let e = parse_trace_args(&args(flow)).unwrap_err();
+            assert!(e.contains(problem), "{flow}: {e}");
+            assert!(e.contains("in_port=PORT"), "{flow}: {e}");
+        }
+    }
+
+    #[test]
+    fn outer_fields_decode_what_emit_wrote() {
+        let header = encap::OuterHeader {
+            key: Some(5),
+            csum: true,
+            seq: true,
+            ..encap::OuterHeader::new(Ipv4Addr::new(192, 0, 2, 2))
+        };
+        let frame = build_frame(
+            EthernetAddress::BROADCAST,
+            EthernetAddress([2, 0, 0, 0, 0, 1]),
+            0x0806,
+        );
+        let mut buf = [0u8; encap::tunnel::MAX_OUTER_LEN];
+        let n = header.emit(&mut buf, &frame, 7).unwrap();
+        let packet: Vec<u8> = buf[..n].iter().chain(&frame).copied().collect();
+        let fields = outer_fields(&packet).unwrap();
+        let get = |layer: &str, name: &str| {
+            fields
+                .iter()
+                .find(|f| f.layer == layer && f.name == name)
+                .unwrap_or_else(|| panic!("{layer} {name}"))
+        };
+        assert_eq!(get("ipv4", "total length").value, (n + 60).to_string());
+        assert_eq!(get("ipv4", "flags").value, "DF");
+        assert_eq!(get("ipv4", "protocol").value, "47 (GRE)");
+        assert_eq!(get("ipv4", "destination").hex, "c0 00 02 02");
+        assert_eq!(get("gre", "key").value, "5");
+        assert_eq!(get("gre", "key").bytes(), 28..32);
+        assert_eq!(get("gre", "sequence number").value, "7");
+        assert_eq!(get("gre", "sequence number").bytes(), 32..36);
+        assert_eq!(get("gre", "protocol type").hex, "65 58");
+        assert!(get("gre", "C").value.starts_with('1'));
+        assert!(get("gre", "K").value.starts_with('1'));
+        assert_eq!(get("gre", "version").value, "0");
+    }
+
+    #[test]
+    fn rate_limit_admits_a_burst_then_the_rate() {
+        let mut r = RateLimit::new(10);
+        let t = Instant::now();
+        r.last = t;
+        let admitted = (0..50).filter(|_| r.admit(t)).count();
+        assert_eq!(admitted, 10);
+        assert!(r.admit(t + Duration::from_millis(100)));
+        assert!(!r.admit(t + Duration::from_millis(100)));
+    }
+
+    #[test]
+    fn live_is_recognised_behind_format_flags() {
+        let v = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert!(is_live(&v("ofproto/trace-live br-int")));
+        assert!(is_live(&v("--format json ofproto/trace-live br-int")));
+        assert!(!is_live(&v("ofproto/trace br-int in_port=x")));
+        assert!(!is_live(&v("dpif/show")));
+    }
+}
