@@ -156,7 +156,7 @@ pub fn example_fields() -> (Vec<HeaderField>, usize) {
 
 const BIT_W: usize = 26;
 const ROW_H: usize = 40;
-const LEFT: usize = 70;
+const LEFT: usize = 90;
 const TOP: usize = 118;
 const HEX_X: usize = LEFT + 32 * BIT_W + 16;
 const WIDTH: usize = HEX_X + 120;
@@ -181,8 +181,12 @@ fn esc(s: &str) -> String {
 /// Cuts `text` to what fits `width` pixels of 11px monospace.
 fn fit(text: &str, width: usize) -> String {
     let max = width.saturating_sub(6) / 7;
+    // "0 (no key)" in a one-bit box: the value without its gloss.
+    let short = text.split(" (").next().unwrap_or(text);
     if text.chars().count() <= max {
         text.to_string()
+    } else if short.chars().count() <= max {
+        short.to_string()
     } else if max <= 1 {
         String::new()
     } else {
@@ -284,7 +288,7 @@ pub fn svg() -> String {
     }
     let _ = writeln!(
         s,
-        r#"<text x="{}" y="{}" class="off">byte</text><text x="{HEX_X}" y="{}" class="hex">bytes</text>"#,
+        r#"<text x="{}" y="{}" class="off">byte \ bit</text><text x="{HEX_X}" y="{}" class="hex">bytes</text>"#,
         LEFT - 8,
         TOP - 8,
         TOP - 8

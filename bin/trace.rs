@@ -124,8 +124,8 @@ pub fn parse_trace_args(args: &[&str]) -> Result<TraceRequest, String> {
             })?
         }
         None => {
-            let dst = mac("dl_dst")?;
             let src = mac("dl_src")?;
+            let dst = mac("dl_dst")?;
             let dl_type = match fields.get("dl_type") {
                 None => 0x0800,
                 Some(text) => parse_u16(text).ok_or_else(|| {
