@@ -175,6 +175,13 @@ const METRICS: &[Metric] = &[
         decimals: 1,
     },
     Metric {
+        key: "cpu_s_per_gb",
+        title: "switch CPU per GB carried, TCP 1 stream, both hosts",
+        unit: "s/GB",
+        higher_is_better: false,
+        decimals: 2,
+    },
+    Metric {
         key: "cpu_s",
         title: "switch CPU time, both hosts, whole run",
         unit: "s",
@@ -215,6 +222,17 @@ struct Outcome {
     detail: serde_json::Map<String, Value>,
     skipped: Option<String>,
     error: Option<String>,
+    /// The one-minute load average as this setup began: how much else ran while it was measured.
+    load_at_start: Option<f64>,
+}
+
+fn load_average() -> Option<f64> {
+    fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 pub fn run(options: BenchOptions) -> anyhow::Result<()> {
@@ -384,6 +402,7 @@ impl Drop for Measuring<'_> {
 /// Builds one setup in `lab` and measures it. A failed measurement is recorded and the others
 /// still run; a setup that cannot be built fails as a whole.
 fn measure(lab: &Lab, setup: Setup, plan: &Plan, out: &mut Outcome) -> anyhow::Result<()> {
+    out.load_at_start = load_average();
     let built = Instant::now();
     build(lab, setup)?;
     let target = setup.target();
@@ -440,6 +459,12 @@ fn measure(lab: &Lab, setup: Setup, plan: &Plan, out: &mut Outcome) -> anyhow::R
     }
 
     if !procs.is_empty() {
+        // How much switch CPU one GB of a single TCP stream costs: efficiency, whatever the speed.
+        let tcp1_cpu = phase_cpu.get("tcp1").and_then(Value::as_f64);
+        let tcp1_bytes = out.detail.get("tcp1_bytes").and_then(Value::as_f64);
+        if let (Some(cpu), Some(bytes)) = (tcp1_cpu, tcp1_bytes.filter(|b| *b > 0.0)) {
+            out.metrics.insert("cpu_s_per_gb", cpu / (bytes / 1e9));
+        }
         let cpu = last_cpu - cpu_start;
         out.metrics.insert("cpu_s", cpu);
         out.detail
@@ -477,6 +502,9 @@ fn measure_tcp1(lab: &Lab, target: &str, plan: &Plan, out: &mut Outcome) -> anyh
     let v = iperf(lab, target, plan.duration, &["-P", "1"])?;
     let gbps = received_bps(&v)? / 1e9;
     out.metrics.insert("tcp1_gbps", gbps);
+    if let Some(bytes) = v["end"]["sum_received"]["bytes"].as_f64() {
+        out.detail.insert("tcp1_bytes".into(), json!(bytes));
+    }
     let retrans = v["end"]["sum_sent"]["retransmits"].as_f64();
     if let Some(r) = retrans {
         out.metrics.insert("tcp1_retransmits", r);
@@ -963,6 +991,18 @@ impl Report<'_> {
              (OVS: ovs-vswitchd + ovsdb-server); CPU: utime + stime of the switch processes; \
              — where\nthe kernel is the switch."
         );
+        let loads: Vec<String> = self
+            .outcomes
+            .iter()
+            .filter_map(|(s, o)| Some(format!("{} {:.2}", s.label(), o.load_at_start?)))
+            .collect();
+        if !loads.is_empty() {
+            let _ = writeln!(
+                text,
+                "Load average (1 min) as each setup began: {}.",
+                loads.join(", ")
+            );
+        }
         for (s, o) in self.outcomes {
             if let Some(why) = &o.skipped {
                 let _ = writeln!(text, "{}: not measured: {why}", s.label());
@@ -1002,6 +1042,9 @@ impl Report<'_> {
                 ),
             );
             r.insert("detail".into(), Value::Object(o.detail.clone()));
+            if let Some(load) = o.load_at_start {
+                r.insert("load_average_at_start".into(), json!(load));
+            }
             results.insert(s.key().into(), Value::Object(r));
         }
         // Every measured setup over OVS and over the bare veth, and grebe over kernel VXLAN.
