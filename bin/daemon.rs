@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use datapath::{BridgeSettings, Datapath, DatapathOptions, PortKind, PortStats, TunnelConfig};
+use datapath::{BridgeSettings, Datapath, DatapathOptions, PortKind, PortStats};
 
 use crate::config::{Config, Interface, InterfaceType};
 use crate::control::{self, Reply, Request, RequestKind};
@@ -257,17 +257,7 @@ fn desired_kind(name: &str, iface: &Interface) -> Result<PortKind, String> {
         }),
         InterfaceType::Gre => iface
             .gre_options_named(name)
-            .map(|o| {
-                PortKind::Tunnel(TunnelConfig {
-                    remote_ip: o.remote_ip,
-                    local_ip: o.local_ip,
-                    key: o.key,
-                    csum: o.csum,
-                    seq: o.seq,
-                    ttl: o.ttl,
-                    tos: o.tos,
-                })
-            })
+            .map(PortKind::Tunnel)
             .map_err(|e| e.to_string()),
         InterfaceType::System => Err(format!(
             "could not open network device {name} (No such device): grebe has internal and gre ports only (set interface {name} type=internal or type=gre)"
