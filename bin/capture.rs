@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use datapath::{Direction, MonitorSpec, PortKind};
 use encap::ethernet::Frame;
-use encap::{EtherType, gre, ipv4};
+use encap::{EtherType, EthernetAddress, gre, ipv4};
 
 use crate::control::{
     self, CapturedFrame, Reply, StreamClient, StreamConn, StreamMessage, from_hex, to_hex,
@@ -39,6 +39,7 @@ mod field {
     use std::ops::Range;
 
     pub const ARP_OPER: Range<usize> = 6..8;
+    pub const ARP_SHA: Range<usize> = 8..14;
     pub const ARP_SPA: Range<usize> = 14..18;
     pub const ARP_TPA: Range<usize> = 24..28;
     pub const ARP_LEN: usize = 28;
@@ -118,8 +119,12 @@ fn arp_summary(payload: &[u8]) -> Option<String> {
     let tpa = addr(payload, field::ARP_TPA)?;
     Some(match be16(payload, field::ARP_OPER)? {
         1 => format!("who-has {tpa} tell {spa}"),
-        2 => format!("{spa} is-at (reply to {tpa})"),
-        op => format!("operation {op}"),
+        2 => format!(
+            "reply {spa} is-at {}",
+            EthernetAddress::from_bytes(payload.get(field::ARP_SHA)?)?
+        ),
+        // Not a request or reply (a flow traced with dl_type=0x0806 has a zero body).
+        _ => return None,
     })
 }
 

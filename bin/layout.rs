@@ -384,7 +384,7 @@ pub fn svg() -> String {
     }
     let _ = writeln!(
         s,
-        r#"<text x="10" y="{}">The kernel fills in the outer identification (written as 0) and recomputes the outer checksum; grebe writes the source only with options:local_ip.</text>"#,
+        r#"<text x="10" y="{}">grebe writes the outer source only with options:local_ip, else 0.0.0.0 and the kernel fills it in (shown here as on the wire); the kernel recomputes the checksum.</text>"#,
         TOP + (last_row + 1) * ROW_H + 24
     );
     s.push_str("</svg>\n");

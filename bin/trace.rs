@@ -774,9 +774,14 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
 /// What leaving by port `p` does to the frame: a TAP write, or GRE with these outer headers.
 fn output_action(p: &BridgePort, frame: &[u8]) -> Output {
     let PortKind::Tunnel(config) = p.kind else {
+        let result = if interface_is_up(&p.name) {
+            "sent".to_string()
+        } else {
+            format!("dropped: {}", datapath::DropReason::PortDown.name())
+        };
         return Output {
             port: port_ref(p),
-            result: "sent".into(),
+            result,
             encapsulation: None,
         };
     };
@@ -816,6 +821,17 @@ fn output_action(p: &BridgePort, frame: &[u8]) -> Output {
         result,
         encapsulation,
     }
+}
+
+/// Is the internal port's interface administratively up? A TAP refuses writes while it is down
+/// (`port_down`). Read from sysfs; taken as up when sysfs cannot say.
+fn interface_is_up(name: &str) -> bool {
+    const IFF_UP: u32 = 0x1;
+    let Ok(text) = std::fs::read_to_string(format!("/sys/class/net/{name}/flags")) else {
+        return true;
+    };
+    let text = text.trim();
+    u32::from_str_radix(text.trim_start_matches("0x"), 16).map_or(true, |f| f & IFF_UP != 0)
 }
 
 /// `ofproto/trace` in plain words.
@@ -935,11 +951,18 @@ pub fn render_text(t: &Trace) -> String {
     }
     for a in &t.actions {
         match &a.encapsulation {
-            None if a.port.kind == "internal" => step(
+            None if a.port.kind == "internal" && a.result == "sent" => step(
                 &mut s,
                 format!(
                     "{}: written to the TAP device {}: the host's kernel receives the frame as if from a NIC",
                     a.port.name, a.port.name
+                ),
+            ),
+            None if a.port.kind == "internal" => step(
+                &mut s,
+                format!(
+                    "{}: the TAP device {} is down, the kernel refuses the frame: {} (ip link set {} up)",
+                    a.port.name, a.port.name, a.result, a.port.name
                 ),
             ),
             None => step(&mut s, format!("{}: {}", a.port.name, a.result)),
@@ -981,6 +1004,10 @@ fn render_fields(s: &mut String, e: &Encapsulation) {
         }
         let bytes = f.bytes();
         let (at, raw) = match &f.binary {
+            Some(bits) if f.bits == 1 => (
+                format!("[{}] b{}", bytes.start, f.bit_offset % 8),
+                format!("bit {bits}"),
+            ),
             Some(bits) => (
                 format!(
                     "[{}] b{}-{}",
@@ -994,7 +1021,7 @@ fn render_fields(s: &mut String, e: &Encapsulation) {
             None => (format!("[{}..{}]", bytes.start, bytes.end), f.hex.clone()),
         };
         let note = match (f.layer.as_str(), f.name) {
-            ("ipv4", "identification") if f.value == "0" => " (the kernel fills it in)",
+            ("ipv4", "identification") if f.value == "0" => " (DF set: the kernel leaves it 0)",
             ("ipv4", "source") if f.value == "0.0.0.0" => " (the kernel fills it in)",
             ("ipv4", "header checksum") => " (the kernel recomputes it)",
             ("gre", "sequence number") => " (the tunnel's counter; 0 stands for it here)",
