@@ -310,9 +310,8 @@ fn open_pcap(path: &Path, linktype: u32) -> anyhow::Result<PcapWriter<Box<dyn Wr
     Ok(PcapWriter::new(out, linktype)?)
 }
 
-/// Does the whole GRE packet `packet` parse, and carry exactly `frame`? The datapath writes a
-/// received frame's virtio-net header over the GRE header in front of it before it reports the
-/// frame, so a received packet can reach a watcher with its header overwritten; this tells.
+/// Does the whole GRE packet `packet` parse, and carry exactly `frame`? A pcap record must be the
+/// packet as it was on the wire; anything else is left out and counted, never written.
 fn carries(packet: &[u8], frame: &[u8]) -> bool {
     encap::decap(packet).is_ok_and(|d| packet.get(d.frame) == Some(frame))
 }
@@ -416,11 +415,11 @@ pub fn serve(state: &Mutex<DaemonState>, conn: &mut StreamConn, args: &[String])
                     continue;
                 };
                 if outer && !carries(bytes, &event.frame) {
-                    // The packet's header was already gone when the datapath copied it (see
-                    // `carries`): leave it out rather than write a corrupt packet.
+                    // Not the packet as it was on the wire (see `carries`): leave it out rather
+                    // than write a corrupt record.
                     if unusable == 0 {
                         conn.send(&StreamMessage::Line(format!(
-                            "grebe capture: a {} packet on {port} reached the capture with its outer header overwritten: such packets are left out and counted as skipped",
+                            "grebe capture: a {} packet on {port} reached the capture without a parsable outer header: such packets are left out and counted as skipped",
                             match event.direction {
                                 Direction::Rx => "received",
                                 Direction::Tx => "sent",

@@ -579,23 +579,6 @@ fn no_bridge(bridge: &str) -> String {
     format!("no such bridge {bridge} (grebe vsctl list-br lists them)\n")
 }
 
-/// The flood rule of the packet loop (`datapath::forward::should_flood`).
-fn flood_exclusion(
-    ingress: PortId,
-    ingress_is_tunnel: bool,
-    egress: PortId,
-    egress_is_tunnel: bool,
-    split_horizon: bool,
-) -> Option<&'static str> {
-    if egress == ingress {
-        Some("ingress")
-    } else if split_horizon && ingress_is_tunnel && egress_is_tunnel {
-        Some("split_horizon")
-    } else {
-        None
-    }
-}
-
 /// Why a `Flood` verdict floods.
 fn flood_reason(dst: Option<EthernetAddress>) -> &'static str {
     match dst {
@@ -723,7 +706,7 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
         Verdict::Flood => {
             for p in &ports {
                 let egress_is_tunnel = matches!(p.kind, PortKind::Tunnel(_));
-                match flood_exclusion(
+                match datapath::flood_exclusion(
                     ingress.id,
                     ingress_is_tunnel,
                     p.id,
@@ -732,7 +715,7 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
                 ) {
                     Some(why) => excluded.push(Excluded {
                         port: p.name.clone(),
-                        why,
+                        why: why.name(),
                     }),
                     None => outputs.push(p),
                 }

@@ -317,7 +317,8 @@ fn captures_open_in_tshark_and_trace_writes_the_captured_headers() {
     lab.ping("a", "198.51.100.2", 3).unwrap();
     let (_, err) = cap_inner.stop();
     assert!(err.contains("frames captured, 0 skipped"), "{err}");
-    cap_outer.stop();
+    let (_, err) = cap_outer.stop();
+    assert!(err.contains(" 0 skipped"), "{err}");
     let (summary, _) = lines.stop();
 
     // Inner frames on mgmt0: three requests in, three replies out.
@@ -351,6 +352,12 @@ fn captures_open_in_tshark_and_trace_writes_the_captured_headers() {
         .collect();
     assert_eq!(sent.len(), 3, "{rows:?}");
     assert!(sent.iter().all(|r| r[3] == a));
+    // Received packets too, as they came off the wire: the replies from b.
+    let received: Vec<_> = rows
+        .iter()
+        .filter(|r| r[1] == "192.0.2.1,198.51.100.1" && r[4] == "0")
+        .collect();
+    assert_eq!(received.len(), 3, "{rows:?}");
 
     // The one-line summaries name the pings.
     let echo = summary

@@ -883,7 +883,11 @@ impl Engine {
     /// batch is shorter: eight such frames are already ~360 GRE packets, and fewer buffers in use
     /// keep the resident set small.
     fn read_tap(&self, id: PortId, rx: &mut RecvBatch) -> usize {
-        let limit = if self.offload { TAP_BATCH_OFFLOAD } else { MAX_BATCH };
+        let limit = if self.offload {
+            TAP_BATCH_OFFLOAD
+        } else {
+            MAX_BATCH
+        };
         let Some(PortState {
             io: PortIo::Internal(tap),
             ..
@@ -935,6 +939,7 @@ impl Engine {
                 bytes,
                 tap_bytes: packet,
                 packet: bytes,
+                overwritten: None,
                 vnet,
             };
             self.forward(id, frame, now, tx);
@@ -953,9 +958,16 @@ impl Engine {
             };
             // The GRE header in front of the frame is parsed and done with: the TAP's
             // virtio-net header ("nothing to do") goes in its place, so no frame is copied.
+            let mut overwritten = None;
             let tap_start = if self.offload {
                 let at = range.start - vnet::HEADER_LEN;
-                VnetHeader::PLAIN.emit(&mut rx.packet_mut(i)[at..range.start]);
+                let spent = &mut rx.packet_mut(i)[at..range.start];
+                if !self.monitors.is_empty() {
+                    let mut original = [0u8; vnet::HEADER_LEN];
+                    original.copy_from_slice(spent);
+                    overwritten = Some((at, original));
+                }
+                VnetHeader::PLAIN.emit(spent);
                 at
             } else {
                 range.start
@@ -967,6 +979,7 @@ impl Engine {
                 bytes: &packet[range.clone()],
                 tap_bytes: &packet[tap_start..range.end],
                 packet,
+                overwritten,
                 vnet: VnetHeader::PLAIN,
             };
             self.forward(id, frame, now, tx);
@@ -1137,8 +1150,14 @@ impl Engine {
     ) {
         let time = SystemTime::now();
         for sink in self.monitors.iter_mut().filter(|m| m.watches(port)) {
-            let packet = (sink.wants_packets() && frame.packet.len() > frame.bytes.len())
-                .then(|| frame.packet.to_vec());
+            let packet =
+                (sink.wants_packets() && frame.packet.len() > frame.bytes.len()).then(|| {
+                    let mut packet = frame.packet.to_vec();
+                    if let Some((at, original)) = frame.overwritten {
+                        packet[at..at + original.len()].copy_from_slice(&original);
+                    }
+                    packet
+                });
             sink.deliver(FrameEvent {
                 port,
                 direction: Direction::Rx,

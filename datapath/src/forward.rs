@@ -33,9 +33,45 @@ impl PortState {
     }
 }
 
-/// May a flooded frame that entered on `ingress` leave on `egress`? Never back out of the ingress
-/// port; with split horizon, never from one tunnel to another (safe in a full mesh of tunnels,
-/// where every host already got the frame from its origin).
+/// Why a flooded frame does not leave on a port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FloodExclusion {
+    /// Never back out of the port it came in on.
+    Ingress,
+    /// With split horizon, never from one tunnel into another (safe in a full mesh of tunnels,
+    /// where every host already got the frame from its origin).
+    SplitHorizon,
+}
+
+impl FloodExclusion {
+    pub fn name(self) -> &'static str {
+        match self {
+            FloodExclusion::Ingress => "ingress",
+            FloodExclusion::SplitHorizon => "split_horizon",
+        }
+    }
+}
+
+/// The flood rule, as `ofproto/trace` explains it: why a frame that entered on `ingress` does not
+/// leave on `egress`, or `None` when it does.
+#[inline]
+pub fn flood_exclusion(
+    ingress: PortId,
+    ingress_is_tunnel: bool,
+    egress: PortId,
+    egress_is_tunnel: bool,
+    split_horizon: bool,
+) -> Option<FloodExclusion> {
+    if egress == ingress {
+        Some(FloodExclusion::Ingress)
+    } else if split_horizon && ingress_is_tunnel && egress_is_tunnel {
+        Some(FloodExclusion::SplitHorizon)
+    } else {
+        None
+    }
+}
+
+/// May a flooded frame that entered on `ingress` leave on `egress`?
 #[inline]
 pub(crate) fn should_flood(
     ingress: PortId,
@@ -44,7 +80,14 @@ pub(crate) fn should_flood(
     egress_is_tunnel: bool,
     split_horizon: bool,
 ) -> bool {
-    egress != ingress && !(split_horizon && ingress_is_tunnel && egress_is_tunnel)
+    flood_exclusion(
+        ingress,
+        ingress_is_tunnel,
+        egress,
+        egress_is_tunnel,
+        split_horizon,
+    )
+    .is_none()
 }
 
 /// The frame being forwarded and where it sits, for zero-copy sends: tunnel packets point into
@@ -59,6 +102,9 @@ pub(crate) struct FrameRef<'a> {
     pub(crate) tap_bytes: &'a [u8],
     /// What arrived: the whole GRE packet for a frame from a tunnel, else the frame.
     pub(crate) packet: &'a [u8],
+    /// Bytes of `packet` that the virtio-net header was written over (offset, original bytes),
+    /// so that watchers still see the packet as it arrived.
+    pub(crate) overwritten: Option<(usize, [u8; encap::vnet::HEADER_LEN])>,
     /// Offload work still to do (segmentation); `PLAIN` when there is none.
     pub(crate) vnet: VnetHeader,
 }

@@ -16,6 +16,7 @@ pub use bridge::{
     BridgeSettings, Datapath, DatapathError, DatapathOptions, FdbEntry, PortKind, PortStats,
 };
 pub use counters::{DropReason, PortCountersSnapshot};
+pub use forward::{FloodExclusion, flood_exclusion};
 pub use input::{Verdict, decide};
 pub use monitor::{Decision, Direction, FrameEvent, Monitor, MonitorSpec};
 pub use port::TunnelConfig;
