@@ -25,6 +25,7 @@ fn tunnel(key: Option<u32>) -> TunnelConfig {
         seq: false,
         ttl: 64,
         tos: 0,
+        large_frames: false,
     }
 }
 

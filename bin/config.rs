@@ -379,7 +379,16 @@ impl Bridge {
 // GRE options.
 
 /// Option keys grebe understands on a `type=gre` interface.
-pub const GRE_OPTION_KEYS: &[&str] = &["remote_ip", "local_ip", "key", "csum", "seq", "ttl", "tos"];
+pub const GRE_OPTION_KEYS: &[&str] = &[
+    "remote_ip",
+    "local_ip",
+    "key",
+    "csum",
+    "seq",
+    "ttl",
+    "tos",
+    "large_frames",
+];
 
 /// Typed, validated view of a `type=gre` interface's `options`: exactly what the datapath takes
 /// for a tunnel port (`remote_ip` required; `local_ip` None lets routing choose; `key=0` stored
@@ -488,6 +497,7 @@ fn parse_gre_options(
         seq: false,
         ttl: DEFAULT_GRE_TTL,
         tos: 0,
+        large_frames: false,
     };
     let mut remote_ip = None;
     for (key, value) in options {
@@ -528,6 +538,7 @@ fn parse_gre_options(
             }
             "csum" => out.csum = parse_bool_option(iface, key, value)?,
             "seq" => out.seq = parse_bool_option(iface, key, value)?,
+            "large_frames" => out.large_frames = parse_bool_option(iface, key, value)?,
             "ttl" => {
                 if value == "inherit" {
                     return Err(iface_err(
@@ -591,6 +602,15 @@ fn parse_gre_options(
                 ));
             }
         }
+    }
+    // Large frames leave through a socket on which the kernel writes the outer header itself.
+    if out.large_frames && (out.ttl != DEFAULT_GRE_TTL || out.tos != 0 || out.local_ip.is_some()) {
+        return Err(iface_err(
+            iface,
+            format!(
+                "options:large_frames=true sends with the kernel's own outer header, so it                  cannot be combined with ttl, tos or local_ip (ovs-vsctl remove interface                  {iface} options ttl tos local_ip)"
+            ),
+        ));
     }
     Ok(PartialGre {
         remote_ip,
@@ -933,6 +953,7 @@ mod tests {
                 seq: false,
                 ttl: 32,
                 tos: 184,
+                large_frames: false,
             }
         );
     }

@@ -418,3 +418,33 @@ fn a_second_daemon_on_the_same_rundir_is_refused() {
     // The first one is unharmed.
     lab.vsctl_ok("a", &["list-br"]).unwrap();
 }
+
+#[test]
+fn large_frames_cross_whole_and_arrive_intact() {
+    let Some(lab) = lab("large") else { return };
+    two_hosts(&lab);
+    for h in ["a", "b"] {
+        lab.vsctl_ok(
+            h,
+            &["set", "interface", "gre0", "options:large_frames=true"],
+        )
+        .unwrap();
+    }
+    lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
+    let before = port_counter(&lab, "b", "gre0", "rx_packets");
+    tcp_transfer(&lab, "a", "b", "198.51.100.2", 20 << 20);
+    tcp_transfer(&lab, "b", "a", "198.51.100.1", 4 << 20);
+    // 20 MiB in MSS-sized segments would be ~15 000 GRE packets; whole frames are far fewer.
+    let packets = port_counter(&lab, "b", "gre0", "rx_packets") - before;
+    assert!(
+        packets < 5000,
+        "{packets} GRE packets for 20 MiB: frames were not sent whole"
+    );
+    assert_eq!(drops(&lab, "b", "too_big"), 0);
+    // Only with the option on both ends: refused combinations are named.
+    let bad = lab
+        .vsctl("a", &["set", "interface", "gre0", "options:ttl=9"])
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("large_frames"));
+}

@@ -17,11 +17,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use encap::gro::{self, TcpSegment};
+use encap::ipv4;
 use encap::vnet::{self, Gso, VnetHeader};
 use learning::{EntryInfo, PortId, SharedMacTable};
 
 use crate::counters::{DropCounters, DropReason, PortCounters, PortCountersSnapshot};
-use crate::forward::{FrameRef, PortState, output, should_flood};
+use crate::forward::{FrameRef, PortState, TxQueues, output, should_flood};
 use crate::input::{Verdict, decide};
 use crate::monitor::{self, Decision, Direction, FrameEvent, Monitor, MonitorSink, MonitorSpec};
 use crate::port::tunnel::NoTunnel;
@@ -195,6 +196,7 @@ impl Datapath {
         let drops = Arc::new(DropCounters::default());
         let mut engine = Engine {
             raw,
+            raw_large: None,
             wake: wake_rx,
             commands: command_rx,
             drops: drops.clone(),
@@ -683,6 +685,8 @@ struct BridgeState {
 /// The datapath thread's state: it alone touches ports and sockets.
 struct Engine {
     raw: RawGre,
+    /// Opened with the first `large_frames` tunnel.
+    raw_large: Option<RawGre>,
     wake: UnixDatagram,
     commands: mpsc::Receiver<Command>,
     drops: Arc<DropCounters>,
@@ -711,7 +715,7 @@ fn slot<T>(v: &mut Vec<Option<T>>, i: usize) -> &mut Option<T> {
 impl Engine {
     fn run(&mut self) {
         let mut rx = RecvBatch::new();
-        let mut tx = SendBatch::default();
+        let mut tx = TxQueues::default();
         let mut pollfds = Vec::new();
         let mut ready = Vec::new();
         let mut next_expiry: Option<Instant> = None;
@@ -835,6 +839,8 @@ impl Engine {
                     PortIo::Tunnel(t) => {
                         // Uniqueness was checked on the control side.
                         let _ = self.tunnels.insert(&t.config, id);
+                        let large = t.config.large_frames;
+                        self.need_large_socket(large);
                     }
                 }
                 *slot(&mut self.ports, id.0 as usize) = Some(state);
@@ -855,6 +861,7 @@ impl Engine {
                     *t = TunnelPort::new(config, path_mtu);
                     t.next_seq = next_seq;
                 }
+                self.need_large_socket(config.large_frames);
             }
             Command::DelPort { id } => {
                 let Some(state) = slot(&mut self.ports, id.0 as usize).take() else {
@@ -875,6 +882,16 @@ impl Engine {
             Command::Watch(sink) => self.monitors.push(sink),
             Command::Sync(done) => {
                 let _ = done.send(());
+            }
+        }
+    }
+
+    /// Opens the socket for large frames when the first tunnel that uses them appears.
+    fn need_large_socket(&mut self, large_frames: bool) {
+        if large_frames && self.raw_large.is_none() {
+            match RawGre::open_fragmenting() {
+                Ok(raw) => self.raw_large = Some(raw),
+                Err(e) => tracing::error!(error = %e, "cannot open the socket for large frames"),
             }
         }
     }
@@ -913,7 +930,7 @@ impl Engine {
         n
     }
 
-    fn tap_batch(&mut self, id: PortId, rx: &mut RecvBatch, n: usize, tx: &mut SendBatch) {
+    fn tap_batch(&mut self, id: PortId, rx: &mut RecvBatch, n: usize, tx: &mut TxQueues) {
         let now = Instant::now();
         let skip = if self.offload { vnet::HEADER_LEN } else { 0 };
         for i in 0..n {
@@ -946,7 +963,7 @@ impl Engine {
         }
     }
 
-    fn tunnel_batch(&mut self, rx: &mut RecvBatch, n: usize, tx: &mut SendBatch) {
+    fn tunnel_batch(&mut self, rx: &mut RecvBatch, n: usize, tx: &mut TxQueues) {
         let now = Instant::now();
         for i in 0..n {
             let (id, range) = match self.classify(rx.packet(i)) {
@@ -956,8 +973,9 @@ impl Engine {
                     continue;
                 }
             };
+            let vnet_header = self.reassembled_to_gso(id, &mut rx.packet_mut(i)[range.clone()]);
             // The GRE header in front of the frame is parsed and done with: the TAP's
-            // virtio-net header ("nothing to do") goes in its place, so no frame is copied.
+            // virtio-net header goes in its place, so no frame is copied.
             let mut overwritten = None;
             let tap_start = if self.offload {
                 let at = range.start - vnet::HEADER_LEN;
@@ -967,7 +985,7 @@ impl Engine {
                     original.copy_from_slice(spent);
                     overwritten = Some((at, original));
                 }
-                VnetHeader::PLAIN.emit(spent);
+                vnet_header.emit(spent);
                 at
             } else {
                 range.start
@@ -980,11 +998,39 @@ impl Engine {
                 tap_bytes: &packet[tap_start..range.end],
                 packet,
                 overwritten,
-                vnet: VnetHeader::PLAIN,
+                vnet: vnet_header,
             };
             self.forward(id, frame, now, tx);
         }
         self.flush_coalesced();
+    }
+
+    /// A frame that came whole through a `large_frames` tunnel (reassembled, larger than the
+    /// transport MTU) becomes a GSO frame again, cut at the MSS the tunnel carries, so the TAP
+    /// takes it as one packet; any other frame needs no offload work.
+    fn reassembled_to_gso(&self, tunnel: PortId, frame: &mut [u8]) -> VnetHeader {
+        let Some(Some(PortState {
+            io: PortIo::Tunnel(t),
+            ..
+        })) = self.ports.get(tunnel.0 as usize)
+        else {
+            return VnetHeader::PLAIN;
+        };
+        if !(self.offload && t.config.large_frames && frame.len() > t.path_mtu as usize) {
+            return VnetHeader::PLAIN;
+        }
+        let Some(segment) = gro::tcp4_segment(frame) else {
+            return VnetHeader::PLAIN;
+        };
+        let mss = (t.path_mtu as usize).saturating_sub(t.header.len() + segment.hdr_len);
+        if mss == 0 || mss >= segment.payload_len {
+            return VnetHeader::PLAIN;
+        }
+        let first = TcpSegment {
+            payload_len: mss,
+            ..segment
+        };
+        gro::finish(frame, &first, false)
     }
 
     /// Which tunnel a received packet belongs to, and where its Ethernet frame is.
@@ -1000,7 +1046,7 @@ impl Engine {
 
     /// Counts the frame in on `ingress`, decides, and outputs it.
     #[inline]
-    fn forward(&mut self, ingress: PortId, frame: FrameRef<'_>, now: Instant, tx: &mut SendBatch) {
+    fn forward(&mut self, ingress: PortId, frame: FrameRef<'_>, now: Instant, tx: &mut TxQueues) {
         let Some(in_port) = self.ports[ingress.0 as usize].as_ref() else {
             return;
         };
@@ -1044,10 +1090,10 @@ impl Engine {
                 self.drops.add(DropReason::NoTarget);
                 continue;
             };
-            let queued = tx.len();
+            let queued = tx.gre.len();
             output(p, port, &frame, tx, &self.drops);
             if watched {
-                self.watch_tx(p, &frame, tx, queued);
+                self.watch_tx(p, &frame, &tx.gre, queued);
             }
         }
         self.targets = targets;
@@ -1214,30 +1260,62 @@ impl Engine {
         self.monitors.retain(|m| !m.is_closed());
     }
 
-    /// Sends the queued tunnel packets in one `sendmmsg` and counts each outcome.
-    fn flush(&mut self, tx: &mut SendBatch, rx: &RecvBatch) {
-        if tx.is_empty() {
+    /// Sends the queued tunnel packets, one `sendmmsg` per socket, and counts each outcome.
+    fn flush(&mut self, tx: &mut TxQueues, rx: &RecvBatch) {
+        send_counted(&self.raw, &mut tx.gre, rx, &self.ports, &self.drops, 0);
+        if tx.large.is_empty() {
             return;
         }
-        let ports = &self.ports;
-        let drops = &self.drops;
-        self.raw.send(tx, rx.buffers(), |entry, result| {
-            let Some(Some(port)) = ports.get(entry.tag as usize) else {
-                return;
-            };
-            match result {
-                // Inner bytes: a segment's own headers count, the outer ones do not.
-                Ok(()) => port
-                    .counters
-                    .tx(entry.frame.1 as usize - entry.frame.0 as usize
-                        + usize::from(entry.header_len)
-                        - port.outer_len()),
-                Err(e) => {
-                    crate::counters::bump(&port.counters.tx_dropped, 1);
-                    drops.add(DropReason::TxFailed);
-                    tracing::debug!(port = entry.tag, error = %e, "GRE send failed");
+        match &self.raw_large {
+            // The kernel writes the outer IPv4 header of these.
+            Some(raw) => send_counted(
+                raw,
+                &mut tx.large,
+                rx,
+                &self.ports,
+                &self.drops,
+                ipv4::HEADER_LEN,
+            ),
+            None => {
+                for _ in 0..tx.large.len() {
+                    self.drops.add(DropReason::TxFailed);
                 }
+                tx.large.clear();
             }
-        });
+        }
     }
+}
+
+/// Sends a queue on `raw` and counts each packet against its port; `kernel_header` is the outer
+/// header length the kernel adds itself (not in the entry's header).
+fn send_counted(
+    raw: &RawGre,
+    queue: &mut SendBatch,
+    rx: &RecvBatch,
+    ports: &[Option<PortState>],
+    drops: &DropCounters,
+    kernel_header: usize,
+) {
+    if queue.is_empty() {
+        return;
+    }
+    raw.send(queue, rx.buffers(), |entry, result| {
+        let Some(Some(port)) = ports.get(entry.tag as usize) else {
+            return;
+        };
+        match result {
+            // Inner bytes: a segment's own headers count, the outer ones do not.
+            Ok(()) => port
+                .counters
+                .tx(entry.frame.1 as usize - entry.frame.0 as usize
+                    + usize::from(entry.header_len)
+                    + kernel_header
+                    - port.outer_len()),
+            Err(e) => {
+                crate::counters::bump(&port.counters.tx_dropped, 1);
+                drops.add(DropReason::TxFailed);
+                tracing::debug!(port = entry.tag, error = %e, "GRE send failed");
+            }
+        }
+    });
 }

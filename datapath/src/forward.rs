@@ -109,6 +109,14 @@ pub(crate) struct FrameRef<'a> {
     pub(crate) vnet: VnetHeader,
 }
 
+/// Tunnel packets waiting for the next `sendmmsg`: those with grebe's own outer IPv4 header (DF
+/// set), and large frames for the socket that lets the kernel write and fragment it.
+#[derive(Default)]
+pub(crate) struct TxQueues {
+    pub(crate) gre: SendBatch,
+    pub(crate) large: SendBatch,
+}
+
 /// Sends the frame out of `port`: written to a TAP now, or queued with its own outer headers for
 /// the next `sendmmsg`.
 #[inline]
@@ -116,7 +124,7 @@ pub(crate) fn output(
     id: PortId,
     port: &mut PortState,
     frame: &FrameRef<'_>,
-    tx: &mut SendBatch,
+    tx: &mut TxQueues,
     drops: &DropCounters,
 ) {
     match &mut port.io {
@@ -132,10 +140,10 @@ pub(crate) fn output(
             }
         },
         PortIo::Tunnel(t) => {
-            let result = if frame.vnet.gso() == Gso::None {
-                queue_frame(id, t, frame, tx)
-            } else {
-                queue_segments(id, t, frame, tx)
+            let result = match (frame.vnet.gso(), t.config.large_frames) {
+                (Gso::None, _) => queue_frame(id, t, frame, &mut tx.gre),
+                (_, true) => queue_large(id, t, frame, &mut tx.large),
+                (_, false) => queue_segments(id, t, frame, &mut tx.gre),
             };
             if let Err(reason) = result {
                 bump(&port.counters.tx_dropped, 1);
@@ -202,6 +210,40 @@ fn queue_segments(
                 return Err(e.into());
             }
         }
+    }
+    Ok(())
+}
+
+/// Largest IPv4 packet: what one large-frame GRE packet may fill.
+const MAX_IPV4_LEN: usize = 65_535;
+
+/// A TCP frame of up to 64 KB on a `large_frames` tunnel: one GRE packet (two when the frame
+/// and headers exceed an IPv4 packet), cut at a whole number of MSS, which the transport
+/// fragments and the peer reassembles. The kernel writes the outer IPv4 header.
+fn queue_large(
+    id: PortId,
+    t: &mut TunnelPort,
+    frame: &FrameRef<'_>,
+    tx: &mut SendBatch,
+) -> Result<(), DropReason> {
+    let gre_len = t.header.gre(0).header_len();
+    let probe = Segmenter::new(frame.bytes, &frame.vnet)?;
+    let seg_len = probe.header_len();
+    let room = MAX_IPV4_LEN - encap::ipv4::HEADER_LEN - gre_len - seg_len;
+    let size = (room / probe.mss()).max(1) * probe.mss();
+    let mut segmenter = Segmenter::with_segment_size(frame.bytes, &frame.vnet, size)?;
+    let mut scratch = [0u8; MAX_SEGMENT_HEADER_LEN];
+    while let Some(payload) = segmenter.next_segment(&mut scratch) {
+        let start = frame.range.start + payload.start;
+        let end = frame.range.start + payload.end;
+        let entry = tx.push(frame.buf, start..end, t.config.remote_ip, id.0);
+        let (gre, inner) = entry.header.split_at_mut(gre_len);
+        inner[..seg_len].copy_from_slice(&scratch[..seg_len]);
+        t.header
+            .gre(t.next_seq)
+            .emit_header_parts(gre, &[&inner[..seg_len], &frame.bytes[payload]]);
+        entry.header_len = (gre_len + seg_len) as u16;
+        t.advance_seq();
     }
     Ok(())
 }

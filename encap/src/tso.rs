@@ -128,6 +128,28 @@ impl<'a> Segmenter<'a> {
         })
     }
 
+    /// Cuts `size` payload bytes per segment instead of the header's MSS: large segments for a
+    /// path that fragments and reassembles them (a whole number of MSS keeps the receiver's
+    /// view of the flow unchanged).
+    pub fn with_segment_size(
+        frame: &'a [u8],
+        vnet: &VnetHeader,
+        size: usize,
+    ) -> Result<Segmenter<'a>, Error> {
+        if size == 0 {
+            return Err(Error::BadOffload);
+        }
+        Ok(Segmenter {
+            mss: size,
+            ..Segmenter::new(frame, vnet)?
+        })
+    }
+
+    /// The MSS the kernel asked for.
+    pub fn mss(&self) -> usize {
+        self.mss
+    }
+
     /// Bytes of headers every segment carries.
     pub fn header_len(&self) -> usize {
         self.hdr_len

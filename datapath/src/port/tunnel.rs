@@ -18,6 +18,10 @@ pub struct TunnelConfig {
     pub seq: bool,
     pub ttl: u8,
     pub tos: u8,
+    /// grebe-to-grebe only: a TCP frame the kernel handed over whole (up to 64 KB) crosses the
+    /// tunnel as one GRE packet without DF, fragmented by the transport and reassembled by the
+    /// peer, instead of as MSS-sized segments. Both ends must set it.
+    pub large_frames: bool,
 }
 
 impl TunnelConfig {
@@ -140,6 +144,7 @@ mod tests {
             seq: false,
             ttl: 64,
             tos: 0,
+            large_frames: false,
         }
     }
 

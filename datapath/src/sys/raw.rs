@@ -150,6 +150,10 @@ impl SendBatch {
         self.entries.get(n..).unwrap_or(&[])
     }
 
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+
     /// Takes back the entry just pushed (its headers could not be written).
     pub fn pop(&mut self) {
         self.entries.pop();
@@ -169,6 +173,38 @@ impl RawGre {
         socket.set_cloexec(true)?;
         // Bursts of 64 KB packets arrive faster than a busy loop wakes up.
         let _ = socket.set_recv_buffer_size(4 << 20);
+        let _ = socket.set_send_buffer_size(4 << 20);
+        Ok(RawGre { socket })
+    }
+
+    /// A second socket for packets larger than the path MTU: the kernel writes the outer IPv4
+    /// header itself (TTL 64, TOS 0, the routed source), leaves DF clear and fragments; the peer
+    /// reassembles before its raw socket sees the packet. Every raw GRE socket gets a copy of
+    /// every received GRE packet, so this one, which only sends, drops its copies in a filter.
+    pub fn open_fragmenting() -> io::Result<RawGre> {
+        let socket = Socket::new(
+            Domain::IPV4,
+            Type::RAW,
+            Some(Protocol::from(libc::IPPROTO_GRE)),
+        )?;
+        socket.set_cloexec(true)?;
+        let dont: libc::c_int = libc::IP_PMTUDISC_DONT;
+        // SAFETY: the fd is an open IPv4 socket; IP_MTU_DISCOVER reads one int, which `dont`
+        // is, for the duration of the call.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_IP,
+                libc::IP_MTU_DISCOVER,
+                (&dont as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // BPF_RET | BPF_K 0: accept nothing.
+        socket.attach_filter(&[socket2::SockFilter::new(0x06, 0, 0, 0)])?;
         let _ = socket.set_send_buffer_size(4 << 20);
         Ok(RawGre { socket })
     }
