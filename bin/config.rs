@@ -1001,7 +1001,7 @@ mod tests {
             (
                 &[("remote_ip", "192.0.2.15"), ("bogus", "1")],
                 "interface gre0: unknown option options:bogus for type=gre (grebe supports: \
-                 remote_ip, local_ip, key, csum, seq, ttl, tos; remove it: ovs-vsctl remove \
+                 remote_ip, local_ip, key, csum, seq, ttl, tos, large_frames; remove it: ovs-vsctl remove \
                  interface gre0 options bogus)",
             ),
             (
