@@ -52,6 +52,8 @@ pub struct BenchOptions {
 pub enum Setup {
     /// grebe to grebe over GRE
     Grebe,
+    /// grebe to grebe with options:large_frames=true on both ends
+    GrebeLarge,
     /// Open vSwitch userspace (netdev) to Open vSwitch userspace over GRE
     Ovs,
     /// kernel VXLAN over the veth
@@ -60,12 +62,19 @@ pub enum Setup {
     Veth,
 }
 
-const ALL_SETUPS: [Setup; 4] = [Setup::Grebe, Setup::Ovs, Setup::Vxlan, Setup::Veth];
+const ALL_SETUPS: [Setup; 5] = [
+    Setup::Grebe,
+    Setup::GrebeLarge,
+    Setup::Ovs,
+    Setup::Vxlan,
+    Setup::Veth,
+];
 
 impl Setup {
     fn key(self) -> &'static str {
         match self {
             Setup::Grebe => "grebe",
+            Setup::GrebeLarge => "grebe-large",
             Setup::Ovs => "ovs",
             Setup::Vxlan => "vxlan",
             Setup::Veth => "veth",
@@ -75,6 +84,7 @@ impl Setup {
     fn label(self) -> &'static str {
         match self {
             Setup::Grebe => "grebe",
+            Setup::GrebeLarge => "grebe large",
             Setup::Ovs => "OVS",
             Setup::Vxlan => "VXLAN",
             Setup::Veth => "veth",
@@ -84,6 +94,7 @@ impl Setup {
     fn describe(self) -> &'static str {
         match self {
             Setup::Grebe => "grebe to grebe, GRE, inner MTU 1462",
+            Setup::GrebeLarge => "grebe to grebe, GRE, options:large_frames=true on both ends",
             Setup::Ovs => "OVS userspace (netdev) to OVS, GRE, inner MTU 1458",
             Setup::Vxlan => "kernel VXLAN over the veth, inner MTU 1450",
             Setup::Veth => "bare veth pair, no tunnel, MTU 1500",
@@ -101,6 +112,7 @@ impl Setup {
     fn color(self) -> &'static str {
         match self {
             Setup::Grebe => "#2a9d8f",
+            Setup::GrebeLarge => "#57cc99",
             Setup::Ovs => "#e76f51",
             Setup::Vxlan => "#8d99ae",
             Setup::Veth => "#264653",
@@ -191,8 +203,9 @@ const METRICS: &[Metric] = &[
 ];
 
 /// The ratio columns of the table: (numerator, denominator).
-const TABLE_RATIOS: [(Setup, Setup); 3] = [
+const TABLE_RATIOS: [(Setup, Setup); 4] = [
     (Setup::Grebe, Setup::Ovs),
+    (Setup::GrebeLarge, Setup::Ovs),
     (Setup::Grebe, Setup::Vxlan),
     (Setup::Grebe, Setup::Veth),
 ];
@@ -222,17 +235,6 @@ struct Outcome {
     detail: serde_json::Map<String, Value>,
     skipped: Option<String>,
     error: Option<String>,
-    /// The one-minute load average as this setup began: how much else ran while it was measured.
-    load_at_start: Option<f64>,
-}
-
-fn load_average() -> Option<f64> {
-    fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 pub fn run(options: BenchOptions) -> anyhow::Result<()> {
@@ -402,7 +404,6 @@ impl Drop for Measuring<'_> {
 /// Builds one setup in `lab` and measures it. A failed measurement is recorded and the others
 /// still run; a setup that cannot be built fails as a whole.
 fn measure(lab: &Lab, setup: Setup, plan: &Plan, out: &mut Outcome) -> anyhow::Result<()> {
-    out.load_at_start = load_average();
     let built = Instant::now();
     build(lab, setup)?;
     let target = setup.target();
@@ -596,12 +597,18 @@ fn measure_rtt(lab: &Lab, target: &str, plan: &Plan, out: &mut Outcome) -> anyho
 fn build(lab: &Lab, setup: Setup) -> anyhow::Result<()> {
     lab.add_host_pair(("a", TRANSPORT_A), ("b", TRANSPORT_B))?;
     match setup {
-        Setup::Grebe => {
+        Setup::Grebe | Setup::GrebeLarge => {
             for (host, overlay, remote) in
                 [("a", OVERLAY_A, "192.0.2.2"), ("b", OVERLAY_B, "192.0.2.1")]
             {
                 lab.start_daemon(host)?;
                 lab.configure_seed(host, overlay, &[remote])?;
+                if setup == Setup::GrebeLarge {
+                    lab.vsctl_ok(
+                        host,
+                        &["set", "interface", "gre0", "options:large_frames=true"],
+                    )?;
+                }
             }
         }
         Setup::Ovs => {
@@ -643,7 +650,7 @@ struct Proc {
 fn switch_processes(lab: &Lab, setup: Setup) -> anyhow::Result<Vec<Proc>> {
     let mut procs = Vec::new();
     match setup {
-        Setup::Grebe => {
+        Setup::Grebe | Setup::GrebeLarge => {
             for host in ["a", "b"] {
                 let file = lab.rundir(host).join(crate::control::PIDFILE_NAME);
                 let pid = fs::read_to_string(&file)
@@ -991,18 +998,6 @@ impl Report<'_> {
              (OVS: ovs-vswitchd + ovsdb-server); CPU: utime + stime of the switch processes; \
              — where\nthe kernel is the switch."
         );
-        let loads: Vec<String> = self
-            .outcomes
-            .iter()
-            .filter_map(|(s, o)| Some(format!("{} {:.2}", s.label(), o.load_at_start?)))
-            .collect();
-        if !loads.is_empty() {
-            let _ = writeln!(
-                text,
-                "Load average (1 min) as each setup began: {}.",
-                loads.join(", ")
-            );
-        }
         for (s, o) in self.outcomes {
             if let Some(why) = &o.skipped {
                 let _ = writeln!(text, "{}: not measured: {why}", s.label());
@@ -1042,9 +1037,6 @@ impl Report<'_> {
                 ),
             );
             r.insert("detail".into(), Value::Object(o.detail.clone()));
-            if let Some(load) = o.load_at_start {
-                r.insert("load_average_at_start".into(), json!(load));
-            }
             results.insert(s.key().into(), Value::Object(r));
         }
         // Every measured setup over OVS and over the bare veth, and grebe over kernel VXLAN.
@@ -1182,9 +1174,9 @@ impl Report<'_> {
                 );
                 // grebe's bars also say how it compares with OVS and the bare veth.
                 let mut notes = Vec::new();
-                if *setup == Setup::Grebe {
+                if matches!(setup, Setup::Grebe | Setup::GrebeLarge) {
                     for base in [Setup::Ovs, Setup::Veth] {
-                        if let Some(r) = self.ratio(Setup::Grebe, base, m.key) {
+                        if let Some(r) = self.ratio(*setup, base, m.key) {
                             notes.push(format!("{r:.2}× {}", base.label()));
                         }
                     }
