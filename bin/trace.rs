@@ -31,7 +31,7 @@ use crate::control::{self, Reply, StreamClient, StreamConn, StreamMessage, to_he
 use crate::daemon::DaemonState;
 
 /// The syntax `ofproto/trace` takes, for `list-commands` and error messages.
-pub const TRACE_USAGE: &str = "BRIDGE in_port=PORT,dl_src=MAC,dl_dst=MAC[,dl_type=0xXXXX] | BRIDGE in_port=PORT HEXFRAME  [--format json]";
+pub const TRACE_USAGE: &str = "BRIDGE in_port=PORT,dl_src=MAC,dl_dst=MAC[,dl_type=0xXXXX] | BRIDGE in_port=PORT HEXFRAME  [--learn] [--format json]";
 /// The syntax `ofproto/trace-live` takes.
 pub const LIVE_USAGE: &str = "BRIDGE [--count N] [--rate LINES/S] [--format json]";
 
@@ -537,6 +537,8 @@ pub struct Trace {
     pub learning: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub learning_from: Option<String>,
+    /// Whether the table was changed (`--learn`); otherwise the trace only says what would be.
+    pub learned: bool,
     /// "hit", "miss" (unknown destination), "not_looked_up" (group address, or dropped before).
     pub lookup: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -743,6 +745,7 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
         frame_hex: to_hex(frame),
         learning,
         learning_from,
+        learned: false,
         lookup,
         lookup_port,
         lookup_age,
@@ -892,7 +895,12 @@ pub fn render_text(t: &Trace) -> String {
         }
         _ => "Learning: not reached".to_string(),
     };
-    step(&mut s, format!("{learn} (trace only: nothing is learned)"));
+    let applied = if t.learned {
+        "(learned: --learn)"
+    } else {
+        "(trace only: nothing is learned)"
+    };
+    step(&mut s, format!("{learn} {applied}"));
     let lookup = match t.lookup {
         "hit" => format!(
             "Lookup: {dst} is in the MAC table on {}{}",
@@ -1051,12 +1059,9 @@ fn finish_text(mut s: String, t: &Trace) -> String {
 
 /// `ofproto/trace` for `appctl`: parse, trace, render.
 pub fn run_trace(state: &DaemonState, args: &[&str], json_format: bool) -> Result<String, String> {
-    if args.contains(&"--learn") {
-        return Err(
-            "ofproto/trace: --learn is not available: the datapath offers no way to write its MAC table from the control side yet; send a real frame to learn\n"
-                .into(),
-        );
-    }
+    let learn = args.contains(&"--learn");
+    let args: Vec<&str> = args.iter().copied().filter(|a| *a != "--learn").collect();
+    let args = &args[..];
     if let Some(flag) = args.iter().find(|a| a.starts_with("--")) {
         return Err(format!(
             "ofproto/trace: unknown option {flag}\n  usage: ofproto/trace {TRACE_USAGE}\n"
@@ -1066,7 +1071,18 @@ pub fn run_trace(state: &DaemonState, args: &[&str], json_format: bool) -> Resul
     if !state.config.bridges.contains_key(&req.bridge) {
         return Err(no_bridge(&req.bridge));
     }
-    let t = trace(&state.datapath, &req)?;
+    let mut t = trace(&state.datapath, &req)?;
+    // Asked to learn: what the trace said learning would do, done to the live table.
+    if learn && matches!(t.learning, "new" | "refresh" | "move") {
+        let src = Frame::new_checked(&req.frame[..]).map(|f| f.src_addr().0);
+        if let (Ok(src), Some(port)) = (src, state.datapath.port_id(&req.in_port)) {
+            state
+                .datapath
+                .learn(&req.bridge, src, port)
+                .map_err(|e| format!("ofproto/trace: {e}\n"))?;
+            t.learned = true;
+        }
+    }
     if json_format {
         Ok(format!(
             "{}\n",

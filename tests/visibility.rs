@@ -435,3 +435,23 @@ fn bad_requests_get_clear_errors() {
         .unwrap();
     assert!(t.contains("\"reason\":\"frame_truncated\""), "{t}");
 }
+
+#[test]
+fn trace_learns_only_when_asked() {
+    let Some(lab) = lab("vlearn") else { return };
+    two_hosts(&lab);
+    let flow = "in_port=gre0,dl_src=02:00:00:00:00:77,dl_dst=ff:ff:ff:ff:ff:ff";
+    let fdb = || lab.appctl("a", &["fdb/show", "br-int"]).unwrap();
+    let t = trace_json(&lab, "a", &[flow]);
+    assert_eq!(t["learning"], "new", "{t}");
+    assert_eq!(t["learned"], false, "{t}");
+    assert!(!fdb().contains("02:00:00:00:00:77"));
+    let t = trace_json(&lab, "a", &[flow, "--learn"]);
+    assert_eq!(t["learned"], true, "{t}");
+    let table = fdb();
+    let line = table
+        .lines()
+        .find(|l| l.contains("02:00:00:00:00:77"))
+        .unwrap_or_else(|| panic!("not learned:\n{table}"));
+    assert!(line.trim_start().starts_with("gre0"), "{line}");
+}

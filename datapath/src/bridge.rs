@@ -19,7 +19,7 @@ use std::time::{Duration, Instant, SystemTime};
 use encap::gro::{self, TcpSegment};
 use encap::ipv4;
 use encap::vnet::{self, Gso, VnetHeader};
-use learning::{EntryInfo, PortId, SharedMacTable};
+use learning::{EntryInfo, Learned, PortId, SharedMacTable};
 
 use crate::counters::{DropCounters, DropReason, PortCounters, PortCountersSnapshot};
 use crate::forward::{FrameRef, PortState, TxQueues, output, should_flood};
@@ -575,6 +575,20 @@ impl Datapath {
             .iter()
             .find(|(_, p)| p.id == id)
             .map(|(n, _)| n.as_str())
+    }
+
+    /// Learns `mac` on port `port` of `bridge`, as a frame from it would (`ofproto/trace --learn`).
+    pub fn learn(
+        &self,
+        bridge: &str,
+        mac: [u8; 6],
+        port: PortId,
+    ) -> Result<Learned, DatapathError> {
+        let b = self
+            .bridges
+            .get(bridge)
+            .ok_or_else(|| DatapathError::NoSuchBridge(bridge.into()))?;
+        Ok(b.table.learn(mac, port, Instant::now()))
     }
 
     /// The learning counters of a bridge's table.
