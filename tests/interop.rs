@@ -555,8 +555,8 @@ fn known_wire_differences_from_ovs_still_hold() {
     lab.wait_ping("g", "198.51.100.1", WAIT).unwrap();
     let (ovs, grebe) = ("192.0.2.1", "192.0.2.2");
 
-    // 1. ECN: OVS copies the inner packet's ECN field into the outer header (RFC 6040, normal
-    //    mode); grebe sends its configured TOS (0) whatever the inner packet says.
+    // 1. ECN, no longer a difference: both copy the inner packet's ECN field into the outer
+    //    header (RFC 6040), so congestion marks survive the tunnel either way.
     let file = lab.dir().join("ecn.pcap");
     let filter = icmp_in_gre_filter(None, &[gre_header_len(false, false, false)]);
     let capture = start_capture(&lab, "wan", "sw0", &filter, 4, &file).unwrap();
@@ -569,7 +569,7 @@ fn known_wire_differences_from_ovs_still_hold() {
     );
     assert_eq!(
         outer_field(&file, grebe, "ip.dsfield"),
-        ["0x00", "0x00"],
+        ["0x02", "0x02"],
         "grebe"
     );
 

@@ -226,12 +226,17 @@ fn peer_restart_is_survived() {
 
 /// Sends raw GRE payloads (the kernel adds the outer IPv4 header) from `host` to `dst`.
 fn send_gre(lab: &grebe::lab::Lab, host: &str, dst: &str, payloads: &[Vec<u8>]) {
+    send_gre_tos(lab, host, dst, 0, payloads);
+}
+
+/// As `send_gre`, with the outer TOS byte set to `tos`.
+fn send_gre_tos(lab: &grebe::lab::Lab, host: &str, dst: &str, tos: u8, payloads: &[Vec<u8>]) {
     let hex: Vec<String> = payloads
         .iter()
         .map(|p| p.iter().map(|b| format!("{b:02x}")).collect())
         .collect();
     let script = format!(
-        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_RAW, 47)\nfor h in {hex:?}:\n    s.sendto(bytes.fromhex(h), ('{dst}', 0))\n"
+        "import socket\ns = socket.socket(socket.AF_INET, socket.SOCK_RAW, 47)\ns.setsockopt(socket.IPPROTO_IP, socket.IP_TOS, {tos})\nfor h in {hex:?}:\n    s.sendto(bytes.fromhex(h), ('{dst}', 0))\n"
     );
     lab.sh(host, &["python3", "-c", &script]).unwrap();
 }
@@ -447,4 +452,85 @@ fn large_frames_cross_whole_and_arrive_intact() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("large_frames"));
+}
+
+/// A GRE packet (no flags, 0x6558) carrying a UDP/IPv4 datagram with TOS `tos` from b's overlay
+/// address to a's, in an Ethernet frame to `dst_mac`.
+fn gre_udp(dst_mac: [u8; 6], tos: u8) -> Vec<u8> {
+    let mut p = vec![0x00, 0x00, 0x65, 0x58];
+    let mut f = vec![0u8; 14 + 20 + 8 + 4];
+    f[..6].copy_from_slice(&dst_mac);
+    f[6..12].copy_from_slice(&[0x02, 0xec, 0x4e, 0, 0, 2]);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    let ip = &mut f[14..34];
+    ip[0] = 0x45;
+    ip[1] = tos;
+    ip[2..4].copy_from_slice(&32u16.to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 17;
+    ip[12..16].copy_from_slice(&[198, 51, 100, 2]);
+    ip[16..20].copy_from_slice(&[198, 51, 100, 1]);
+    let mut sum: u32 = ip
+        .chunks(2)
+        .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    f[24..26].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+    f[34..36].copy_from_slice(&40000u16.to_be_bytes());
+    f[36..38].copy_from_slice(&9999u16.to_be_bytes());
+    f[38..40].copy_from_slice(&12u16.to_be_bytes());
+    f[42..46].copy_from_slice(b"ecn!");
+    p.extend_from_slice(&f);
+    p
+}
+
+#[test]
+fn congestion_marks_cross_decapsulation_as_rfc_6040_says() {
+    let Some(lab) = lab("ecn") else { return };
+    if !grebe::ovs_peer::tshark_available() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "tshark is missing under CI"
+        );
+        eprintln!("SKIPPED congestion marks: tshark is not installed");
+        return;
+    }
+    two_hosts(&lab);
+    lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
+    let mac: Vec<u8> = mac_of(&lab, "a", "mgmt0")
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).unwrap())
+        .collect();
+    let mac: [u8; 6] = mac.try_into().unwrap();
+
+    // Outer CE over an ECT(0) datagram: it reaches mgmt0 marked CE, its checksum still good.
+    let file = lab.dir().join("ce.pcap");
+    let capture =
+        grebe::ovs_peer::start_capture(&lab, "a", "mgmt0", "udp port 9999", 1, &file).unwrap();
+    send_gre_tos(&lab, "b", "192.0.2.1", 0x03, &[gre_udp(mac, 0x02)]);
+    let file = capture.finish(WAIT).unwrap();
+    let rows =
+        grebe::ovs_peer::decode(&file, "", &["ip.dsfield.ecn", "ip.checksum.status"]).unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["ip.dsfield.ecn"], ["3"], "{rows:?}");
+    // Wireshark's checksum status: 1 is good (0 bad, 2 unverified).
+    assert_eq!(
+        rows[0]["ip.checksum.status"],
+        ["1"],
+        "checksum good: {rows:?}"
+    );
+
+    // Outer CE over a datagram that is not ECN-capable: dropped and counted.
+    let before = drops(&lab, "a", "ecn_not_ect");
+    send_gre_tos(&lab, "b", "192.0.2.1", 0x03, &[gre_udp(mac, 0x00)]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while drops(&lab, "a", "ecn_not_ect") == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ecn_not_ect not counted"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

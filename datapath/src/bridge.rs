@@ -18,6 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use encap::gro::{self, TcpSegment};
 use encap::ipv4;
+use encap::tunnel::{self, CongestionMark};
 use encap::vnet::{self, Gso, VnetHeader};
 use learning::{EntryInfo, Learned, PortId, SharedMacTable};
 
@@ -980,13 +981,18 @@ impl Engine {
     fn tunnel_batch(&mut self, rx: &mut RecvBatch, n: usize, tx: &mut TxQueues) {
         let now = Instant::now();
         for i in 0..n {
-            let (id, range) = match self.classify(rx.packet(i)) {
+            let (id, range, outer_tos) = match self.classify(rx.packet(i)) {
                 Ok(x) => x,
                 Err(reason) => {
                     self.drops.add(reason);
                     continue;
                 }
             };
+            let mark = tunnel::decap_ecn(&mut rx.packet_mut(i)[range.clone()], outer_tos);
+            if mark == CongestionMark::NotEct {
+                self.drops.add(DropReason::EcnNotEct);
+                continue;
+            }
             let vnet_header = self.reassembled_to_gso(id, &mut rx.packet_mut(i)[range.clone()]);
             // The GRE header in front of the frame is parsed and done with: the TAP's
             // virtio-net header goes in its place, so no frame is copied.
@@ -1047,12 +1053,12 @@ impl Engine {
         gro::finish(frame, &first, false)
     }
 
-    /// Which tunnel a received packet belongs to, and where its Ethernet frame is.
+    /// Which tunnel a received packet belongs to, where its Ethernet frame is, and the outer TOS.
     #[inline]
-    fn classify(&self, packet: &[u8]) -> Result<(PortId, Range<usize>), DropReason> {
+    fn classify(&self, packet: &[u8]) -> Result<(PortId, Range<usize>, u8), DropReason> {
         let decap = encap::decap(packet)?;
         match self.tunnels.lookup(decap.outer.src_addr, decap.gre.key) {
-            Ok(id) => Ok((id, decap.frame)),
+            Ok(id) => Ok((id, decap.frame, decap.outer.tos)),
             Err(NoTunnel::UnknownRemote) => Err(DropReason::UnknownRemote),
             Err(NoTunnel::KeyMismatch) => Err(DropReason::KeyMismatch),
         }

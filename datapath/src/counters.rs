@@ -49,6 +49,7 @@ drop_reasons! {
     FrameTruncated => "frame_truncated", "Inner Ethernet frame shorter than its 14-byte header.";
     UnknownRemote => "unknown_remote", "GRE from an address that no tunnel has as remote_ip.";
     KeyMismatch => "key_mismatch", "GRE key matches no tunnel from that address.";
+    EcnNotEct => "ecn_not_ect", "Outer header marked congestion (CE) over an inner packet that is not ECN-capable (RFC 6040: drop).";
     InvalidSourceMac => "invalid_source_mac", "Source MAC is multicast, broadcast or zero: never learned, never forwarded.";
     LinkLocal => "link_local", "Destination is a reserved 01:80:c2:00:00:0X address (STP, LACP, pause): not forwarded.";
     SamePort => "same_port", "Destination was learned on the port the frame came from.";

@@ -108,7 +108,7 @@ impl OuterHeader {
                 .checked_add(payload_len)
                 .ok_or(Error::TooBig)?,
             ttl: self.ttl,
-            tos: self.tos,
+            tos: encap_ecn(self.tos, payload.first().and_then(|frame| inner_ecn(frame))),
             dont_frag: self.dont_frag,
             ident: 0,
         };
@@ -146,6 +146,81 @@ impl OuterHeader {
         let payload = &rest[..frame.end - frame.start];
         self.emit(&mut head[start..], payload, seq)?;
         Ok(start)
+    }
+}
+
+/// The two ECN bits of an IP TOS / traffic class (RFC 3168).
+const ECN_MASK: u8 = 0x03;
+/// Congestion experienced.
+const ECN_CE: u8 = 0x03;
+/// ECN-capable transport (0).
+const ECN_ECT0: u8 = 0x02;
+
+/// The ECN field of the IPv4 or IPv6 packet inside an Ethernet frame; `None` for anything else.
+#[inline]
+pub fn inner_ecn(frame: &[u8]) -> Option<u8> {
+    let version = frame.get(14)? >> 4;
+    match (frame.get(12..14)?, version) {
+        ([0x08, 0x00], 4) => Some(frame.get(15)? & ECN_MASK),
+        ([0x86, 0xdd], 6) => Some((frame.get(15)? >> 4) & ECN_MASK),
+        _ => None,
+    }
+}
+
+/// The outer TOS for an inner packet with ECN field `inner` (RFC 6040, as Linux and Open
+/// vSwitch do it): the configured TOS with the inner ECN copied, congestion experienced passed on
+/// as ECT(0) so that the decapsulator's rule below stays the only one that sets CE inside.
+#[inline]
+fn encap_ecn(tos: u8, inner: Option<u8>) -> u8 {
+    let ecn = match inner {
+        Some(ECN_CE) => ECN_ECT0,
+        Some(ecn) => ecn,
+        None => 0,
+    };
+    (tos & !ECN_MASK) | ecn
+}
+
+/// What decapsulation did with the outer header's congestion mark (RFC 6040 section 4.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CongestionMark {
+    /// No mark outside, or nothing inside that carries one (not IP, or already CE).
+    Unchanged,
+    /// The outer CE was copied into the inner IP header.
+    Copied,
+    /// Outer CE over an inner packet that is not ECN-capable: RFC 6040 says drop it.
+    NotEct,
+}
+
+/// Applies the outer header's ECN field to the inner Ethernet frame, as RFC 6040 asks of a
+/// decapsulator: an outer CE becomes CE on an ECN-capable inner packet (the IPv4 header checksum
+/// updated incrementally, RFC 1624), and condemns one that is not. Never panics.
+pub fn decap_ecn(frame: &mut [u8], outer_tos: u8) -> CongestionMark {
+    if outer_tos & ECN_MASK != ECN_CE {
+        return CongestionMark::Unchanged;
+    }
+    match inner_ecn(frame) {
+        None | Some(ECN_CE) => CongestionMark::Unchanged,
+        Some(0) => CongestionMark::NotEct,
+        Some(_) if frame[12] == 0x86 => {
+            frame[15] |= ECN_CE << 4;
+            CongestionMark::Copied
+        }
+        Some(_) => {
+            // IPv4: the header checksum sits at 10..12 of the header, 24..26 of the frame.
+            if frame.len() < ethernet::HEADER_LEN + ipv4::HEADER_LEN {
+                return CongestionMark::Unchanged;
+            }
+            let old = u16::from_be_bytes([frame[14], frame[15]]);
+            frame[15] |= ECN_CE;
+            let new = u16::from_be_bytes([frame[14], frame[15]]);
+            let sum = u16::from_be_bytes([frame[24], frame[25]]);
+            // HC' = ~(~HC + ~m + m')
+            let acc = u32::from(!sum) + u32::from(!old) + u32::from(new);
+            let folded = (acc & 0xffff) + (acc >> 16);
+            let folded = (folded & 0xffff) + (folded >> 16);
+            frame[24..26].copy_from_slice(&(!(folded as u16)).to_be_bytes());
+            CongestionMark::Copied
+        }
     }
 }
 
@@ -192,6 +267,83 @@ pub fn decap(packet: &[u8]) -> Result<Decap, Error> {
         }),
         Some(_) => Err(Error::FrameTruncated),
         None => Err(Error::Truncated),
+    }
+}
+
+#[cfg(test)]
+mod ecn_tests {
+    use super::*;
+    use crate::checksum;
+
+    /// Ethernet + a valid 20-byte IPv4 header with TOS `tos`.
+    fn ipv4_frame(tos: u8) -> Vec<u8> {
+        let mut f = vec![0u8; 14 + 20 + 8];
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f[14] = 0x45;
+        f[15] = tos;
+        f[16..18].copy_from_slice(&28u16.to_be_bytes());
+        f[22] = 64;
+        f[23] = 17;
+        f[26..30].copy_from_slice(&[198, 51, 100, 2]);
+        f[30..34].copy_from_slice(&[198, 51, 100, 1]);
+        let sum = checksum::data(&f[14..34]);
+        f[24..26].copy_from_slice(&sum.to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn the_outer_header_copies_the_inner_ecn_and_ce_travels_as_ect0() {
+        let t = OuterHeader::new(Ipv4Addr::new(192, 0, 2, 2));
+        let mut header = [0u8; MAX_OUTER_LEN];
+        for (inner, outer) in [
+            (0x00, 0x00),
+            (0x01, 0x01),
+            (0x02, 0x02),
+            (0x03, 0x02),
+            (0xb8, 0x00),
+        ] {
+            t.emit(&mut header, &ipv4_frame(inner), 0).unwrap();
+            assert_eq!(header[1], outer, "inner TOS {inner:#04x}");
+        }
+        // The configured TOS keeps its DSCP; a non-IP frame leaves the ECN bits clear.
+        let t = OuterHeader { tos: 0xb8, ..t };
+        t.emit(&mut header, &ipv4_frame(0x02), 0).unwrap();
+        assert_eq!(header[1], 0xba);
+        let mut arp = ipv4_frame(0x03);
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        t.emit(&mut header, &arp, 0).unwrap();
+        assert_eq!(header[1], 0xb8);
+    }
+
+    #[test]
+    fn an_outer_ce_marks_an_ect_inner_packet_and_condemns_a_not_ect_one() {
+        let mut f = ipv4_frame(0x02);
+        assert_eq!(decap_ecn(&mut f, 0x03), CongestionMark::Copied);
+        assert_eq!(f[15], 0x03);
+        assert_eq!(checksum::data(&f[14..34]), 0, "IPv4 checksum still valid");
+        let mut f = ipv4_frame(0xb9);
+        assert_eq!(decap_ecn(&mut f, 0x03), CongestionMark::Copied);
+        assert_eq!(f[15], 0xbb);
+        assert_eq!(checksum::data(&f[14..34]), 0);
+        assert_eq!(
+            decap_ecn(&mut ipv4_frame(0x00), 0x03),
+            CongestionMark::NotEct
+        );
+        assert_eq!(
+            decap_ecn(&mut ipv4_frame(0x00), 0x02),
+            CongestionMark::Unchanged
+        );
+        assert_eq!(
+            decap_ecn(&mut ipv4_frame(0x03), 0x03),
+            CongestionMark::Unchanged
+        );
+        let mut v6 = vec![0u8; 60];
+        v6[12..14].copy_from_slice(&[0x86, 0xdd]);
+        v6[14] = 0x60;
+        v6[15] = 0x20; // traffic class ECN = ECT(0)
+        assert_eq!(decap_ecn(&mut v6, 0x03), CongestionMark::Copied);
+        assert_eq!((v6[15] >> 4) & 3, 3);
+        assert_eq!(decap_ecn(&mut [0u8; 15], 0x03), CongestionMark::Unchanged);
     }
 }
 
