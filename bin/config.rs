@@ -51,6 +51,10 @@ pub struct Bridge {
     pub other_config: BTreeMap<String, String>,
     #[serde(default)]
     pub external_ids: BTreeMap<String, String>,
+    /// OVS's `datapath_type` ("", "system" or "netdev"): stored so that OVS-userspace scripts
+    /// run unchanged; grebe has one datapath whatever it says.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub datapath_type: String,
 }
 
 /// One interface; port and interface share the name (the map key in

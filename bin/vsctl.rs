@@ -1356,6 +1356,7 @@ impl Table {
                 Col::Statistics,
             ],
             Table::Bridge => &[
+                Col::DatapathType,
                 Col::ExternalIds,
                 Col::Name,
                 Col::OtherConfig,
@@ -1407,6 +1408,7 @@ enum Col {
     StpEnable,
     RstpEnable,
     Bridges,
+    DatapathType,
 }
 
 impl Col {
@@ -1426,13 +1428,14 @@ impl Col {
             Col::StpEnable => "stp_enable",
             Col::RstpEnable => "rstp_enable",
             Col::Bridges => "bridges",
+            Col::DatapathType => "datapath_type",
         }
     }
 
     fn ty(self) -> ColType {
         use AtomType::*;
         match self {
-            Col::Name | Col::Type => ColType::scalar(Str),
+            Col::Name | Col::Type | Col::DatapathType => ColType::scalar(Str),
             Col::Options | Col::OtherConfig | Col::ExternalIds => ColType::map(Str, Str),
             Col::MtuRequest => ColType::optional(Int { min: 1 }),
             Col::Statistics => ColType::map(Str, Int { min: i64::MIN }),
@@ -1475,6 +1478,7 @@ impl Col {
             "stp_enable" => Col::StpEnable,
             "rstp_enable" => Col::RstpEnable,
             "bridges" => Col::Bridges,
+            "datapath_type" => Col::DatapathType,
             _ => return None,
         };
         let ok = match table {
@@ -1964,6 +1968,7 @@ impl Ctx<'_> {
                         .map(|p| (Atom::Str(p.clone()), None))
                         .collect(),
                     Col::StpEnable | Col::RstpEnable => vec![(Atom::Bool(false), None)],
+                    Col::DatapathType => str_datum(&b.datapath_type),
                     _ => Vec::new(),
                 }
             }
@@ -2015,6 +2020,20 @@ impl Ctx<'_> {
                 match col {
                     Col::OtherConfig => b.other_config = datum_to_map(&datum),
                     Col::ExternalIds => b.external_ids = datum_to_map(&datum),
+                    Col::DatapathType => {
+                        let value = match datum.first() {
+                            Some((Atom::Str(v), _)) => v.clone(),
+                            _ => String::new(),
+                        };
+                        if !matches!(value.as_str(), "" | "system" | "netdev") {
+                            return Err(format!(
+                                "bridge {name}: datapath_type={value}: grebe has one datapath; it \
+                                 accepts \"\", system and netdev (and ignores them)"
+                            )
+                            .into());
+                        }
+                        b.datapath_type = value;
+                    }
                     Col::StpEnable | Col::RstpEnable => {
                         if datum.first().map(|d| &d.0) == Some(&Atom::Bool(true)) {
                             let proto = if col == Col::StpEnable { "STP" } else { "RSTP" };
@@ -2316,6 +2335,9 @@ impl Ctx<'_> {
         let name = |n: &str| atom_to_string(&Atom::Str(n.to_string()));
         for (br_name, bridge) in &self.cfg.bridges {
             let _ = writeln!(s, "    Bridge {}", name(br_name));
+            if !bridge.datapath_type.is_empty() {
+                let _ = writeln!(s, "        datapath_type: {}", bridge.datapath_type);
+            }
             for (port, iface) in &bridge.ports {
                 let _ = writeln!(s, "        Port {}", name(port));
                 let _ = writeln!(s, "            Interface {}", name(port));
@@ -3843,5 +3865,24 @@ mod tests {
         );
         assert_eq!(score_partial_match("options", "opt"), 3);
         assert_eq!(score_partial_match("options", "optx"), 0);
+    }
+
+    /// OVS-userspace scripts set datapath_type=netdev: stored, shown, read back, and ignored.
+    #[test]
+    fn datapath_type_is_accepted_for_ovs_scripts() {
+        let mut c = seed();
+        ok(&mut c, &["set", "bridge", "br-int", "datapath_type=netdev"]);
+        assert_eq!(
+            ok(&mut c, &["get", "bridge", "br-int", "datapath_type"]),
+            "netdev\n"
+        );
+        assert!(
+            ok(&mut c, &["show"]).contains("    Bridge br-int\n        datapath_type: netdev\n")
+        );
+        err(
+            &mut c,
+            &["set", "bridge", "br-int", "datapath_type=dpdk"],
+            "bridge br-int: datapath_type=dpdk: grebe has one datapath; it accepts \"\", system and netdev (and ignores them)",
+        );
     }
 }

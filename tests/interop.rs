@@ -307,11 +307,6 @@ const DELIBERATE: &[(&str, i32, &str)] = &[
     ("--version", 0, "prints `ovs-vsctl (grebe) VERSION`"),
     ("get interface p1 _uuid", 1, "grebe records have no UUIDs"),
     (
-        "set bridge br1 datapath_type=netdev",
-        1,
-        "grebe has one datapath and refuses the datapath_type column",
-    ),
-    (
         "add-port br0 v1 -- set interface v1 type=vxlan options:remote_ip=192.0.2.9",
         1,
         "only types \"\"/system, internal and gre; OVS stores any type",
