@@ -570,14 +570,6 @@ impl Datapath {
         self.ports.get(name).map(|p| p.id)
     }
 
-    /// The name of a port, by number.
-    pub fn port_name(&self, id: PortId) -> Option<&str> {
-        self.ports
-            .iter()
-            .find(|(_, p)| p.id == id)
-            .map(|(n, _)| n.as_str())
-    }
-
     /// Learns `mac` on port `port` of `bridge`, as a frame from it would (`ofproto/trace --learn`).
     pub fn learn(
         &self,

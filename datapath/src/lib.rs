@@ -20,4 +20,3 @@ pub use forward::{FloodExclusion, flood_exclusion};
 pub use input::{Verdict, decide};
 pub use monitor::{Decision, Direction, FrameEvent, Monitor, MonitorSpec};
 pub use port::TunnelConfig;
-pub use sys::route_mtu;
