@@ -388,3 +388,68 @@ impl Drop for Lab {
         }
     }
 }
+
+/// Sends `bytes` (zeros) over one TCP connection from host `from` to `to_ip`:5201 on host `to`,
+/// with python3 at both ends, and returns how many bytes the receiver counted. The client
+/// retries until the server listens; both give up after 30 s without progress, so a broken
+/// tunnel fails instead of hanging.
+pub fn tcp_send(lab: &Lab, from: &str, to: &str, to_ip: &str, bytes: u64) -> anyhow::Result<u64> {
+    const SERVER: &str = "import socket, sys
+s = socket.create_server((sys.argv[1], 5201))
+s.settimeout(30)
+c, _ = s.accept()
+c.settimeout(30)
+n = 0
+while True:
+    d = c.recv(1 << 16)
+    if not d:
+        break
+    n += len(d)
+print(n)
+";
+    const CLIENT: &str = "import socket, sys, time
+deadline = time.time() + 10
+while True:
+    try:
+        c = socket.create_connection((sys.argv[1], 5201), timeout=30)
+        break
+    except OSError:
+        if time.time() > deadline:
+            raise
+        time.sleep(0.1)
+c.sendall(bytes(int(sys.argv[2])))
+c.close()
+";
+    let server = lab
+        .command(to, "python3")
+        .args(["-c", SERVER, to_ip])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting the TCP server")?;
+    let client = lab
+        .command(from, "python3")
+        .args(["-c", CLIENT, to_ip, &bytes.to_string()])
+        .stdin(Stdio::null())
+        .output();
+    // The server ends by itself: on EOF, or 30 s after the client failed to connect.
+    let server = server
+        .wait_with_output()
+        .context("waiting for the TCP server")?;
+    let client = client.context("running the TCP client")?;
+    if !client.status.success() {
+        bail!(
+            "TCP client on {from} failed: {}",
+            String::from_utf8_lossy(&client.stderr).trim()
+        );
+    }
+    String::from_utf8_lossy(&server.stdout)
+        .trim()
+        .parse()
+        .with_context(|| {
+            format!(
+                "TCP server on {to} failed: {}",
+                String::from_utf8_lossy(&server.stderr).trim()
+            )
+        })
+}

@@ -80,37 +80,8 @@ pub fn tcp_transfer(
     to_ip: &str,
     bytes: u64,
 ) -> std::time::Duration {
-    let mut server = lab
-        .command(to, "python3")
-        .args([
-            "-c",
-            &format!(
-                "import socket\ns = socket.create_server(('{to_ip}', 5201))\nprint('ready', flush=True)\nc, _ = s.accept()\nn = 0\nwhile True:\n    d = c.recv(1 << 16)\n    if not d: break\n    n += len(d)\nprint(n)\n"
-            ),
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(server.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    assert_eq!(line.trim(), "ready");
     let started = std::time::Instant::now();
-    lab.sh(
-        from,
-        &[
-            "python3",
-            "-c",
-            &format!(
-                "import socket\nc = socket.create_connection(('{to_ip}', 5201), timeout=30)\nc.sendall(bytes({bytes}))\nc.close()\n"
-            ),
-        ],
-    )
-    .unwrap();
-    line.clear();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    let elapsed = started.elapsed();
-    server.wait().unwrap();
-    assert_eq!(line.trim().parse::<u64>().unwrap(), bytes, "bytes received");
-    elapsed
+    let received = grebe::lab::tcp_send(lab, from, to, to_ip, bytes).unwrap();
+    assert_eq!(received, bytes, "bytes received");
+    started.elapsed()
 }

@@ -23,7 +23,7 @@ use encap::vnet::{self, Gso, VnetHeader};
 use learning::{EntryInfo, Learned, PortId, SharedMacTable};
 
 use crate::counters::{DropCounters, DropReason, PortCounters, PortCountersSnapshot};
-use crate::forward::{FrameRef, PortState, TxQueues, output, should_flood};
+use crate::forward::{FrameRef, PortState, TxQueues, output, should_flood, tap_write_failure};
 use crate::input::{Verdict, decide};
 use crate::monitor::{self, Decision, Direction, FrameEvent, Monitor, MonitorSink, MonitorSpec};
 use crate::port::tunnel::NoTunnel;
@@ -1187,11 +1187,7 @@ impl Engine {
             Ok(_) => port.counters.tx_many(segments, bytes),
             Err(e) => {
                 crate::counters::bump(&port.counters.tx_dropped, segments);
-                let reason = if e.raw_os_error() == Some(libc::EIO) {
-                    DropReason::PortDown
-                } else {
-                    DropReason::TxFailed
-                };
+                let reason = tap_write_failure(&e);
                 for _ in 0..segments {
                     self.drops.add(reason);
                 }

@@ -132,11 +132,7 @@ pub(crate) fn output(
             Ok(_) => port.counters.tx(frame.bytes.len()),
             Err(e) => {
                 bump(&port.counters.tx_dropped, 1);
-                drops.add(if e.raw_os_error() == Some(libc::EIO) {
-                    DropReason::PortDown
-                } else {
-                    DropReason::TxFailed
-                });
+                drops.add(tap_write_failure(&e));
             }
         },
         PortIo::Tunnel(t) => {
@@ -150,6 +146,15 @@ pub(crate) fn output(
                 drops.add(reason);
             }
         }
+    }
+}
+
+/// Why a TAP refused a frame: EIO means the interface is down.
+pub(crate) fn tap_write_failure(e: &std::io::Error) -> DropReason {
+    if e.raw_os_error() == Some(libc::EIO) {
+        DropReason::PortDown
+    } else {
+        DropReason::TxFailed
     }
 }
 
