@@ -126,7 +126,7 @@ impl Bpdu {
         }
         let length = usize::from(u16::from_be_bytes([frame[12], frame[13]]));
         // An 802.3 length, not an EtherType; the frame may carry padding beyond it.
-        if length > 1500 || length < 3 + TCN_LEN || frame[ETH_LEN..LLC_END] != LLC {
+        if !(3 + TCN_LEN..=1500).contains(&length) || frame[ETH_LEN..LLC_END] != LLC {
             return Err(BpduError::NotLlc);
         }
         let end = (ETH_LEN + length).min(frame.len());
