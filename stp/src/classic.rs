@@ -11,7 +11,13 @@
 //! - Every rejected frame counts in `errors`, including a configuration BPDU whose message age
 //!   is not below its max age (OVS counts that one as received and drops it).
 //! - A configuration BPDU carrying this bridge's ID and the receiving port's own ID (its own
-//!   BPDU come back) is dropped before any procedure sees it.
+//!   BPDU come back) is dropped before any procedure sees it. OVS's procedures end with nothing
+//!   changed for it too; the check makes that explicit.
+//! - A removed port leaves the table instead of staying disabled in it, and a port number
+//!   outside 1..=255 is not taken in.
+//!
+//! As in OVS, an RST BPDU (type 2) is an error for STP: a rapid peer falls back to STP when it
+//! hears our configuration BPDUs.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -26,9 +32,9 @@ use crate::{
 const TICK_NANOS: u128 = 1_000_000_000 / 256;
 /// One second of timer ticks: the hold time and the longest step `tick` takes at once.
 const SECOND: u32 = 256;
-/// The longest gap `tick` replays. Every non-periodic timer chain (max age, two forward
-/// delays, the topology change timer) has run out well within it even with 256 s timers
-/// learned from a peer, so a longer gap would end in the same state.
+/// The longest gap `tick` replays. With any times 802.1D allows (max age ≤ 40 s, forward
+/// delay ≤ 30 s), every chain of one-shot timers (max age, two forward delays, the topology
+/// change timer) has run out well within it, so a longer gap ends in the same state.
 const MAX_REPLAY: Duration = Duration::from_secs(1024);
 /// The message age a non-root bridge adds to what its root port heard: one timer tick, as OVS.
 const MESSAGE_AGE_INCREMENT: u32 = 1;
