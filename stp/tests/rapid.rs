@@ -1,0 +1,509 @@
+//! RSTP against itself in the in-memory mesh, and against hand-built BPDUs.
+
+mod mesh;
+
+use std::time::Duration;
+
+use mesh::{Mesh, fast_timers, port_to};
+use stp::bpdu::{self, Bpdu, ConfigBpdu, VERSION_RSTP, VERSION_STP, flags};
+use stp::rapid::Rstp;
+use stp::{
+    BpduError, BridgeConfig, BridgeId, Event, PortConfig, PortNo, PortRole, PortState, SpanningTree,
+};
+
+const TUNNEL_COST: u32 = 2000;
+
+fn rstp(i: usize) -> Box<dyn SpanningTree> {
+    Box::new(Rstp::new(&fast_timers(i)))
+}
+
+fn converged(n: usize) -> impl Fn(&Mesh) -> bool {
+    move |m: &Mesh| {
+        m.is_spanning_tree() && m.bridges.iter().all(|b| b.status().root_id == root_id(0)) && {
+            let _ = n;
+            true
+        }
+    }
+}
+
+fn root_id(i: usize) -> BridgeId {
+    fast_timers(i).bridge_id()
+}
+
+/// Converges `n` bridges from cold and returns the mesh and how long it took.
+fn converge(n: usize) -> (Mesh, Duration) {
+    let mut mesh = Mesh::full(n, TUNNEL_COST, rstp);
+    let took = mesh
+        .run_until(Duration::from_secs(30), converged(n))
+        .expect("the mesh converges");
+    (mesh, took)
+}
+
+#[test]
+fn three_bridges_converge_by_handshake_well_within_forward_delay() {
+    let (mesh, took) = converge(3);
+    println!("3-bridge full mesh converged in {took:?} (simulated)");
+    assert!(took <= Duration::from_secs(1), "took {took:?}");
+    assert_eq!(mesh.blocked_links(), vec![(1, 2)]);
+    let root = mesh.bridges[0].status();
+    assert!(root.is_root());
+    for i in 1..3 {
+        let status = mesh.bridges[i].status();
+        assert_eq!(status.root_id, root.bridge_id);
+        assert_eq!(status.root_port, Some(port_to(0)));
+        assert_eq!(status.root_path_cost, TUNNEL_COST);
+    }
+    // Bridge 1 serves the 1–2 link; bridge 2 keeps it as its alternate path.
+    assert_eq!(mesh.role(1, port_to(2)), PortRole::Designated);
+    assert_eq!(mesh.role(2, port_to(1)), PortRole::Alternate);
+    assert_eq!(mesh.state(2, port_to(1)), PortState::Discarding);
+}
+
+#[test]
+fn cutting_a_root_link_opens_the_alternate_at_once() {
+    let (mut mesh, _) = converge(3);
+    mesh.run_for(Duration::from_secs(5));
+    mesh.cut(0, 1);
+    let took = mesh
+        .run_until(Duration::from_secs(30), converged(3))
+        .expect("the mesh reconverges");
+    println!("after cutting 0–1, reconverged in {took:?} (simulated)");
+    assert!(took <= Duration::from_millis(500), "took {took:?}");
+    assert!(mesh.blocked_links().is_empty());
+    assert_eq!(mesh.state(1, port_to(2)), PortState::Forwarding);
+    assert_eq!(mesh.state(2, port_to(1)), PortState::Forwarding);
+    let status = mesh.bridges[1].status();
+    assert_eq!(status.root_port, Some(port_to(2)));
+    assert_eq!(status.root_path_cost, 2 * TUNNEL_COST);
+}
+
+#[test]
+fn a_silent_link_ages_out_and_the_tree_heals() {
+    let (mut mesh, _) = converge(3);
+    mesh.run_for(Duration::from_secs(5));
+    // The link stops carrying BPDUs but neither port goes down: only ageing can tell.
+    for link in &mut mesh.links {
+        if (link.a.0, link.b.0) == (0, 1) {
+            link.up = false;
+        }
+    }
+    let healed = |m: &Mesh| {
+        m.state(1, port_to(2)).forwards()
+            && m.state(2, port_to(1)).forwards()
+            && m.bridges[1].status().root_port == Some(port_to(2))
+    };
+    let took = mesh
+        .run_until(Duration::from_secs(30), healed)
+        .expect("bridge 1 finds the root through bridge 2");
+    println!("after 0–1 fell silent, healed in {took:?} (simulated; 3 × hello to age out)");
+    // Received information lasts three hellos of 2 s.
+    assert!(took <= Duration::from_secs(7), "took {took:?}");
+    assert!(took >= Duration::from_secs(4), "took {took:?}");
+}
+
+#[test]
+fn a_converged_tree_stays_quiet() {
+    let (mut mesh, _) = converge(3);
+    mesh.run_for(Duration::from_secs(10));
+    let states = mesh.states.clone();
+    let delivered = mesh.delivered;
+    let flushes = mesh.flushes.clone();
+    for _ in 0..600 {
+        mesh.step(Duration::from_millis(100));
+        assert_eq!(
+            mesh.states, states,
+            "a port changed state at {:?}",
+            mesh.now
+        );
+        assert!(mesh.is_spanning_tree());
+    }
+    let sent = mesh.delivered - delivered;
+    println!("60 s of a converged 3-bridge tree: {sent} BPDUs");
+    // Only designated ports send hellos: three links, one every 2 s each.
+    assert!((80..=100).contains(&sent), "{sent} BPDUs in 60 s");
+    assert_eq!(mesh.flushes, flushes);
+}
+
+#[test]
+fn four_bridges_keep_three_links() {
+    let (mesh, took) = converge(4);
+    println!("4-bridge full mesh converged in {took:?} (simulated)");
+    assert!(took <= Duration::from_secs(2), "took {took:?}");
+    let blocked = mesh.blocked_links();
+    assert_eq!(blocked.len(), 3, "{blocked:?}");
+    // The root reaches every other bridge directly.
+    for i in 1..4 {
+        assert!(mesh.state(0, port_to(i)).forwards());
+        assert!(mesh.state(i, port_to(0)).forwards());
+    }
+}
+
+#[test]
+fn timers_in_any_chunks_reach_the_same_tree() {
+    for step in [
+        Duration::from_secs(1),
+        Duration::from_secs(5),
+        Duration::from_millis(300),
+    ] {
+        let mut mesh = Mesh::full(3, TUNNEL_COST, rstp);
+        mesh.deliver();
+        for _ in 0..10 {
+            mesh.step(step);
+        }
+        assert!(mesh.is_spanning_tree(), "step {step:?}");
+        assert_eq!(mesh.blocked_links(), vec![(1, 2)], "step {step:?}");
+    }
+    let mut lone = Rstp::new(&fast_timers(0));
+    lone.add_port(&port(1));
+    lone.tick(Duration::MAX);
+    lone.tick(Duration::MAX);
+    assert_eq!(lone.port_state(1), PortState::Forwarding);
+}
+
+// ---- One bridge against hand-built BPDUs ----
+
+fn port(number: PortNo) -> PortConfig {
+    PortConfig {
+        number,
+        priority: 128,
+        path_cost: TUNNEL_COST,
+        mac: [2, 0, 0, 0, 9, number as u8],
+    }
+}
+
+/// A neighbour's BPDU, as a designated port of a better bridge (the root) sends it.
+fn from_root(flags: u8) -> ConfigBpdu {
+    let root = BridgeId::new(4096, [2, 0, 0, 0, 0, 0xaa]);
+    ConfigBpdu {
+        flags: flags | ConfigBpdu::role_flags(PortRole::Designated),
+        root,
+        root_path_cost: 0,
+        bridge: root,
+        port_id: 0x8001,
+        message_age: 0,
+        max_age: 6 * 256,
+        hello_time: 2 * 256,
+        forward_delay: 4 * 256,
+    }
+}
+
+fn frame(bpdu: Bpdu) -> Vec<u8> {
+    bpdu.emit([2, 0, 0, 0, 0, 0xaa]).to_vec()
+}
+
+fn drain(bridge: &mut Rstp) -> (Vec<Bpdu>, Vec<Event>) {
+    let mut sent = Vec::new();
+    while let Some(tx) = bridge.poll_transmit() {
+        sent.push(Bpdu::parse(&tx.frame).expect("we send what we parse"));
+    }
+    let mut events = Vec::new();
+    while let Some(event) = bridge.poll_event() {
+        events.push(event);
+    }
+    (sent, events)
+}
+
+/// The bridge's answers on `port`, each with its protocol version byte.
+fn versions_sent(bridge: &mut Rstp, port: PortNo) -> Vec<u8> {
+    let mut versions = Vec::new();
+    while let Some(tx) = bridge.poll_transmit() {
+        if tx.port == port {
+            versions.push(tx.frame[19]);
+        }
+    }
+    versions
+}
+
+#[test]
+fn an_802_1d_neighbour_gets_config_bpdus() {
+    let mut bridge = Rstp::new(&fast_timers(0));
+    bridge.add_port(&port(1));
+    bridge.tick(Duration::from_secs(4));
+    assert!(
+        versions_sent(&mut bridge, 1)
+            .iter()
+            .all(|&v| v == VERSION_RSTP)
+    );
+
+    // An 802.1D bridge, worse than us, announces itself on the link.
+    let legacy = ConfigBpdu {
+        flags: 0,
+        root: BridgeId::new(61440, [2, 0, 0, 0, 0, 0xbb]),
+        bridge: BridgeId::new(61440, [2, 0, 0, 0, 0, 0xbb]),
+        ..from_root(0)
+    };
+    bridge.receive(1, &frame(Bpdu::Config(legacy))).unwrap();
+    // What it sends in the same breath was decided before the migration machine ran.
+    versions_sent(&mut bridge, 1);
+    bridge.tick(Duration::from_secs(2));
+    let versions = versions_sent(&mut bridge, 1);
+    assert!(!versions.is_empty());
+    assert!(versions.iter().all(|&v| v == VERSION_STP), "{versions:?}");
+
+    // Once it is gone and an RSTP bridge speaks up instead, we speak RSTP again.
+    bridge.tick(Duration::from_secs(4));
+    assert!(
+        versions_sent(&mut bridge, 1)
+            .iter()
+            .all(|&v| v == VERSION_STP)
+    );
+    let rstp_peer = ConfigBpdu {
+        flags: ConfigBpdu::role_flags(PortRole::Designated),
+        ..legacy
+    };
+    bridge.receive(1, &frame(Bpdu::Rst(rstp_peer))).unwrap();
+    bridge.tick(Duration::from_secs(2));
+    let versions = versions_sent(&mut bridge, 1);
+    assert!(!versions.is_empty());
+    assert!(versions.iter().all(|&v| v == VERSION_RSTP), "{versions:?}");
+}
+
+#[test]
+fn mcheck_tries_rstp_again() {
+    let mut bridge = Rstp::new(&fast_timers(0));
+    bridge.add_port(&port(1));
+    bridge.tick(Duration::from_secs(4));
+    let legacy = ConfigBpdu {
+        flags: 0,
+        root: BridgeId::new(61440, [2, 0, 0, 0, 0, 0xbb]),
+        bridge: BridgeId::new(61440, [2, 0, 0, 0, 0, 0xbb]),
+        ..from_root(0)
+    };
+    bridge.receive(1, &frame(Bpdu::Config(legacy))).unwrap();
+    versions_sent(&mut bridge, 1);
+    bridge.tick(Duration::from_secs(2));
+    let versions = versions_sent(&mut bridge, 1);
+    assert!(!versions.is_empty() && versions.iter().all(|&v| v == VERSION_STP));
+    bridge.mcheck(1);
+    bridge.tick(Duration::from_secs(2));
+    let versions = versions_sent(&mut bridge, 1);
+    assert!(versions.contains(&VERSION_RSTP), "{versions:?}");
+}
+
+#[test]
+fn garbage_is_counted_and_changes_nothing() {
+    let mut bridge = Rstp::new(&fast_timers(0));
+    bridge.add_port(&port(1));
+    bridge.add_port(&port(2));
+    bridge.tick(Duration::from_secs(1));
+    drain(&mut bridge);
+    let before = bridge.status();
+
+    let good = frame(Bpdu::Rst(from_root(0)));
+    let mut wrong_llc = good.clone();
+    wrong_llc[14] = 0xaa;
+    let mut too_old = good.clone();
+    too_old[44] = 7; // message age 7 s ≥ max age 6 s
+    let cases: [(&[u8], BpduError); 5] = [
+        (&good[..20], BpduError::Truncated),
+        (&wrong_llc, BpduError::NotLlc),
+        (&too_old, BpduError::BadTimers),
+        (&[0u8; 64], BpduError::NotGroupAddress),
+        (&good[..40], BpduError::Truncated),
+    ];
+    for (bytes, error) in cases {
+        assert_eq!(bridge.receive(1, bytes), Err(error));
+    }
+    // A configuration BPDU whose message age is below max age in 1/256 s but not in whole
+    // seconds, as OVS counts: rejected too.
+    let mut almost = from_root(0);
+    almost.flags = 0;
+    almost.max_age = 6 * 256 + 100;
+    almost.message_age = 6 * 256 + 10;
+    assert_eq!(
+        bridge.receive(1, &frame(Bpdu::Config(almost))),
+        Err(BpduError::BadTimers)
+    );
+
+    let after = bridge.status();
+    assert_eq!(after.ports[0].counters.errors, 6);
+    assert_eq!(after.ports[0].counters.rx, 0);
+    assert_eq!(after.root_id, before.root_id);
+    assert_eq!(after.ports[0].role, before.ports[0].role);
+    let (sent, events) = drain(&mut bridge);
+    assert!(sent.is_empty() && events.is_empty(), "{sent:?} {events:?}");
+
+    assert_eq!(bridge.receive(9, &good), Err(BpduError::PortNotInTree));
+    assert_eq!(bridge.receive(0, &good), Err(BpduError::PortNotInTree));
+}
+
+#[test]
+fn forged_bpdus_never_panic() {
+    use proptest::prelude::*;
+    let mut runner = proptest::test_runner::TestRunner::default();
+    runner
+        .run(
+            &(
+                proptest::collection::vec(any::<u8>(), 0..12),
+                any::<[u8; 35]>(),
+                0u8..4,
+            ),
+            |(head, body, kind)| {
+                let mut bridge = Rstp::new(&fast_timers(0));
+                bridge.add_port(&port(1));
+                bridge.add_port(&port(2));
+                // Well-framed BPDUs with arbitrary fields, then arbitrary junk.
+                let mut forged = frame(Bpdu::Rst(from_root(0)));
+                forged[17..17 + 35].copy_from_slice(&body);
+                forged[17] = 0;
+                forged[18] = 0;
+                forged[20] = [0x00, 0x02, 0x80, 0x02][usize::from(kind)];
+                for _ in 0..3 {
+                    let _ = bridge.receive(1, &forged);
+                    let _ = bridge.receive(2, &head);
+                    bridge.tick(Duration::from_millis(700));
+                    // A forged root's nonsense times are passed on, as OVS does: no parse here.
+                    while bridge.poll_transmit().is_some() {}
+                    while bridge.poll_event().is_some() {}
+                }
+                let _ = bridge.status();
+                Ok(())
+            },
+        )
+        .unwrap();
+}
+
+#[test]
+fn a_topology_change_flushes_the_other_ports() {
+    let mut bridge = Rstp::new(&fast_timers(5));
+    bridge.add_port(&port(1));
+    bridge.add_port(&port(2));
+    // Port 1 hears the root and becomes our root port; port 2 serves a downstream bridge that
+    // agrees to its proposals.
+    let hello = frame(Bpdu::Rst(from_root(flags::LEARNING | flags::FORWARDING)));
+    for _ in 0..8 {
+        bridge.receive(1, &hello).unwrap();
+        let mut answers = Vec::new();
+        while let Some(tx) = bridge.poll_transmit() {
+            if tx.port == 2 {
+                answers.push(Bpdu::parse(&tx.frame).unwrap());
+            }
+        }
+        for sent in answers {
+            if let Bpdu::Rst(c) = sent {
+                // The downstream root port agrees to what it was told.
+                let agree = ConfigBpdu {
+                    flags: ConfigBpdu::role_flags(PortRole::Root) | flags::AGREEMENT,
+                    ..c
+                };
+                bridge.receive(2, &frame(Bpdu::Rst(agree))).unwrap();
+            }
+        }
+        while bridge.poll_event().is_some() {}
+        bridge.tick(Duration::from_secs(1));
+    }
+    assert_eq!(bridge.port_state(1), PortState::Forwarding);
+    assert_eq!(bridge.port_state(2), PortState::Forwarding);
+    assert_eq!(bridge.status().root_port, Some(1));
+    drain(&mut bridge);
+
+    // The root announces a topology change.
+    let tc = frame(Bpdu::Rst(from_root(
+        flags::LEARNING | flags::FORWARDING | flags::TOPOLOGY_CHANGE,
+    )));
+    bridge.receive(1, &tc).unwrap();
+    let (sent, events) = drain(&mut bridge);
+    assert_eq!(events, vec![Event::FlushPort(2)]);
+    // And passes it on downstream.
+    assert!(
+        sent.iter()
+            .any(|b| matches!(b, Bpdu::Rst(c) if c.has(flags::TOPOLOGY_CHANGE)))
+    );
+}
+
+#[test]
+fn topology_changes_in_the_mesh_flush() {
+    let (mut mesh, _) = converge(3);
+    mesh.run_for(Duration::from_secs(10));
+    let before = mesh.flushes.clone();
+    mesh.cut(0, 1);
+    mesh.run_for(Duration::from_secs(2));
+    // Bridge 2 opened its port to 1 and flushed its port to the root; bridge 0 heard of it.
+    assert!(
+        mesh.flushes[2] > before[2],
+        "{:?} → {:?}",
+        before,
+        mesh.flushes
+    );
+    assert!(
+        mesh.flushes[1] > before[1],
+        "{:?} → {:?}",
+        before,
+        mesh.flushes
+    );
+}
+
+#[test]
+fn status_has_what_rstp_show_prints() {
+    let (mesh, _) = converge(3);
+    let root = mesh.bridges[0].status();
+    assert_eq!(root.protocol, stp::Protocol::Rstp);
+    // OVS fixes RSTP's hello time at 2 s.
+    assert_eq!(root.bridge_times.hello_time, Duration::from_secs(2));
+    assert_eq!(root.bridge_times.max_age, Duration::from_secs(6));
+    assert_eq!(root.bridge_times.forward_delay, Duration::from_secs(4));
+    assert_eq!(root.root_times, root.bridge_times);
+    let leaf = mesh.bridges[2].status();
+    assert_eq!(leaf.root_times.max_age, Duration::from_secs(6));
+    assert_eq!(leaf.ports.len(), 2);
+    assert!(
+        leaf.ports
+            .iter()
+            .all(|p| p.priority == 128 && p.path_cost == TUNNEL_COST)
+    );
+    assert!(leaf.ports.iter().all(|p| p.counters.rx > 0));
+    assert!(root.ports.iter().all(|p| p.counters.tx > 0));
+    assert_eq!(mesh.bridges[2].port_state(77), PortState::Disabled);
+}
+
+#[test]
+fn every_port_reports_its_first_state() {
+    let mut bridge = Rstp::new(&BridgeConfig::default());
+    bridge.add_port(&port(3));
+    let (_, events) = drain(&mut bridge);
+    assert_eq!(
+        events.first(),
+        Some(&Event::PortState {
+            port: 3,
+            state: PortState::Discarding
+        })
+    );
+    bridge.remove_port(3);
+    let (_, events) = drain(&mut bridge);
+    assert!(events.contains(&Event::PortState {
+        port: 3,
+        state: PortState::Disabled
+    }));
+    assert_eq!(bridge.status().ports.len(), 0);
+}
+
+#[test]
+fn timers_are_taken_as_ovs_takes_them() {
+    let mut config = fast_timers(0);
+    config.priority = 4097;
+    let bridge = Rstp::new(&config);
+    let status = bridge.status();
+    assert_eq!(status.bridge_id.priority(), 4096);
+    assert_eq!(status.bridge_times.max_age, Duration::from_secs(6));
+    assert_eq!(status.bridge_times.forward_delay, Duration::from_secs(4));
+
+    // Max age 40 does not fit forward delay 4 until forward delay is 30; both arrive at once.
+    let mut bridge = bridge;
+    bridge.set_bridge_config(&BridgeConfig {
+        max_age: Duration::from_secs(40),
+        forward_delay: Duration::from_secs(30),
+        ..config
+    });
+    let times = bridge.status().bridge_times;
+    assert_eq!(times.max_age, Duration::from_secs(40));
+    assert_eq!(times.forward_delay, Duration::from_secs(30));
+
+    // Inconsistent values are ignored.
+    bridge.set_bridge_config(&BridgeConfig {
+        max_age: Duration::from_secs(41),
+        forward_delay: Duration::from_secs(3),
+        ..config
+    });
+    assert_eq!(bridge.status().bridge_times, times);
+    let _ = bpdu::to_ticks;
+}
