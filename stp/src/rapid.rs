@@ -29,6 +29,13 @@
 //!
 //! # Where grebe differs from OVS 3.1
 //!
+//! - An alternate port answers a proposal with an agreement, as 802.1D-2004 says. OVS's never
+//!   does: its ALTERNATE_PORT state sets fdWhile to FwdDelay but leaves only once fdWhile equals
+//!   forwardDelay, which is HelloTime when the port sends RST BPDUs, so the state re-enters
+//!   itself for ever and never looks at the proposal. Against OVS nothing breaks either way: a
+//!   designated port whose proposal goes unanswered takes the link for an edge after MigrateTime
+//!   (3 s) and forwards, which is how OVS meshes converge; grebe's alternate ports let an OVS
+//!   or grebe designated port forward at once instead.
 //! - The hello time is fixed at 2 s, whatever the configuration says, as OVS has it (RSTP's
 //!   hello time is not configurable there). Max age and forward delay are taken in whole seconds
 //!   and an out-of-range or inconsistent value is ignored, as OVS's setters do; OVS applies max
@@ -42,6 +49,8 @@
 //!   names ports by number).
 //! - When an alternate port becomes the root port, OVS moves the addresses learned on the old
 //!   root port to the new one; grebe has no such event and flushes the old root port's instead.
+//! - Root path costs add up saturating instead of wrapping, so a forged cost cannot wrap round
+//!   to a cheap path.
 //! - A malformed frame is counted in `errors` and returned as the error; a well-formed
 //!   configuration BPDU that OVS rejects (message age not below max age in whole seconds, or our
 //!   own BPDU looped back to the port that sent it) is counted in `errors` too. Force protocol

@@ -507,3 +507,179 @@ fn timers_are_taken_as_ovs_takes_them() {
     assert_eq!(bridge.status().bridge_times, times);
     let _ = bpdu::to_ticks;
 }
+
+#[test]
+fn a_dearer_path_moves_the_root_port() {
+    let (mut mesh, _) = converge(3);
+    mesh.run_for(Duration::from_secs(3));
+    // Bridge 2's direct link to the root now costs more than the way through bridge 1.
+    mesh.bridges[2].add_port(&PortConfig {
+        number: port_to(0),
+        priority: 128,
+        path_cost: 5 * TUNNEL_COST,
+        mac: [2, 0, 0, 0, 3, 1],
+    });
+    let took = mesh
+        .run_until(Duration::from_secs(30), |m| {
+            m.is_spanning_tree() && m.bridges[2].status().root_port == Some(port_to(1))
+        })
+        .expect("bridge 2 reroots through bridge 1");
+    println!("path cost change: rerooted in {took:?} (simulated)");
+    assert!(took <= Duration::from_secs(1), "took {took:?}");
+    assert_eq!(mesh.blocked_links(), vec![(0, 2)]);
+    assert_eq!(mesh.bridges[2].status().root_path_cost, 2 * TUNNEL_COST);
+    assert_eq!(mesh.role(2, port_to(0)), PortRole::Alternate);
+}
+
+#[test]
+fn a_better_bridge_takes_over_as_root() {
+    let (mut mesh, _) = converge(3);
+    mesh.run_for(Duration::from_secs(3));
+    let mut config = fast_timers(2);
+    config.priority = 4096;
+    mesh.bridges[2].set_bridge_config(&config);
+    let new_root = config.bridge_id();
+    let took = mesh
+        .run_until(Duration::from_secs(30), |m| {
+            m.is_spanning_tree() && m.bridges.iter().all(|b| b.status().root_id == new_root)
+        })
+        .expect("the mesh elects bridge 2");
+    println!("new root: reconverged in {took:?} (simulated)");
+    assert!(took <= Duration::from_secs(2), "took {took:?}");
+    assert!(mesh.bridges[2].status().is_root());
+    // Bridges 0 and 1 reach it directly; the link between them is the one blocked.
+    assert_eq!(mesh.blocked_links(), vec![(0, 1)]);
+}
+
+#[test]
+fn the_transmit_hold_count_limits_bursts() {
+    let mut bridge = Rstp::new(&fast_timers(5));
+    bridge.add_port(&port(1));
+    bridge.add_port(&port(2));
+    bridge.tick(Duration::from_secs(1));
+    drain(&mut bridge);
+    // The root's port flips between two costs: every flip changes what port 2 must announce.
+    let a = from_root(0);
+    let b = ConfigBpdu {
+        root_path_cost: 100,
+        ..a
+    };
+    let mut on_port_2 = 0;
+    for turn in 0..40 {
+        let bpdu = if turn % 2 == 0 { a } else { b };
+        bridge.receive(1, &frame(Bpdu::Rst(bpdu))).unwrap();
+        while let Some(tx) = bridge.poll_transmit() {
+            on_port_2 += usize::from(tx.port == 2);
+        }
+    }
+    assert_eq!(on_port_2, 6, "BPDUs in one burst");
+    // Each second frees one more.
+    bridge.receive(1, &frame(Bpdu::Rst(a))).unwrap();
+    bridge.tick(Duration::from_secs(1));
+    let mut after = 0;
+    while let Some(tx) = bridge.poll_transmit() {
+        after += usize::from(tx.port == 2);
+    }
+    assert_eq!(after, 1);
+}
+
+#[test]
+fn odd_port_numbers_and_unknown_ports_are_ignored() {
+    let mut bridge = Rstp::new(&fast_timers(0));
+    bridge.add_port(&port(0));
+    bridge.add_port(&port(4096));
+    assert!(bridge.status().ports.is_empty());
+    bridge.remove_port(7);
+    bridge.mcheck(7);
+    bridge.add_port(&port(4095));
+    let status = bridge.status();
+    assert_eq!(status.ports.len(), 1);
+    // Priority 250 is out of range: the port keeps 128. Priority 200 rounds down to 192.
+    bridge.add_port(&PortConfig {
+        priority: 250,
+        path_cost: 0,
+        ..port(4095)
+    });
+    assert_eq!(bridge.status().ports[0].priority, 128);
+    assert_eq!(bridge.status().ports[0].path_cost, TUNNEL_COST);
+    bridge.add_port(&PortConfig {
+        priority: 200,
+        ..port(4095)
+    });
+    assert_eq!(bridge.status().ports[0].priority, 192);
+    let (sent, _) = drain(&mut bridge);
+    match sent.last() {
+        Some(Bpdu::Rst(c)) => assert_eq!(c.port_id, 0xcfff),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// An RSTP bridge whose alternate ports stay silent, as OVS 3.1's do: their forward delay timer
+/// never matches the value their state waits for, so they never answer a proposal.
+struct OvsLikeAlternates(Rstp);
+
+impl SpanningTree for OvsLikeAlternates {
+    fn protocol(&self) -> stp::Protocol {
+        self.0.protocol()
+    }
+    fn set_bridge_config(&mut self, config: &BridgeConfig) {
+        self.0.set_bridge_config(config)
+    }
+    fn add_port(&mut self, config: &PortConfig) {
+        self.0.add_port(config)
+    }
+    fn remove_port(&mut self, port: PortNo) {
+        self.0.remove_port(port)
+    }
+    fn receive(&mut self, port: PortNo, frame: &[u8]) -> Result<(), BpduError> {
+        self.0.receive(port, frame)
+    }
+    fn tick(&mut self, elapsed: Duration) {
+        self.0.tick(elapsed)
+    }
+    fn poll_transmit(&mut self) -> Option<stp::Transmit> {
+        loop {
+            let tx = self.0.poll_transmit()?;
+            if let Ok(Bpdu::Rst(c)) = Bpdu::parse(&tx.frame)
+                && c.role() == Some(PortRole::Alternate)
+            {
+                continue;
+            }
+            return Some(tx);
+        }
+    }
+    fn poll_event(&mut self) -> Option<Event> {
+        self.0.poll_event()
+    }
+    fn port_state(&self, port: PortNo) -> PortState {
+        self.0.port_state(port)
+    }
+    fn status(&self) -> stp::Status {
+        self.0.status()
+    }
+}
+
+#[test]
+fn a_proposal_nobody_answers_forwards_after_the_edge_delay() {
+    let mut mesh = Mesh::full(3, TUNNEL_COST, |i| {
+        let bridge = Rstp::new(&fast_timers(i));
+        if i == 2 {
+            Box::new(OvsLikeAlternates(bridge)) as Box<dyn SpanningTree>
+        } else {
+            Box::new(bridge)
+        }
+    });
+    let took = mesh
+        .run_until(Duration::from_secs(30), converged(3))
+        .expect("the mesh converges");
+    println!("3-bridge mesh with a silent alternate converged in {took:?} (simulated)");
+    // Bridge 1's designated port takes the silence for an edge after MigrateTime (3 s).
+    assert!(
+        took >= Duration::from_secs(2) && took <= Duration::from_secs(4),
+        "took {took:?}"
+    );
+    assert_eq!(mesh.blocked_links(), vec![(1, 2)]);
+    let states = mesh.states.clone();
+    mesh.run_for(Duration::from_secs(30));
+    assert_eq!(mesh.states, states);
+}
