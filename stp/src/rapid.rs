@@ -13,12 +13,12 @@
 //!
 //! # How it runs
 //!
-//! The standard describes the protocol as state machines that share variables; this module keeps
-//! them as OVS does ([`machines`]): after each input (a BPDU, a second passing, a configuration
-//! change) every machine takes a step, the bridge's role selection first and then each port's
-//! receive, edge detection, information, role transition, state transition, topology change,
-//! transmit and protocol migration machines, in port-number order, until none moves. Times are
-//! whole seconds, as in OVS; BPDUs carry seconds × 256.
+//! The standard describes the protocol as state machines that share variables; this module
+//! keeps them as OVS does (in `machines.rs`): after each input (a BPDU, a second passing, a
+//! configuration change) every machine takes a step, the bridge's role selection first and then
+//! each port's receive, edge detection, information, role transition, state transition, topology
+//! change, transmit and protocol migration machines, in port-number order, until none moves.
+//! Times are whole seconds, as in OVS; BPDUs carry seconds × 256.
 //!
 //! The datapath drains [`SpanningTree::poll_event`] after every call. A topology change asks the
 //! datapath to flush a port's learned addresses ([`Event::FlushPort`]: the ports of this bridge
@@ -51,10 +51,12 @@
 //!   root port to the new one; grebe has no such event and flushes the old root port's instead.
 //! - Root path costs add up saturating instead of wrapping, so a forged cost cannot wrap round
 //!   to a cheap path.
-//! - A malformed frame is counted in `errors` and returned as the error; a well-formed
-//!   configuration BPDU that OVS rejects (message age not below max age in whole seconds, or our
-//!   own BPDU looped back to the port that sent it) is counted in `errors` too. Force protocol
-//!   version (STP compatibility mode for the whole bridge) is not offered.
+//! - A malformed frame is counted in `errors` and returned as the error. Well-formed
+//!   configuration BPDUs that OVS rejects are counted in `errors` too: a message age not below
+//!   max age in whole seconds returns `BadTimers`; our own BPDU looped back to the port that sent
+//!   it returns `Ok` (nothing is malformed, it is only not to be believed).
+//! - Force protocol version (STP compatibility mode for the whole bridge) is not offered; each
+//!   port still falls back to 802.1D on its own when it hears an 802.1D bridge.
 
 mod machines;
 mod port;
@@ -134,6 +136,7 @@ enum SelectionState {
 }
 
 impl Rstp {
+    /// A bridge with no ports yet, configured as OVS's `rstp_create` and `set_rstp` would.
     pub fn new(config: &BridgeConfig) -> Rstp {
         let priority = BridgeConfig::default().priority;
         let bridge_id = u64::from(priority) << 48;
