@@ -26,6 +26,14 @@ const COMMANDS: &[(&str, &str)] = &[
         "ofproto/trace-live",
         "BRIDGE [--count N] [--rate LINES/S] [--format json]  one line per frame entering the bridge with the decision taken (Ctrl-C to stop)",
     ),
+    (
+        "stp/show",
+        "[BRIDGE]  spanning tree (802.1D): bridge and root IDs, each port's role, state and cost, OVS's layout",
+    ),
+    (
+        "rstp/show",
+        "[BRIDGE]  rapid spanning tree (802.1w), OVS's layout",
+    ),
     ("list-commands", "this list"),
     ("version", "grebe's version"),
 ];
@@ -88,6 +96,10 @@ pub fn run(state: &DaemonState, args: &[String]) -> Reply {
             "ofproto/trace-live streams its output: run it with `grebe appctl` (or `ovs-appctl` linked to grebe) of this version\n"
                 .into(),
         ),
+        ("stp/show", []) => tree_show(state, stp::Protocol::Stp, None),
+        ("stp/show", [bridge]) => tree_show(state, stp::Protocol::Stp, Some(bridge)),
+        ("rstp/show", []) => tree_show(state, stp::Protocol::Rstp, None),
+        ("rstp/show", [bridge]) => tree_show(state, stp::Protocol::Rstp, Some(bridge)),
         ("list-commands", []) => Ok(list_commands()),
         ("version", []) => Ok(format!("grebe {}\n", env!("CARGO_PKG_VERSION"))),
         _ if COMMANDS.iter().any(|(c, _)| *c == command) => Err(format!(
@@ -223,6 +235,10 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
                     "mac_aging_time": settings.map(|s| s.table.ageing.as_secs()),
                     "mac_table_size": settings.map(|s| s.table.max_entries),
                     "tunnel_split_horizon": settings.map(|s| s.split_horizon),
+                    "spanning_tree": state.datapath.tree_settings(b).map(|t| match t.protocol {
+                        stp::Protocol::Stp => "stp",
+                        stp::Protocol::Rstp => "rstp",
+                    }),
                     "ports": ports.iter().filter(|p| &p.bridge == b).collect::<Vec<_>>(),
                 })
             })
@@ -261,6 +277,13 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
                 "    {} {}: ({what}){mtu}\n      rx {} pkts {} bytes, tx {} pkts {} bytes, tx dropped {}",
                 p.name, p.port_no, c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes, c.tx_dropped
             );
+            if c.bpdu_tx + c.bpdu_rx + c.bpdu_errors > 0 {
+                let _ = writeln!(
+                    s,
+                    "      bpdu tx {}, rx {}, malformed or not in tree {}",
+                    c.bpdu_tx, c.bpdu_rx, c.bpdu_errors
+                );
+            }
         }
         for (iface, error) in state
             .errors
@@ -280,4 +303,124 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
         }
     }
     s
+}
+
+/// `stp/show` and `rstp/show`, in OVS's layout (`stp_print_details`, `rstp_print_details`),
+/// so that a grebe bridge and an OVS bridge in one tree can be read side by side.
+fn tree_show(
+    state: &DaemonState,
+    protocol: stp::Protocol,
+    bridge: Option<&str>,
+) -> Result<String, String> {
+    let object = match protocol {
+        stp::Protocol::Stp => "stp",
+        stp::Protocol::Rstp => "rstp",
+    };
+    let running = |b: &str| {
+        state
+            .datapath
+            .tree_settings(b)
+            .is_some_and(|t| t.protocol == protocol)
+    };
+    let bridges: Vec<&str> = match bridge {
+        Some(b) if running(b) => vec![b],
+        Some(_) => return Err(format!("no such {object} object\n")),
+        None => state
+            .datapath
+            .bridge_names()
+            .filter(|b| running(b))
+            .collect(),
+    };
+    let mut s = String::new();
+    for b in bridges {
+        let tree = state
+            .datapath
+            .tree_status(b)
+            .map_err(|e| format!("{e}\n"))?;
+        print_tree(&mut s, b, &tree);
+    }
+    Ok(s)
+}
+
+fn print_tree(s: &mut String, bridge: &str, tree: &datapath::TreeStatus) {
+    let st = &tree.status;
+    let rapid = st.protocol == stp::Protocol::Rstp;
+    let name = |n: stp::PortNo| {
+        tree.port_names
+            .get(&n)
+            .cloned()
+            .unwrap_or_else(|| n.to_string())
+    };
+    let id = |s: &mut String, id: stp::BridgeId, times: &stp::Times| {
+        let m = id.system_id();
+        let pad = if rapid { "    " } else { "  " };
+        let _ = writeln!(s, "  stp-priority{pad}{}", id.priority());
+        let _ = writeln!(
+            s,
+            "  stp-system-id   {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            m[0], m[1], m[2], m[3], m[4], m[5]
+        );
+        let _ = writeln!(s, "  stp-hello-time  {}s", times.hello_time.as_secs());
+        let _ = writeln!(s, "  stp-max-age     {}s", times.max_age.as_secs());
+        let _ = writeln!(s, "  stp-fwd-delay   {}s", times.forward_delay.as_secs());
+    };
+    let _ = writeln!(s, "---- {bridge} ----");
+    s.push_str("Root ID:\n");
+    // OVS prints the bridge's own timers under the root ID for STP, the root's for RSTP.
+    let root_times = if rapid {
+        &st.root_times
+    } else {
+        &st.bridge_times
+    };
+    id(s, st.root_id, root_times);
+    match st.root_port {
+        None => s.push_str("  This bridge is the root\n"),
+        Some(port) => {
+            let _ = writeln!(s, "  root-port       {}", name(port));
+            let _ = writeln!(s, "  root-path-cost  {}", st.root_path_cost);
+        }
+    }
+    s.push_str("\nBridge ID:\n");
+    let bridge_times = if rapid {
+        &st.bridge_times
+    } else {
+        &st.root_times
+    };
+    id(s, st.bridge_id, bridge_times);
+    s.push('\n');
+    let cost_width = if rapid { 9 } else { 6 };
+    let _ = writeln!(
+        s,
+        "  {:<11}{:<11}{:<11}{:<cost_width$}{:<8}",
+        "Interface", "Role", "State", "Cost", "Pri.Nbr"
+    );
+    let dashes = if rapid { "--------" } else { "-----" };
+    let _ = writeln!(s, "  ---------- ---------- ---------- {dashes} -------");
+    for p in st
+        .ports
+        .iter()
+        .filter(|p| p.state != stp::PortState::Disabled)
+    {
+        let (role, state) = if rapid {
+            (capitalized(p.role.name()), capitalized(p.state.name()))
+        } else {
+            (p.role.name().to_string(), p.state.name().to_string())
+        };
+        let mut port = name(p.number);
+        port.truncate(10);
+        let _ = writeln!(
+            s,
+            "  {port:<11}{role:<11}{state:<11}{:<cost_width$}{}.{}",
+            p.path_cost, p.priority, p.number
+        );
+    }
+    s.push('\n');
+}
+
+/// RSTP's names in OVS start with a capital (`Designated`, `Forwarding`).
+fn capitalized(word: &str) -> String {
+    let mut c = word.chars();
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
 }

@@ -35,6 +35,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod tree;
+
 /// The whole switch configuration.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Config {
@@ -55,6 +57,12 @@ pub struct Bridge {
     /// run unchanged; grebe has one datapath whatever it says.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub datapath_type: String,
+    /// Run IEEE 802.1D spanning tree (see `tree`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub stp_enable: bool,
+    /// Run IEEE 802.1w rapid spanning tree; wins over `stp_enable`, as in OVS.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rstp_enable: bool,
 }
 
 /// One interface; port and interface share the name (the map key in
@@ -841,6 +849,7 @@ impl Config {
                 }
             }
             bridge.settings_named(br_name)?;
+            bridge.validate_tree_keys(br_name)?;
             for (port, iface) in &bridge.ports {
                 if let Some(first) = owner.insert(port, br_name) {
                     return Err(ConfigError::DuplicatePort {
@@ -858,6 +867,7 @@ impl Config {
                     name: port.clone(),
                     problem,
                 })?;
+                iface.validate_tree_keys(port)?;
                 if let Some(mtu) = iface.mtu_request {
                     let (lo, hi) = MTU_REQUEST_RANGE;
                     if !(lo..=hi).contains(&mtu) {

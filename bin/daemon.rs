@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use datapath::{BridgeSettings, Datapath, DatapathOptions, PortKind, PortStats};
 
-use crate::config::{Config, Interface, InterfaceType};
+use crate::config::{Bridge, Config, Interface, InterfaceType};
 use crate::control::{self, Reply, Request, RequestKind};
 use crate::{appctl, vsctl};
 
@@ -362,6 +362,11 @@ impl DaemonState {
             if let Err(e) = result {
                 tracing::error!(bridge = %name, error = %e, "cannot configure bridge");
             }
+            // Before the ports: a new tunnel on a spanning tree bridge must start blocked, or a
+            // full mesh loops broadcasts until the tree is up.
+            if let Err(e) = configure_tree(dp, name, b) {
+                tracing::error!(bridge = %name, error = %e, "cannot configure spanning tree");
+            }
         }
         for (name, (bridge, kind)) in desired {
             let result = match kind {
@@ -375,10 +380,42 @@ impl DaemonState {
                 self.errors.insert(name.to_owned(), e);
             }
         }
+        // Again with the ports in place: their settings, and the local port's MAC for the ID.
+        for (name, b) in &config.bridges {
+            if let Err(e) = configure_tree(dp, name, b) {
+                tracing::error!(bridge = %name, error = %e, "cannot configure spanning tree");
+            }
+        }
         if let Err(e) = dp.sync() {
             tracing::error!(error = %e, "datapath is not running");
         }
     }
+}
+
+/// Starts, changes or stops the bridge's spanning tree and sets each port's part in it. The
+/// bridge ID defaults to the MAC of the bridge's local port, as OVS's does.
+fn configure_tree(dp: &mut Datapath, name: &str, b: &Bridge) -> anyhow::Result<()> {
+    let local_mac = datapath::interface_mac(name).unwrap_or_else(|_| name_mac(name));
+    let tree = b.tree_settings(name, local_mac)?;
+    if let Some(t) = tree {
+        for (port, iface) in &b.ports {
+            if dp.port_kind(port).is_some() {
+                dp.set_tree_port(port, iface.tree_port_settings(port, t.protocol)?)?;
+            }
+        }
+    }
+    dp.set_spanning_tree(name, tree)?;
+    Ok(())
+}
+
+/// A stable, locally administered address made from a name, for a bridge whose local port has
+/// no readable MAC.
+fn name_mac(name: &str) -> [u8; 6] {
+    let mut mac = [0x02, 0, 0, 0, 0, 0];
+    for (i, byte) in name.bytes().enumerate() {
+        mac[1 + i % 5] ^= byte.rotate_left(i as u32 / 5);
+    }
+    mac
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -422,13 +459,22 @@ impl vsctl::LiveState for Live<'_> {
             return Vec::new();
         };
         let c = s.counters;
-        vec![
+        let mut stats = vec![
             ("rx_bytes".into(), c.rx_bytes),
             ("rx_packets".into(), c.rx_packets),
             ("tx_bytes".into(), c.tx_bytes),
             ("tx_dropped".into(), c.tx_dropped),
             ("tx_packets".into(), c.tx_packets),
-        ]
+        ];
+        // OVS's names for a port's BPDU counts (its Port table statistics).
+        if c.bpdu_tx + c.bpdu_rx + c.bpdu_errors > 0 {
+            stats.extend([
+                ("stp_error_count".into(), c.bpdu_errors),
+                ("stp_rx_count".into(), c.bpdu_rx),
+                ("stp_tx_count".into(), c.bpdu_tx),
+            ]);
+        }
+        stats
     }
 
     fn interface_mtu(&self, iface: &str) -> Option<u32> {

@@ -105,7 +105,6 @@ pub const SHOW_ID: &str = "00000000-0000-0000-0000-000000000000";
 ///   string); `system` is stored as `""`;
 /// - `statistics`, `error`, `ofport` and `mtu` are read-only (OVS lets a
 ///   client write them; vswitchd overwrites them);
-/// - `stp_enable`/`rstp_enable` read `false` and can be set only to false;
 /// - `add-br BR PARENT VLAN` (fake bridges), `--fake-iface`, `--id`,
 ///   `find`, `create`, `destroy` and the other OVS commands are not
 ///   supported; `list-br --fake` prints nothing, `--real` is accepted;
@@ -1967,7 +1966,8 @@ impl Ctx<'_> {
                         .keys()
                         .map(|p| (Atom::Str(p.clone()), None))
                         .collect(),
-                    Col::StpEnable | Col::RstpEnable => vec![(Atom::Bool(false), None)],
+                    Col::StpEnable => vec![(Atom::Bool(b.stp_enable), None)],
+                    Col::RstpEnable => vec![(Atom::Bool(b.rstp_enable), None)],
                     Col::DatapathType => str_datum(&b.datapath_type),
                     _ => Vec::new(),
                 }
@@ -2035,13 +2035,11 @@ impl Ctx<'_> {
                         b.datapath_type = value;
                     }
                     Col::StpEnable | Col::RstpEnable => {
-                        if datum.first().map(|d| &d.0) == Some(&Atom::Bool(true)) {
-                            let proto = if col == Col::StpEnable { "STP" } else { "RSTP" };
-                            return Err(format!(
-                                "bridge {name}: {}=true: grebe does not support {proto} yet",
-                                col.name()
-                            )
-                            .into());
+                        let on = datum.first().map(|d| &d.0) == Some(&Atom::Bool(true));
+                        if col == Col::StpEnable {
+                            b.stp_enable = on;
+                        } else {
+                            b.rstp_enable = on;
                         }
                     }
                     _ => unreachable!("read-only column {}", col.name()),
@@ -2981,12 +2979,8 @@ mod tests {
                 "grebe records have no UUIDs (_uuid)",
             ),
             (
-                &["set", "bridge", "br-int", "stp_enable=true"],
-                "bridge br-int: stp_enable=true: grebe does not support STP yet",
-            ),
-            (
-                &["set", "bridge", "br-int", "rstp_enable=true"],
-                "bridge br-int: rstp_enable=true: grebe does not support RSTP yet",
+                &["set", "bridge", "br-int", "other_config:stp-priority=70000"],
+                "bridge br-int: other_config:stp-priority=70000 is not an integer from 0 to 65535 (ovs-vsctl set bridge br-int other_config:stp-priority=32768, or ovs-vsctl remove bridge br-int other_config stp-priority)",
             ),
             (
                 &["set", "bridge", "br-int", "stp_enable=maybe"],
@@ -3534,6 +3528,14 @@ mod tests {
         assert_eq!(
             ok(&mut c, &["get", "open_vswitch", ".", "bridges"]),
             "[br-int]\n"
+        );
+        ok(&mut c, &["set", "bridge", "br-int", "stp_enable=true"]);
+        assert_eq!(
+            ok(
+                &mut c,
+                &["get", "bridge", "br-int", "stp_enable", "rstp_enable"]
+            ),
+            "true\nfalse\n"
         );
         ok(&mut c, &["set", "bridge", "br-int", "stp_enable=false"]);
         ok(

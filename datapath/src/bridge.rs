@@ -29,6 +29,7 @@ use crate::monitor::{self, Decision, Direction, FrameEvent, Monitor, MonitorSink
 use crate::port::tunnel::NoTunnel;
 use crate::port::{InternalPort, PortIo, TunnelConfig, TunnelMap, TunnelPort};
 use crate::sys::{self, MAX_BATCH, RawGre, RecvBatch, SendBatch, TapError};
+use crate::tree::{self, Gate, Tree, TreePortSettings, TreeSettings};
 
 /// Assumed transport MTU when the route to a remote is not known yet.
 const DEFAULT_MTU: u32 = 1500;
@@ -65,6 +66,8 @@ pub enum DatapathError {
     },
     #[error("the datapath thread has stopped")]
     Stopped,
+    #[error("bridge {0} does not run spanning tree (ovs-vsctl set bridge {0} stp_enable=true)")]
+    NoSpanningTree(String),
 }
 
 /// How the datapath runs.
@@ -149,6 +152,18 @@ enum Command {
     DelPort {
         id: PortId,
     },
+    SetTree {
+        idx: usize,
+        settings: Option<TreeSettings>,
+    },
+    SetTreePort {
+        id: PortId,
+        config: Option<stp::PortConfig>,
+    },
+    TreeStatus {
+        idx: usize,
+        reply: mpsc::SyncSender<Option<stp::Status>>,
+    },
     Watch(MonitorSink),
     Sync(mpsc::SyncSender<()>),
 }
@@ -157,6 +172,7 @@ struct BridgeHandle {
     idx: usize,
     table: Arc<SharedMacTable>,
     settings: BridgeSettings,
+    tree: Option<TreeSettings>,
 }
 
 struct PortHandle {
@@ -166,6 +182,17 @@ struct PortHandle {
     counters: Arc<PortCounters>,
     /// Internal ports: the MTU grebe last set. Tunnels: the transport path MTU.
     mtu: Option<u32>,
+    tree: TreePortSettings,
+    /// The port's settings as the datapath thread's spanning tree has them.
+    tree_sent: Option<stp::PortConfig>,
+}
+
+/// A bridge's spanning tree as `stp/show` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeStatus {
+    pub status: stp::Status,
+    /// Port number to port name.
+    pub port_names: BTreeMap<stp::PortNo, String>,
 }
 
 /// The daemon's handle on the datapath thread.
@@ -269,6 +296,7 @@ impl Datapath {
                 idx,
                 table,
                 settings,
+                tree: None,
             },
         );
         Ok(())
@@ -380,12 +408,17 @@ impl Datapath {
             self.next_port_id - 1
         }));
         let counters = Arc::new(PortCounters::default());
+        // A tunnel joining a spanning tree starts closed: until the tree says otherwise it could
+        // close a loop.
+        let tree = self.bridges.get(bridge).and_then(|b| b.tree);
+        let joins_tree = tree.is_some() && matches!(kind, PortKind::Tunnel(_));
         self.send(Command::AddPort {
             id,
             state: PortState {
                 bridge: bridge_idx,
                 counters: counters.clone(),
                 io,
+                gate: if joins_tree { Gate::Closed } else { Gate::Open },
             },
         })?;
         self.ports.insert(
@@ -396,10 +429,102 @@ impl Datapath {
                 kind,
                 counters,
                 mtu,
+                tree: TreePortSettings::default(),
+                tree_sent: None,
             },
         );
         self.update_internal_mtus(bridge);
+        self.sync_tree_ports(bridge)
+    }
+
+    /// Runs spanning tree on a bridge (`None`: stops it; every port forwards again).
+    pub fn set_spanning_tree(
+        &mut self,
+        bridge: &str,
+        settings: Option<TreeSettings>,
+    ) -> Result<(), DatapathError> {
+        let b = self
+            .bridges
+            .get_mut(bridge)
+            .ok_or_else(|| DatapathError::NoSuchBridge(bridge.into()))?;
+        if b.tree == settings {
+            return Ok(());
+        }
+        let restart = b.tree.map(|t| t.protocol) != settings.map(|t| t.protocol);
+        b.tree = settings;
+        let idx = b.idx;
+        self.send(Command::SetTree { idx, settings })?;
+        if restart {
+            // A new protocol instance knows no ports yet.
+            for p in self.ports.values_mut().filter(|p| p.bridge == bridge) {
+                p.tree_sent = None;
+            }
+        }
+        self.sync_tree_ports(bridge)
+    }
+
+    /// Sets a port's part in its bridge's spanning tree.
+    pub fn set_tree_port(
+        &mut self,
+        name: &str,
+        settings: TreePortSettings,
+    ) -> Result<(), DatapathError> {
+        let port = self
+            .ports
+            .get_mut(name)
+            .ok_or_else(|| DatapathError::NoSuchPort(name.into()))?;
+        port.tree = settings;
+        let bridge = port.bridge.clone();
+        self.sync_tree_ports(&bridge)
+    }
+
+    /// Tells the datapath thread each port's tree settings that changed. Only tunnels take part,
+    /// as in OVS, where internal ports never run STP.
+    fn sync_tree_ports(&mut self, bridge: &str) -> Result<(), DatapathError> {
+        let tree = self.bridges.get(bridge).and_then(|b| b.tree);
+        let mut changes = Vec::new();
+        for p in self.ports.values_mut().filter(|p| p.bridge == bridge) {
+            let want = match (tree, p.kind) {
+                (Some(t), PortKind::Tunnel(_)) => {
+                    p.tree.port_config(t.protocol, p.id, t.bridge.system_id)
+                }
+                _ => None,
+            };
+            if want != p.tree_sent {
+                p.tree_sent = want;
+                changes.push((p.id, want));
+            }
+        }
+        for (id, config) in changes {
+            self.send(Command::SetTreePort { id, config })?;
+        }
         Ok(())
+    }
+
+    /// The bridge's spanning tree, as the datapath thread sees it now.
+    pub fn tree_status(&self, bridge: &str) -> Result<TreeStatus, DatapathError> {
+        let b = self
+            .bridges
+            .get(bridge)
+            .ok_or_else(|| DatapathError::NoSuchBridge(bridge.into()))?;
+        let (reply, rx) = mpsc::sync_channel(1);
+        self.send(Command::TreeStatus { idx: b.idx, reply })?;
+        let status = rx
+            .recv()
+            .map_err(|_| DatapathError::Stopped)?
+            .ok_or_else(|| DatapathError::NoSpanningTree(bridge.into()))?;
+        let port_names = self
+            .ports
+            .iter()
+            .filter(|(_, p)| p.bridge == bridge)
+            .filter_map(|(n, p)| Some((stp::PortNo::try_from(p.id.0).ok()?, n.clone())))
+            .collect();
+        Ok(TreeStatus { status, port_names })
+    }
+
+    /// Which protocol a bridge runs, if any.
+    pub fn tree_settings(&self, bridge: &str) -> Option<TreeSettings> {
+        self.bridges.get(bridge).and_then(|b| b.tree)
     }
 
     /// Changes a port's settings in place when it stays the same kind (counters and learned
@@ -433,8 +558,10 @@ impl Datapath {
                 Ok(())
             }
             _ => {
+                let tree = port.tree;
                 self.del_port(name)?;
-                self.add_port(&bridge, name, kind)
+                self.add_port(&bridge, name, kind)?;
+                self.set_tree_port(name, tree)
             }
         }
     }
@@ -687,6 +814,7 @@ struct BridgeState {
     table: Arc<SharedMacTable>,
     ports: Vec<PortId>,
     split_horizon: bool,
+    tree: Option<Tree>,
 }
 
 /// The datapath thread's state: it alone touches ports and sockets.
@@ -731,9 +859,14 @@ impl Engine {
                 return;
             }
             let now = Instant::now();
-            let timeout = next_expiry.map_or(Duration::from_secs(1), |t| {
+            let mut timeout = next_expiry.map_or(Duration::from_secs(1), |t| {
                 t.saturating_duration_since(now).min(Duration::from_secs(1))
             });
+            if self.bridges.iter().flatten().any(|b| b.tree.is_some()) {
+                self.run_trees(now, &mut tx);
+                self.flush(&mut tx, &rx);
+                timeout = timeout.min(tree::TICK);
+            }
             let fds = [self.wake.as_fd(), self.raw.as_fd()].into_iter().chain(
                 self.taps
                     .iter()
@@ -829,6 +962,7 @@ impl Engine {
                     table,
                     ports: Vec::new(),
                     split_horizon,
+                    tree: None,
                 });
             }
             Command::SetSplitHorizon { idx, split_horizon } => {
@@ -877,6 +1011,9 @@ impl Engine {
                 if let Some(b) = slot(&mut self.bridges, state.bridge) {
                     b.ports.retain(|p| *p != id);
                     b.table.flush_port(id);
+                    if let Some(tree) = &mut b.tree {
+                        tree.set_port(id, None);
+                    }
                 }
                 match state.io {
                     PortIo::Internal(tap) => {
@@ -886,11 +1023,113 @@ impl Engine {
                     PortIo::Tunnel(t) => self.tunnels.remove(&t.config, id),
                 }
             }
+            Command::SetTree { idx, settings } => self.set_tree(idx, settings),
+            Command::SetTreePort { id, config } => {
+                let Some(Some(port)) = self.ports.get_mut(id.0 as usize) else {
+                    return;
+                };
+                let Some(Some(b)) = self.bridges.get_mut(port.bridge) else {
+                    return;
+                };
+                let Some(tree) = &mut b.tree else {
+                    return;
+                };
+                // Closed until the protocol says otherwise; out of the tree, always open.
+                port.gate = if config.is_some() {
+                    Gate::Closed
+                } else {
+                    Gate::Open
+                };
+                tree.set_port(id, config);
+            }
+            Command::TreeStatus { idx, reply } => {
+                let status = match self.bridges.get(idx) {
+                    Some(Some(b)) => b.tree.as_ref().map(Tree::status),
+                    _ => None,
+                };
+                let _ = reply.send(status);
+            }
             Command::Watch(sink) => self.monitors.push(sink),
             Command::Sync(done) => {
                 let _ = done.send(());
             }
         }
+    }
+
+    /// Starts, reconfigures or stops a bridge's spanning tree. Ports join a new one through
+    /// `SetTreePort` commands that follow.
+    fn set_tree(&mut self, idx: usize, settings: Option<TreeSettings>) {
+        let Some(Some(b)) = self.bridges.get_mut(idx) else {
+            return;
+        };
+        match (&mut b.tree, settings) {
+            (Some(tree), Some(s)) if tree.protocol() == s.protocol => {
+                tree.set_bridge_config(&s.bridge);
+                return;
+            }
+            (_, Some(s)) => b.tree = Some(Tree::new(&s, Instant::now())),
+            (_, None) => b.tree = None,
+        }
+        // Ports open until they join the new tree; what was learned under the old one is stale.
+        for id in &b.ports {
+            if let Some(Some(p)) = self.ports.get_mut(id.0 as usize) {
+                p.gate = Gate::Open;
+            }
+        }
+        b.table.flush();
+    }
+
+    /// Runs the bridges' spanning tree timers and carries out what they ask.
+    fn run_trees(&mut self, now: Instant, tx: &mut TxQueues) {
+        for b in self.bridges.iter_mut().flatten() {
+            if let Some(tree) = &mut b.tree {
+                tree.tick(now);
+                tree.drain(&mut self.ports, &b.table, &mut tx.gre, &self.drops);
+            }
+        }
+    }
+
+    /// A frame to 01:80:c2:00:00:00 on a bridge that runs spanning tree: a BPDU for the
+    /// protocol, answered at once (RSTP's agreement should not wait for a timer).
+    fn bpdu(&mut self, ingress: PortId, frame: &[u8], tx: &mut TxQueues) {
+        let Some(Some(port)) = self.ports.get(ingress.0 as usize) else {
+            return;
+        };
+        let Some(Some(b)) = self.bridges.get_mut(port.bridge) else {
+            return;
+        };
+        let Some(tree) = &mut b.tree else {
+            self.drops.add(DropReason::LinkLocal);
+            return;
+        };
+        tree.receive(ingress, port, frame, &self.drops);
+        tree.drain(&mut self.ports, &b.table, &mut tx.gre, &self.drops);
+    }
+
+    /// A frame on a port that spanning tree keeps from forwarding: BPDUs go to the protocol, a
+    /// learning port learns the source, nothing is forwarded.
+    #[cold]
+    fn gated_ingress(
+        &mut self,
+        ingress: PortId,
+        gate: Gate,
+        frame: &[u8],
+        now: Instant,
+        tx: &mut TxQueues,
+    ) {
+        if frame.get(..6) == Some(&stp::bpdu::GROUP_ADDRESS[..]) {
+            return self.bpdu(ingress, frame, tx);
+        }
+        if gate == Gate::LearnOnly
+            && let Some(port) = self.ports[ingress.0 as usize].as_ref()
+            && let Some(b) = self.bridges[port.bridge].as_ref()
+            && let Ok(f) = encap::ethernet::Frame::new_checked(frame)
+            && !f.src_addr().is_multicast()
+            && !f.src_addr().is_zero()
+        {
+            b.table.learn(f.src_addr().0, ingress, now);
+        }
+        self.drops.add(DropReason::StpBlocked);
     }
 
     /// Opens the socket for large frames when the first tunnel that uses them appears.
@@ -1063,11 +1302,20 @@ impl Engine {
             return;
         };
         in_port.counters.rx(frame.bytes.len());
+        if in_port.gate != Gate::Open {
+            return self.gated_ingress(ingress, in_port.gate, frame.bytes, now, tx);
+        }
         let ingress_is_tunnel = in_port.is_tunnel();
         let Some(bridge) = self.bridges[in_port.bridge].as_ref() else {
             return;
         };
         let verdict = decide(&bridge.table, ingress, frame.bytes, now);
+        if verdict == Verdict::Drop(DropReason::LinkLocal)
+            && bridge.tree.is_some()
+            && frame.bytes[..6] == stp::bpdu::GROUP_ADDRESS
+        {
+            return self.bpdu(ingress, frame.bytes, tx);
+        }
         // Reused across frames: no allocation once it has grown to the widest flood.
         let mut targets = std::mem::take(&mut self.targets);
         targets.clear();
@@ -1075,7 +1323,8 @@ impl Engine {
             Verdict::Unicast(p) => targets.push(p),
             Verdict::Flood => targets.extend(bridge.ports.iter().copied().filter(|&p| {
                 matches!(self.ports.get(p.0 as usize), Some(Some(port))
-                    if should_flood(ingress, ingress_is_tunnel, p, port.is_tunnel(), bridge.split_horizon))
+                    if port.gate == Gate::Open
+                        && should_flood(ingress, ingress_is_tunnel, p, port.is_tunnel(), bridge.split_horizon))
             })),
             Verdict::Drop(reason) => self.drops.add(reason),
         }
@@ -1102,6 +1351,12 @@ impl Engine {
                 self.drops.add(DropReason::NoTarget);
                 continue;
             };
+            if port.gate != Gate::Open {
+                // Learned before the port closed; the flush that follows a state change races
+                // this batch.
+                self.drops.add(DropReason::StpBlocked);
+                continue;
+            }
             let queued = tx.gre.len();
             output(p, port, &frame, tx, &self.drops);
             if watched {

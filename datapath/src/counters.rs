@@ -52,6 +52,9 @@ drop_reasons! {
     EcnNotEct => "ecn_not_ect", "Outer header marked congestion (CE) over an inner packet that is not ECN-capable (RFC 6040: drop).";
     InvalidSourceMac => "invalid_source_mac", "Source MAC is multicast, broadcast or zero: never learned, never forwarded.";
     LinkLocal => "link_local", "Destination is a reserved 01:80:c2:00:00:0X address (STP, LACP, pause): not forwarded.";
+    StpBlocked => "stp_blocked", "Spanning tree keeps the port blocked: no data frames in or out (only BPDUs).";
+    BpduMalformed => "bpdu_malformed", "A BPDU that does not parse: truncated, wrong LLC header, unknown type, impossible timers.";
+    BpduNotInTree => "bpdu_not_in_tree", "A BPDU on a port that takes no part in the spanning tree (an internal port, or stp-enable=false).";
     SamePort => "same_port", "Destination was learned on the port the frame came from.";
     NoTarget => "no_target", "Flood with no other port to send to.";
     TooBig => "too_big", "Frame plus GRE overhead exceeds the tunnel's transport MTU (outer DF is set).";
@@ -121,6 +124,10 @@ pub struct PortCounters {
     pub(crate) tx_packets: AtomicU64,
     pub(crate) tx_bytes: AtomicU64,
     pub(crate) tx_dropped: AtomicU64,
+    pub(crate) bpdu_tx: AtomicU64,
+    pub(crate) bpdu_rx: AtomicU64,
+    /// BPDUs received but rejected (malformed, or on a port outside the tree).
+    pub(crate) bpdu_errors: AtomicU64,
 }
 
 impl PortCounters {
@@ -150,6 +157,9 @@ impl PortCounters {
             tx_packets: self.tx_packets.load(Relaxed),
             tx_bytes: self.tx_bytes.load(Relaxed),
             tx_dropped: self.tx_dropped.load(Relaxed),
+            bpdu_tx: self.bpdu_tx.load(Relaxed),
+            bpdu_rx: self.bpdu_rx.load(Relaxed),
+            bpdu_errors: self.bpdu_errors.load(Relaxed),
         }
     }
 }
@@ -161,6 +171,9 @@ pub struct PortCountersSnapshot {
     pub tx_packets: u64,
     pub tx_bytes: u64,
     pub tx_dropped: u64,
+    pub bpdu_tx: u64,
+    pub bpdu_rx: u64,
+    pub bpdu_errors: u64,
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use crate::counters::{DropCounters, DropReason, PortCounters, bump};
 use crate::port::PortIo;
 use crate::port::TunnelPort;
 use crate::sys::SendBatch;
+use crate::tree::Gate;
 use encap::tso::{MAX_SEGMENT_HEADER_LEN, Segmenter};
 use encap::vnet::{Gso, VnetHeader};
 
@@ -17,6 +18,8 @@ pub(crate) struct PortState {
     pub(crate) bridge: usize,
     pub(crate) counters: std::sync::Arc<PortCounters>,
     pub(crate) io: PortIo,
+    /// What spanning tree lets the port do; `Open` outside the tree.
+    pub(crate) gate: Gate,
 }
 
 impl PortState {

@@ -33,3 +33,37 @@ impl InternalPort {
         }
     }
 }
+
+/// An interface's MAC address, as the kernel shows it in sysfs (this network namespace's).
+pub fn interface_mac(name: &str) -> io::Result<[u8; 6]> {
+    if name.is_empty() || name.contains('/') || name.starts_with('.') {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "bad interface name",
+        ));
+    }
+    let text = std::fs::read_to_string(format!("/sys/class/net/{name}/address"))?;
+    let mut mac = [0u8; 6];
+    let mut parts = text.trim().split(':');
+    for byte in &mut mac {
+        let part = parts.next().unwrap_or("");
+        *byte = u8::from_str_radix(part, 16)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not a MAC address"))?;
+    }
+    if parts.next().is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "not a MAC address",
+        ));
+    }
+    Ok(mac)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn loopback_has_the_zero_address() {
+        assert_eq!(super::interface_mac("lo").unwrap(), [0; 6]);
+        assert!(super::interface_mac("../etc").is_err());
+    }
+}

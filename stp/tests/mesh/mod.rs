@@ -197,7 +197,9 @@ impl Mesh {
         self.links
             .iter()
             .filter(|l| l.up)
-            .filter(|l| !self.state(l.a.0, l.a.1).forwards() || !self.state(l.b.0, l.b.1).forwards())
+            .filter(|l| {
+                !self.state(l.a.0, l.a.1).forwards() || !self.state(l.b.0, l.b.1).forwards()
+            })
             .map(|l| (l.a.0, l.b.0))
             .collect()
     }
