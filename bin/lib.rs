@@ -11,6 +11,7 @@ pub mod daemon;
 pub mod demo;
 pub mod lab;
 pub mod layout;
+pub mod mesh;
 pub mod ovs_peer;
 pub mod trace;
 pub mod vsctl;
