@@ -4,12 +4,15 @@
 //! with a grebe daemon configured by the same ovs-vsctl commands the classic OVS setup uses, and
 //! an overlay 198.51.100.0/24 on their `mgmt0` ports. A full mesh of tunnels with split horizon:
 //! every host has a tunnel to every other, and a frame from a tunnel never goes into another.
+//! With `--mesh` the same mesh runs spanning tree instead, as the classic setup does: STP (or
+//! RSTP) blocks one tunnel, and the demo shows the tree each host built.
 
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 
 use crate::lab::{Lab, is_root};
+use crate::mesh::{self, MeshHost};
 
 const PREFIX: &str = "grebe-demo";
 
@@ -41,7 +44,8 @@ const HOSTS: [Host; 3] = [
     },
 ];
 
-pub fn run(keep: bool) -> anyhow::Result<()> {
+/// Runs the demo: split horizon, or with `mesh` spanning tree by that protocol.
+pub fn run(keep: bool, mesh: Option<stp::Protocol>) -> anyhow::Result<()> {
     if !is_root() {
         bail!(
             "grebe demo creates network namespaces and TAP devices: run it as root (sudo grebe demo)"
@@ -56,7 +60,10 @@ pub fn run(keep: bool) -> anyhow::Result<()> {
         std::process::exit(130);
     })
     .context("installing the Ctrl-C handler")?;
-    let result = build_and_show(&lab);
+    let result = match mesh {
+        None => build_and_show(&lab),
+        Some(protocol) => build_mesh_and_show(&lab, protocol),
+    };
     match (&result, keep) {
         (Ok(()), true) => {
             print_explore(&lab);
@@ -191,6 +198,134 @@ fn build_and_show(lab: &Lab) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Bridge priorities of the mesh: bm the root, ct next; vm's tunnel to ct is the one to block.
+const MESH_PRIORITIES: [u16; 3] = [4096, 8192, 32768];
+
+fn build_mesh_and_show(lab: &Lab, protocol: stp::Protocol) -> anyhow::Result<()> {
+    let name = match protocol {
+        stp::Protocol::Stp => "STP (802.1D)",
+        stp::Protocol::Rstp => "RSTP (802.1w)",
+    };
+    let hosts: Vec<MeshHost> = HOSTS
+        .iter()
+        .zip(MESH_PRIORITIES)
+        .map(|(h, priority)| MeshHost {
+            name: h.name.to_owned(),
+            transport: h.transport.to_owned(),
+            overlay: h.overlay.to_owned(),
+            ovs: false,
+            priority,
+        })
+        .collect();
+    step(&format!(
+        "three hosts on 192.0.2.0/24, each with a tunnel to both others and {name} on br-int"
+    ));
+    for (h, m) in HOSTS.iter().zip(&hosts) {
+        println!("   [{}] {}, eth0 {}", h.name, h.role, h.transport);
+        println!("     ovs-vsctl add-br br-int");
+        println!(
+            "     ovs-vsctl {}",
+            mesh::tree_args(protocol, m.priority).join(" ")
+        );
+        println!("     ovs-vsctl add-port br-int mgmt0 -- set interface mgmt0 type=internal");
+        for (i, r) in hosts.iter().filter(|o| o.name != h.name).enumerate() {
+            println!(
+                "     ovs-vsctl add-port br-int gre{i} -- set interface gre{i} type=gre options:remote_ip={}",
+                r.transport
+            );
+        }
+    }
+    println!(
+        "   Without a spanning tree this mesh is a loop: the first broadcast would circle it for\n   \
+         ever. Each tunnel starts blocked; BPDUs (frames to 01:80:c2:00:00:00) go through them."
+    );
+    let started = std::time::Instant::now();
+    mesh::build(lab, &hosts, protocol)?;
+
+    step("waiting for the tree: the lowest bridge ID (priority first) becomes the root");
+    let (_, views) = mesh::wait_converged(lab, &hosts, protocol, Duration::from_secs(60))?;
+    let took = started.elapsed();
+    println!(
+        "   converged {:.1} s after the hosts were configured{}",
+        took.as_secs_f64(),
+        match protocol {
+            stp::Protocol::Stp => " (listening 4 s, learning 4 s: twice the forward delay)",
+            stp::Protocol::Rstp => " (proposal and agreement: no timers to wait for)",
+        }
+    );
+
+    step(&format!(
+        "the tree as each host sees it (grebe appctl {} br-int)",
+        mesh::show_command(protocol)
+    ));
+    for (h, v) in hosts.iter().zip(&views) {
+        println!("   [{}]", h.name);
+        for line in v.text.lines() {
+            println!("   {line}");
+        }
+    }
+    let root = hosts
+        .iter()
+        .zip(&views)
+        .find(|(_, v)| v.is_root)
+        .map_or("?", |(h, _)| h.name.as_str());
+    for (h, v) in hosts.iter().zip(&views) {
+        for port in v.blocked() {
+            let peer = hosts
+                .iter()
+                .filter(|o| o.name != h.name)
+                .find(|o| mesh::tunnel_name(&hosts, &h.name, &o.name) == port)
+                .map_or("?", |o| o.name.as_str());
+            println!(
+                "   The root is {root}. {}'s {port} (its tunnel to {peer}) is blocked: it carries \
+                 BPDUs only,\n   so frames between {} and {peer} go through {root}.",
+                h.name, h.name
+            );
+        }
+    }
+
+    step("ping every pair through the tree (overlay 198.51.100.0/24)");
+    for a in &hosts {
+        for b in hosts.iter().filter(|b| b.name != a.name) {
+            lab.wait_ping(&a.name, &b.overlay, Duration::from_secs(10))?;
+            let rtt = lab.ping(&a.name, &b.overlay, 3)?;
+            println!(
+                "   {} -> {} {}: 3/3 replies, rtt avg {:.3} ms",
+                a.name,
+                b.name,
+                b.overlay,
+                rtt.get(1).copied().unwrap_or(f64::NAN)
+            );
+        }
+    }
+    step("BPDUs and blocked frames (grebe appctl dpif/show)");
+    for h in &hosts {
+        let dpif: serde_json::Value =
+            serde_json::from_str(&lab.appctl(&h.name, &["dpif/show", "--format", "json"])?)?;
+        for port in dpif["bridges"][0]["ports"].as_array().into_iter().flatten() {
+            if port["type"] == "gre" {
+                println!(
+                    "   - {} {}: {} BPDUs out, {} in; {} frames out, {} in",
+                    h.name,
+                    port["name"].as_str().unwrap_or("?"),
+                    port["bpdu_tx"],
+                    port["bpdu_rx"],
+                    port["tx_packets"],
+                    port["rx_packets"]
+                );
+            }
+        }
+        let blocked = &dpif["drops"]["stp_blocked"];
+        if blocked.as_u64().unwrap_or(0) > 0 {
+            println!(
+                "     {} frames arrived on {}'s blocked tunnel and were dropped (stp_blocked)",
+                blocked, h.name
+            );
+        }
+    }
+    Ok(())
+}
+
 fn print_explore(lab: &Lab) {
     let ns = lab.netns("bm");
     let rundir = lab.rundir("bm");
@@ -212,6 +347,10 @@ fn print_explore(lab: &Lab) {
     println!(
         "   ip netns exec {}-wan tcpdump -ni sw0 ip proto 47   (if tcpdump is installed)",
         lab.prefix()
+    );
+    println!(
+        "   ip netns exec {ns} env GREBE_RUNDIR={} {grebe} appctl stp/show   (with --mesh)",
+        rundir.display()
     );
     println!("   (hosts: bm, ct, vm; replace the namespace and rundir to look at another)");
     println!("   remove it all: {grebe} demo --clean");

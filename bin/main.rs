@@ -79,6 +79,12 @@ enum Cmd {
         /// Remove what an earlier `--keep` left
         #[arg(long, conflicts_with = "keep")]
         clean: bool,
+        /// A full mesh with spanning tree (STP) instead of split horizon, showing the tree built
+        #[arg(long, conflicts_with = "clean")]
+        mesh: bool,
+        /// With --mesh: rapid spanning tree (802.1w) instead of STP
+        #[arg(long, requires = "mesh")]
+        rstp: bool,
     },
     /// Measure grebe against OVS userspace, kernel VXLAN and the bare veth (needs root).
     Bench(grebe::bench::BenchOptions),
@@ -172,11 +178,21 @@ fn run() -> anyhow::Result<ExitCode> {
             outer,
             count,
         }),
-        Cmd::Demo { keep, clean } => {
+        Cmd::Demo {
+            keep,
+            clean,
+            mesh,
+            rstp,
+        } => {
             if clean {
                 grebe::demo::clean()?;
             } else {
-                grebe::demo::run(keep)?;
+                let protocol = match (mesh, rstp) {
+                    (false, _) => None,
+                    (true, false) => Some(stp::Protocol::Stp),
+                    (true, true) => Some(stp::Protocol::Rstp),
+                };
+                grebe::demo::run(keep, protocol)?;
             }
             Ok(ExitCode::SUCCESS)
         }
