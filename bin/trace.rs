@@ -517,7 +517,8 @@ pub struct Output {
 #[derive(Debug, Clone, Serialize)]
 pub struct Excluded {
     pub port: String,
-    /// "ingress" or "split_horizon".
+    /// "ingress", "split_horizon", or the spanning tree state that closes the port
+    /// ("stp_blocking", "stp_listening", "stp_learning", "stp_discarding").
     pub why: &'static str,
 }
 
@@ -662,8 +663,32 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
     let src = view.as_ref().map(|f| f.src_addr());
     let dst = view.as_ref().map(|f| f.dst_addr());
 
+    // Ports the spanning tree keeps from forwarding, with their state.
+    let closed: BTreeMap<PortId, stp::PortState> = dp
+        .tree_status(&req.bridge)
+        .map(|t| {
+            t.status
+                .ports
+                .iter()
+                .filter(|p| !p.state.forwards())
+                .map(|p| (PortId(u32::from(p.number)), p.state))
+                .collect()
+        })
+        .unwrap_or_default();
+    let is_bpdu = frame.get(..6) == Some(&stp::bpdu::GROUP_ADDRESS[..]);
+    let ingress_closed = closed.get(&ingress.id).filter(|_| !is_bpdu);
+
     // What the learning step would do, on a second copy so the decision sees the table as is.
-    let verdict = datapath::decide(&table, ingress.id, frame, now);
+    let verdict = match ingress_closed {
+        Some(_) => Verdict::Drop(datapath::DropReason::StpBlocked),
+        None => datapath::decide(&table, ingress.id, frame, now),
+    };
+    let verdict = match verdict {
+        Verdict::Unicast(p) if closed.contains_key(&p) => {
+            Verdict::Drop(datapath::DropReason::StpBlocked)
+        }
+        v => v,
+    };
     let learn_copy = table_copy(dp, &req.bridge, now)?;
     let reached = !matches!(
         verdict,
@@ -672,7 +697,7 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
                 | datapath::DropReason::InvalidSourceMac
                 | datapath::DropReason::LinkLocal
         )
-    );
+    ) && ingress_closed.is_none_or(|s| s.learns());
     let (learning, learning_from) = match (reached, src) {
         (true, Some(src)) => match learn_copy.learn(src.0, ingress.id, now) {
             Learned::New => ("new", None),
@@ -708,6 +733,13 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
         Verdict::Flood => {
             for p in &ports {
                 let egress_is_tunnel = matches!(p.kind, PortKind::Tunnel(_));
+                if let Some(state) = closed.get(&p.id).filter(|_| p.id != ingress.id) {
+                    excluded.push(Excluded {
+                        port: p.name.clone(),
+                        why: stp_exclusion(*state),
+                    });
+                    continue;
+                }
                 match datapath::flood_exclusion(
                     ingress.id,
                     ingress_is_tunnel,
@@ -755,6 +787,17 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
         excluded,
         actions,
     })
+}
+
+/// Why spanning tree keeps a flood from a port, as `Excluded::why` names it.
+fn stp_exclusion(state: stp::PortState) -> &'static str {
+    match state {
+        stp::PortState::Blocking => "stp_blocking",
+        stp::PortState::Listening => "stp_listening",
+        stp::PortState::Learning => "stp_learning",
+        stp::PortState::Discarding => "stp_discarding",
+        stp::PortState::Disabled | stp::PortState::Forwarding => "stp_disabled",
+    }
 }
 
 /// What leaving by port `p` does to the frame: a TAP write, or GRE with these outer headers.
@@ -927,16 +970,23 @@ pub fn render_text(t: &Trace) -> String {
         ("drop", Some("no_target")) => {
             "Output: none: no port is left to flood to: dropped (no_target)".to_string()
         }
+        ("drop", Some("stp_blocked")) => format!(
+            "Output: dropped (stp_blocked): spanning tree keeps {} or the destination's port from forwarding",
+            t.in_port.name
+        ),
         ("drop", r) => format!("Output: dropped ({})", r.unwrap_or("?")),
         _ => String::new(),
     };
     step(&mut s, decision);
     for e in &t.excluded {
         let why = match e.why {
-            "ingress" => "the ingress port: a frame never goes back where it came from",
-            _ => {
-                "split horizon: a frame from one tunnel never goes into another (tunnel-split-horizon=true)"
-            }
+            "ingress" => "the ingress port: a frame never goes back where it came from".to_string(),
+            why if why.starts_with("stp_") => format!(
+                "spanning tree: the port is {}, not forwarding (it would close a loop); only BPDUs pass",
+                &why[4..]
+            ),
+            _ => "split horizon: a frame from one tunnel never goes into another (tunnel-split-horizon=true)"
+                .to_string(),
         };
         let _ = writeln!(s, "     not to {}: {why}", e.port);
     }

@@ -143,6 +143,28 @@ fn blocked_port_learned_nothing(lab: &Lab, hosts: &[MeshHost]) {
     );
 }
 
+/// `ofproto/trace` on c explains the tree: a frame into the blocked end is dropped as
+/// `stp_blocked`, and a broadcast from mgmt0 is not flooded into it.
+fn trace_explains_the_blocked_port(lab: &Lab, hosts: &[MeshHost]) {
+    let c_to_b = mesh::tunnel_name(hosts, "c", "b");
+    let flow = format!("in_port={c_to_b},dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:02");
+    let into_blocked = lab
+        .appctl("c", &["ofproto/trace", "br-int", &flow])
+        .unwrap();
+    assert!(
+        into_blocked.contains("dropped (stp_blocked)"),
+        "{into_blocked}"
+    );
+    let flow = "in_port=mgmt0,dl_src=02:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff";
+    let flood = lab.appctl("c", &["ofproto/trace", "br-int", flow]).unwrap();
+    assert!(
+        flood.contains(&format!(
+            "not to {c_to_b}: spanning tree: the port is blocking"
+        )),
+        "{flood}"
+    );
+}
+
 /// Cuts the a–b transport path (blackhole routes both ways: the tunnels stay configured, their
 /// packets go nowhere), then waits for the tree to reopen c's tunnel to b and for every pair to
 /// ping again. Returns the time from the cut until then.
@@ -188,6 +210,7 @@ fn stp_full_mesh_of_three_grebe_hosts() {
     };
     let hosts = three_hosts(false);
     converge(&lab, &hosts, stp::Protocol::Stp);
+    trace_explains_the_blocked_port(&lab, &hosts);
     broadcasts_stay_bounded(&lab, &hosts);
     blocked_port_learned_nothing(&lab, &hosts);
     // BPDUs flowed and were counted on the tunnels.
