@@ -193,12 +193,11 @@ fn cut_a_b(lab: &Lab, hosts: &[MeshHost], protocol: stp::Protocol) -> Duration {
         std::thread::sleep(Duration::from_millis(100));
     }
     let reopened = cut.elapsed();
-    // b now reaches a only through c.
-    lab.wait_ping("b", &hosts[0].overlay, Duration::from_secs(20))
-        .unwrap();
+    // b now reaches a only through c; every pair must ping again.
+    mesh::wait_all_pairs(lab, hosts, Duration::from_secs(30)).unwrap();
     let pinged = cut.elapsed();
     eprintln!(
-        "{protocol:?}: a–b cut; c's tunnel to b forwarding after {reopened:?}, b pings a after {pinged:?}"
+        "{protocol:?}: a–b cut; c's tunnel to b forwarding after {reopened:?}, every pair pings after {pinged:?}"
     );
     pinged
 }
@@ -264,10 +263,9 @@ fn mesh_with_ovs(test: &str, protocol: stp::Protocol) {
         views.iter().all(|v| v.blocked().is_empty())
     })
     .unwrap();
-    lab.wait_ping("b", &hosts[0].overlay, Duration::from_secs(20))
-        .unwrap();
+    mesh::wait_all_pairs(&lab, &hosts, Duration::from_secs(30)).unwrap();
     eprintln!(
-        "{protocol:?} with OVS: a–b deleted; OVS opened its tunnel to b after {took:?}, b pings a after {:?}",
+        "{protocol:?} with OVS: a–b deleted; OVS opened its tunnel to b after {took:?}, every pair pings after {:?}",
         cut.elapsed()
     );
 }
