@@ -954,6 +954,12 @@ pub fn render_text(t: &Trace) -> String {
         "miss" => format!(
             "Lookup: {dst} is not in the MAC table (never seen, or idle longer than mac-aging-time): unknown unicast floods"
         ),
+        _ if t.verdict == "drop"
+            && t.reason == Some("stp_blocked")
+            && t.learning == "not_reached" =>
+        {
+            "Lookup: not reached: the ingress port does not forward".to_string()
+        }
         _ if t.reason == Some("broadcast") => {
             format!("Lookup: {dst} is the broadcast address: not looked up, it floods")
         }
