@@ -126,21 +126,8 @@ fn build_and_show(lab: &Lab) -> anyhow::Result<()> {
     }
 
     step("ping every pair through the tunnels (overlay 198.51.100.0/24)");
-    for a in &HOSTS {
-        for b in HOSTS.iter().filter(|b| b.name != a.name) {
-            // The first packets wait for ARP on both the overlay and the transport.
-            lab.wait_ping(a.name, b.overlay, Duration::from_secs(10))?;
-            let rtt = lab.ping(a.name, b.overlay, 3)?;
-            println!(
-                "   {} {} -> {} {}: 3/3 replies, rtt avg {:.3} ms",
-                a.name,
-                a.overlay,
-                b.name,
-                b.overlay,
-                rtt.get(1).copied().unwrap_or(f64::NAN)
-            );
-        }
-    }
+    let pairs: Vec<(&str, &str)> = HOSTS.iter().map(|h| (h.name, h.overlay)).collect();
+    ping_every_pair(lab, &pairs)?;
 
     step("what each host learned (grebe appctl fdb/show br-int)");
     for h in &HOSTS {
@@ -285,19 +272,11 @@ fn build_mesh_and_show(lab: &Lab, protocol: stp::Protocol) -> anyhow::Result<()>
     }
 
     step("ping every pair through the tree (overlay 198.51.100.0/24)");
-    for a in &hosts {
-        for b in hosts.iter().filter(|b| b.name != a.name) {
-            lab.wait_ping(&a.name, &b.overlay, Duration::from_secs(10))?;
-            let rtt = lab.ping(&a.name, &b.overlay, 3)?;
-            println!(
-                "   {} -> {} {}: 3/3 replies, rtt avg {:.3} ms",
-                a.name,
-                b.name,
-                b.overlay,
-                rtt.get(1).copied().unwrap_or(f64::NAN)
-            );
-        }
-    }
+    let pairs: Vec<(&str, &str)> = hosts
+        .iter()
+        .map(|h| (h.name.as_str(), h.overlay.as_str()))
+        .collect();
+    ping_every_pair(lab, &pairs)?;
     step("BPDUs and blocked frames (grebe appctl dpif/show)");
     for h in &hosts {
         let dpif: serde_json::Value =
@@ -320,6 +299,22 @@ fn build_mesh_and_show(lab: &Lab, protocol: stp::Protocol) -> anyhow::Result<()>
             println!(
                 "     {} frames arrived on {}'s blocked tunnel and were dropped (stp_blocked)",
                 blocked, h.name
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Pings every (host, overlay address) from every other, three times, and prints the RTT.
+fn ping_every_pair(lab: &Lab, hosts: &[(&str, &str)]) -> anyhow::Result<()> {
+    for (a, a_ip) in hosts {
+        for (b, b_ip) in hosts.iter().filter(|(b, _)| b != a) {
+            // The first packets wait for ARP on both the overlay and the transport.
+            lab.wait_ping(a, b_ip, Duration::from_secs(10))?;
+            let rtt = lab.ping(a, b_ip, 3)?;
+            println!(
+                "   {a} {a_ip} -> {b} {b_ip}: 3/3 replies, rtt avg {:.3} ms",
+                rtt.get(1).copied().unwrap_or(f64::NAN)
             );
         }
     }

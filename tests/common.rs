@@ -23,6 +23,25 @@ pub fn lab(test: &str) -> Option<Lab> {
     Some(Lab::new(&prefix, GREBE).expect("creating the lab"))
 }
 
+/// A lab for a test that also needs packages: `needs` lists (Debian package, whether it is
+/// installed). Missing ones skip the test outside CI and fail it under CI.
+pub fn lab_with(test: &str, needs: &[(&str, bool)]) -> Option<Lab> {
+    let lab = lab(test)?;
+    let missing: Vec<&str> = needs
+        .iter()
+        .filter(|(_, present)| !present)
+        .map(|(package, _)| *package)
+        .collect();
+    if !missing.is_empty() {
+        if std::env::var_os("CI").is_some() {
+            panic!("{test}: needs {missing:?} under CI (.ci/test installs them)");
+        }
+        eprintln!("SKIPPED {test}: needs {missing:?} (apt-get install {missing:?})");
+        return None;
+    }
+    Some(lab)
+}
+
 /// Two hosts on one transport switch, seed configuration on both: a 192.0.2.1 / 198.51.100.1,
 /// b 192.0.2.2 / 198.51.100.2.
 pub fn two_hosts(lab: &Lab) {

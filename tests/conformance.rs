@@ -61,15 +61,7 @@ const FIELDS: &[&str] = &[
 ];
 
 fn tshark_lab(test: &str) -> Option<Lab> {
-    let lab = lab(test)?;
-    if !tshark_available() {
-        if std::env::var_os("CI").is_some() {
-            panic!("{test}: needs tshark under CI (.ci/test installs it)");
-        }
-        eprintln!("SKIPPED {test}: needs tshark (apt-get install tshark)");
-        return None;
-    }
-    Some(lab)
+    lab_with(test, &[("tshark", tshark_available())])
 }
 
 /// Two grebe hosts with `options` on both tunnels; returns a's echo requests to b, captured on
