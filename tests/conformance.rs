@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use common::*;
 use grebe::lab::Lab;
+use grebe::mesh::{self, MeshHost};
 use grebe::ovs_peer::{
     Decoded, decode, gre_header_len, icmp_in_gre_filter, ipv4_in_gre_filter, start_capture,
     tcp_send, tshark_available,
@@ -325,4 +326,97 @@ fn tcp_segments_grebe_cuts_are_valid_and_fit_the_transport() {
         seqs.windows(2).all(|w| w[0] < w[1]),
         "GRE sequence numbers not increasing: {seqs:?}"
     );
+}
+
+/// BPDUs grebe sends through a tunnel, captured on the transport: Wireshark decodes them as
+/// 802.1D configuration BPDUs (RST BPDUs with RSTP) behind an 802.2 LLC header, with the root,
+/// cost and timers the bridge was given, and finds nothing malformed.
+fn bpdus_on_the_wire(test: &str, protocol: stp::Protocol) -> Vec<Decoded> {
+    let Some(lab) = tshark_lab(test) else {
+        return Vec::new();
+    };
+    let hosts = [
+        MeshHost::numbered("a", 0, 4096, false),
+        MeshHost::numbered("b", 1, 8192, false),
+    ];
+    mesh::build(&lab, &hosts, protocol).unwrap();
+    let file: PathBuf = lab.dir().join("bpdus.pcap");
+    // GRE from a whose inner frame goes to 01:80:c2:00:00:00 (IPv4 20 + GRE 4 bytes in).
+    let filter =
+        "ip proto 47 and src host 192.0.2.1 and ip[24:4] = 0x0180c200 and ip[28:2] = 0x0000";
+    let capture = start_capture(&lab, "wan", "sw0", filter, 3, &file).unwrap();
+    let file = capture.finish(WAIT).unwrap();
+    let problems = decode(
+        &file,
+        "_ws.malformed || _ws.expert.severity >= 6291456",
+        &["frame.number", "_ws.expert.message"],
+    )
+    .unwrap();
+    assert!(problems.is_empty(), "tshark's complaints: {problems:?}");
+    let packets = decode(&file, "", BPDU_FIELDS).unwrap();
+    assert_eq!(packets.len(), 3);
+    let root_mac = mac_of(&lab, "a", "br-int");
+    for p in &packets {
+        assert_eq!(
+            f(p, "frame.protocols", 0),
+            "eth:ethertype:ip:gre:eth:llc:stp",
+            "{p:?}"
+        );
+        assert_eq!(f(p, "eth.dst", 1), "01:80:c2:00:00:00");
+        assert_eq!(f(p, "llc.dsap", 0), "0x42");
+        assert_eq!(f(p, "llc.ssap", 0), "0x42");
+        assert_eq!(f(p, "stp.protocol", 0), "0x0000");
+        assert_eq!(f(p, "stp.root.prio", 0), "4096");
+        assert_eq!(
+            f(p, "stp.root.hw", 0),
+            root_mac,
+            "the root is a, by its br-int MAC"
+        );
+        assert_eq!(f(p, "stp.bridge.hw", 0), root_mac);
+        assert_eq!(f(p, "stp.root.cost", 0), "0");
+        assert_eq!(f(p, "stp.msg_age", 0), "0");
+        assert_eq!(f(p, "stp.max_age", 0), "6");
+        assert_eq!(f(p, "stp.forward", 0), "4");
+    }
+    packets
+}
+
+const BPDU_FIELDS: &[&str] = &[
+    "frame.protocols",
+    "eth.dst",
+    "llc.dsap",
+    "llc.ssap",
+    "stp.protocol",
+    "stp.version",
+    "stp.type",
+    "stp.flags.port_role",
+    "stp.root.prio",
+    "stp.root.hw",
+    "stp.root.cost",
+    "stp.bridge.hw",
+    "stp.msg_age",
+    "stp.max_age",
+    "stp.hello",
+    "stp.forward",
+    "stp.version_1_length",
+];
+
+#[test]
+fn stp_bpdus_decode_as_802_1d_in_wireshark() {
+    for p in bpdus_on_the_wire("bpdustp", stp::Protocol::Stp) {
+        assert_eq!(f(&p, "stp.version", 0), "0", "{p:?}");
+        assert_eq!(f(&p, "stp.type", 0), "0x00");
+        assert_eq!(f(&p, "stp.hello", 0), "1");
+    }
+}
+
+#[test]
+fn rstp_bpdus_decode_as_802_1w_in_wireshark() {
+    for p in bpdus_on_the_wire("bpdurstp", stp::Protocol::Rstp) {
+        assert_eq!(f(&p, "stp.version", 0), "2", "{p:?}");
+        assert_eq!(f(&p, "stp.type", 0), "0x02");
+        assert_eq!(f(&p, "stp.flags.port_role", 0), "3", "designated");
+        assert_eq!(f(&p, "stp.version_1_length", 0), "0");
+        assert_eq!(f(&p, "stp.hello", 0), "2");
+    }
 }
