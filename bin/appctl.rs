@@ -270,6 +270,12 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
                 (Some(ip), None) => format!("gre: remote_ip={ip}"),
                 _ => "internal".to_string(),
             };
+            // Where its packets leave: written to an interface, or through the kernel's IP stack.
+            let what = match (&p.link, p.remote_ip) {
+                (Some(dev), _) => format!("{what}, out {dev}"),
+                (None, Some(_)) => format!("{what}, out the raw socket"),
+                (None, None) => what,
+            };
             let mtu = p.mtu.map_or(String::new(), |m| format!(" mtu {m}"));
             let c = p.counters;
             let _ = writeln!(

@@ -24,6 +24,9 @@ use crate::{appctl, vsctl};
 pub const DEFAULT_DB: &str = "/var/lib/grebe/conf.json";
 /// How often tunnels' route MTUs are re-read (routes and addresses change under the daemon).
 const MTU_REFRESH: Duration = Duration::from_secs(5);
+/// How often tunnels' Ethernet links are re-read from the neighbour table: a remote's new MAC
+/// is followed within this time.
+const LINK_REFRESH: Duration = Duration::from_secs(1);
 
 #[derive(Debug, Clone)]
 pub struct DaemonOptions {
@@ -33,6 +36,8 @@ pub struct DaemonOptions {
     pub detach: bool,
     /// Use the TAPs' segmentation and checksum offloads (see `DatapathOptions`).
     pub offload: bool,
+    /// Send to on-link remotes by a packet socket (see `DatapathOptions::link_tx`).
+    pub link_tx: bool,
 }
 
 /// The daemon's state, behind one mutex taken by control requests (never by the packet loop).
@@ -80,6 +85,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
     })?;
     let datapath = Datapath::start(DatapathOptions {
         offload: opts.offload,
+        link_tx: opts.link_tx,
     })
     .context("starting the datapath")?;
     let mut state = DaemonState {
@@ -122,11 +128,18 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("grebe-mtu".into())
         .spawn(move || {
+            let mut last_mtu = Instant::now();
             loop {
-                std::thread::sleep(MTU_REFRESH);
+                std::thread::sleep(LINK_REFRESH);
                 let mut s = refresher.lock().unwrap_or_else(|e| e.into_inner());
-                if let Err(e) = s.datapath.refresh_path_mtus() {
-                    tracing::warn!(error = %e, "cannot refresh tunnel MTUs");
+                if let Err(e) = s.datapath.refresh_links() {
+                    tracing::warn!(error = %e, "cannot refresh tunnel links");
+                }
+                if last_mtu.elapsed() >= MTU_REFRESH {
+                    last_mtu = Instant::now();
+                    if let Err(e) = s.datapath.refresh_path_mtus() {
+                        tracing::warn!(error = %e, "cannot refresh tunnel MTUs");
+                    }
                 }
             }
         })?;
@@ -217,6 +230,9 @@ fn detach(opts: &DaemonOptions) -> anyhow::Result<()> {
     }
     if !opts.offload {
         cmd.arg("--no-offload");
+    }
+    if !opts.link_tx {
+        cmd.arg("--raw-tx");
     }
     let mut child = cmd
         .stdin(Stdio::null())

@@ -40,6 +40,11 @@ enum Cmd {
         /// kernel (slower; for comparison and for kernels without TAP offloads)
         #[arg(long)]
         no_offload: bool,
+        /// Send every tunnel packet by the raw IPv4 socket, through the kernel's IP output path
+        /// (firewall, NAT, per-packet routing), instead of writing packets to on-link remotes as
+        /// Ethernet frames (faster; the kernel's routing and neighbour table still decide where)
+        #[arg(long)]
+        raw_tx: bool,
     },
     /// Configure bridges and ports with ovs-vsctl's syntax (also: invoke grebe as `ovs-vsctl`).
     Vsctl {
@@ -152,6 +157,7 @@ fn run() -> anyhow::Result<ExitCode> {
             detach,
             pidfile,
             no_offload,
+            raw_tx,
         } => {
             init_logging();
             daemon::run(DaemonOptions {
@@ -160,6 +166,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 pidfile,
                 detach,
                 offload: !no_offload,
+                link_tx: !raw_tx,
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -83,6 +83,30 @@ pub fn port_counter(lab: &Lab, host: &str, port: &str, counter: &str) -> u64 {
     panic!("no port {port} on {host}");
 }
 
+/// Waits until the host's tunnel `port` sends by the packet socket (its remote resolved in the
+/// kernel's neighbour table); returns the interface it names.
+pub fn wait_link(lab: &Lab, host: &str, port: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let v = dpif(lab, host);
+        let link = v["bridges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|b| b["ports"].as_array().unwrap())
+            .find(|p| p["name"] == port)
+            .and_then(|p| p["link"].as_str().map(String::from));
+        if let Some(link) = link {
+            return link;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{host}'s {port} never got an Ethernet link"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 pub fn mac_of(lab: &Lab, host: &str, dev: &str) -> String {
     let out = lab
         .sh(host, &["cat", &format!("/sys/class/net/{dev}/address")])

@@ -77,6 +77,9 @@ fn capture_a_to_b(lab: &Lab, options: &[&str]) -> Vec<Decoded> {
         }
     }
     lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
+    // Once the kernel has resolved b, a writes its tunnel packets as Ethernet frames itself:
+    // what is captured is grebe's whole outer header, source address and checksum included.
+    assert_eq!(wait_link(lab, "a", "gre0"), "eth0");
     let has = |o: &str| options.iter().any(|x| x.starts_with(o));
     let gre_len = gre_header_len(
         has("options:key="),

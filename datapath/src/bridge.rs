@@ -26,9 +26,10 @@ use crate::counters::{DropCounters, DropReason, PortCounters, PortCountersSnapsh
 use crate::forward::{FrameRef, PortState, TxQueues, output, should_flood, tap_write_failure};
 use crate::input::{Verdict, decide};
 use crate::monitor::{self, Decision, Direction, FrameEvent, Monitor, MonitorSink, MonitorSpec};
+use crate::port::link::{self, Link};
 use crate::port::tunnel::NoTunnel;
 use crate::port::{InternalPort, PortIo, TunnelConfig, TunnelMap, TunnelPort};
-use crate::sys::{self, MAX_BATCH, RawGre, RecvBatch, SendBatch, TapError};
+use crate::sys::{self, MAX_BATCH, PacketTx, RawGre, RecvBatch, SendBatch, SendEntry, TapError};
 use crate::tree::{self, Gate, Tree, TreePortSettings, TreeSettings};
 
 /// Assumed transport MTU when the route to a remote is not known yet.
@@ -37,6 +38,9 @@ const DEFAULT_MTU: u32 = 1500;
 const TAP_BATCH_OFFLOAD: usize = 8;
 /// Batches drained from one fd before the loop looks at the others.
 const BATCHES_PER_WAKE: usize = 4;
+/// How often a tunnel with an Ethernet link sends one packet by the raw socket anyway, so the
+/// kernel keeps confirming (or re-resolving) the remote's MAC.
+const NEIGHBOUR_PROBE: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum DatapathError {
@@ -76,11 +80,18 @@ pub struct DatapathOptions {
     /// Internal ports speak the virtio-net header: the kernel hands over TCP frames of up to
     /// 64 KB (segmented by grebe before tunnelling) and leaves checksums to grebe.
     pub offload: bool,
+    /// Tunnel packets to an on-link remote the kernel has resolved leave as Ethernet frames by
+    /// a packet socket, skipping the kernel's per-packet route lookup, output hooks and
+    /// neighbour lookup (see `port::link`); off: everything by the raw socket.
+    pub link_tx: bool,
 }
 
 impl Default for DatapathOptions {
     fn default() -> Self {
-        DatapathOptions { offload: true }
+        DatapathOptions {
+            offload: true,
+            link_tx: true,
+        }
     }
 }
 
@@ -115,6 +126,9 @@ pub struct PortStats {
     pub remote_ip: Option<Ipv4Addr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<u32>,
+    /// Tunnels sending by the packet socket: the interface their packets leave by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
     #[serde(flatten)]
     pub counters: PortCountersSnapshot,
 }
@@ -149,6 +163,10 @@ enum Command {
         config: TunnelConfig,
         path_mtu: u32,
     },
+    SetLink {
+        id: PortId,
+        link: Option<Link>,
+    },
     DelPort {
         id: PortId,
     },
@@ -182,6 +200,8 @@ struct PortHandle {
     counters: Arc<PortCounters>,
     /// Internal ports: the MTU grebe last set. Tunnels: the transport path MTU.
     mtu: Option<u32>,
+    /// Tunnels: the Ethernet link the datapath thread sends by, and its interface.
+    link: Option<(Link, String)>,
     tree: TreePortSettings,
     /// The port's settings as the datapath thread's spanning tree has them.
     tree_sent: Option<stp::PortConfig>,
@@ -222,9 +242,17 @@ impl Datapath {
             .map_err(DatapathError::Thread)?;
         let (commands, command_rx) = mpsc::channel();
         let drops = Arc::new(DropCounters::default());
+        let packet_tx = if options.link_tx {
+            PacketTx::open()
+                .map_err(|e| tracing::warn!(error = %e, "no packet socket: every tunnel packet goes by the raw socket"))
+                .ok()
+        } else {
+            None
+        };
         let mut engine = Engine {
             raw,
             raw_large: None,
+            packet_tx,
             wake: wake_rx,
             commands: command_rx,
             drops: drops.clone(),
@@ -429,6 +457,7 @@ impl Datapath {
                 kind,
                 counters,
                 mtu,
+                link: None,
                 tree: TreePortSettings::default(),
                 tree_sent: None,
             },
@@ -603,6 +632,29 @@ impl Datapath {
         Ok(())
     }
 
+    /// Follows the kernel's neighbour table: a tunnel whose remote became resolved on an
+    /// Ethernet interface sends by the packet socket, one whose entry changed or went follows.
+    /// Call about once a second from the control thread.
+    pub fn refresh_links(&mut self) -> Result<(), DatapathError> {
+        if !self.options.link_tx {
+            return Ok(());
+        }
+        let mut changed = Vec::new();
+        for p in self.ports.values_mut() {
+            if let PortKind::Tunnel(config) = p.kind {
+                let link = link::resolve(config.remote_ip, config.local_ip);
+                if link != p.link {
+                    changed.push((p.id, link.as_ref().map(|(l, _)| *l)));
+                    p.link = link;
+                }
+            }
+        }
+        for (id, link) in changed {
+            self.send(Command::SetLink { id, link })?;
+        }
+        Ok(())
+    }
+
     /// The MTU an internal port gets unless the user asked for one: the smallest inner MTU the
     /// bridge's tunnels can carry, so TCP through the tunnel works without fragmentation.
     fn tunnel_inner_mtu(&self, bridge: &str) -> u32 {
@@ -654,6 +706,7 @@ impl Datapath {
                     mtu,
                     remote_ip,
                     key,
+                    link: p.link.as_ref().map(|(_, dev)| dev.clone()),
                     counters: p.counters.snapshot(),
                 }
             })
@@ -822,6 +875,8 @@ struct Engine {
     raw: RawGre,
     /// Opened with the first `large_frames` tunnel.
     raw_large: Option<RawGre>,
+    /// Sends to tunnels with an Ethernet link (`DatapathOptions::link_tx`).
+    packet_tx: Option<PacketTx>,
     wake: UnixDatagram,
     commands: mpsc::Receiver<Command>,
     drops: Arc<DropCounters>,
@@ -854,6 +909,7 @@ impl Engine {
         let mut pollfds = Vec::new();
         let mut ready = Vec::new();
         let mut next_expiry: Option<Instant> = None;
+        let mut next_probe = Instant::now();
         loop {
             if !self.apply_commands() {
                 return;
@@ -923,6 +979,14 @@ impl Engine {
                 }
             }
             let now = Instant::now();
+            if now >= next_probe {
+                next_probe = now + NEIGHBOUR_PROBE;
+                for port in self.ports.iter_mut().flatten() {
+                    if let PortIo::Tunnel(t) = &mut port.io {
+                        t.probe_raw = t.link.is_some();
+                    }
+                }
+            }
             if next_expiry.is_none_or(|t| t <= now) {
                 next_expiry = None;
                 for b in self.bridges.iter().flatten() {
@@ -999,8 +1063,10 @@ impl Engine {
                     self.tunnels.remove(&t.config, id);
                     let _ = self.tunnels.insert(&config, id);
                     let next_seq = t.next_seq;
+                    let link = t.link;
                     *t = TunnelPort::new(config, path_mtu);
                     t.next_seq = next_seq;
+                    t.set_link(link);
                 }
                 self.need_large_socket(config.large_frames);
             }
@@ -1021,6 +1087,15 @@ impl Engine {
                         tap.destroy();
                     }
                     PortIo::Tunnel(t) => self.tunnels.remove(&t.config, id),
+                }
+            }
+            Command::SetLink { id, link } => {
+                if let Some(PortState {
+                    io: PortIo::Tunnel(t),
+                    ..
+                }) = slot(&mut self.ports, id.0 as usize)
+                {
+                    t.set_link(link.filter(|_| self.packet_tx.is_some()));
                 }
             }
             Command::SetTree { idx, settings } => self.set_tree(idx, settings),
@@ -1357,10 +1432,15 @@ impl Engine {
                 self.drops.add(DropReason::StpBlocked);
                 continue;
             }
-            let queued = tx.gre.len();
+            let (gre_before, link_before) = (tx.gre.len(), tx.link.len());
             output(p, port, &frame, tx, &self.drops);
             if watched {
-                self.watch_tx(p, &frame, &tx.gre, queued);
+                let (queue, queued) = if tx.link.len() > link_before {
+                    (&tx.link, link_before)
+                } else {
+                    (&tx.gre, gre_before)
+                };
+                self.watch_tx(p, &frame, queue, queued);
             }
         }
         self.targets = targets;
@@ -1526,6 +1606,25 @@ impl Engine {
     /// Sends the queued tunnel packets, one `sendmmsg` per socket, and counts each outcome.
     fn flush(&mut self, tx: &mut TxQueues, rx: &RecvBatch) {
         send_counted(&self.raw, &mut tx.gre, rx, &self.ports, &self.drops, 0);
+        if !tx.link.is_empty() {
+            let ports = &self.ports;
+            match &mut self.packet_tx {
+                Some(packet_tx) => packet_tx.send(
+                    &mut tx.link,
+                    rx.buffers(),
+                    |tag| match ports.get(tag as usize) {
+                        Some(Some(PortState {
+                            io: PortIo::Tunnel(t),
+                            ..
+                        })) => t.link.as_ref().map(|l| &l.eth),
+                        _ => None,
+                    },
+                    count_sent(ports, &self.drops, 0),
+                ),
+                // Links are set only with a packet socket.
+                None => tx.link.clear(),
+            }
+        }
         if tx.large.is_empty() {
             return;
         }
@@ -1562,7 +1661,16 @@ fn send_counted(
     if queue.is_empty() {
         return;
     }
-    raw.send(queue, rx.buffers(), |entry, result| {
+    raw.send(queue, rx.buffers(), count_sent(ports, drops, kernel_header));
+}
+
+/// Counts one sent (or refused) tunnel packet against its port.
+fn count_sent<'a>(
+    ports: &'a [Option<PortState>],
+    drops: &'a DropCounters,
+    kernel_header: usize,
+) -> impl FnMut(&SendEntry, Result<(), io::Error>) + 'a {
+    move |entry, result| {
         let Some(Some(port)) = ports.get(entry.tag as usize) else {
             return;
         };
@@ -1580,5 +1688,5 @@ fn send_counted(
                 tracing::debug!(port = entry.tag, error = %e, "GRE send failed");
             }
         }
-    });
+    }
 }

@@ -113,11 +113,26 @@ pub(crate) struct FrameRef<'a> {
 }
 
 /// Tunnel packets waiting for the next `sendmmsg`: those with grebe's own outer IPv4 header (DF
-/// set), and large frames for the socket that lets the kernel write and fragment it.
+/// set) for the raw socket, the same for tunnels with an Ethernet link (the packet socket), and
+/// large frames for the socket that lets the kernel write and fragment the outer header.
 #[derive(Default)]
 pub(crate) struct TxQueues {
     pub(crate) gre: SendBatch,
+    pub(crate) link: SendBatch,
     pub(crate) large: SendBatch,
+}
+
+impl TxQueues {
+    /// The queue for a tunnel's next packets with grebe's own outer header.
+    #[inline]
+    pub(crate) fn for_tunnel(&mut self, t: &mut TunnelPort) -> &mut SendBatch {
+        if t.link.is_some() && !t.probe_raw {
+            &mut self.link
+        } else {
+            t.probe_raw = false;
+            &mut self.gre
+        }
+    }
 }
 
 /// Sends the frame out of `port`: written to a TAP now, or queued with its own outer headers for
@@ -140,9 +155,15 @@ pub(crate) fn output(
         },
         PortIo::Tunnel(t) => {
             let result = match (frame.vnet.gso(), t.config.large_frames) {
-                (Gso::None, _) => queue_frame(id, t, frame, &mut tx.gre),
+                (Gso::None, _) => {
+                    let queue = tx.for_tunnel(t);
+                    queue_frame(id, t, frame, queue)
+                }
                 (_, true) => queue_large(id, t, frame, &mut tx.large),
-                (_, false) => queue_segments(id, t, frame, &mut tx.gre),
+                (_, false) => {
+                    let queue = tx.for_tunnel(t);
+                    queue_segments(id, t, frame, queue)
+                }
             };
             if let Err(reason) = result {
                 bump(&port.counters.tx_dropped, 1);

@@ -1,5 +1,6 @@
 //! Ports: what a bridge sends to and receives from.
 
+pub mod link;
 pub mod tap;
 pub mod tunnel;
 

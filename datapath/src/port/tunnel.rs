@@ -56,6 +56,12 @@ pub struct TunnelPort {
     pub(crate) next_seq: u32,
     /// Largest outer packet the route to the remote takes; bigger frames are dropped (DF).
     pub(crate) path_mtu: u32,
+    /// The Ethernet link packets leave by, when the remote is on-link and resolved (see
+    /// `port::link`); `None`: by the raw socket.
+    pub(crate) link: Option<crate::port::link::Link>,
+    /// Send the next packet by the raw socket even with a link: the kernel then sees traffic to
+    /// the remote and keeps its neighbour entry fresh (probing it, noticing a changed MAC).
+    pub(crate) probe_raw: bool,
 }
 
 impl TunnelPort {
@@ -73,7 +79,20 @@ impl TunnelPort {
             config,
             next_seq: 0,
             path_mtu,
+            link: None,
+            probe_raw: false,
         }
+    }
+
+    /// Sends by `link` from now on (or by the raw socket, with `None`). Packets on a link carry
+    /// the source address themselves, since no kernel fills it in.
+    pub(crate) fn set_link(&mut self, link: Option<crate::port::link::Link>) {
+        self.link = link;
+        self.header.src = match (self.config.local_ip, link) {
+            (Some(ip), _) => ip,
+            (None, Some(l)) => l.src,
+            (None, None) => Ipv4Addr::UNSPECIFIED,
+        };
     }
 }
 

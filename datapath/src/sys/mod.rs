@@ -1,10 +1,12 @@
 //! The only module of grebe with `unsafe`: TAP ioctls, the raw GRE socket's batched calls, `poll`,
 //! and two interface queries. Everything above it is safe code over these small types.
 
+mod packet;
 mod raw;
 mod tun;
 
-pub use raw::{MAX_BATCH, RawGre, RecvBatch, SendBatch, route_mtu};
+pub use packet::{EthLink, PacketTx};
+pub use raw::{MAX_BATCH, RawGre, RecvBatch, SendBatch, SendEntry, route_mtu};
 pub use tun::{Tap, TapError, interface_mtu, set_interface_mtu};
 
 use std::io;

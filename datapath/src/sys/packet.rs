@@ -1,0 +1,163 @@
+//! A send-only `AF_PACKET` socket for tunnel packets to on-link remotes. Through the raw IPv4
+//! socket every packet pays for a route lookup (not cached with `IP_HDRINCL`), the output hooks
+//! and a neighbour lookup; written as a whole Ethernet frame to the transport interface, it
+//! skips all three. Which interface and which MAC come from the kernel's own routing and
+//! neighbour table, refreshed off the fast path (`port::link`); anything else goes by the raw
+//! socket.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use super::raw::{SendBatch, SendEntry};
+
+/// Where a tunnel's packets leave as Ethernet frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EthLink {
+    pub ifindex: i32,
+    /// Destination MAC, source MAC, EtherType IPv4: the frame's first 14 bytes.
+    pub header: [u8; 14],
+}
+
+impl EthLink {
+    pub fn new(ifindex: i32, dst: [u8; 6], src: [u8; 6]) -> EthLink {
+        let mut header = [0u8; 14];
+        header[..6].copy_from_slice(&dst);
+        header[6..12].copy_from_slice(&src);
+        header[12..].copy_from_slice(&0x0800u16.to_be_bytes());
+        EthLink { ifindex, header }
+    }
+}
+
+pub struct PacketTx {
+    fd: OwnedFd,
+    iovs: Vec<[libc::iovec; 3]>,
+    addrs: Vec<libc::sockaddr_ll>,
+    msgs: Vec<libc::mmsghdr>,
+    /// Batch entry of each message.
+    entry_of: Vec<usize>,
+}
+
+// SAFETY: as for SendBatch: the pointer vectors are scratch, rebuilt for each call, and point only
+// into memory borrowed for the duration of that call.
+unsafe impl Send for PacketTx {}
+
+impl PacketTx {
+    /// Opens the socket. Protocol 0: it receives nothing, so it costs the receive path nothing.
+    pub fn open() -> io::Result<PacketTx> {
+        // SAFETY: plain socket(2) call; the result is checked before use.
+        let fd = unsafe { libc::socket(libc::AF_PACKET, libc::SOCK_RAW | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` is a socket just opened and owned by nothing else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let size: libc::c_int = 4 << 20;
+        // SAFETY: SO_SNDBUF reads one int, which `size` is, for the duration of the call.
+        unsafe {
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&size as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            );
+        }
+        Ok(PacketTx {
+            fd,
+            iovs: Vec::new(),
+            addrs: Vec::new(),
+            msgs: Vec::new(),
+            entry_of: Vec::new(),
+        })
+    }
+
+    /// Sends every entry as [Ethernet header | entry header | frame from `bufs`], each to the
+    /// link `link_of(entry.tag)` names, then clears the batch. `on_done` hears of each entry, as
+    /// for `RawGre::send`; an entry whose port has no link any more fails.
+    pub fn send<'a>(
+        &mut self,
+        batch: &mut SendBatch,
+        bufs: &[Box<[u8]>],
+        link_of: impl Fn(u32) -> Option<&'a EthLink>,
+        mut on_done: impl FnMut(&SendEntry, Result<(), io::Error>),
+    ) {
+        self.iovs.clear();
+        self.addrs.clear();
+        self.msgs.clear();
+        self.entry_of.clear();
+        let entries = batch.entries_since(0);
+        for (i, e) in entries.iter().enumerate() {
+            let Some(link) = link_of(e.tag) else {
+                on_done(e, Err(io::Error::other("tunnel has no Ethernet link")));
+                continue;
+            };
+            let frame = &bufs[e.buf as usize][e.frame.0 as usize..e.frame.1 as usize];
+            self.iovs.push([
+                iovec(&link.header),
+                iovec(&e.header[..usize::from(e.header_len)]),
+                iovec(frame),
+            ]);
+            // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value to fill in.
+            let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+            addr.sll_family = libc::AF_PACKET as libc::c_ushort;
+            addr.sll_protocol = (libc::ETH_P_IP as u16).to_be();
+            addr.sll_ifindex = link.ifindex;
+            addr.sll_halen = 6;
+            addr.sll_addr[..6].copy_from_slice(&link.header[..6]);
+            self.addrs.push(addr);
+            self.entry_of.push(i);
+        }
+        for (iov, addr) in self.iovs.iter_mut().zip(self.addrs.iter_mut()) {
+            // SAFETY: mmsghdr is plain old data; all-zero is a valid (empty) value.
+            let mut msg: libc::mmsghdr = unsafe { std::mem::zeroed() };
+            msg.msg_hdr.msg_name = (addr as *mut libc::sockaddr_ll).cast();
+            msg.msg_hdr.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+            msg.msg_hdr.msg_iov = iov.as_mut_ptr();
+            msg.msg_hdr.msg_iovlen = 3;
+            self.msgs.push(msg);
+        }
+        let mut start = 0;
+        while start < self.msgs.len() {
+            let remaining = &mut self.msgs[start..];
+            // SAFETY: every header points at its own sockaddr_ll and three iovecs, which point at
+            // a link's Ethernet header, the entry's header bytes and a frame inside `bufs`; all
+            // are borrowed or owned for the whole call and none is written by the kernel.
+            let n = unsafe {
+                libc::sendmmsg(
+                    self.fd.as_raw_fd(),
+                    remaining.as_mut_ptr(),
+                    remaining.len() as libc::c_uint,
+                    0,
+                )
+            };
+            if n < 0 {
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                on_done(&entries[self.entry_of[start]], Err(err));
+                start += 1;
+            } else if n == 0 {
+                on_done(
+                    &entries[self.entry_of[start]],
+                    Err(io::Error::other("not sent")),
+                );
+                start += 1;
+            } else {
+                let end = start + n as usize;
+                for &i in &self.entry_of[start..end] {
+                    on_done(&entries[i], Ok(()));
+                }
+                start = end;
+            }
+        }
+        batch.clear();
+    }
+}
+
+fn iovec(bytes: &[u8]) -> libc::iovec {
+    libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    }
+}
