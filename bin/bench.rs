@@ -401,6 +401,22 @@ impl Drop for Measuring<'_> {
     }
 }
 
+/// Waits (3 s at most) until both grebe tunnels send by their Ethernet link, the steady state
+/// of a running host (`dpif/show` names the interface once the neighbour is resolved).
+fn wait_for_links(lab: &Lab) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    for host in ["a", "b"] {
+        while !lab.appctl(host, &["dpif/show"])?.contains(", out eth0") {
+            if Instant::now() > deadline {
+                eprintln!("   {host}'s tunnel still sends by the raw socket");
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    Ok(())
+}
+
 /// Builds one setup in `lab` and measures it. A failed measurement is recorded and the others
 /// still run; a setup that cannot be built fails as a whole.
 fn measure(lab: &Lab, setup: Setup, plan: &Plan, out: &mut Outcome) -> anyhow::Result<()> {
@@ -421,6 +437,9 @@ fn measure(lab: &Lab, setup: Setup, plan: &Plan, out: &mut Outcome) -> anyhow::R
             &["ping", "-c", "3", "-i", "0.2", "-W", "2", "-q", "-n", dst],
         )
         .with_context(|| format!("warm-up ping from {host} to {dst}"))?;
+    }
+    if matches!(setup, Setup::Grebe | Setup::GrebeLarge) {
+        wait_for_links(lab)?;
     }
     eprintln!("   built in {:.1} s", built.elapsed().as_secs_f64());
 
