@@ -384,7 +384,7 @@ pub fn svg() -> String {
     }
     let _ = writeln!(
         s,
-        r#"<text x="10" y="{}">grebe writes the outer source only with options:local_ip, else 0.0.0.0 and the kernel fills it in (shown here as on the wire); the kernel recomputes the checksum.</text>"#,
+        r#"<text x="10" y="{}">By the raw socket grebe leaves the source 0.0.0.0 (unless options:local_ip) and the kernel fills it in and recomputes the checksum; shown here as on the wire.</text>"#,
         TOP + (last_row + 1) * ROW_H + 24
     );
     s.push_str("</svg>\n");

@@ -491,8 +491,13 @@ pub struct PortRef {
 #[derive(Debug, Clone, Serialize)]
 pub struct Encapsulation {
     pub remote_ip: Ipv4Addr,
-    /// The source the kernel fills in (grebe writes 0.0.0.0 unless `options:local_ip`).
+    /// The source of the route to the remote (the kernel fills it in for the raw socket; grebe
+    /// writes it for the packet socket), unless `options:local_ip` sets one.
     pub route_source: Option<Ipv4Addr>,
+    /// The interface grebe writes the packet to (packet socket); `None`: the raw socket, and
+    /// the kernel routes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
     /// Bytes of outer IPv4 + GRE header.
     pub header_len: usize,
     /// The transport's path MTU and the resulting packet size.
@@ -596,6 +601,8 @@ struct BridgePort {
     name: String,
     kind: PortKind,
     mtu: Option<u32>,
+    /// Tunnels sending by the packet socket: the interface.
+    link: Option<String>,
 }
 
 fn port_ref(p: &BridgePort) -> PortRef {
@@ -627,6 +634,7 @@ fn bridge_ports(dp: &Datapath, bridge: &str) -> Vec<BridgePort> {
                 name: p.name,
                 kind,
                 mtu: p.mtu,
+                link: p.link,
             })
         })
         .collect();
@@ -814,7 +822,12 @@ fn output_action(p: &BridgePort, frame: &[u8]) -> Output {
             encapsulation: None,
         };
     };
-    let header = config.outer_header();
+    let mut header = config.outer_header();
+    let route_source = config.local_ip.or_else(|| route_source(config.remote_ip));
+    if p.link.is_some() {
+        // By the packet socket no kernel fills in the source: grebe writes the route's.
+        header.src = route_source.unwrap_or(header.src);
+    }
     let mut buf = [0u8; encap::tunnel::MAX_OUTER_LEN];
     // The tunnel's own sequence counter is not visible from here: 0 stands for it.
     let (result, encapsulation) = match header.emit(&mut buf, frame, 0) {
@@ -831,7 +844,8 @@ fn output_action(p: &BridgePort, frame: &[u8]) -> Output {
                 result,
                 Some(Encapsulation {
                     remote_ip: config.remote_ip,
-                    route_source: config.local_ip.or_else(|| route_source(config.remote_ip)),
+                    route_source,
+                    link: p.link.clone(),
                     header_len: n,
                     path_mtu: p.mtu,
                     packet_len: packet.len(),
@@ -1030,6 +1044,18 @@ pub fn render_text(t: &Trace) -> String {
                         }
                     ),
                 );
+                let _ = writeln!(
+                    s,
+                    "     {}",
+                    match &e.link {
+                        Some(dev) => format!(
+                            "written to {dev} as an Ethernet frame by grebe (packet socket): the kernel resolved the remote there"
+                        ),
+                        None =>
+                            "sent by the raw socket: the kernel routes it and resolves the next hop"
+                                .to_string(),
+                    }
+                );
                 render_fields(&mut s, e);
             }
         }
@@ -1067,9 +1093,12 @@ fn render_fields(s: &mut String, e: &Encapsulation) {
             None if bytes.len() == 1 => (format!("[{}]", bytes.start), f.hex.clone()),
             None => (format!("[{}..{}]", bytes.start, bytes.end), f.hex.clone()),
         };
+        let by_link = e.link.is_some();
         let note = match (f.layer.as_str(), f.name) {
-            ("ipv4", "identification") if f.value == "0" => " (DF set: the kernel leaves it 0)",
+            ("ipv4", "identification") if f.value == "0" => " (DF set: never fragmented, so 0)",
             ("ipv4", "source") if f.value == "0.0.0.0" => " (the kernel fills it in)",
+            ("ipv4", "source") if by_link => " (the route's source, written by grebe)",
+            ("ipv4", "header checksum") if by_link => " (grebe computes it)",
             ("ipv4", "header checksum") => " (the kernel recomputes it)",
             ("gre", "sequence number") => " (the tunnel's counter; 0 stands for it here)",
             _ => "",
@@ -1081,12 +1110,22 @@ fn render_fields(s: &mut String, e: &Encapsulation) {
             format!("{}{note}", f.value),
         );
     }
-    if let Some(src) = e.route_source {
-        let _ = writeln!(
-            s,
-            "     the kernel sends it from {src} (its route to {}), resolving the next hop with ARP",
-            e.remote_ip
-        );
+    match (e.route_source, &e.link) {
+        (Some(src), Some(dev)) => {
+            let _ = writeln!(
+                s,
+                "     from {src} (the kernel's route to {}), to the MAC its ARP found on {dev}",
+                e.remote_ip
+            );
+        }
+        (Some(src), None) => {
+            let _ = writeln!(
+                s,
+                "     the kernel sends it from {src} (its route to {}), resolving the next hop with ARP",
+                e.remote_ip
+            );
+        }
+        (None, _) => {}
     }
     let _ = writeln!(s, "     header bytes: {}", spaced(&e.hex));
 }
