@@ -296,6 +296,9 @@ fn captures_open_in_tshark_and_trace_writes_the_captured_headers() {
     let Some(lab) = lab("vcap") else { return };
     quiet_two_hosts(&lab);
     lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
+    // Steady state: a writes the tunnel's packets to eth0 itself, source address included, as
+    // the trace below does.
+    wait_link(&lab, "a", "gre0");
     let a = mac_of(&lab, "a", "mgmt0");
     let dir = lab.dir().to_path_buf();
     let inner = dir.join("inner.pcap");
