@@ -8,7 +8,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use super::raw::{SendBatch, SendEntry};
+use super::raw::{SendBatch, SendEntry, send_all};
 
 /// Where a tunnel's packets leave as Ethernet frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,41 +116,12 @@ impl PacketTx {
             msg.msg_hdr.msg_iovlen = 3;
             self.msgs.push(msg);
         }
-        let mut start = 0;
-        while start < self.msgs.len() {
-            let remaining = &mut self.msgs[start..];
-            // SAFETY: every header points at its own sockaddr_ll and three iovecs, which point at
-            // a link's Ethernet header, the entry's header bytes and a frame inside `bufs`; all
-            // are borrowed or owned for the whole call and none is written by the kernel.
-            let n = unsafe {
-                libc::sendmmsg(
-                    self.fd.as_raw_fd(),
-                    remaining.as_mut_ptr(),
-                    remaining.len() as libc::c_uint,
-                    0,
-                )
-            };
-            if n < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                on_done(&entries[self.entry_of[start]], Err(err));
-                start += 1;
-            } else if n == 0 {
-                on_done(
-                    &entries[self.entry_of[start]],
-                    Err(io::Error::other("not sent")),
-                );
-                start += 1;
-            } else {
-                let end = start + n as usize;
-                for &i in &self.entry_of[start..end] {
-                    on_done(&entries[i], Ok(()));
-                }
-                start = end;
-            }
-        }
+        // The messages point at each link's Ethernet header, the entry's header bytes and a
+        // frame inside `bufs`, all borrowed or owned for the whole call.
+        let entry_of = &self.entry_of;
+        send_all(self.fd.as_raw_fd(), &mut self.msgs, |i, result| {
+            on_done(&entries[entry_of[i]], result)
+        });
         batch.clear();
     }
 }

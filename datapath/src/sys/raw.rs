@@ -287,39 +287,12 @@ impl RawGre {
             msg.msg_hdr.msg_iovlen = 2;
             batch.msgs.push(msg);
         }
-        let mut start = 0;
-        while start < batch.msgs.len() {
-            let remaining = &mut batch.msgs[start..];
-            // SAFETY: every header points at its own sockaddr_in and two iovecs, which point at
-            // the entry's header bytes and at a frame inside `bufs`; all are borrowed or owned
-            // for the whole call and none is written by the kernel.
-            let n = unsafe {
-                libc::sendmmsg(
-                    self.socket.as_raw_fd(),
-                    remaining.as_mut_ptr(),
-                    remaining.len() as libc::c_uint,
-                    0,
-                )
-            };
-            if n < 0 {
-                let err = io::Error::last_os_error();
-                if err.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                // The first remaining message failed: report it and go on with the next.
-                on_done(&batch.entries[start], Err(err));
-                start += 1;
-            } else if n == 0 {
-                on_done(&batch.entries[start], Err(io::Error::other("not sent")));
-                start += 1;
-            } else {
-                let end = start + n as usize;
-                for e in &batch.entries[start..end] {
-                    on_done(e, Ok(()));
-                }
-                start = end;
-            }
-        }
+        let (msgs, entries) = (&mut batch.msgs, &batch.entries);
+        // Every message points at its own sockaddr_in and two iovecs, which point at the entry's
+        // header bytes and at a frame inside `bufs`; all are borrowed or owned for the call.
+        send_all(self.socket.as_raw_fd(), msgs, |i, result| {
+            on_done(&entries[i], result)
+        });
         batch.entries.clear();
     }
 }
@@ -327,6 +300,48 @@ impl RawGre {
 impl AsFd for RawGre {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.socket.as_fd()
+    }
+}
+
+/// `sendmmsg` until every message is sent or refused, telling `on_done` of each by index: a
+/// message the kernel refuses (no route, no ARP answer, too big) is reported and skipped, and
+/// the rest still go out. The caller makes every message point at memory live for the call.
+pub(super) fn send_all(
+    fd: std::os::fd::RawFd,
+    msgs: &mut [libc::mmsghdr],
+    mut on_done: impl FnMut(usize, Result<(), io::Error>),
+) {
+    let mut start = 0;
+    while start < msgs.len() {
+        let remaining = &mut msgs[start..];
+        // SAFETY: `remaining` is a valid array of message headers whose pointers the caller
+        // keeps valid for this call; the kernel writes only their `msg_len` fields.
+        let n = unsafe {
+            libc::sendmmsg(
+                fd,
+                remaining.as_mut_ptr(),
+                remaining.len() as libc::c_uint,
+                0,
+            )
+        };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            if err.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            // The first remaining message failed: report it and go on with the next.
+            on_done(start, Err(err));
+            start += 1;
+        } else if n == 0 {
+            on_done(start, Err(io::Error::other("not sent")));
+            start += 1;
+        } else {
+            let end = start + n as usize;
+            for i in start..end {
+                on_done(i, Ok(()));
+            }
+            start = end;
+        }
     }
 }
 
