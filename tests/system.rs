@@ -534,3 +534,50 @@ fn congestion_marks_cross_decapsulation_as_rfc_6040_says() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A tunnel moved to another remote sends there at once: the Ethernet link (remote's MAC) of
+/// the old remote is dropped with the change, and the new one is resolved by the kernel.
+#[test]
+fn moving_a_tunnel_to_another_remote_follows_at_once() {
+    let Some(lab) = lab("move") else { return };
+    two_hosts(&lab);
+    lab.add_host("c", "wan", "192.0.2.3/24").unwrap();
+    lab.start_daemon("c").unwrap();
+    lab.configure_seed("c", "198.51.100.3/24", &["192.0.2.1"])
+        .unwrap();
+    lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
+    assert_eq!(wait_link(&lab, "a", "gre0"), "eth0");
+    // a knows c's overlay MAC already, so its first echo request leaves at once, not after an
+    // ARP exchange whose retries would hide a lost packet.
+    let c_mac = mac_of(&lab, "c", "mgmt0");
+    lab.sh(
+        "a",
+        &[
+            "ip",
+            "neigh",
+            "replace",
+            "198.51.100.3",
+            "lladdr",
+            &c_mac,
+            "dev",
+            "mgmt0",
+            "nud",
+            "permanent",
+        ],
+    )
+    .unwrap();
+    lab.vsctl_ok(
+        "a",
+        &["set", "interface", "gre0", "options:remote_ip=192.0.2.3"],
+    )
+    .unwrap();
+    // The very first ping: one request, no retry, so none may go to b's MAC.
+    lab.ping("a", "198.51.100.3", 1).unwrap();
+    lab.ping("a", "198.51.100.3", 3).unwrap();
+    assert!(
+        lab.ping("a", "198.51.100.2", 1).is_err(),
+        "b is no longer at the tunnel's end"
+    );
+    assert_eq!(wait_link(&lab, "a", "gre0"), "eth0");
+    lab.ping("a", "198.51.100.3", 3).unwrap();
+}

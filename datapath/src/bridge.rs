@@ -576,6 +576,12 @@ impl Datapath {
                     path_mtu,
                 })?;
                 let port = self.ports.get_mut(name).expect("checked above");
+                if let PortKind::Tunnel(old) = port.kind
+                    && (old.remote_ip, old.local_ip) != (config.remote_ip, config.local_ip)
+                {
+                    // The datapath thread dropped the link; the next refresh resolves the new one.
+                    port.link = None;
+                }
                 port.kind = kind;
                 port.mtu = Some(path_mtu);
                 self.update_internal_mtus(&bridge);
@@ -1063,7 +1069,11 @@ impl Engine {
                     self.tunnels.remove(&t.config, id);
                     let _ = self.tunnels.insert(&config, id);
                     let next_seq = t.next_seq;
-                    let link = t.link;
+                    // The link leads to the remote: a new remote (or source) has none until the
+                    // control side resolves it.
+                    let same_ends = t.config.remote_ip == config.remote_ip
+                        && t.config.local_ip == config.local_ip;
+                    let link = t.link.filter(|_| same_ends);
                     *t = TunnelPort::new(config, path_mtu);
                     t.next_seq = next_seq;
                     t.set_link(link);
