@@ -545,7 +545,8 @@ pub struct Trace {
     pub learning_from: Option<String>,
     /// Whether the table was changed (`--learn`); otherwise the trace only says what would be.
     pub learned: bool,
-    /// "hit", "miss" (unknown destination), "not_looked_up" (group address, or dropped before).
+    /// "hit", "miss" (unknown destination), "not_looked_up" (group address), "not_reached"
+    /// (dropped before).
     pub lookup: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lookup_port: Option<String>,
@@ -698,14 +699,17 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
         v => v,
     };
     let learn_copy = table_copy(dp, &req.bridge, now)?;
-    let reached = !matches!(
+    let checks_passed = !matches!(
         verdict,
         Verdict::Drop(
             datapath::DropReason::FrameTruncated
                 | datapath::DropReason::InvalidSourceMac
                 | datapath::DropReason::LinkLocal
         )
-    ) && ingress_closed.is_none_or(|s| s.learns());
+    );
+    // A port spanning tree keeps in the learning state learns; only a forwarding one looks up.
+    let reached = checks_passed && ingress_closed.is_none_or(|s| s.learns());
+    let looked_up = checks_passed && ingress_closed.is_none();
     let (learning, learning_from) = match (reached, src) {
         (true, Some(src)) => match learn_copy.learn(src.0, ingress.id, now) {
             Learned::New => ("new", None),
@@ -717,7 +721,8 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
         _ => ("not_reached", None),
     };
     let entries = dp.fdb(&req.bridge).unwrap_or_default();
-    let (lookup, lookup_port, lookup_age) = match (reached, dst) {
+    let (lookup, lookup_port, lookup_age) = match (looked_up, dst) {
+        (false, _) => ("not_reached", None, None),
         (true, Some(d)) if !d.is_multicast() => match learn_copy.lookup(d.0, now) {
             Some(p) => {
                 let age = entries
@@ -968,12 +973,7 @@ pub fn render_text(t: &Trace) -> String {
         "miss" => format!(
             "Lookup: {dst} is not in the MAC table (never seen, or idle longer than mac-aging-time): unknown unicast floods"
         ),
-        _ if t.verdict == "drop"
-            && t.reason == Some("stp_blocked")
-            && t.learning == "not_reached" =>
-        {
-            "Lookup: not reached: the ingress port does not forward".to_string()
-        }
+        "not_reached" => "Lookup: not reached: the frame was dropped before it".to_string(),
         _ if t.reason == Some("broadcast") => {
             format!("Lookup: {dst} is the broadcast address: not looked up, it floods")
         }

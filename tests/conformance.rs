@@ -86,14 +86,27 @@ fn capture_a_to_b(lab: &Lab, options: &[&str]) -> Vec<Decoded> {
         has("options:csum=true"),
         has("options:seq=true"),
     );
-    let file: PathBuf = lab.dir().join("capture.pcap");
     let filter = icmp_in_gre_filter(Some("192.0.2.1"), &[gre_len]);
-    let capture = start_capture(lab, "wan", "sw0", &filter, PACKETS, &file).unwrap();
-    lab.ping("a", "198.51.100.2", PACKETS as u32 + 1).unwrap();
-    let file = capture.finish(WAIT).unwrap();
+    capture_clean(lab, "capture.pcap", &filter, PACKETS, FIELDS, || {
+        lab.ping("a", "198.51.100.2", PACKETS as u32 + 1).unwrap();
+    })
+}
 
-    // Wireshark found nothing malformed and nothing worth a warning (a wrong checksum is an
-    // error) in any packet.
+/// Captures `count` packets matching `filter` on the transport switch while `traffic` runs,
+/// asserts that Wireshark found nothing malformed and nothing worth a warning (a wrong checksum
+/// is an error) in any of them, and decodes `fields` of each.
+fn capture_clean(
+    lab: &Lab,
+    name: &str,
+    filter: &str,
+    count: usize,
+    fields: &[&str],
+    traffic: impl FnOnce(),
+) -> Vec<Decoded> {
+    let file: PathBuf = lab.dir().join(name);
+    let capture = start_capture(lab, "wan", "sw0", filter, count, &file).unwrap();
+    traffic();
+    let file = capture.finish(WAIT).unwrap();
     let problems = decode(
         &file,
         "_ws.malformed || _ws.expert.severity >= 6291456",
@@ -101,9 +114,8 @@ fn capture_a_to_b(lab: &Lab, options: &[&str]) -> Vec<Decoded> {
     )
     .unwrap();
     assert!(problems.is_empty(), "tshark's complaints: {problems:?}");
-
-    let packets = decode(&file, "", FIELDS).unwrap();
-    assert_eq!(packets.len(), PACKETS);
+    let packets = decode(&file, "", fields).unwrap();
+    assert_eq!(packets.len(), count);
     packets
 }
 
@@ -343,21 +355,11 @@ fn bpdus_on_the_wire(test: &str, protocol: stp::Protocol) -> Vec<Decoded> {
         MeshHost::numbered("b", 1, 8192, false),
     ];
     mesh::build(&lab, &hosts, protocol).unwrap();
-    let file: PathBuf = lab.dir().join("bpdus.pcap");
     // GRE from a whose inner frame goes to 01:80:c2:00:00:00 (IPv4 20 + GRE 4 bytes in).
     let filter =
         "ip proto 47 and src host 192.0.2.1 and ip[24:4] = 0x0180c200 and ip[28:2] = 0x0000";
-    let capture = start_capture(&lab, "wan", "sw0", filter, 3, &file).unwrap();
-    let file = capture.finish(WAIT).unwrap();
-    let problems = decode(
-        &file,
-        "_ws.malformed || _ws.expert.severity >= 6291456",
-        &["frame.number", "_ws.expert.message"],
-    )
-    .unwrap();
-    assert!(problems.is_empty(), "tshark's complaints: {problems:?}");
-    let packets = decode(&file, "", BPDU_FIELDS).unwrap();
-    assert_eq!(packets.len(), 3);
+    // The root sends a BPDU every hello: no traffic to make.
+    let packets = capture_clean(&lab, "bpdus.pcap", filter, 3, BPDU_FIELDS, || {});
     let root_mac = mac_of(&lab, "a", "br-int");
     for p in &packets {
         assert_eq!(

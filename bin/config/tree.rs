@@ -129,20 +129,13 @@ fn mac(oc: &BTreeMap<String, String>, key: &str, fix: &str) -> Result<Option<[u8
     let Some(raw) = oc.get(key) else {
         return Ok(None);
     };
-    let mut out = [0u8; 6];
-    let parts: Vec<&str> = raw.split(':').collect();
-    let ok = parts.len() == 6
-        && parts
-            .iter()
-            .zip(&mut out)
-            .all(|(p, b)| p.len() == 2 && u8::from_str_radix(p, 16).map(|v| *b = v).is_ok());
-    if !ok {
-        return Err(format!(
+    match raw.parse::<encap::ethernet::EthernetAddress>() {
+        Ok(mac) => Ok(Some(mac.0)),
+        Err(_) => Err(format!(
             "other_config:{key}={raw} is not a MAC address (ovs-vsctl set {fix} \
              other_config:{key}=02:00:00:00:00:01)"
-        ));
+        )),
     }
-    Ok(Some(out))
 }
 
 fn secs(n: u64) -> Duration {
@@ -158,50 +151,70 @@ impl Bridge {
         name: &str,
         local_mac: [u8; 6],
     ) -> Result<Option<TreeSettings>, ConfigError> {
-        let bad = |problem: String| ConfigError::Bridge {
-            bridge: name.to_string(),
-            problem,
+        let protocol = match (self.rstp_enable, self.stp_enable) {
+            (true, _) => stp::Protocol::Rstp,
+            (false, true) => stp::Protocol::Stp,
+            (false, false) => return Ok(None),
         };
+        let bridge = self.tree_config(name, protocol, local_mac)?;
+        Ok(Some(TreeSettings { protocol, bridge }))
+    }
+
+    /// The bridge's settings for `protocol`, from its `other_config`.
+    fn tree_config(
+        &self,
+        name: &str,
+        protocol: stp::Protocol,
+        local_mac: [u8; 6],
+    ) -> Result<stp::BridgeConfig, ConfigError> {
         let fix = format!("bridge {name}");
         let oc = &self.other_config;
-        let (protocol, bridge) = if self.rstp_enable {
-            let priority = number(oc, &RSTP_PRIORITY, &fix).map_err(bad)?;
-            // OVS rounds down to a multiple of 4096 (802.1D-2004 uses only the top 4 bits).
-            let priority = priority.unwrap_or(RSTP_PRIORITY.default) / 4096 * 4096;
-            let max_age = number(oc, &RSTP_MAX_AGE, &fix).map_err(bad)?;
-            let fwd = number(oc, &RSTP_FWD_DELAY, &fix).map_err(bad)?;
-            let system_id = mac(oc, "rstp-address", &fix).map_err(bad)?;
-            (
-                stp::Protocol::Rstp,
-                stp::BridgeConfig {
-                    priority: priority as u16,
-                    system_id: system_id.unwrap_or(local_mac),
-                    // OVS's RSTP has no hello-time setting: 802.1D-2004 fixes it at 2 s.
-                    hello_time: secs(2),
-                    max_age: secs(max_age.unwrap_or(RSTP_MAX_AGE.default)),
-                    forward_delay: secs(fwd.unwrap_or(RSTP_FWD_DELAY.default)),
-                },
-            )
-        } else if self.stp_enable {
-            let priority = number(oc, &STP_PRIORITY, &fix).map_err(bad)?;
-            let hello = number(oc, &STP_HELLO, &fix).map_err(bad)?;
-            let max_age = number(oc, &STP_MAX_AGE, &fix).map_err(bad)?;
-            let fwd = number(oc, &STP_FWD_DELAY, &fix).map_err(bad)?;
-            let system_id = mac(oc, "stp-system-id", &fix).map_err(bad)?;
-            (
-                stp::Protocol::Stp,
-                stp::BridgeConfig {
-                    priority: priority.unwrap_or(STP_PRIORITY.default) as u16,
-                    system_id: system_id.unwrap_or(local_mac),
-                    hello_time: secs(hello.unwrap_or(STP_HELLO.default)),
-                    max_age: secs(max_age.unwrap_or(STP_MAX_AGE.default)),
-                    forward_delay: secs(fwd.unwrap_or(STP_FWD_DELAY.default)),
-                },
-            )
-        } else {
-            return Ok(None);
+        let read = || -> Result<stp::BridgeConfig, String> {
+            Ok(match protocol {
+                stp::Protocol::Rstp => {
+                    let priority = number(oc, &RSTP_PRIORITY, &fix)?;
+                    let max_age = number(oc, &RSTP_MAX_AGE, &fix)?;
+                    let fwd = number(oc, &RSTP_FWD_DELAY, &fix)?;
+                    let system_id = mac(oc, "rstp-address", &fix)?;
+                    stp::BridgeConfig {
+                        // OVS rounds down to a multiple of 4096 (802.1D-2004 uses only the
+                        // top 4 bits).
+                        priority: (priority.unwrap_or(RSTP_PRIORITY.default) / 4096 * 4096) as u16,
+                        system_id: system_id.unwrap_or(local_mac),
+                        // OVS's RSTP has no hello-time setting: 802.1D-2004 fixes it at 2 s.
+                        hello_time: secs(2),
+                        max_age: secs(max_age.unwrap_or(RSTP_MAX_AGE.default)),
+                        forward_delay: secs(fwd.unwrap_or(RSTP_FWD_DELAY.default)),
+                    }
+                }
+                stp::Protocol::Stp => {
+                    let priority = number(oc, &STP_PRIORITY, &fix)?;
+                    let hello = number(oc, &STP_HELLO, &fix)?;
+                    let max_age = number(oc, &STP_MAX_AGE, &fix)?;
+                    let fwd = number(oc, &STP_FWD_DELAY, &fix)?;
+                    let system_id = mac(oc, "stp-system-id", &fix)?;
+                    stp::BridgeConfig {
+                        priority: priority.unwrap_or(STP_PRIORITY.default) as u16,
+                        system_id: system_id.unwrap_or(local_mac),
+                        hello_time: secs(hello.unwrap_or(STP_HELLO.default)),
+                        max_age: secs(max_age.unwrap_or(STP_MAX_AGE.default)),
+                        forward_delay: secs(fwd.unwrap_or(STP_FWD_DELAY.default)),
+                    }
+                }
+            })
         };
-        Ok(Some(TreeSettings { protocol, bridge }))
+        read().map_err(|problem| ConfigError::Bridge {
+            bridge: name.to_string(),
+            problem,
+        })
+    }
+
+    /// Checks the bridge's spanning tree keys whether or not a protocol is on, so a bad value is
+    /// refused when it is set, not later when STP is enabled.
+    pub fn validate_tree_keys(&self, name: &str) -> Result<(), ConfigError> {
+        self.tree_config(name, stp::Protocol::Stp, [0; 6])?;
+        self.tree_config(name, stp::Protocol::Rstp, [0; 6])?;
+        Ok(())
     }
 }
 
@@ -240,23 +253,6 @@ impl Interface {
     pub fn validate_tree_keys(&self, name: &str) -> Result<(), ConfigError> {
         self.tree_port_settings(name, stp::Protocol::Stp)?;
         self.tree_port_settings(name, stp::Protocol::Rstp)?;
-        Ok(())
-    }
-}
-
-impl Bridge {
-    /// Checks the bridge's spanning tree keys whether or not a protocol is on, so a bad value is
-    /// refused when it is set, not later when STP is enabled.
-    pub fn validate_tree_keys(&self, name: &str) -> Result<(), ConfigError> {
-        for (stp_enable, rstp_enable) in [(true, false), (false, true)] {
-            let probe = Bridge {
-                stp_enable,
-                rstp_enable,
-                other_config: self.other_config.clone(),
-                ..Bridge::default()
-            };
-            probe.tree_settings(name, [0; 6])?;
-        }
         Ok(())
     }
 }

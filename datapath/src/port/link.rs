@@ -7,6 +7,8 @@
 use std::io;
 use std::net::{Ipv4Addr, UdpSocket};
 
+use encap::ethernet::EthernetAddress;
+
 use crate::port::tap::interface_mac;
 use crate::sys::EthLink;
 
@@ -63,18 +65,9 @@ fn neighbour(table: &str, ip: Ipv4Addr) -> Option<([u8; 6], &str)> {
             return None;
         }
         let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).ok()?;
-        let mac = parse_mac(mac)?;
+        let mac = mac.parse::<EthernetAddress>().ok()?.0;
         (flags & ATF_COM != 0 && mac != [0; 6]).then_some((mac, dev))
     })
-}
-
-fn parse_mac(text: &str) -> Option<[u8; 6]> {
-    let mut mac = [0u8; 6];
-    let mut parts = text.split(':');
-    for byte in &mut mac {
-        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
-    }
-    parts.next().is_none().then_some(mac)
 }
 
 #[cfg(test)]

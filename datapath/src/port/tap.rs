@@ -43,20 +43,11 @@ pub fn interface_mac(name: &str) -> io::Result<[u8; 6]> {
         ));
     }
     let text = std::fs::read_to_string(format!("/sys/class/net/{name}/address"))?;
-    let mut mac = [0u8; 6];
-    let mut parts = text.trim().split(':');
-    for byte in &mut mac {
-        let part = parts.next().unwrap_or("");
-        *byte = u8::from_str_radix(part, 16)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not a MAC address"))?;
-    }
-    if parts.next().is_some() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            "not a MAC address",
-        ));
-    }
-    Ok(mac)
+    let mac: encap::ethernet::EthernetAddress = text
+        .trim()
+        .parse()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    Ok(mac.0)
 }
 
 #[cfg(test)]
