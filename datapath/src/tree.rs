@@ -152,11 +152,9 @@ impl Tree {
 
     /// Advances the protocol's timers to `now`.
     pub(crate) fn tick(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.last_tick);
-        if elapsed >= TICK {
-            self.protocol.tick(elapsed);
-            self.last_tick = now;
-        }
+        self.protocol
+            .tick(now.saturating_duration_since(self.last_tick));
+        self.last_tick = now;
     }
 
     /// Hands a frame addressed to 01:80:c2:00:00:00 to the protocol and counts the outcome.
@@ -238,8 +236,8 @@ impl Tree {
     }
 }
 
-/// Timers run at least this often (OVS ticks its STP about once a second; RSTP's proposal and
-/// agreement exchange needs finer steps to converge in well under a second).
+/// How often the datapath thread runs the protocols' timers (OVS ticks its STP about once a
+/// second; finer steps let RSTP's timers fire closer to when they are due).
 pub(crate) const TICK: Duration = Duration::from_millis(50);
 
 #[cfg(test)]
