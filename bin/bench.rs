@@ -13,6 +13,12 @@
 //! delivered under a flood of small UDP datagrams and their loss (iperf3 `-u -l 18`), ping
 //! round-trip times (median and p99 over many pings), and the switch processes' resident
 //! memory and CPU time. One table with ratios, `--json`, and an SVG chart.
+//!
+//! On a shared machine one 10-second window can halve or double a figure, so `--rounds N`
+//! measures every setup N times, interleaved (round 1 in order, round 2 reversed, and so on:
+//! no setup always runs first, and a noisy minute touches several setups rather than all of
+//! one), each time in a freshly built lab. The table and chart show each figure's median over
+//! the rounds, the rates their range as well; `--json` keeps every round's figures.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -45,6 +51,10 @@ pub struct BenchOptions {
     /// Where to write the SVG chart
     #[arg(long, value_name = "FILE", default_value = "target/grebe-bench.svg")]
     pub chart: PathBuf,
+    /// Measure every setup N times, interleaved, and report medians (and the range of rates)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
 }
 
 /// One way of joining the two hosts.
@@ -127,6 +137,8 @@ struct Metric {
     unit: &'static str,
     higher_is_better: bool,
     decimals: usize,
+    /// A rate whose range over the rounds the table and chart show beside its median.
+    spread: bool,
 }
 
 const METRICS: &[Metric] = &[
@@ -136,6 +148,7 @@ const METRICS: &[Metric] = &[
         unit: "Gbit/s",
         higher_is_better: true,
         decimals: 2,
+        spread: true,
     },
     Metric {
         key: "tcp4_gbps",
@@ -143,6 +156,7 @@ const METRICS: &[Metric] = &[
         unit: "Gbit/s",
         higher_is_better: true,
         decimals: 2,
+        spread: true,
     },
     Metric {
         key: "tcp1_retransmits",
@@ -150,6 +164,7 @@ const METRICS: &[Metric] = &[
         unit: "segments",
         higher_is_better: false,
         decimals: 0,
+        spread: false,
     },
     Metric {
         key: "udp64_kfps",
@@ -157,6 +172,7 @@ const METRICS: &[Metric] = &[
         unit: "k frames/s",
         higher_is_better: true,
         decimals: 1,
+        spread: true,
     },
     Metric {
         key: "udp64_loss_pct",
@@ -164,6 +180,7 @@ const METRICS: &[Metric] = &[
         unit: "%",
         higher_is_better: false,
         decimals: 1,
+        spread: false,
     },
     Metric {
         key: "rtt_median_us",
@@ -171,6 +188,7 @@ const METRICS: &[Metric] = &[
         unit: "µs",
         higher_is_better: false,
         decimals: 0,
+        spread: false,
     },
     Metric {
         key: "rtt_p99_us",
@@ -178,6 +196,7 @@ const METRICS: &[Metric] = &[
         unit: "µs",
         higher_is_better: false,
         decimals: 0,
+        spread: false,
     },
     Metric {
         key: "rss_mb",
@@ -185,6 +204,7 @@ const METRICS: &[Metric] = &[
         unit: "MB",
         higher_is_better: false,
         decimals: 1,
+        spread: false,
     },
     Metric {
         key: "cpu_s_per_gb",
@@ -192,6 +212,7 @@ const METRICS: &[Metric] = &[
         unit: "s/GB",
         higher_is_better: false,
         decimals: 2,
+        spread: false,
     },
     Metric {
         key: "cpu_s",
@@ -199,6 +220,7 @@ const METRICS: &[Metric] = &[
         unit: "s",
         higher_is_better: false,
         decimals: 1,
+        spread: false,
     },
 ];
 
@@ -223,18 +245,120 @@ const SMALL_FRAME: usize = UDP_PAYLOAD + 8 + 20 + 14 + 4;
 /// The parameters one invocation runs with.
 struct Plan {
     setups: Vec<Setup>,
+    rounds: usize,
     duration: u64,
     pings: u32,
     ping_interval: &'static str,
 }
 
-/// Measured figures of one setup, keyed like [`METRICS`], plus details for `--json`.
+/// Measured figures of one setup in one round, keyed like [`METRICS`], plus details for
+/// `--json`.
 #[derive(Default)]
 struct Outcome {
+    /// Where the setup ran in its round's order, from 1.
+    position: usize,
     metrics: BTreeMap<&'static str, f64>,
     detail: serde_json::Map<String, Value>,
-    skipped: Option<String>,
     error: Option<String>,
+}
+
+/// The order of the setups in round `round` (from 0): as given in even rounds, reversed in odd
+/// ones, so that no setup always runs first or last.
+fn round_order(setups: &[Setup], round: usize) -> Vec<Setup> {
+    let mut order = setups.to_vec();
+    if round % 2 == 1 {
+        order.reverse();
+    }
+    order
+}
+
+/// One metric's figures over the rounds that count.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Spread {
+    /// The middle figure; with an even number of rounds, the mean of the two middle ones.
+    median: f64,
+    min: f64,
+    max: f64,
+    /// How many rounds gave a figure.
+    rounds: usize,
+}
+
+impl Spread {
+    /// `None` for no values.
+    fn of(values: &[f64]) -> Option<Spread> {
+        let mut v = values.to_vec();
+        v.sort_by(f64::total_cmp);
+        let (&min, &max) = (v.first()?, v.last()?);
+        let mid = v.len() / 2;
+        let median = if v.len() % 2 == 1 {
+            v[mid]
+        } else {
+            (v[mid - 1] + v[mid]) / 2.0
+        };
+        Some(Spread {
+            median,
+            min,
+            max,
+            rounds: v.len(),
+        })
+    }
+}
+
+/// The rounds whose figures count: those that succeeded, or, when none did, all of them. A
+/// failed round's figures are left out while others succeeded, since they may be skewed (its
+/// whole-run CPU time misses the failed step); when nothing succeeded, they are all there is,
+/// as in a single run.
+fn counted_rounds(rounds: &[Outcome]) -> Vec<&Outcome> {
+    let ok: Vec<&Outcome> = rounds.iter().filter(|o| o.error.is_none()).collect();
+    if ok.is_empty() {
+        rounds.iter().collect()
+    } else {
+        ok
+    }
+}
+
+/// Each metric's median and range over `rounds`; a metric no round measured is absent.
+fn summarize(rounds: &[&Outcome]) -> BTreeMap<&'static str, Spread> {
+    METRICS
+        .iter()
+        .filter_map(|m| {
+            let values: Vec<f64> = rounds
+                .iter()
+                .filter_map(|o| o.metrics.get(m.key).copied())
+                .collect();
+            Spread::of(&values).map(|s| (m.key, s))
+        })
+        .collect()
+}
+
+/// One setup over the whole run: every round's outcome and what the report makes of them.
+struct SetupResult {
+    /// Why the setup was not measured at all (OVS not installed).
+    skipped: Option<String>,
+    /// One outcome per round, in round order.
+    rounds: Vec<Outcome>,
+    /// How many rounds the figures come from (see [`counted_rounds`]).
+    counted: usize,
+    summary: BTreeMap<&'static str, Spread>,
+}
+
+impl SetupResult {
+    fn new(skipped: Option<String>, rounds: Vec<Outcome>) -> SetupResult {
+        let counted = counted_rounds(&rounds);
+        SetupResult {
+            skipped,
+            counted: counted.len(),
+            summary: summarize(&counted),
+            rounds,
+        }
+    }
+
+    fn failed_rounds(&self) -> impl Iterator<Item = (usize, &str)> {
+        self.rounds
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| o.error.as_deref().map(|e| (i + 1, e)))
+    }
 }
 
 pub fn run(options: BenchOptions) -> anyhow::Result<()> {
@@ -270,6 +394,7 @@ pub fn run(options: BenchOptions) -> anyhow::Result<()> {
             s.dedup();
             s
         },
+        rounds: options.rounds as usize,
         duration,
         pings: if options.quick { 100 } else { 1000 },
         ping_interval: "0.005",
@@ -308,38 +433,68 @@ pub fn run(options: BenchOptions) -> anyhow::Result<()> {
     })
     .context("installing the Ctrl-C handler")?;
 
-    let mut outcomes: BTreeMap<Setup, Outcome> = BTreeMap::new();
-    for &setup in &plan.setups {
-        eprintln!("== {}: {}", setup.label(), setup.describe());
-        let outcome = if setup == Setup::Ovs && !ovs::available() {
-            Outcome {
-                skipped: Some(
-                    "ovs-vswitchd is not installed (Debian: apt-get install openvswitch-switch)"
-                        .into(),
-                ),
-                ..Outcome::default()
+    let mut skipped: BTreeMap<Setup, String> = BTreeMap::new();
+    if plan.setups.contains(&Setup::Ovs) && !ovs::available() {
+        let why = "ovs-vswitchd is not installed (Debian: apt-get install openvswitch-switch)";
+        eprintln!("== {}: {}", Setup::Ovs.label(), Setup::Ovs.describe());
+        eprintln!("   skipped: {why}");
+        skipped.insert(Setup::Ovs, why.into());
+    }
+    if plan.rounds > 1 {
+        eprintln!(
+            "grebe bench: {} rounds, the setups in order, then in reverse, alternately",
+            plan.rounds
+        );
+    }
+    let mut rounds: BTreeMap<Setup, Vec<Outcome>> = BTreeMap::new();
+    for round in 0..plan.rounds {
+        let order = round_order(&plan.setups, round);
+        for (position, setup) in order.into_iter().enumerate() {
+            if skipped.contains_key(&setup) {
+                continue;
             }
-        } else {
+            if plan.rounds > 1 {
+                eprintln!(
+                    "== round {} of {}: {}: {}",
+                    round + 1,
+                    plan.rounds,
+                    setup.label(),
+                    setup.describe()
+                );
+            } else {
+                eprintln!("== {}: {}", setup.label(), setup.describe());
+            }
+            // Each round builds the setup afresh, so no round inherits another's state.
             let prefix = format!("grebe-bench-{}-{}", std::process::id(), setup.key());
             let lab = Lab::new(&prefix, &grebe)?;
             let _measuring = Measuring::new(&current, &lab);
-            let mut outcome = Outcome::default();
+            let mut outcome = Outcome {
+                position: position + 1,
+                ..Outcome::default()
+            };
             if let Err(e) = measure(&lab, setup, &plan, &mut outcome) {
                 eprintln!("   FAILED: {e:#}");
                 outcome.error = Some(format!("{e:#}"));
             }
-            outcome
-        };
-        if let Some(why) = &outcome.skipped {
-            eprintln!("   skipped: {why}");
+            rounds.entry(setup).or_default().push(outcome);
         }
-        outcomes.insert(setup, outcome);
     }
+    let results: BTreeMap<Setup, SetupResult> = plan
+        .setups
+        .iter()
+        .map(|&s| {
+            let result = SetupResult::new(
+                skipped.get(&s).cloned(),
+                rounds.remove(&s).unwrap_or_default(),
+            );
+            (s, result)
+        })
+        .collect();
 
     let wall = started.elapsed().unwrap_or_default().as_secs_f64();
     let report = Report {
         plan: &plan,
-        outcomes: &outcomes,
+        results: &results,
         debug_build,
         date: utc_date(started),
         kernel: fs::read_to_string("/proc/sys/kernel/osrelease")
@@ -371,10 +526,16 @@ pub fn run(options: BenchOptions) -> anyhow::Result<()> {
     }
     eprintln!("chart written to {}", options.chart.display());
 
-    let failed: Vec<&str> = outcomes
+    let failed: Vec<String> = results
         .iter()
-        .filter(|(_, o)| o.error.is_some())
-        .map(|(s, _)| s.label())
+        .filter_map(|(s, r)| {
+            let failed: Vec<String> = r.failed_rounds().map(|(i, _)| i.to_string()).collect();
+            match failed.len() {
+                0 => None,
+                _ if plan.rounds == 1 => Some(s.label().to_owned()),
+                _ => Some(format!("{} (round {})", s.label(), failed.join(", "))),
+            }
+        })
         .collect();
     if !failed.is_empty() {
         bail!("measuring {} failed (see above)", failed.join(", "));
@@ -892,7 +1053,7 @@ fn utc_date(t: SystemTime) -> String {
 
 struct Report<'a> {
     plan: &'a Plan,
-    outcomes: &'a BTreeMap<Setup, Outcome>,
+    results: &'a BTreeMap<Setup, SetupResult>,
     debug_build: bool,
     date: String,
     kernel: String,
@@ -902,21 +1063,34 @@ struct Report<'a> {
 }
 
 impl Report<'_> {
+    /// The median of `metric` over the setup's counted rounds.
     fn value(&self, setup: Setup, metric: &str) -> Option<f64> {
-        self.outcomes.get(&setup)?.metrics.get(metric).copied()
+        self.spread(setup, metric).map(|s| s.median)
     }
 
-    /// `num`'s value over `den`'s, when both exist and the denominator is not zero.
+    fn spread(&self, setup: Setup, metric: &str) -> Option<Spread> {
+        self.results.get(&setup)?.summary.get(metric).copied()
+    }
+
+    /// `num`'s median over `den`'s, when both exist and the denominator is not zero.
     fn ratio(&self, num: Setup, den: Setup, metric: &str) -> Option<f64> {
         let (n, d) = (self.value(num, metric)?, self.value(den, metric)?);
         (d != 0.0).then(|| n / d)
     }
 
     fn measured(&self) -> impl Iterator<Item = Setup> + '_ {
-        self.outcomes
+        self.results
             .iter()
-            .filter(|(_, o)| !o.metrics.is_empty())
+            .filter(|(_, r)| !r.summary.is_empty())
             .map(|(s, _)| *s)
+    }
+
+    /// "3 rounds" and what the figures are over them.
+    fn rounds_phrase(&self) -> String {
+        match self.plan.rounds {
+            1 => "1 round".into(),
+            n => format!("{n} rounds (setup order reversed every other round), medians"),
+        }
     }
 
     /// Two lines saying when, where and how the figures were measured.
@@ -931,8 +1105,12 @@ impl Report<'_> {
                 self.load_at_start
             ),
             format!(
-                "{} s per throughput test, {} pings {} s apart, whole run {:.0} s",
-                self.plan.duration, self.plan.pings, self.plan.ping_interval, self.wall_s
+                "{} s per throughput test, {} pings {} s apart, {}, whole run {:.0} s",
+                self.plan.duration,
+                self.plan.pings,
+                self.plan.ping_interval,
+                self.rounds_phrase(),
+                self.wall_s
             ),
         ]
     }
@@ -966,6 +1144,17 @@ impl Report<'_> {
                 });
             }
             rows.push(row);
+            if m.spread && self.plan.rounds > 1 {
+                let mut row = vec![format!("  min–max over {} rounds", self.plan.rounds)];
+                for &s in &setups {
+                    row.push(match self.spread(s, m.key) {
+                        Some(sp) => range_cell(sp, m.decimals, self.plan.rounds),
+                        None => "—".into(),
+                    });
+                }
+                row.extend(ratios.iter().map(|_| String::new()));
+                rows.push(row);
+            }
         }
         let widths: Vec<usize> = (0..rows[0].len())
             .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
@@ -1017,12 +1206,52 @@ impl Report<'_> {
              (OVS: ovs-vswitchd + ovsdb-server); CPU: utime + stime of the switch processes; \
              — where\nthe kernel is the switch."
         );
-        for (s, o) in self.outcomes {
-            if let Some(why) = &o.skipped {
+        if self.plan.rounds > 1 {
+            let _ = writeln!(
+                text,
+                "Figures are medians over the rounds (with an even count, the mean of the middle two); \
+                 ratios are of medians."
+            );
+            let short = self.results.values().any(|r| {
+                METRICS.iter().any(|m| {
+                    m.spread
+                        && r.summary
+                            .get(m.key)
+                            .is_some_and(|sp| sp.rounds < self.plan.rounds)
+                })
+            });
+            if short {
+                let _ = writeln!(
+                    text,
+                    "A range marked (n=2) is over the 2 rounds that measured it, fewer than were run."
+                );
+            }
+        }
+        for (s, r) in self.results {
+            if let Some(why) = &r.skipped {
                 let _ = writeln!(text, "{}: not measured: {why}", s.label());
             }
-            if let Some(err) = &o.error {
-                let _ = writeln!(text, "{}: FAILED: {err}", s.label());
+            for (round, err) in r.failed_rounds() {
+                if self.plan.rounds == 1 {
+                    let _ = writeln!(text, "{}: FAILED: {err}", s.label());
+                } else {
+                    let _ = writeln!(text, "{}: round {round} FAILED: {err}", s.label());
+                }
+            }
+            if self.plan.rounds > 1 && r.skipped.is_none() && r.counted < r.rounds.len() {
+                let _ = writeln!(
+                    text,
+                    "{}: figures from the {} of {} rounds that succeeded",
+                    s.label(),
+                    r.counted,
+                    r.rounds.len()
+                );
+            } else if self.plan.rounds > 1 && r.failed_rounds().next().is_some() {
+                let _ = writeln!(
+                    text,
+                    "{}: every round failed; figures from what each measured",
+                    s.label()
+                );
             }
         }
         text
@@ -1030,32 +1259,84 @@ impl Report<'_> {
 
     fn json(&self, chart: &Path) -> Value {
         let mut results = serde_json::Map::new();
-        for (s, o) in self.outcomes {
+        for (s, res) in self.results {
+            let failed = res.failed_rounds().count();
             let mut r = serde_json::Map::new();
             r.insert("description".into(), json!(s.describe()));
             r.insert(
                 "status".into(),
-                json!(if o.skipped.is_some() {
+                json!(if res.skipped.is_some() {
                     "skipped"
-                } else if o.error.is_some() {
+                } else if failed == res.rounds.len() {
                     "failed"
+                } else if failed > 0 {
+                    "partly failed"
                 } else {
                     "ok"
                 }),
             );
-            if let Some(why) = o.skipped.as_ref().or(o.error.as_ref()) {
+            if let Some(why) = &res.skipped {
+                r.insert("reason".into(), json!(why));
+            } else if let Some((_, why)) = res.failed_rounds().next() {
                 r.insert("reason".into(), json!(why));
             }
+            r.insert("rounds_counted".into(), json!(res.counted));
+            // The medians, as the table shows them.
             r.insert(
                 "metrics".into(),
                 Value::Object(
-                    o.metrics
+                    res.summary
                         .iter()
-                        .map(|(k, v)| (k.to_string(), json!(round(*v, 4))))
+                        .map(|(k, sp)| (k.to_string(), json!(round(sp.median, 4))))
                         .collect(),
                 ),
             );
-            r.insert("detail".into(), Value::Object(o.detail.clone()));
+            r.insert(
+                "spread".into(),
+                Value::Object(
+                    res.summary
+                        .iter()
+                        .map(|(k, sp)| {
+                            let v = json!({
+                                "min": round(sp.min, 4),
+                                "max": round(sp.max, 4),
+                                "rounds": sp.rounds,
+                            });
+                            (k.to_string(), v)
+                        })
+                        .collect(),
+                ),
+            );
+            // Every round's own figures, counted or not.
+            let rounds: Vec<Value> = res
+                .rounds
+                .iter()
+                .enumerate()
+                .map(|(i, o)| {
+                    let mut v = serde_json::Map::new();
+                    v.insert("round".into(), json!(i + 1));
+                    v.insert("position".into(), json!(o.position));
+                    v.insert(
+                        "status".into(),
+                        json!(if o.error.is_some() { "failed" } else { "ok" }),
+                    );
+                    if let Some(e) = &o.error {
+                        v.insert("reason".into(), json!(e));
+                    }
+                    v.insert(
+                        "metrics".into(),
+                        Value::Object(
+                            o.metrics
+                                .iter()
+                                .map(|(k, x)| (k.to_string(), json!(round(*x, 4))))
+                                .collect(),
+                        ),
+                    );
+                    v.insert("detail".into(), Value::Object(o.detail.clone()));
+                    Value::Object(v)
+                })
+                .collect();
+            r.insert("rounds".into(), json!(rounds));
             results.insert(s.key().into(), Value::Object(r));
         }
         // Every measured setup over OVS and over the bare veth, and grebe over kernel VXLAN.
@@ -1089,6 +1370,8 @@ impl Report<'_> {
             "kernel": self.kernel,
             "cpus": self.cpus,
             "load_average_at_start": self.load_at_start,
+            "rounds": self.plan.rounds,
+            "round_order": "the setups in order in odd rounds, reversed in even ones",
             "duration_s": self.plan.duration,
             "pings": self.plan.pings,
             "ping_interval_s": self.plan.ping_interval.parse::<f64>().ok(),
@@ -1114,7 +1397,7 @@ impl Report<'_> {
         const BAR_MAX: f64 = 520.0;
         const BAR_H: f64 = 16.0;
         const ROW: f64 = 20.0;
-        let setups: Vec<Setup> = self.outcomes.keys().copied().collect();
+        let setups: Vec<Setup> = self.results.keys().copied().collect();
         let group_h = 28.0 + ROW * setups.len() as f64 + 14.0;
         let top = 80.0;
         let height = top + group_h * METRICS.len() as f64 + 10.0;
@@ -1158,9 +1441,12 @@ impl Report<'_> {
                 xml_escape(m.title),
                 xml_escape(m.unit)
             );
+            // Ranges show only where there are rounds to range over.
+            let show_range = m.spread && self.plan.rounds > 1;
             let max = setups
                 .iter()
-                .filter_map(|s| self.value(*s, m.key))
+                .filter_map(|s| self.spread(*s, m.key))
+                .map(|sp| if show_range { sp.max } else { sp.median })
                 .fold(0.0, f64::max);
             for (j, setup) in setups.iter().enumerate() {
                 let y = y0 + 28.0 + ROW * j as f64;
@@ -1171,10 +1457,10 @@ impl Report<'_> {
                     y + BAR_H - 4.0,
                     setup.label()
                 );
-                let Some(v) = self.value(*setup, m.key) else {
-                    let why = match self.outcomes.get(setup) {
-                        Some(o) if o.skipped.is_some() => "not measured (OVS not installed)",
-                        Some(o) if o.error.is_some() => "failed",
+                let Some(sp) = self.spread(*setup, m.key) else {
+                    let why = match self.results.get(setup) {
+                        Some(r) if r.skipped.is_some() => "not measured (OVS not installed)",
+                        Some(r) if r.failed_rounds().next().is_some() => "failed",
                         _ if matches!(setup, Setup::Vxlan | Setup::Veth) => "in the kernel",
                         _ => "not measured",
                     };
@@ -1185,12 +1471,31 @@ impl Report<'_> {
                     );
                     continue;
                 };
-                let w = if max > 0.0 { v / max * BAR_MAX } else { 0.0 };
+                let v = sp.median;
+                let scale = |x: f64| if max > 0.0 { x / max * BAR_MAX } else { 0.0 };
+                let w = scale(v);
                 let _ = writeln!(
                     s,
                     r#"<rect x="{LABEL}" y="{y:.1}" width="{w:.1}" height="{BAR_H}" fill="{}"/>"#,
                     setup.color()
                 );
+                // The range over the rounds: a whisker from min to max across the bar, dark
+                // on a white edge so that it shows on dark bars too.
+                let mut text_x = LABEL + w + 5.0;
+                let mut range = String::new();
+                if show_range && sp.rounds > 1 {
+                    let (x0, x1) = (LABEL + scale(sp.min), LABEL + scale(sp.max));
+                    let (mid, top, bottom) = (y + BAR_H / 2.0, y + 3.0, y + BAR_H - 3.0);
+                    let d = format!(
+                        "M{x0:.1},{mid:.1}H{x1:.1}M{x0:.1},{top:.1}V{bottom:.1}M{x1:.1},{top:.1}V{bottom:.1}"
+                    );
+                    let _ = writeln!(
+                        s,
+                        r##"<path d="{d}" stroke="#ffffff" stroke-width="3.2" fill="none"/><path d="{d}" stroke="#222222" stroke-width="1.2" fill="none"/>"##
+                    );
+                    text_x = text_x.max(x1 + 5.0);
+                    range = format!(" ({})", range_cell(sp, m.decimals, self.plan.rounds));
+                }
                 // grebe's bars also say how it compares with OVS and the bare veth.
                 let mut notes = Vec::new();
                 if matches!(setup, Setup::Grebe | Setup::GrebeLarge) {
@@ -1210,8 +1515,7 @@ impl Report<'_> {
                 };
                 let _ = writeln!(
                     s,
-                    r#"<text x="{:.1}" y="{:.1}">{v:.*}{note}</text>"#,
-                    LABEL + w + 5.0,
+                    r#"<text x="{text_x:.1}" y="{:.1}">{v:.*}{range}{note}</text>"#,
                     y + BAR_H - 4.0,
                     m.decimals
                 );
@@ -1220,6 +1524,19 @@ impl Report<'_> {
         s.push_str("</svg>\n");
         s
     }
+}
+
+/// "2.61–3.02", with "(n=2)" when fewer than `rounds` rounds gave the figure.
+fn range_cell(sp: Spread, decimals: usize, rounds: usize) -> String {
+    let mut cell = if sp.rounds > 1 {
+        format!("{:.*}–{:.*}", decimals, sp.min, decimals, sp.max)
+    } else {
+        format!("{:.*}", decimals, sp.min)
+    };
+    if sp.rounds < rounds {
+        let _ = write!(cell, " (n={})", sp.rounds);
+    }
+    cell
 }
 
 fn xml_escape(text: &str) -> String {
@@ -1306,6 +1623,177 @@ mod tests {
                     \n--- 198.51.100.2 ping statistics ---\n\
                     rtt min/avg/max/mdev = 0.051/0.625/1.200/0.574 ms\n";
         assert_eq!(parse_ping(text), vec![0.051, 1.2]);
+    }
+
+    fn outcome(metrics: &[(&'static str, f64)], error: Option<&str>) -> Outcome {
+        Outcome {
+            metrics: metrics.iter().copied().collect(),
+            error: error.map(str::to_owned),
+            ..Outcome::default()
+        }
+    }
+
+    #[test]
+    fn spread_of_an_odd_count_is_the_middle_value() {
+        let sp = Spread::of(&[3.02, 2.61, 2.83]).unwrap();
+        assert_eq!(
+            sp,
+            Spread {
+                median: 2.83,
+                min: 2.61,
+                max: 3.02,
+                rounds: 3
+            }
+        );
+    }
+
+    #[test]
+    fn spread_of_an_even_count_averages_the_middle_two() {
+        let sp = Spread::of(&[4.0, 1.0, 10.0, 2.0]).unwrap();
+        assert_eq!(sp.median, 3.0);
+        assert_eq!((sp.min, sp.max, sp.rounds), (1.0, 10.0, 4));
+        assert_eq!(Spread::of(&[5.0, 7.0]).unwrap().median, 6.0);
+    }
+
+    #[test]
+    fn spread_of_one_value_or_none() {
+        let sp = Spread::of(&[0.84]).unwrap();
+        assert_eq!(
+            (sp.median, sp.min, sp.max, sp.rounds),
+            (0.84, 0.84, 0.84, 1)
+        );
+        assert_eq!(Spread::of(&[]), None);
+    }
+
+    #[test]
+    fn rounds_alternate_order() {
+        let setups = [Setup::Grebe, Setup::Ovs, Setup::Veth];
+        assert_eq!(round_order(&setups, 0), setups.to_vec());
+        assert_eq!(
+            round_order(&setups, 1),
+            vec![Setup::Veth, Setup::Ovs, Setup::Grebe]
+        );
+        assert_eq!(round_order(&setups, 2), setups.to_vec());
+    }
+
+    #[test]
+    fn failed_rounds_are_left_out_when_others_succeeded() {
+        let rounds = [
+            outcome(&[("tcp1_gbps", 2.0), ("rss_mb", 5.0)], None),
+            // Failed part-way: its one figure is an outlier that must not count.
+            outcome(&[("tcp1_gbps", 0.1)], Some("tcp4: iperf3 exited")),
+            outcome(&[("tcp1_gbps", 3.0), ("rss_mb", 6.0)], None),
+        ];
+        let counted = counted_rounds(&rounds);
+        assert_eq!(counted.len(), 2);
+        let summary = summarize(&counted);
+        let tcp1 = summary["tcp1_gbps"];
+        assert_eq!(
+            (tcp1.median, tcp1.min, tcp1.max, tcp1.rounds),
+            (2.5, 2.0, 3.0, 2)
+        );
+        assert_eq!(summary["rss_mb"].median, 5.5);
+        assert!(!summary.contains_key("tcp4_gbps"));
+    }
+
+    #[test]
+    fn when_every_round_failed_their_partial_figures_count() {
+        let rounds = [
+            outcome(&[("tcp1_gbps", 2.0)], Some("udp64: no JSON")),
+            outcome(&[], Some("the hosts cannot reach each other")),
+            outcome(&[("tcp1_gbps", 4.0), ("rtt_p99_us", 300.0)], Some("ping")),
+        ];
+        let counted = counted_rounds(&rounds);
+        assert_eq!(counted.len(), 3);
+        let summary = summarize(&counted);
+        assert_eq!(summary["tcp1_gbps"].median, 3.0);
+        assert_eq!(summary["tcp1_gbps"].rounds, 2);
+        assert_eq!(summary["rtt_p99_us"].rounds, 1);
+    }
+
+    #[test]
+    fn range_cells_name_short_counts() {
+        let sp = Spread::of(&[2.61, 3.02, 2.83]).unwrap();
+        assert_eq!(range_cell(sp, 2, 3), "2.61–3.02");
+        let sp = Spread::of(&[2.61, 3.02]).unwrap();
+        assert_eq!(range_cell(sp, 1, 3), "2.6–3.0 (n=2)");
+        let sp = Spread::of(&[60.25]).unwrap();
+        assert_eq!(range_cell(sp, 1, 3), "60.2 (n=1)");
+    }
+
+    #[test]
+    fn the_table_shows_medians_ranges_and_ratios_of_medians() {
+        let plan = Plan {
+            setups: vec![Setup::Grebe, Setup::Ovs],
+            rounds: 3,
+            duration: 2,
+            pings: 100,
+            ping_interval: "0.005",
+        };
+        let grebe = [2.0, 3.0, 2.5].map(|v| outcome(&[("tcp1_gbps", v)], None));
+        let ovs = [
+            outcome(&[("tcp1_gbps", 1.0)], None),
+            outcome(&[], Some("OVS's mgmt0 on b has MTU 1500, not 1458")),
+            outcome(&[("tcp1_gbps", 0.5)], None),
+        ];
+        let results: BTreeMap<Setup, SetupResult> = [
+            (Setup::Grebe, SetupResult::new(None, grebe.into())),
+            (Setup::Ovs, SetupResult::new(None, ovs.into())),
+        ]
+        .into();
+        let report = Report {
+            plan: &plan,
+            results: &results,
+            debug_build: false,
+            date: "2026-11-27 08:00 UTC".into(),
+            kernel: "6.18".into(),
+            cpus: 2,
+            load_at_start: "1.00 1.00 1.00".into(),
+            wall_s: 60.0,
+        };
+        // grebe's median 2.5 over OVS's median of its two good rounds, 0.75.
+        assert_eq!(
+            report.ratio(Setup::Grebe, Setup::Ovs, "tcp1_gbps"),
+            Some(2.5 / 0.75)
+        );
+        let table = report.table();
+        assert!(table.contains("3 rounds"), "{table}");
+        let row = |title: &str| {
+            table
+                .lines()
+                .find(|l| l.starts_with(&format!("| {title}")))
+                .unwrap_or_else(|| panic!("no row {title:?} in\n{table}"))
+                .split('|')
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(row("TCP, 1 stream")[1..], ["2.50", "0.75", "3.33×"]);
+        assert_eq!(
+            row("  min–max over 3 rounds")[1..],
+            ["2.00–3.00", "0.50–1.00 (n=2)"]
+        );
+        assert!(
+            table.contains("OVS: round 2 FAILED: OVS's mgmt0"),
+            "{table}"
+        );
+        assert!(
+            table.contains("OVS: figures from the 2 of 3 rounds"),
+            "{table}"
+        );
+        assert!(table.contains("A range marked (n=2)"), "{table}");
+        let json = report.json(Path::new("chart.svg"));
+        assert_eq!(json["rounds"], 3);
+        assert_eq!(json["results"]["ovs"]["status"], "partly failed");
+        assert_eq!(json["results"]["ovs"]["metrics"]["tcp1_gbps"], 0.75);
+        assert_eq!(
+            json["results"]["grebe"]["rounds"][1]["metrics"]["tcp1_gbps"],
+            3.0
+        );
+        assert_eq!(json["results"]["ovs"]["rounds"][1]["status"], "failed");
+        assert_eq!(json["results"]["ovs"]["spread"]["tcp1_gbps"]["rounds"], 2);
+        assert!(report.svg().contains("2.50 (2.00–3.00)"));
     }
 
     #[test]
