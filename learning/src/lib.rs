@@ -66,13 +66,23 @@
 //!
 //! # Layout: O(1) for everything a frame does
 //!
-//! A hash map from address to what a lookup needs (port, timestamp, kind),
-//! so a lookup reads one bucket and writes nothing. The map also holds an
+//! A hash map from address to what a lookup needs (port, kind, and for a
+//! learned entry two deadlines: when its stamp may be written again and when
+//! it expires), so a lookup reads one bucket and writes nothing. The
+//! deadlines are computed when the stamp is written, at most once a second,
+//! so the checks every frame makes compare `now` with an `Instant` instead of
+//! subtracting `Instant`s; changing `ageing` recomputes them all. The key is
+//! the address as one integer, hashed in one step. The map also holds an
 //! index into a slab where the entry is linked into the ageing list and its
 //! port's list: intrusive doubly linked lists by index, so relinking is O(1)
 //! and nothing allocates per frame. The map's hasher is keyed with a
 //! per-process random seed: addresses are chosen by whoever sends frames, and
 //! a known hash function would let them pile every address into one bucket.
+//! foldhash (fast, randomly seeded per process and per table) is the
+//! compromise: a multiply per key instead of SipHash's rounds, and not
+//! guessable from outside; it does not promise resistance to an attacker who
+//! can watch the process's timing at length, and `max_entries` bounds what
+//! any collision chain can cost anyway.
 //! The map and slab are reserved for `max_entries` (up to 2^20) up front so
 //! that learning never rehashes the table while holding the write lock.
 //!

@@ -185,6 +185,7 @@ enum Op {
     Pin(usize, u32, EntryKind),
     Remove(usize),
     SetBound(usize),
+    SetAgeing(Duration),
 }
 
 /// Unicast stations, then a multicast, the broadcast and the zero address.
@@ -213,6 +214,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..16usize, 0..PORTS, kind).prop_map(|(m, p, k)| Op::Pin(m, p, k)),
         1 => (0..19usize).prop_map(Op::Remove),
         1 => (0..12usize).prop_map(Op::SetBound),
+        // Half a second to 12 s: below the stamp interval, and around the
+        // default steps, so that entries' deadlines move both ways.
+        1 => (1..25u64).prop_map(|n| Op::SetAgeing(Duration::from_millis(500 * n))),
     ]
 }
 
@@ -271,7 +275,7 @@ fn run(bound: usize, ops: Vec<Op>, pins: bool) {
             Op::SetBound(n) => {
                 let config = Config {
                     max_entries: n,
-                    ..config
+                    ..model.config
                 };
                 table.set_config(config, now);
                 model.config = config;
@@ -279,6 +283,15 @@ fn run(bound: usize, ops: Vec<Op>, pins: bool) {
                 while model.dynamic_len() > model.bound() {
                     model.evict();
                 }
+            }
+            Op::SetAgeing(ageing) => {
+                let config = Config {
+                    ageing,
+                    ..model.config
+                };
+                table.set_config(config, now);
+                model.config = config;
+                model.expire(now);
             }
         }
         table.check_invariants();

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 use foldhash::fast::RandomState;
@@ -138,10 +139,61 @@ const UNLINKED: Link = Link {
     next: NIL,
 };
 
-/// The timestamp lives in the kind: only learned entries have one.
+/// The map's key: the six address bytes in one integer, so that hashing is
+/// one `write_u64` (one multiply in foldhash) and comparing a probed key is
+/// one compare, rather than a length prefix and a byte slice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key(u64);
+
+impl Key {
+    #[inline]
+    fn new(mac: Mac) -> Key {
+        let [a, b, c, d, e, f] = mac;
+        Key(u64::from_le_bytes([a, b, c, d, e, f, 0, 0]))
+    }
+
+    fn mac(self) -> Mac {
+        let [a, b, c, d, e, f, ..] = self.0.to_le_bytes();
+        [a, b, c, d, e, f]
+    }
+}
+
+/// When a learned entry next needs something, computed once from its stamp
+/// whenever the stamp is written (at most once a second), so that the checks
+/// every frame makes are comparisons of `now` against a stored `Instant`
+/// instead of `Instant` subtractions. `None`: never (past the end of time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Deadlines {
+    /// Stamp + min([`STAMP_INTERVAL`], ageing): from then on a learn on the
+    /// same port writes the stamp again.
+    restamp: Option<Instant>,
+    /// Stamp + ageing: from then on the entry is a miss and may be swept.
+    expires: Option<Instant>,
+}
+
+impl Deadlines {
+    fn new(stamp: Instant, ageing: Duration) -> Deadlines {
+        Deadlines {
+            restamp: stamp.checked_add(STAMP_INTERVAL.min(ageing)),
+            expires: stamp.checked_add(ageing),
+        }
+    }
+
+    #[inline]
+    fn is_expired(self, now: Instant) -> bool {
+        self.expires.is_some_and(|at| now >= at)
+    }
+
+    #[inline]
+    fn needs_restamp(self, now: Instant) -> bool {
+        self.restamp.is_some_and(|at| now >= at)
+    }
+}
+
+/// The deadlines live in the kind: only learned entries have them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stamp {
-    Dynamic(Instant),
+    Dynamic(Deadlines),
     Static,
     Local,
 }
@@ -156,8 +208,8 @@ impl Stamp {
     }
 }
 
-/// What a lookup needs, stored in the map itself so that a lookup reads one
-/// hash bucket and nothing else.
+/// What a lookup needs, stored in the map itself so that a lookup (and a
+/// learn that writes nothing) reads one hash bucket and nothing else.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     port: PortId,
@@ -172,6 +224,9 @@ struct Entry {
 pub(crate) struct Slot {
     /// To find the map entry from a list (expiry, eviction, flushes).
     mac: Mac,
+    /// When the timestamp was last written (`None` for pinned entries): the
+    /// deadlines in the map derive from it, the lists are sorted by it.
+    stamped: Option<Instant>,
     /// The port's index in `Ports`.
     port: u32,
     /// In the global ageing list (dynamic entries); the free list when vacant.
@@ -245,7 +300,7 @@ pub struct MacTable {
     config: Config,
     /// MACs come off the wire: a per-process random key keeps an attacker from
     /// choosing addresses that all land in one bucket.
-    map: HashMap<Mac, Entry, RandomState>,
+    map: HashMap<Key, Entry, RandomState>,
     slots: Vec<Slot>,
     /// Head of the vacant slots, chained through `age_link.next`.
     free: u32,
@@ -301,8 +356,21 @@ impl MacTable {
 
     /// Changes the bound and the ageing time. Entries already idle for the
     /// new `ageing` expire now; a smaller bound evicts fairly down to it.
+    /// A new `ageing` recomputes every learned entry's deadlines: O(entries),
+    /// once per configuration change.
     pub fn set_config(&mut self, config: Config, now: Instant) {
+        let ageing_changed = config.ageing != self.config.ageing;
         self.config = config;
+        if ageing_changed {
+            for entry in self.map.values_mut() {
+                if let Stamp::Dynamic(_) = entry.stamp {
+                    let stamped = self.slots[entry.slot as usize]
+                        .stamped
+                        .expect("a learned entry has a stamp");
+                    entry.stamp = Stamp::Dynamic(Deadlines::new(stamped, config.ageing));
+                }
+            }
+        }
         let bound = self.bound();
         let reserve = bound.min(PREALLOC_LIMIT);
         self.map.reserve(reserve.saturating_sub(self.map.len()));
@@ -321,26 +389,30 @@ impl MacTable {
         if !is_learnable(mac) {
             return Learned::Ignored;
         }
-        if let Some(entry) = self.map.get_mut(&mac) {
+        if let Some(entry) = self.map.get_mut(&Key::new(mac)) {
             let idx = entry.slot;
             match entry.stamp {
                 Stamp::Static | Stamp::Local => return Learned::Pinned,
                 // Lookups already miss it; the station is new again.
-                Stamp::Dynamic(t) if now.saturating_duration_since(t) >= self.config.ageing => {
+                Stamp::Dynamic(d) if d.is_expired(now) => {
                     self.remove(idx);
                     self.counters.expired += 1;
                 }
-                Stamp::Dynamic(t) if entry.port == port => {
-                    if now.saturating_duration_since(t) >= STAMP_INTERVAL {
-                        entry.stamp = Stamp::Dynamic(next_stamp(&mut self.latest, now));
+                Stamp::Dynamic(d) if entry.port == port => {
+                    if d.needs_restamp(now) {
+                        let stamp = next_stamp(&mut self.latest, now);
+                        entry.stamp = Stamp::Dynamic(Deadlines::new(stamp, self.config.ageing));
+                        self.slots[idx as usize].stamped = Some(stamp);
                         self.requeue(idx);
                     }
                     return Learned::Refreshed;
                 }
                 Stamp::Dynamic(_) => {
                     let from = entry.port;
+                    let stamp = next_stamp(&mut self.latest, now);
                     entry.port = port;
-                    entry.stamp = Stamp::Dynamic(next_stamp(&mut self.latest, now));
+                    entry.stamp = Stamp::Dynamic(Deadlines::new(stamp, self.config.ageing));
+                    self.slots[idx as usize].stamped = Some(stamp);
                     self.unlink_port(idx, true);
                     let p = self.ports.find_or_add(port);
                     self.slots[idx as usize].port = p;
@@ -361,7 +433,8 @@ impl MacTable {
             while self.ageing.len >= bound && self.evict_fairly() {}
         }
         let stamp = next_stamp(&mut self.latest, now);
-        let idx = self.insert_entry(mac, port, Stamp::Dynamic(stamp));
+        let deadlines = Deadlines::new(stamp, self.config.ageing);
+        let idx = self.insert_entry(mac, port, Stamp::Dynamic(deadlines), Some(stamp));
         self.ageing.push_back(&mut self.slots, idx, Chain::Age);
         self.counters.learned += 1;
         Learned::New
@@ -370,25 +443,23 @@ impl MacTable {
     /// Whether [`learn`](Self::learn) would change anything: false for an
     /// ignored source, a pinned entry, or an entry on `port` stamped less than
     /// [`STAMP_INTERVAL`] ago. Needs only `&self`, so it runs under a read lock.
+    #[inline]
     pub fn needs_update(&self, mac: Mac, port: PortId, now: Instant) -> bool {
         self.settled(mac, port, now).is_none()
     }
 
     /// What `learn` would return if it would write nothing; `None` if it writes.
+    #[inline]
     pub(crate) fn settled(&self, mac: Mac, port: PortId, now: Instant) -> Option<Learned> {
         if !is_learnable(mac) {
             return Some(Learned::Ignored);
         }
-        let entry = self.map.get(&mac)?;
+        let entry = self.map.get(&Key::new(mac))?;
         match entry.stamp {
             Stamp::Static | Stamp::Local => Some(Learned::Pinned),
-            // Under a second old implies not expired, unless `ageing` is
-            // shorter than a second.
-            Stamp::Dynamic(t)
-                if entry.port == port
-                    && now.saturating_duration_since(t)
-                        < STAMP_INTERVAL.min(self.config.ageing) =>
-            {
+            // Before the restamp deadline implies not expired: it is at most
+            // `ageing` after the stamp.
+            Stamp::Dynamic(d) if entry.port == port && !d.needs_restamp(now) => {
                 Some(Learned::Refreshed)
             }
             Stamp::Dynamic(_) => None,
@@ -398,10 +469,11 @@ impl MacTable {
     /// The port `mac` was learned on, if any. An entry idle for `ageing` is a
     /// miss even before [`expire`](Self::expire) removes it. Reads one hash
     /// bucket; writes nothing.
+    #[inline]
     pub fn lookup(&self, mac: Mac, now: Instant) -> Option<PortId> {
-        let entry = self.map.get(&mac)?;
+        let entry = self.map.get(&Key::new(mac))?;
         match entry.stamp {
-            Stamp::Dynamic(t) if self.is_expired(t, now) => None,
+            Stamp::Dynamic(d) if d.is_expired(now) => None,
             _ => Some(entry.port),
         }
     }
@@ -415,16 +487,16 @@ impl MacTable {
             EntryKind::Local => Stamp::Local,
             EntryKind::Static | EntryKind::Dynamic => Stamp::Static,
         };
-        if let Some(entry) = self.map.get(&mac) {
+        if let Some(entry) = self.map.get(&Key::new(mac)) {
             self.remove(entry.slot);
         }
-        self.insert_entry(mac, port, stamp);
+        self.insert_entry(mac, port, stamp, None);
     }
 
     /// Removes the entry for `mac`, whatever its kind, and returns that kind.
     /// Counts nothing: this is the administrator's `fdb/del`.
     pub fn remove_entry(&mut self, mac: Mac) -> Option<EntryKind> {
-        let entry = *self.map.get(&mac)?;
+        let entry = *self.map.get(&Key::new(mac))?;
         self.remove(entry.slot);
         Some(entry.stamp.kind())
     }
@@ -434,8 +506,8 @@ impl MacTable {
     /// entry, so the cost is the number removed.
     pub fn expire(&mut self, now: Instant) -> usize {
         let mut n = 0;
-        while let Some((idx, t)) = self.oldest() {
-            if !self.is_expired(t, now) {
+        while let Some((idx, d)) = self.oldest() {
+            if !d.is_expired(now) {
                 break;
             }
             self.remove(idx);
@@ -448,8 +520,7 @@ impl MacTable {
     /// When the oldest learned entry expires: the caller sleeps until then
     /// rather than waking on a fixed tick. `None` when nothing can expire.
     pub fn next_expiry(&self) -> Option<Instant> {
-        let (_, t) = self.oldest()?;
-        t.checked_add(self.config.ageing)
+        self.oldest()?.1.expires
     }
 
     /// Removes every learned entry; pinned ones stay. Returns how many went.
@@ -483,14 +554,16 @@ impl MacTable {
     /// Live entries with their age, in no particular order. Entries idle for
     /// `ageing` but not yet swept are left out, as `lookup` misses them.
     pub fn entries(&self, now: Instant) -> impl Iterator<Item = EntryInfo> + '_ {
-        self.map.iter().filter_map(move |(&mac, entry)| {
+        self.map.iter().filter_map(move |(&key, entry)| {
             let age = match entry.stamp {
-                Stamp::Dynamic(t) if self.is_expired(t, now) => return None,
-                Stamp::Dynamic(t) => now.saturating_duration_since(t),
+                Stamp::Dynamic(d) if d.is_expired(now) => return None,
+                Stamp::Dynamic(_) => self.slots[entry.slot as usize]
+                    .stamped
+                    .map_or(Duration::ZERO, |t| now.saturating_duration_since(t)),
                 Stamp::Static | Stamp::Local => Duration::ZERO,
             };
             Some(EntryInfo {
-                mac,
+                mac: key.mac(),
                 port: entry.port,
                 age,
                 kind: entry.stamp.kind(),
@@ -530,18 +603,14 @@ impl MacTable {
         bound_of(self.config)
     }
 
-    fn is_expired(&self, stamp: Instant, now: Instant) -> bool {
-        now.saturating_duration_since(stamp) >= self.config.ageing
-    }
-
-    /// The head of the ageing list and its stamp.
-    fn oldest(&self) -> Option<(u32, Instant)> {
+    /// The head of the ageing list and its deadlines.
+    fn oldest(&self) -> Option<(u32, Deadlines)> {
         let idx = self.ageing.head;
         if idx == NIL {
             return None;
         }
-        match self.map[&self.slots[idx as usize].mac].stamp {
-            Stamp::Dynamic(t) => Some((idx, t)),
+        match self.map[&Key::new(self.slots[idx as usize].mac)].stamp {
+            Stamp::Dynamic(d) => Some((idx, d)),
             Stamp::Static | Stamp::Local => unreachable!("pinned entries do not age"),
         }
     }
@@ -559,10 +628,17 @@ impl MacTable {
 
     /// Takes a slot, maps `mac` to it and puts it on its port's list. The
     /// caller puts a dynamic entry on the ageing list.
-    fn insert_entry(&mut self, mac: Mac, port: PortId, stamp: Stamp) -> u32 {
+    fn insert_entry(
+        &mut self,
+        mac: Mac,
+        port: PortId,
+        stamp: Stamp,
+        stamped: Option<Instant>,
+    ) -> u32 {
         let p = self.ports.find_or_add(port);
         let slot = Slot {
             mac,
+            stamped,
             port: p,
             age_link: UNLINKED,
             port_link: UNLINKED,
@@ -579,7 +655,7 @@ impl MacTable {
             }
         };
         self.map.insert(
-            mac,
+            Key::new(mac),
             Entry {
                 port,
                 stamp,
@@ -617,7 +693,7 @@ impl MacTable {
     fn remove(&mut self, idx: u32) {
         let entry = self
             .map
-            .remove(&self.slots[idx as usize].mac)
+            .remove(&Key::new(self.slots[idx as usize].mac))
             .expect("a used slot is mapped");
         let dynamic = matches!(entry.stamp, Stamp::Dynamic(_));
         self.unlink_port(idx, dynamic);
@@ -664,14 +740,20 @@ impl MacTable {
             out
         };
         let entry = |idx: u32| {
-            let entry = self.map[&self.slots[idx as usize].mac];
+            let entry = self.map[&Key::new(self.slots[idx as usize].mac)];
             assert_eq!(entry.slot, idx, "map and slab agree");
             entry
         };
         let stamps = |idxs: &[u32]| -> Vec<Instant> {
             idxs.iter()
                 .map(|&i| match entry(i).stamp {
-                    Stamp::Dynamic(t) => t,
+                    Stamp::Dynamic(d) => {
+                        let t = self.slots[i as usize]
+                            .stamped
+                            .expect("learned entry stamped");
+                        assert_eq!(d, Deadlines::new(t, self.config.ageing), "deadlines");
+                        t
+                    }
                     other => panic!("pinned entry {other:?} on a dynamic list"),
                 })
                 .collect()
@@ -692,13 +774,15 @@ impl MacTable {
                 assert_eq!(entry(i).port, lists.id);
                 assert_eq!(self.slots[i as usize].port, p);
                 assert!(!matches!(entry(i).stamp, Stamp::Dynamic(_)));
+                assert_eq!(self.slots[i as usize].stamped, None);
             }
             on_ports += lists.dynamic.len + lists.pinned.len;
         }
         assert_eq!(on_ports, self.map.len(), "every entry on one port list");
-        for (mac, e) in &self.map {
+        for (key, e) in &self.map {
             assert_eq!(
-                &self.slots[e.slot as usize].mac, mac,
+                self.slots[e.slot as usize].mac,
+                key.mac(),
                 "map points at its slot"
             );
         }
