@@ -41,14 +41,12 @@ pub fn decide(table: &SharedMacTable, ingress: PortId, frame: &[u8], now: Instan
     if is_link_local(dst.0) {
         return Verdict::Drop(DropReason::LinkLocal);
     }
-    table.learn(src.0, ingress, now);
-    if dst.is_multicast() {
-        return Verdict::Flood;
-    }
-    match table.lookup(dst.0, now) {
-        Some(port) if port == ingress => Verdict::Drop(DropReason::SamePort),
-        Some(port) => Verdict::Unicast(port),
-        None => Verdict::Flood,
+    // Learn, then look up a unicast destination, under one lock.
+    let unicast = (!dst.is_multicast()).then_some(dst.0);
+    match table.learn_and_lookup(src.0, ingress, unicast, now) {
+        (_, Some(port)) if port == ingress => Verdict::Drop(DropReason::SamePort),
+        (_, Some(port)) => Verdict::Unicast(port),
+        (_, None) => Verdict::Flood,
     }
 }
 

@@ -93,6 +93,8 @@
 //! the read lock whether an update is needed (almost always not, thanks to the
 //! once-a-second rule) and takes the write lock only for a new or moved
 //! station or a timestamp write, deciding again once it holds it.
+//! [`SharedMacTable::learn_and_lookup`] does a frame's learn and lookup under
+//! one lock.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -39,6 +39,7 @@ impl SharedMacTable {
         }
     }
 
+    #[inline]
     fn read(&self) -> RwLockReadGuard<'_, MacTable> {
         self.inner.read().expect(POISONED)
     }
@@ -49,6 +50,7 @@ impl SharedMacTable {
 
     /// [`MacTable::learn`], taking the write lock only if it would change
     /// something.
+    #[inline]
     pub fn learn(&self, mac: Mac, port: PortId, now: Instant) -> Learned {
         if let Some(outcome) = self.read().settled(mac, port, now) {
             return outcome;
@@ -57,12 +59,38 @@ impl SharedMacTable {
         self.write().learn(mac, port, now)
     }
 
+    /// What a frame needs: learns `src` on `port` as [`learn`](Self::learn)
+    /// does, then looks up `dst` (if given) as [`lookup`](Self::lookup) does
+    /// after it, under one lock: the read lock when learning writes nothing,
+    /// the write lock otherwise. A lock is an atomic read-modify-write on a
+    /// shared cache line to take and another to release, so one instead of
+    /// two is a good part of a frame's cost.
+    #[inline]
+    pub fn learn_and_lookup(
+        &self,
+        src: Mac,
+        port: PortId,
+        dst: Option<Mac>,
+        now: Instant,
+    ) -> (Learned, Option<PortId>) {
+        {
+            let table = self.read();
+            if let Some(outcome) = table.settled(src, port, now) {
+                return (outcome, dst.and_then(|dst| table.lookup(dst, now)));
+            }
+        }
+        let mut table = self.write();
+        let outcome = table.learn(src, port, now);
+        (outcome, dst.and_then(|dst| table.lookup(dst, now)))
+    }
+
     /// [`MacTable::needs_update`] under the read lock.
     pub fn needs_update(&self, mac: Mac, port: PortId, now: Instant) -> bool {
         self.read().needs_update(mac, port, now)
     }
 
     /// [`MacTable::lookup`] under the read lock.
+    #[inline]
     pub fn lookup(&self, mac: Mac, now: Instant) -> Option<PortId> {
         self.read().lookup(mac, now)
     }

@@ -143,3 +143,48 @@ fn control_operations_pass_through() {
     let inner = table.into_inner();
     assert!(inner.is_empty());
 }
+
+#[test]
+fn learn_and_lookup_is_learn_then_lookup() {
+    let a = mac(1, 1);
+    let b = mac(2, 2);
+    let t0 = Instant::now();
+    let table = SharedMacTable::new(Config::default());
+    // New source (write lock), unknown destination.
+    assert_eq!(
+        table.learn_and_lookup(a, PortId(1), Some(b), t0),
+        (Learned::New, None)
+    );
+    // The lookup sees what the learn just wrote.
+    assert_eq!(
+        table.learn_and_lookup(b, PortId(2), Some(b), t0),
+        (Learned::New, Some(PortId(2)))
+    );
+    // Nothing to write (read lock only), known destination.
+    let soon = t0 + Duration::from_millis(500);
+    assert_eq!(
+        table.learn_and_lookup(a, PortId(1), Some(b), soon),
+        (Learned::Refreshed, Some(PortId(2)))
+    );
+    // No destination to look up (a multicast one, in the datapath).
+    assert_eq!(
+        table.learn_and_lookup(a, PortId(1), None, soon),
+        (Learned::Refreshed, None)
+    );
+    // A move takes the write lock and the lookup sees the new port.
+    assert_eq!(
+        table.learn_and_lookup(a, PortId(3), Some(a), soon),
+        (Learned::Moved { from: PortId(1) }, Some(PortId(3)))
+    );
+    // An ignored source still gets its lookup.
+    assert_eq!(
+        table.learn_and_lookup([0xff; 6], PortId(1), Some(a), soon),
+        (Learned::Ignored, Some(PortId(3)))
+    );
+    // Past ageing the destination is a miss, whatever the source does.
+    let late = soon + Config::DEFAULT_AGEING;
+    assert_eq!(
+        table.learn_and_lookup(b, PortId(2), Some(a), late),
+        (Learned::New, None)
+    );
+}
