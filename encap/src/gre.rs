@@ -75,23 +75,19 @@ struct Layout {
 
 #[inline]
 fn layout(flags: u16) -> Layout {
-    let mut at = BASE_HEADER_LEN;
-    let mut take = |flag: u16| {
-        (flags & flag != 0).then(|| {
-            let word = at..at + 4;
-            at += 4;
-            word
-        })
-    };
-    let csum = take(FLAG_C);
-    let key = take(FLAG_K);
-    let seq = take(FLAG_S);
+    // Each present word takes 4 bytes, in the order checksum, key, sequence: offsets are sums
+    // of the bits before them, with no branch per word.
+    let csum = 4 * usize::from(flags & FLAG_C != 0);
+    let key = 4 * usize::from(flags & FLAG_K != 0);
+    let seq = 4 * usize::from(flags & FLAG_S != 0);
+    let key_at = BASE_HEADER_LEN + csum;
+    let seq_at = key_at + key;
     Layout {
-        checksum: csum.clone().map(|w| w.start..w.start + 2),
-        reserved1: csum.map(|w| w.start + 2..w.end),
-        key,
-        seq,
-        header_len: at,
+        checksum: (csum != 0).then_some(BASE_HEADER_LEN..BASE_HEADER_LEN + 2),
+        reserved1: (csum != 0).then_some(BASE_HEADER_LEN + 2..BASE_HEADER_LEN + 4),
+        key: (key != 0).then_some(key_at..key_at + 4),
+        seq: (seq != 0).then_some(seq_at..seq_at + 4),
+        header_len: seq_at + seq,
     }
 }
 

@@ -411,18 +411,24 @@ impl Ipv4Repr {
         let Some(total_len) = self.total_len() else {
             panic!("IPv4 payload of {} bytes exceeds 65515", self.payload_len);
         };
-        packet.set_version(4);
-        packet.set_header_len(HEADER_LEN_U8);
-        packet.set_tos(self.tos);
-        packet.set_total_len(total_len);
-        packet.set_ident(self.ident);
-        packet.clear_flags();
-        packet.set_dont_frag(self.dont_frag);
-        packet.set_ttl(self.ttl);
-        packet.set_protocol(self.protocol);
-        packet.set_src_addr(self.src_addr);
-        packet.set_dst_addr(self.dst_addr);
-        packet.fill_checksum();
+        // Built in a local array and copied once: the compiler folds the setters' partial
+        // writes into constants and checksums the header from registers, rather than writing
+        // the caller's buffer field by field and reading it back.
+        let mut header = [0u8; HEADER_LEN];
+        let mut local = Packet::new_unchecked(&mut header[..]);
+        local.set_version(4);
+        local.set_header_len(HEADER_LEN_U8);
+        local.set_tos(self.tos);
+        local.set_total_len(total_len);
+        local.set_ident(self.ident);
+        local.clear_flags();
+        local.set_dont_frag(self.dont_frag);
+        local.set_ttl(self.ttl);
+        local.set_protocol(self.protocol);
+        local.set_src_addr(self.src_addr);
+        local.set_dst_addr(self.dst_addr);
+        local.fill_checksum();
+        packet.buffer.as_mut()[..HEADER_LEN].copy_from_slice(&header);
     }
 }
 
