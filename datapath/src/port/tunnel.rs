@@ -99,7 +99,8 @@ impl TunnelPort {
 /// Received GRE → tunnel port, by (outer source, key).
 #[derive(Default)]
 pub struct TunnelMap {
-    by_remote_key: HashMap<(Ipv4Addr, Option<u32>), PortId, RandomState>,
+    /// By [`remote_key`]: one integer, hashed in one step.
+    by_remote_key: HashMap<u64, PortId, RandomState>,
     /// How many tunnels each remote has: tells "wrong key" from "unknown sender".
     remotes: HashMap<Ipv4Addr, u32, RandomState>,
 }
@@ -111,10 +112,18 @@ pub enum NoTunnel {
     KeyMismatch,
 }
 
+/// The map key for a remote and a key: the address in the high half, the key in the low half.
+/// Key 0 is the same as no key (as in OVS), so `None` and `Some(0)` are one tunnel and one
+/// integer.
+#[inline]
+fn remote_key(remote: Ipv4Addr, key: Option<u32>) -> u64 {
+    (u64::from(remote.to_bits()) << 32) | u64::from(key.unwrap_or(0))
+}
+
 impl TunnelMap {
     /// Fails (returning the holder) if another tunnel already has this remote and key.
     pub fn insert(&mut self, config: &TunnelConfig, port: PortId) -> Result<(), PortId> {
-        let k = (config.remote_ip, config.effective_key());
+        let k = remote_key(config.remote_ip, config.key);
         if let Some(other) = self.by_remote_key.get(&k) {
             if *other != port {
                 return Err(*other);
@@ -127,7 +136,7 @@ impl TunnelMap {
     }
 
     pub fn remove(&mut self, config: &TunnelConfig, port: PortId) {
-        let k = (config.remote_ip, config.effective_key());
+        let k = remote_key(config.remote_ip, config.key);
         if self.by_remote_key.get(&k) == Some(&port) {
             self.by_remote_key.remove(&k);
             if let Some(n) = self.remotes.get_mut(&config.remote_ip) {
@@ -141,8 +150,7 @@ impl TunnelMap {
 
     #[inline]
     pub fn lookup(&self, src: Ipv4Addr, key: Option<u32>) -> Result<PortId, NoTunnel> {
-        let key = key.filter(|k| *k != 0);
-        match self.by_remote_key.get(&(src, key)) {
+        match self.by_remote_key.get(&remote_key(src, key)) {
             Some(p) => Ok(*p),
             None if self.remotes.contains_key(&src) => Err(NoTunnel::KeyMismatch),
             None => Err(NoTunnel::UnknownRemote),
