@@ -175,13 +175,11 @@ impl<T: AsRef<[u8]>> Packet<T> {
     pub fn verify_checksum(&self) -> bool {
         let data = self.buffer.as_ref();
         let header_len = self.header_len();
-        // Almost every header has no options; a constant length lets the sum unroll.
-        let header = if header_len == HEADER_LEN {
-            &data[..HEADER_LEN]
-        } else {
-            &data[..header_len]
-        };
-        checksum::data(header) == 0
+        // Almost every header has no options: 20 bytes, summed in five unrolled adds.
+        match data.first_chunk::<HEADER_LEN>() {
+            Some(header) if header_len == HEADER_LEN => checksum::data_fixed(header) == 0,
+            _ => checksum::data(&data[..header_len]) == 0,
+        }
     }
 }
 
@@ -296,13 +294,11 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Packet<T> {
         self.set_checksum(0);
         let data = self.buffer.as_ref();
         let header_len = self.header_len();
-        // As in verify_checksum: the constant length of the common case lets the sum unroll.
-        let header = if header_len == HEADER_LEN {
-            &data[..HEADER_LEN]
-        } else {
-            &data[..header_len]
+        // As in verify_checksum: the common case's constant length unrolls the sum.
+        let sum = match data.first_chunk::<HEADER_LEN>() {
+            Some(header) if header_len == HEADER_LEN => checksum::data_fixed(header),
+            _ => checksum::data(&data[..header_len]),
         };
-        let sum = checksum::data(header);
         self.set_checksum(sum);
     }
 
