@@ -379,6 +379,15 @@ impl GreRepr {
     /// sent as zero). Accepts any protocol type: the caller decides what it carries.
     #[inline]
     pub fn parse<T: AsRef<[u8]> + ?Sized>(packet: &Packet<&T>) -> Result<GreRepr, Error> {
+        Self::parse_with_len(packet).map(|(repr, _)| repr)
+    }
+
+    /// [`GreRepr::parse`], also returning the header length it found, so that a caller that
+    /// goes on to the payload (`decap`) does not work the layout out again.
+    #[inline]
+    pub fn parse_with_len<T: AsRef<[u8]> + ?Sized>(
+        packet: &Packet<&T>,
+    ) -> Result<(GreRepr, usize), Error> {
         if packet.buffer.as_ref().len() < BASE_HEADER_LEN {
             return Err(Error::Truncated);
         }
@@ -399,12 +408,13 @@ impl GreRepr {
         if csum && checksum::data(data) != 0 {
             return Err(Error::BadChecksum);
         }
-        Ok(GreRepr {
+        let repr = GreRepr {
             protocol: packet.protocol(),
             key: at.key.map(|word| read_u32(data, word)),
             seq: at.seq.map(|word| read_u32(data, word)),
             csum,
-        })
+        };
+        Ok((repr, at.header_len))
     }
 
     /// The header `emit` writes: 4 bytes, plus 4 for each of checksum, key and sequence.

@@ -249,25 +249,27 @@ pub fn decap(packet: &[u8]) -> Result<Decap, Error> {
     if outer.protocol != PROTOCOL_GRE {
         return Err(Error::NotGre);
     }
-    let gre = GreRepr::parse(&gre::Packet::new_unchecked(ip.payload()))?;
+    let payload = ip.payload();
+    let (gre, gre_len) = GreRepr::parse_with_len(&gre::Packet::new_unchecked(payload))?;
     if gre.protocol != EtherType::TransparentEthernetBridging {
         return Err(Error::NotEthernet);
     }
-    // Both parses succeeded, so the IPv4 header and the GRE header lie within the total length.
-    let start = ip
-        .header_len()
-        .checked_add(gre.header_len())
-        .ok_or(Error::Truncated)?;
-    let end = usize::from(ip.total_len());
-    match end.checked_sub(start) {
-        Some(n) if n >= ethernet::HEADER_LEN => Ok(Decap {
-            outer,
-            gre,
-            frame: start..end,
-        }),
-        Some(_) => Err(Error::FrameTruncated),
-        None => Err(Error::Truncated),
+    // The parse checked that the GRE header fits the IPv4 payload, which ends at the total
+    // length; the frame is the rest of it.
+    let Some(frame_len) = payload.len().checked_sub(gre_len) else {
+        return Err(Error::Truncated);
+    };
+    if frame_len < ethernet::HEADER_LEN {
+        return Err(Error::FrameTruncated);
     }
+    // At most 60 + 16 bytes of headers, then a frame that ends at the 16-bit total length:
+    // neither sum can overflow.
+    let start = ip.header_len() + gre_len;
+    Ok(Decap {
+        outer,
+        gre,
+        frame: start..start + frame_len,
+    })
 }
 
 #[cfg(test)]
