@@ -124,11 +124,11 @@ fn bench(c: &mut Criterion) {
                     table.learn(black_box(mac(2, n)), flooder, now)
                 })
             });
-        // Every new source past capacity evicted one entry.
+        // Every new source past capacity evicted one entry (none if a name filter skipped
+        // the benchmark, as `cargo bench --bench learning -- 100k` does for the 1k table).
         let counters = table.counters();
         assert_eq!(table.len(), size);
         assert_eq!(counters.learned - counters.evicted, size as u64);
-        assert!(counters.evicted > 0);
     }
 }
 
