@@ -456,6 +456,31 @@ fn shortening_ageing_expires_at_once() {
 }
 
 #[test]
+fn lengthening_ageing_keeps_entries_longer() {
+    // Deadlines are computed when a stamp is written; a new ageing must move them.
+    let t0 = Instant::now();
+    let mut t = MacTable::new(Config {
+        ageing: secs(30.0),
+        ..Config::default()
+    });
+    t.learn(mac(1), A, t0);
+    assert_eq!(t.next_expiry(), Some(t0 + secs(30.0)));
+    t.set_config(
+        Config {
+            ageing: secs(60.0),
+            ..t.config()
+        },
+        t0 + secs(20.0),
+    );
+    assert_eq!(t.next_expiry(), Some(t0 + secs(60.0)));
+    assert_eq!(t.lookup(mac(1), t0 + secs(45.0)), Some(A));
+    // Learning within the stamp interval of the original stamp still writes nothing.
+    assert_eq!(t.learn(mac(1), A, t0 + secs(0.5)), Learned::Refreshed);
+    assert_eq!(t.lookup(mac(1), t0 + secs(60.0)), None);
+    assert_eq!(t.expire(t0 + secs(60.0)), 1);
+}
+
+#[test]
 fn a_zero_bound_acts_as_one() {
     let t0 = Instant::now();
     let mut t = table(0);
