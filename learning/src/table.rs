@@ -161,32 +161,45 @@ impl Key {
 /// When a learned entry next needs something, computed once from its stamp
 /// whenever the stamp is written (at most once a second), so that the checks
 /// every frame makes are comparisons of `now` against a stored `Instant`
-/// instead of `Instant` subtractions. `None`: never (past the end of time).
+/// instead of `Instant` subtractions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Deadlines {
     /// Stamp + min([`STAMP_INTERVAL`], ageing): from then on a learn on the
     /// same port writes the stamp again.
-    restamp: Option<Instant>,
+    restamp: Instant,
     /// Stamp + ageing: from then on the entry is a miss and may be swept.
-    expires: Option<Instant>,
+    expires: Instant,
 }
 
 impl Deadlines {
     fn new(stamp: Instant, ageing: Duration) -> Deadlines {
         Deadlines {
-            restamp: stamp.checked_add(STAMP_INTERVAL.min(ageing)),
-            expires: stamp.checked_add(ageing),
+            restamp: after(stamp, STAMP_INTERVAL.min(ageing)),
+            expires: after(stamp, ageing),
         }
     }
 
     #[inline]
     fn is_expired(self, now: Instant) -> bool {
-        self.expires.is_some_and(|at| now >= at)
+        now >= self.expires
     }
 
     #[inline]
     fn needs_restamp(self, now: Instant) -> bool {
-        self.restamp.is_some_and(|at| now >= at)
+        now >= self.restamp
+    }
+}
+
+/// `stamp + wait`, or if that is past the last `Instant` the platform can
+/// represent (an `ageing` of `Duration::MAX`, say), the latest one it can:
+/// centuries away, which is never for a switch. Keeps the per-frame checks to
+/// one comparison instead of an `Option` and a comparison.
+fn after(stamp: Instant, mut wait: Duration) -> Instant {
+    loop {
+        if let Some(at) = stamp.checked_add(wait) {
+            return at;
+        }
+        wait /= 2;
     }
 }
 
@@ -520,7 +533,7 @@ impl MacTable {
     /// When the oldest learned entry expires: the caller sleeps until then
     /// rather than waking on a fixed tick. `None` when nothing can expire.
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.oldest()?.1.expires
+        Some(self.oldest()?.1.expires)
     }
 
     /// Removes every learned entry; pinned ones stay. Returns how many went.

@@ -481,6 +481,24 @@ fn lengthening_ageing_keeps_entries_longer() {
 }
 
 #[test]
+fn an_endless_ageing_never_expires() {
+    let t0 = Instant::now();
+    let mut t = MacTable::new(Config {
+        ageing: Duration::MAX,
+        ..Config::default()
+    });
+    assert_eq!(t.learn(mac(1), A, t0), Learned::New);
+    let century = t0 + Duration::from_secs(100 * 365 * 24 * 3600);
+    assert_eq!(t.lookup(mac(1), century), Some(A));
+    assert_eq!(t.expire(century), 0);
+    assert!(t.next_expiry().is_some_and(|at| at > century));
+    // The stamp is still written at most once a second.
+    assert_eq!(t.learn(mac(1), A, t0 + secs(0.5)), Learned::Refreshed);
+    assert_eq!(t.learn(mac(1), A, century), Learned::Refreshed);
+    assert_eq!(t.lookup(mac(1), century), Some(A));
+}
+
+#[test]
 fn a_zero_bound_acts_as_one() {
     let t0 = Instant::now();
     let mut t = table(0);
