@@ -38,7 +38,8 @@ pub fn decide(table: &SharedMacTable, ingress: PortId, frame: &[u8], now: Instan
         return Verdict::Drop(DropReason::InvalidSourceMac);
     }
     let dst = frame.dst_addr();
-    if is_link_local(dst.0) {
+    // Reserved addresses are group addresses: a unicast destination is ruled out by one bit.
+    if dst.is_multicast() && is_link_local(dst.0) {
         return Verdict::Drop(DropReason::LinkLocal);
     }
     // Learn, then look up a unicast destination, under one lock.
