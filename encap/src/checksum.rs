@@ -31,12 +31,7 @@ pub fn sum(data: &[u8], initial: u32) -> u32 {
     };
     acc += u64::from(u32::from_ne_bytes(tail));
 
-    let native = fold_u64(acc);
-    let big_endian = if cfg!(target_endian = "little") {
-        native.swap_bytes()
-    } else {
-        native
-    };
+    let big_endian = fold_u64(acc).to_be();
     u32::from(fold_u64(u64::from(big_endian) + u64::from(initial)))
 }
 
@@ -79,13 +74,7 @@ pub fn data_fixed<const N: usize>(data: &[u8; N]) -> u16 {
         _ => [0; 4],
     };
     acc += u64::from(u32::from_ne_bytes(tail));
-    let native = fold_u64(acc);
-    let big_endian = if cfg!(target_endian = "little") {
-        native.swap_bytes()
-    } else {
-        native
-    };
-    !big_endian
+    !fold_u64(acc).to_be()
 }
 
 /// End-around carry until the sum fits 16 bits: a fixed four steps, no loop to mispredict.
