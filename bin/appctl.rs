@@ -372,11 +372,12 @@ fn print_tree(s: &mut String, bridge: &str, tree: &datapath::TreeStatus) {
     };
     let _ = writeln!(s, "---- {bridge} ----");
     s.push_str("Root ID:\n");
-    // OVS prints the bridge's own timers under the root ID for STP, the root's for RSTP.
-    let root_times = if rapid {
-        &st.root_times
+    // OVS prints the root's timers under the root ID and the bridge's under the bridge ID for
+    // RSTP; for STP, the other way round.
+    let (root_times, bridge_times) = if rapid {
+        (&st.root_times, &st.bridge_times)
     } else {
-        &st.bridge_times
+        (&st.bridge_times, &st.root_times)
     };
     id(s, st.root_id, root_times);
     match st.root_port {
@@ -387,11 +388,6 @@ fn print_tree(s: &mut String, bridge: &str, tree: &datapath::TreeStatus) {
         }
     }
     s.push_str("\nBridge ID:\n");
-    let bridge_times = if rapid {
-        &st.bridge_times
-    } else {
-        &st.root_times
-    };
     id(s, st.bridge_id, bridge_times);
     s.push('\n');
     let cost_width = if rapid { 9 } else { 6 };

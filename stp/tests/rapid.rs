@@ -214,6 +214,24 @@ fn versions_sent(bridge: &mut Rstp, port: PortNo) -> Vec<u8> {
     versions
 }
 
+/// After `secs` more seconds, the bridge has sent on `port`, and only BPDUs of `version`.
+fn sends_only(bridge: &mut Rstp, port: PortNo, secs: u64, version: u8) {
+    bridge.tick(Duration::from_secs(secs));
+    let versions = versions_sent(bridge, port);
+    assert!(!versions.is_empty(), "nothing sent");
+    assert!(versions.iter().all(|&v| v == version), "{versions:?}");
+}
+
+/// An 802.1D bridge, worse than `from_root`'s.
+fn legacy_peer() -> ConfigBpdu {
+    ConfigBpdu {
+        flags: 0,
+        root: BridgeId::new(61440, [2, 0, 0, 0, 0, 0xbb]),
+        bridge: BridgeId::new(61440, [2, 0, 0, 0, 0, 0xbb]),
+        ..from_root(0)
+    }
+}
+
 #[test]
 fn an_802_1d_neighbour_gets_config_bpdus() {
     let mut bridge = Rstp::new(&fast_timers(0));
@@ -226,19 +244,11 @@ fn an_802_1d_neighbour_gets_config_bpdus() {
     );
 
     // An 802.1D bridge, worse than us, announces itself on the link.
-    let legacy = ConfigBpdu {
-        flags: 0,
-        root: BridgeId::new(61440, [2, 0, 0, 0, 0, 0xbb]),
-        bridge: BridgeId::new(61440, [2, 0, 0, 0, 0, 0xbb]),
-        ..from_root(0)
-    };
+    let legacy = legacy_peer();
     bridge.receive(1, &frame(Bpdu::Config(legacy))).unwrap();
     // What it sends in the same breath was decided before the migration machine ran.
     versions_sent(&mut bridge, 1);
-    bridge.tick(Duration::from_secs(2));
-    let versions = versions_sent(&mut bridge, 1);
-    assert!(!versions.is_empty());
-    assert!(versions.iter().all(|&v| v == VERSION_STP), "{versions:?}");
+    sends_only(&mut bridge, 1, 2, VERSION_STP);
 
     // Once it is gone and an RSTP bridge speaks up instead, we speak RSTP again.
     bridge.tick(Duration::from_secs(4));
@@ -252,10 +262,7 @@ fn an_802_1d_neighbour_gets_config_bpdus() {
         ..legacy
     };
     bridge.receive(1, &frame(Bpdu::Rst(rstp_peer))).unwrap();
-    bridge.tick(Duration::from_secs(2));
-    let versions = versions_sent(&mut bridge, 1);
-    assert!(!versions.is_empty());
-    assert!(versions.iter().all(|&v| v == VERSION_RSTP), "{versions:?}");
+    sends_only(&mut bridge, 1, 2, VERSION_RSTP);
 }
 
 #[test]
@@ -263,17 +270,11 @@ fn mcheck_tries_rstp_again() {
     let mut bridge = Rstp::new(&fast_timers(0));
     bridge.add_port(&port(1));
     bridge.tick(Duration::from_secs(4));
-    let legacy = ConfigBpdu {
-        flags: 0,
-        root: BridgeId::new(61440, [2, 0, 0, 0, 0, 0xbb]),
-        bridge: BridgeId::new(61440, [2, 0, 0, 0, 0, 0xbb]),
-        ..from_root(0)
-    };
-    bridge.receive(1, &frame(Bpdu::Config(legacy))).unwrap();
+    bridge
+        .receive(1, &frame(Bpdu::Config(legacy_peer())))
+        .unwrap();
     versions_sent(&mut bridge, 1);
-    bridge.tick(Duration::from_secs(2));
-    let versions = versions_sent(&mut bridge, 1);
-    assert!(!versions.is_empty() && versions.iter().all(|&v| v == VERSION_STP));
+    sends_only(&mut bridge, 1, 2, VERSION_STP);
     bridge.mcheck(1);
     bridge.tick(Duration::from_secs(2));
     let versions = versions_sent(&mut bridge, 1);

@@ -8,7 +8,7 @@
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
-use super::raw::{SendBatch, SendEntry, send_all};
+use super::raw::{SendBatch, SendEntry, iovec, message, send_all};
 
 /// Where a tunnel's packets leave as Ethernet frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,13 +108,7 @@ impl PacketTx {
             self.entry_of.push(i);
         }
         for (iov, addr) in self.iovs.iter_mut().zip(self.addrs.iter_mut()) {
-            // SAFETY: mmsghdr is plain old data; all-zero is a valid (empty) value.
-            let mut msg: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            msg.msg_hdr.msg_name = (addr as *mut libc::sockaddr_ll).cast();
-            msg.msg_hdr.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            msg.msg_hdr.msg_iov = iov.as_mut_ptr();
-            msg.msg_hdr.msg_iovlen = 3;
-            self.msgs.push(msg);
+            self.msgs.push(message(addr, iov));
         }
         // The messages point at each link's Ethernet header, the entry's header bytes and a
         // frame inside `bufs`, all borrowed or owned for the whole call.
@@ -123,12 +117,5 @@ impl PacketTx {
             on_done(&entries[entry_of[i]], result)
         });
         batch.clear();
-    }
-}
-
-fn iovec(bytes: &[u8]) -> libc::iovec {
-    libc::iovec {
-        iov_base: bytes.as_ptr() as *mut libc::c_void,
-        iov_len: bytes.len(),
     }
 }

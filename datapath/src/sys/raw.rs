@@ -266,26 +266,13 @@ impl RawGre {
         batch.msgs.clear();
         for e in &batch.entries {
             let frame = &bufs[e.buf as usize][e.frame.0 as usize..e.frame.1 as usize];
-            batch.iovs.push([
-                libc::iovec {
-                    iov_base: e.header.as_ptr() as *mut libc::c_void,
-                    iov_len: e.header_len as usize,
-                },
-                libc::iovec {
-                    iov_base: frame.as_ptr() as *mut libc::c_void,
-                    iov_len: frame.len(),
-                },
-            ]);
+            batch
+                .iovs
+                .push([iovec(&e.header[..usize::from(e.header_len)]), iovec(frame)]);
             batch.addrs.push(sockaddr_in(e.dst));
         }
         for (iov, addr) in batch.iovs.iter_mut().zip(batch.addrs.iter_mut()) {
-            // SAFETY: mmsghdr is plain old data; all-zero is a valid (empty) value.
-            let mut msg: libc::mmsghdr = unsafe { std::mem::zeroed() };
-            msg.msg_hdr.msg_name = (addr as *mut libc::sockaddr_in).cast();
-            msg.msg_hdr.msg_namelen = size_of::<libc::sockaddr_in>() as libc::socklen_t;
-            msg.msg_hdr.msg_iov = iov.as_mut_ptr();
-            msg.msg_hdr.msg_iovlen = 2;
-            batch.msgs.push(msg);
+            batch.msgs.push(message(addr, iov));
         }
         let (msgs, entries) = (&mut batch.msgs, &batch.entries);
         // Every message points at its own sockaddr_in and two iovecs, which point at the entry's
@@ -343,6 +330,26 @@ pub(super) fn send_all(
             start = end;
         }
     }
+}
+
+/// An iovec over `bytes`, for a send: the kernel only reads through it.
+pub(super) fn iovec(bytes: &[u8]) -> libc::iovec {
+    libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    }
+}
+
+/// One `sendmmsg` message: to `addr`, gathering `iov`. The caller keeps both alive and in place
+/// until the call that sends it returns.
+pub(super) fn message<A>(addr: &mut A, iov: &mut [libc::iovec]) -> libc::mmsghdr {
+    // SAFETY: mmsghdr is plain old data; all-zero is a valid (empty) value.
+    let mut msg: libc::mmsghdr = unsafe { std::mem::zeroed() };
+    msg.msg_hdr.msg_name = (addr as *mut A).cast();
+    msg.msg_hdr.msg_namelen = size_of::<A>() as libc::socklen_t;
+    msg.msg_hdr.msg_iov = iov.as_mut_ptr();
+    msg.msg_hdr.msg_iovlen = iov.len();
+    msg
 }
 
 fn sockaddr_in(addr: Ipv4Addr) -> libc::sockaddr_in {
