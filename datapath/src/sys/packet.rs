@@ -50,18 +50,10 @@ impl PacketTx {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `fd` is a socket just opened and owned by nothing else.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let size: libc::c_int = 4 << 20;
-        // SAFETY: SO_SNDBUF reads one int, which `size` is, for the duration of the call.
-        unsafe {
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_SNDBUF,
-                (&size as *const libc::c_int).cast(),
-                size_of::<libc::c_int>() as libc::socklen_t,
-            );
-        }
+        let socket = socket2::Socket::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        // As for the raw socket: a burst of segments of 64 KB frames must not block.
+        let _ = socket.set_send_buffer_size(4 << 20);
+        let fd = OwnedFd::from(socket);
         Ok(PacketTx {
             fd,
             iovs: Vec::new(),
