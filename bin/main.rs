@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use grebe::control::{self, Request, RequestKind};
-use grebe::daemon::{self, DaemonOptions};
+use daemon::control::{self, Request, RequestKind};
+use daemon::server::{self, DaemonOptions};
 
 #[derive(Parser)]
 #[command(
@@ -28,7 +28,7 @@ enum Cmd {
         #[arg(long)]
         rundir: Option<PathBuf>,
         /// Configuration file, saved on every change and restored at start
-        #[arg(long, env = "GREBE_DB", default_value = daemon::DEFAULT_DB)]
+        #[arg(long, env = "GREBE_DB", default_value = server::DEFAULT_DB)]
         db: PathBuf,
         /// Run in the background once ready
         #[arg(long)]
@@ -92,7 +92,7 @@ enum Cmd {
         rstp: bool,
     },
     /// Measure grebe against OVS userspace, kernel VXLAN and the bare veth (needs root).
-    Bench(grebe::bench::BenchOptions),
+    Bench(lab::bench::BenchOptions),
 }
 
 /// Logs to stderr at the level GREBE_LOG names (error, warn, info, debug, trace; default info).
@@ -114,8 +114,8 @@ fn remote(
     rundir: Option<PathBuf>,
     args: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
-    if kind == RequestKind::Appctl && grebe::trace::is_live(&args) {
-        return grebe::trace::live_client(&control::rundir(rundir), args);
+    if kind == RequestKind::Appctl && daemon::trace::is_live(&args) {
+        return daemon::trace::live_client(&control::rundir(rundir), args);
     }
     let reply = control::call(&control::rundir(rundir), &Request { kind, args })?;
     print!("{}", reply.stdout);
@@ -160,7 +160,7 @@ fn run() -> anyhow::Result<ExitCode> {
             raw_tx,
         } => {
             init_logging();
-            daemon::run(DaemonOptions {
+            server::run(DaemonOptions {
                 rundir: control::rundir(rundir),
                 db,
                 pidfile,
@@ -178,7 +178,7 @@ fn run() -> anyhow::Result<ExitCode> {
             outer,
             count,
             rundir,
-        } => grebe::capture::run(grebe::capture::CaptureOptions {
+        } => daemon::capture::run(daemon::capture::CaptureOptions {
             rundir: control::rundir(rundir),
             port,
             write,
@@ -192,19 +192,19 @@ fn run() -> anyhow::Result<ExitCode> {
             rstp,
         } => {
             if clean {
-                grebe::demo::clean()?;
+                lab::demo::clean()?;
             } else {
                 let protocol = match (mesh, rstp) {
                     (false, _) => None,
                     (true, false) => Some(stp::Protocol::Stp),
                     (true, true) => Some(stp::Protocol::Rstp),
                 };
-                grebe::demo::run(keep, protocol)?;
+                lab::demo::run(keep, protocol)?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Bench(options) => {
-            grebe::bench::run(options)?;
+            lab::bench::run(options)?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -3,5 +3,5 @@
 //!     cargo run --example gre-layout > docs/gre-packet.svg
 
 fn main() {
-    print!("{}", grebe::layout::svg());
+    print!("{}", lab::layout::svg());
 }

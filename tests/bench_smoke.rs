@@ -4,7 +4,7 @@
 
 use std::process::Command;
 
-use grebe::lab::is_root;
+use lab::netns::is_root;
 
 const GREBE: &str = env!("CARGO_BIN_EXE_grebe");
 

@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use grebe::lab::{Lab, is_root};
+use lab::netns::{Lab, is_root};
 
 pub const GREBE: &str = env!("CARGO_BIN_EXE_grebe");
 
@@ -124,7 +124,7 @@ pub fn tcp_transfer(
     bytes: u64,
 ) -> std::time::Duration {
     let started = std::time::Instant::now();
-    let received = grebe::lab::tcp_send(lab, from, to, to_ip, bytes).unwrap();
+    let received = lab::netns::tcp_send(lab, from, to, to_ip, bytes).unwrap();
     assert_eq!(received, bytes, "bytes received");
     started.elapsed()
 }

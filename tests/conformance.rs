@@ -15,9 +15,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::*;
-use grebe::lab::Lab;
-use grebe::mesh::{self, MeshHost};
-use grebe::ovs_peer::{
+use lab::mesh::{self, MeshHost};
+use lab::netns::Lab;
+use lab::ovs_peer::{
     Decoded, decode, gre_header_len, icmp_in_gre_filter, ipv4_in_gre_filter, start_capture,
     tcp_send, tshark_available,
 };

@@ -1,5 +1,5 @@
 //! grebe against real Open vSwitch: one end of a tunnel stays OVS (Debian's openvswitch-switch,
-//! userspace datapath, started by the test in its own namespace: `grebe::ovs_peer`) while the
+//! userspace datapath, started by the test in its own namespace: `lab::ovs_peer`) while the
 //! other is grebe. Pings and 20 MiB TCP transfers both ways, with and without keys and
 //! checksums; key mismatches; hub-and-spoke with either as the hub; the same ovs-vsctl script
 //! against OVS's ovs-vsctl and grebe invoked as `ovs-vsctl`; the outer headers of both, decoded
@@ -17,8 +17,8 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use common::*;
-use grebe::lab::Lab;
-use grebe::ovs_peer::{
+use lab::netns::Lab;
+use lab::ovs_peer::{
     configure_ovs_seed, decode, gre_header_len, icmp_in_gre_filter, ovs_appctl, ovs_available,
     ovs_vsctl, start_capture, start_ovs, start_ovsdb, tcp_send, tshark_available,
 };

@@ -12,9 +12,9 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use grebe::lab::Lab;
-use grebe::mesh::{self, MeshHost, TreeView};
-use grebe::ovs_peer::ovs_available;
+use lab::mesh::{self, MeshHost, TreeView};
+use lab::netns::Lab;
+use lab::ovs_peer::ovs_available;
 
 const CONVERGE: Duration = Duration::from_secs(60);
 

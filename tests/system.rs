@@ -225,12 +225,12 @@ fn peer_restart_is_survived() {
 }
 
 /// Sends raw GRE payloads (the kernel adds the outer IPv4 header) from `host` to `dst`.
-fn send_gre(lab: &grebe::lab::Lab, host: &str, dst: &str, payloads: &[Vec<u8>]) {
+fn send_gre(lab: &lab::netns::Lab, host: &str, dst: &str, payloads: &[Vec<u8>]) {
     send_gre_tos(lab, host, dst, 0, payloads);
 }
 
 /// As `send_gre`, with the outer TOS byte set to `tos`.
-fn send_gre_tos(lab: &grebe::lab::Lab, host: &str, dst: &str, tos: u8, payloads: &[Vec<u8>]) {
+fn send_gre_tos(lab: &lab::netns::Lab, host: &str, dst: &str, tos: u8, payloads: &[Vec<u8>]) {
     let hex: Vec<String> = payloads
         .iter()
         .map(|p| p.iter().map(|b| format!("{b:02x}")).collect())
@@ -489,7 +489,7 @@ fn gre_udp(dst_mac: [u8; 6], tos: u8) -> Vec<u8> {
 #[test]
 fn congestion_marks_cross_decapsulation_as_rfc_6040_says() {
     let Some(lab) = lab("ecn") else { return };
-    if !grebe::ovs_peer::tshark_available() {
+    if !lab::ovs_peer::tshark_available() {
         assert!(
             std::env::var_os("CI").is_none(),
             "tshark is missing under CI"
@@ -508,11 +508,10 @@ fn congestion_marks_cross_decapsulation_as_rfc_6040_says() {
     // Outer CE over an ECT(0) datagram: it reaches mgmt0 marked CE, its checksum still good.
     let file = lab.dir().join("ce.pcap");
     let capture =
-        grebe::ovs_peer::start_capture(&lab, "a", "mgmt0", "udp port 9999", 1, &file).unwrap();
+        lab::ovs_peer::start_capture(&lab, "a", "mgmt0", "udp port 9999", 1, &file).unwrap();
     send_gre_tos(&lab, "b", "192.0.2.1", 0x03, &[gre_udp(mac, 0x02)]);
     let file = capture.finish(WAIT).unwrap();
-    let rows =
-        grebe::ovs_peer::decode(&file, "", &["ip.dsfield.ecn", "ip.checksum.status"]).unwrap();
+    let rows = lab::ovs_peer::decode(&file, "", &["ip.dsfield.ecn", "ip.checksum.status"]).unwrap();
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(rows[0]["ip.dsfield.ecn"], ["3"], "{rows:?}");
     // Wireshark's checksum status: 1 is good (0 bad, 2 unverified).

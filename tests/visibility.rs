@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::*;
-use grebe::lab::Lab;
+use lab::netns::Lab;
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(10);

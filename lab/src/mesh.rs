@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::lab::Lab;
+use crate::netns::Lab;
 use crate::ovs_peer::{configure_ovs_seed, ovs_appctl, ovs_vsctl, start_ovs};
 
 /// One host of the mesh: transport address on `eth0`, overlay address on `mgmt0`.

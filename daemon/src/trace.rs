@@ -28,7 +28,7 @@ use serde_json::json;
 
 use crate::capture::{clock, frame_summary};
 use crate::control::{self, Reply, StreamClient, StreamConn, StreamMessage, to_hex};
-use crate::daemon::DaemonState;
+use crate::server::DaemonState;
 
 /// The syntax `ofproto/trace` takes, for `list-commands` and error messages.
 pub const TRACE_USAGE: &str = "BRIDGE in_port=PORT,dl_src=MAC,dl_dst=MAC[,dl_type=0xXXXX] | BRIDGE in_port=PORT HEXFRAME  [--learn] [--format json]";

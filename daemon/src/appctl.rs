@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use crate::control::Reply;
-use crate::daemon::DaemonState;
+use crate::server::DaemonState;
 
 const COMMANDS: &[(&str, &str)] = &[
     (

@@ -16,9 +16,10 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use datapath::{BridgeSettings, Datapath, DatapathOptions, PortKind, PortStats};
 
-use crate::config::{Bridge, Config, Interface, InterfaceType};
+use crate::appctl;
 use crate::control::{self, Reply, Request, RequestKind};
-use crate::{appctl, vsctl};
+use vswitch::config::{Bridge, Config, Interface, InterfaceType};
+use vswitch::vsctl;
 
 /// Where the configuration lives unless `--db` or `GREBE_DB` says otherwise.
 pub const DEFAULT_DB: &str = "/var/lib/grebe/conf.json";

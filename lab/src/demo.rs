@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::lab::{Lab, is_root};
 use crate::mesh::{self, MeshHost};
+use crate::netns::{Lab, is_root};
 
 const PREFIX: &str = "grebe-demo";
 

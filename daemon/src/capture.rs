@@ -23,7 +23,7 @@ use encap::{EtherType, EthernetAddress, gre, ipv4};
 use crate::control::{
     self, CapturedFrame, Reply, StreamClient, StreamConn, StreamMessage, from_hex, to_hex,
 };
-use crate::daemon::DaemonState;
+use crate::server::DaemonState;
 
 /// pcap link types (tcpdump.org/linktypes.html).
 pub const LINKTYPE_ETHERNET: u32 = 1;

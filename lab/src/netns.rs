@@ -181,7 +181,7 @@ impl Lab {
             .stdout(log.try_clone()?)
             .stderr(log);
         let mut child = cmd.spawn().context("starting grebe daemon")?;
-        let socket = rundir.join(crate::control::SOCKET_NAME);
+        let socket = rundir.join(daemon::control::SOCKET_NAME);
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if let Some(status) = child.try_wait()? {

@@ -21,7 +21,7 @@ use std::process::{Command, Output, Stdio};
 
 use anyhow::{Context, bail};
 
-use crate::lab::{Lab, run};
+use crate::netns::{Lab, run};
 
 /// The programs an OVS host needs.
 const PROGRAMS: [&str; 5] = [
@@ -334,7 +334,7 @@ pub fn configure_ovs_seed(
 }
 
 /// Byte-counted TCP transfers: the lab's, not OVS's, but tests import it from here too.
-pub use crate::lab::tcp_send;
+pub use crate::netns::tcp_send;
 
 /// Is Wireshark's `tshark` installed here (the independent decoder of what goes on the wire)?
 pub fn tshark_available() -> bool {

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::lab::{Lab, is_root, run as run_cmd};
+use crate::netns::{Lab, is_root, run as run_cmd};
 
 /// What `grebe bench` takes on its command line.
 #[derive(clap::Args, Debug, Clone)]
@@ -832,7 +832,7 @@ fn switch_processes(lab: &Lab, setup: Setup) -> anyhow::Result<Vec<Proc>> {
     match setup {
         Setup::Grebe | Setup::GrebeLarge => {
             for host in ["a", "b"] {
-                let file = lab.rundir(host).join(crate::control::PIDFILE_NAME);
+                let file = lab.rundir(host).join(daemon::control::PIDFILE_NAME);
                 let pid = fs::read_to_string(&file)
                     .with_context(|| format!("reading {}", file.display()))?
                     .trim()

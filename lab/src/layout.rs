@@ -14,7 +14,7 @@ use std::net::Ipv4Addr;
 use encap::ethernet::{EthernetAddress, Frame};
 use encap::{EtherType, Ipv4Repr, OuterHeader, checksum, ipv4};
 
-use crate::trace::{HeaderField, packet_fields};
+use daemon::trace::{HeaderField, packet_fields};
 
 /// The demo's hosts (see `demo.rs`): bm pings ct.
 const BM_TRANSPORT: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 11);
@@ -412,7 +412,7 @@ mod tests {
 
     #[test]
     fn docs_picture_is_what_this_code_draws() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/gre-packet.svg");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/gre-packet.svg");
         let on_disk = std::fs::read_to_string(path).unwrap_or_default();
         assert!(
             on_disk == svg(),
