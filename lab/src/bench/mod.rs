@@ -1,0 +1,482 @@
+//! `grebe bench`: grebe measured side by side with the alternatives, in one run.
+//!
+//! Two hosts in network namespaces joined by a veth pair (transport 192.0.2.1/24 and
+//! 192.0.2.2/24; overlay 198.51.100.1/24 and 198.51.100.2/24), built fresh for each setup:
+//!
+//! - `grebe`: a grebe daemon per host, the seed configuration (br-int, mgmt0, one GRE port);
+//! - `ovs`: Open vSwitch's userspace datapath per host, the same bridge (inner MTU 1458), when
+//!   `ovs-vswitchd` is installed;
+//! - `vxlan`: the kernel's VXLAN device over the same veth, the in-kernel tunnel baseline;
+//! - `veth`: the bare veth pair, no tunnel (the ceiling; the overlay is the transport).
+//!
+//! For each: TCP throughput with one and four streams (iperf3), the rate of 64-byte frames
+//! delivered under a flood of small UDP datagrams and their loss (iperf3 `-u -l 18`), ping
+//! round-trip times (median and p99 over many pings), and the switch processes' resident
+//! memory and CPU time. One table with ratios, `--json`, and an SVG chart.
+//!
+//! On a shared machine one 10-second window can halve or double a figure, so `--rounds N`
+//! measures every setup N times, interleaved (round 1 in order, round 2 reversed, and so on:
+//! no setup always runs first, and a noisy minute touches several setups rather than all of
+//! one), each time in a freshly built lab. The table and chart show each figure's median over
+//! the rounds, the rates their range as well; `--json` keeps every round's figures.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::netns::{Lab, is_root, run as run_cmd};
+
+/// What `grebe bench` takes on its command line.
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchOptions {
+    /// Seconds per throughput test [default: 10, or 2 with --quick]
+    #[arg(long, value_name = "SECS")]
+    pub duration: Option<u64>,
+    /// Setups to measure, comma-separated [default: all]
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "SETUPS")]
+    pub only: Vec<Setup>,
+    /// Short runs for development: 2-second tests, fewer pings
+    #[arg(long)]
+    pub quick: bool,
+    /// Print one JSON object on stdout instead of the table
+    #[arg(long)]
+    pub json: bool,
+    /// Where to write the SVG chart
+    #[arg(long, value_name = "FILE", default_value = "target/grebe-bench.svg")]
+    pub chart: PathBuf,
+    /// Measure every setup N times, interleaved, and report medians (and the range of rates)
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(value_parser = clap::value_parser!(u32).range(1..))]
+    pub rounds: u32,
+}
+
+/// One way of joining the two hosts.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Setup {
+    /// grebe to grebe over GRE
+    Grebe,
+    /// grebe to grebe with options:large_frames=true on both ends
+    GrebeLarge,
+    /// Open vSwitch userspace (netdev) to Open vSwitch userspace over GRE
+    Ovs,
+    /// kernel VXLAN over the veth
+    Vxlan,
+    /// the bare veth pair, no tunnel
+    Veth,
+}
+
+const ALL_SETUPS: [Setup; 5] = [
+    Setup::Grebe,
+    Setup::GrebeLarge,
+    Setup::Ovs,
+    Setup::Vxlan,
+    Setup::Veth,
+];
+
+impl Setup {
+    fn key(self) -> &'static str {
+        match self {
+            Setup::Grebe => "grebe",
+            Setup::GrebeLarge => "grebe-large",
+            Setup::Ovs => "ovs",
+            Setup::Vxlan => "vxlan",
+            Setup::Veth => "veth",
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Setup::Grebe => "grebe",
+            Setup::GrebeLarge => "grebe large",
+            Setup::Ovs => "OVS",
+            Setup::Vxlan => "VXLAN",
+            Setup::Veth => "veth",
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Setup::Grebe => "grebe to grebe, GRE, inner MTU 1462",
+            Setup::GrebeLarge => "grebe to grebe, GRE, options:large_frames=true on both ends",
+            Setup::Ovs => "OVS userspace (netdev) to OVS, GRE, inner MTU 1458",
+            Setup::Vxlan => "kernel VXLAN over the veth, inner MTU 1450",
+            Setup::Veth => "bare veth pair, no tunnel, MTU 1500",
+        }
+    }
+
+    /// The address host `b` is reached at (its overlay address).
+    fn target(self) -> &'static str {
+        match self {
+            Setup::Veth => "192.0.2.2",
+            _ => "198.51.100.2",
+        }
+    }
+
+    fn color(self) -> &'static str {
+        match self {
+            Setup::Grebe => "#2a9d8f",
+            Setup::GrebeLarge => "#57cc99",
+            Setup::Ovs => "#e76f51",
+            Setup::Vxlan => "#8d99ae",
+            Setup::Veth => "#264653",
+        }
+    }
+}
+
+/// One figure in the table.
+struct Metric {
+    key: &'static str,
+    title: &'static str,
+    unit: &'static str,
+    higher_is_better: bool,
+    decimals: usize,
+    /// A rate whose range over the rounds the table and chart show beside its median.
+    spread: bool,
+}
+
+const METRICS: &[Metric] = &[
+    Metric {
+        key: "tcp1_gbps",
+        title: "TCP, 1 stream",
+        unit: "Gbit/s",
+        higher_is_better: true,
+        decimals: 2,
+        spread: true,
+    },
+    Metric {
+        key: "tcp4_gbps",
+        title: "TCP, 4 streams",
+        unit: "Gbit/s",
+        higher_is_better: true,
+        decimals: 2,
+        spread: true,
+    },
+    Metric {
+        key: "tcp1_retransmits",
+        title: "TCP 1 stream, retransmits",
+        unit: "segments",
+        higher_is_better: false,
+        decimals: 0,
+        spread: false,
+    },
+    Metric {
+        key: "udp64_kfps",
+        title: "64-byte frames delivered",
+        unit: "k frames/s",
+        higher_is_better: true,
+        decimals: 1,
+        spread: true,
+    },
+    Metric {
+        key: "udp64_loss_pct",
+        title: "64-byte frames lost",
+        unit: "%",
+        higher_is_better: false,
+        decimals: 1,
+        spread: false,
+    },
+    Metric {
+        key: "rtt_median_us",
+        title: "ping RTT, median",
+        unit: "µs",
+        higher_is_better: false,
+        decimals: 0,
+        spread: false,
+    },
+    Metric {
+        key: "rtt_p99_us",
+        title: "ping RTT, p99",
+        unit: "µs",
+        higher_is_better: false,
+        decimals: 0,
+        spread: false,
+    },
+    Metric {
+        key: "rss_mb",
+        title: "switch memory per host (VmRSS)",
+        unit: "MB",
+        higher_is_better: false,
+        decimals: 1,
+        spread: false,
+    },
+    Metric {
+        key: "cpu_s_per_gb",
+        title: "switch CPU per GB carried, TCP 1 stream, both hosts",
+        unit: "s/GB",
+        higher_is_better: false,
+        decimals: 2,
+        spread: false,
+    },
+    Metric {
+        key: "cpu_s",
+        title: "switch CPU time, both hosts, whole run",
+        unit: "s",
+        higher_is_better: false,
+        decimals: 1,
+        spread: false,
+    },
+];
+
+/// The ratio columns of the table: (numerator, denominator).
+const TABLE_RATIOS: [(Setup, Setup); 4] = [
+    (Setup::Grebe, Setup::Ovs),
+    (Setup::GrebeLarge, Setup::Ovs),
+    (Setup::Grebe, Setup::Vxlan),
+    (Setup::Grebe, Setup::Veth),
+];
+
+const TRANSPORT_A: &str = "192.0.2.1/24";
+const TRANSPORT_B: &str = "192.0.2.2/24";
+const OVERLAY_A: &str = "198.51.100.1/24";
+const OVERLAY_B: &str = "198.51.100.2/24";
+const IPERF_PORT: &str = "5201";
+/// UDP payload for the small-frame test: 18 + 8 (UDP) + 20 (IPv4) + 14 (Ethernet) = 60 bytes,
+/// 64 on the wire with the 4-byte FCS: the minimum Ethernet frame.
+const UDP_PAYLOAD: usize = 18;
+const SMALL_FRAME: usize = UDP_PAYLOAD + 8 + 20 + 14 + 4;
+
+/// The parameters one invocation runs with.
+struct Plan {
+    setups: Vec<Setup>,
+    rounds: usize,
+    duration: u64,
+    pings: u32,
+    ping_interval: &'static str,
+}
+
+/// Measured figures of one setup in one round, keyed like [`METRICS`], plus details for
+/// `--json`.
+#[derive(Default)]
+struct Outcome {
+    /// Where the setup ran in its round's order, from 1.
+    position: usize,
+    metrics: BTreeMap<&'static str, f64>,
+    detail: serde_json::Map<String, Value>,
+    error: Option<String>,
+}
+
+mod measure;
+use measure::*;
+mod ovs;
+mod report;
+use report::*;
+mod rounds;
+use rounds::*;
+
+pub fn run(options: BenchOptions) -> anyhow::Result<()> {
+    if !is_root() {
+        bail!(
+            "grebe bench creates network namespaces, veth pairs and TAP devices: run it as root \
+             (sudo grebe bench)"
+        );
+    }
+    for tool in ["iperf3", "ping", "ss"] {
+        if Command::new(tool)
+            .arg("-V")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_err()
+        {
+            bail!(
+                "grebe bench needs {tool} (Debian: apt-get install iperf3 iputils-ping iproute2)"
+            );
+        }
+    }
+    let duration = options
+        .duration
+        .unwrap_or(if options.quick { 2 } else { 10 })
+        .max(1);
+    let plan = Plan {
+        setups: if options.only.is_empty() {
+            ALL_SETUPS.to_vec()
+        } else {
+            let mut s = options.only.clone();
+            s.sort();
+            s.dedup();
+            s
+        },
+        rounds: options.rounds as usize,
+        duration,
+        pings: if options.quick { 100 } else { 1000 },
+        ping_interval: "0.005",
+    };
+    let debug_build = cfg!(debug_assertions);
+    if debug_build {
+        eprintln!(
+            "grebe bench: WARNING: this is a debug build; its numbers are meaningless. \
+             Build with `cargo build --release` and run target/release/grebe bench."
+        );
+    }
+    let grebe = std::env::current_exe().context("locating the grebe binary")?;
+    let load_at_start = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    if let Some(load) = load_at_start
+        .split_whitespace()
+        .next()
+        .and_then(|l| l.parse::<f64>().ok())
+        .filter(|l| *l >= 1.0)
+    {
+        eprintln!(
+            "grebe bench: note: load average {load:.2} at start: other work shares the CPUs, \
+             expect noisy figures"
+        );
+    }
+    let started = SystemTime::now();
+
+    // The lab being measured, for the Ctrl-C handler to remove.
+    let current: Arc<Mutex<Option<Lab>>> = Arc::new(Mutex::new(None));
+    let on_signal = current.clone();
+    ctrlc::set_handler(move || {
+        eprintln!("\ninterrupted: removing the benchmark's namespaces");
+        if let Some(lab) = on_signal.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            lab.cleanup();
+        }
+        std::process::exit(130);
+    })
+    .context("installing the Ctrl-C handler")?;
+
+    let mut skipped: BTreeMap<Setup, String> = BTreeMap::new();
+    if plan.setups.contains(&Setup::Ovs) && !ovs::available() {
+        let why = "ovs-vswitchd is not installed (Debian: apt-get install openvswitch-switch)";
+        eprintln!("== {}: {}", Setup::Ovs.label(), Setup::Ovs.describe());
+        eprintln!("   skipped: {why}");
+        skipped.insert(Setup::Ovs, why.into());
+    }
+    if plan.rounds > 1 {
+        eprintln!(
+            "grebe bench: {} rounds, the setups in order, then in reverse, alternately",
+            plan.rounds
+        );
+    }
+    let mut rounds: BTreeMap<Setup, Vec<Outcome>> = BTreeMap::new();
+    for round in 0..plan.rounds {
+        let order = round_order(&plan.setups, round);
+        for (position, setup) in order.into_iter().enumerate() {
+            if skipped.contains_key(&setup) {
+                continue;
+            }
+            if plan.rounds > 1 {
+                eprintln!(
+                    "== round {} of {}: {}: {}",
+                    round + 1,
+                    plan.rounds,
+                    setup.label(),
+                    setup.describe()
+                );
+            } else {
+                eprintln!("== {}: {}", setup.label(), setup.describe());
+            }
+            // Each round builds the setup afresh, so no round inherits another's state.
+            let prefix = format!("grebe-bench-{}-{}", std::process::id(), setup.key());
+            let lab = Lab::new(&prefix, &grebe)?;
+            let _measuring = Measuring::new(&current, &lab);
+            let mut outcome = Outcome {
+                position: position + 1,
+                ..Outcome::default()
+            };
+            if let Err(e) = measure(&lab, setup, &plan, &mut outcome) {
+                eprintln!("   FAILED: {e:#}");
+                outcome.error = Some(format!("{e:#}"));
+            }
+            rounds.entry(setup).or_default().push(outcome);
+        }
+    }
+    let results: BTreeMap<Setup, SetupResult> = plan
+        .setups
+        .iter()
+        .map(|&s| {
+            let result = SetupResult::new(
+                skipped.get(&s).cloned(),
+                rounds.remove(&s).unwrap_or_default(),
+            );
+            (s, result)
+        })
+        .collect();
+
+    let wall = started.elapsed().unwrap_or_default().as_secs_f64();
+    let report = Report {
+        plan: &plan,
+        results: &results,
+        debug_build,
+        date: utc_date(started),
+        kernel: fs::read_to_string("/proc/sys/kernel/osrelease")
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+        cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_at_start: load_at_start
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+        wall_s: wall,
+    };
+    let chart = report.svg();
+    if let Some(dir) = options.chart.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    fs::write(&options.chart, chart)
+        .with_context(|| format!("writing the chart to {}", options.chart.display()))?;
+    if options.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.json(&options.chart))?
+        );
+    } else {
+        print!("{}", report.table());
+        println!("chart: {}", options.chart.display());
+    }
+    eprintln!("chart written to {}", options.chart.display());
+
+    let failed: Vec<String> = results
+        .iter()
+        .filter_map(|(s, r)| {
+            let failed: Vec<String> = r.failed_rounds().map(|(i, _)| i.to_string()).collect();
+            match failed.len() {
+                0 => None,
+                _ if plan.rounds == 1 => Some(s.label().to_owned()),
+                _ => Some(format!("{} (round {})", s.label(), failed.join(", "))),
+            }
+        })
+        .collect();
+    if !failed.is_empty() {
+        bail!("measuring {} failed (see above)", failed.join(", "));
+    }
+    Ok(())
+}
+
+/// The lab being measured, published for the Ctrl-C handler; removed when this is dropped, on
+/// success, error or panic alike.
+struct Measuring<'a>(&'a Mutex<Option<Lab>>);
+
+impl<'a> Measuring<'a> {
+    fn new(current: &'a Mutex<Option<Lab>>, lab: &Lab) -> Measuring<'a> {
+        *current.lock().unwrap_or_else(|e| e.into_inner()) = Some(lab.clone());
+        Measuring(current)
+    }
+}
+
+impl Drop for Measuring<'_> {
+    fn drop(&mut self) {
+        if let Some(lab) = self.0.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            lab.cleanup();
+        }
+    }
+}
+
+/// A round's outcome with these figures, for the tests of the rounds and the report.
+#[cfg(test)]
+fn outcome(metrics: &[(&'static str, f64)], error: Option<&str>) -> Outcome {
+    Outcome {
+        metrics: metrics.iter().copied().collect(),
+        error: error.map(str::to_owned),
+        ..Outcome::default()
+    }
+}

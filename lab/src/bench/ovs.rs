@@ -1,0 +1,56 @@
+//! Open vSwitch as the comparison switch, run by `crate::ovs_peer`.
+
+use super::*;
+use crate::ovs_peer;
+
+/// The inner MTU of OVS's internal ports in this comparison (../shared/ovs-peer.md).
+const INNER_MTU: &str = "1458";
+
+pub fn available() -> bool {
+    ovs_peer::ovs_available()
+}
+
+pub fn build(
+    lab: &Lab,
+    host: &str,
+    transport: &str,
+    overlay: &str,
+    remote: &str,
+) -> anyhow::Result<()> {
+    ovs_peer::start_ovs(lab, host)?;
+    ovs_peer::configure_ovs_seed(lab, host, transport, overlay, &[remote], &[])?;
+    let mtu = format!("mtu_request={INNER_MTU}");
+    let out = ovs_peer::ovs_vsctl(lab, host, &["set", "interface", "mgmt0", &mtu])?;
+    if !out.status.success() {
+        bail!(
+            "ovs-vsctl set interface mgmt0 {mtu} on {host}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    let actual = lab.sh(host, &["cat", "/sys/class/net/mgmt0/mtu"])?;
+    let actual = String::from_utf8_lossy(&actual.stdout);
+    if actual.trim() != INNER_MTU {
+        bail!(
+            "OVS's mgmt0 on {host} has MTU {}, not {INNER_MTU}",
+            actual.trim()
+        );
+    }
+    Ok(())
+}
+
+/// (name, pid) of the host's ovs-vswitchd and ovsdb-server, from their pidfiles.
+pub fn processes(lab: &Lab, host: &str) -> anyhow::Result<Vec<(String, u32)>> {
+    let dir = ovs_peer::ovs_dir(lab, host);
+    ["ovs-vswitchd", "ovsdb-server"]
+        .into_iter()
+        .map(|name| {
+            let file = dir.join(format!("{name}.pid"));
+            let pid = fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?
+                .trim()
+                .parse()
+                .with_context(|| format!("{} holds no pid", file.display()))?;
+            Ok((name.to_owned(), pid))
+        })
+        .collect()
+}
