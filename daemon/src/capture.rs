@@ -23,7 +23,7 @@ use encap::{EtherType, EthernetAddress, gre, ipv4};
 use crate::control::{
     self, CapturedFrame, Reply, StreamClient, StreamConn, StreamMessage, from_hex, to_hex,
 };
-use crate::server::DaemonState;
+use crate::state::DaemonState;
 
 /// pcap link types (tcpdump.org/linktypes.html).
 pub const LINKTYPE_ETHERNET: u32 = 1;
@@ -464,6 +464,13 @@ pub fn serve(state: &Mutex<DaemonState>, conn: &mut StreamConn, args: &[String])
         rate: 0,
     });
     Reply::ok("")
+}
+
+/// `grebe capture` is a stream of the control socket, not an ovs-appctl command.
+pub fn register(r: &mut crate::registry::Registry<DaemonState>) {
+    r.stream("capture", None, |state, conn, args| {
+        serve(state, conn, &args[1..])
+    });
 }
 
 #[cfg(test)]

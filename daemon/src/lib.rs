@@ -1,11 +1,16 @@
-//! grebe's daemon: it owns the configuration and the datapath, serves the control socket
-//! (`control`: the protocol and its client), applies every change (`server`), and answers
-//! ovs-appctl's commands (`appctl`), including `ofproto/trace` (`trace`) and frame capture
-//! (`capture`). It holds no test tooling: the namespace lab lives in the `lab` crate.
+//! grebe's daemon: it owns the configuration and the datapath and answers the control socket.
+//!
+//! Dependencies point one way: `server` (the process: socket, detach, streams) builds the
+//! command `registry` from what `appctl`, `trace` and `capture` register, and every command
+//! reads the daemon's `state` (the configuration, the datapath, per-interface errors); neither
+//! the state nor the registry knows a command. `control` is the socket's protocol and client.
+//! It holds no test tooling: the namespace lab lives in the `lab` crate.
 #![forbid(unsafe_code)]
 
 pub mod appctl;
 pub mod capture;
 pub mod control;
+pub mod registry;
 pub mod server;
+pub mod state;
 pub mod trace;

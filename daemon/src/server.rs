@@ -14,12 +14,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use datapath::{BridgeSettings, Datapath, DatapathOptions, PortKind, PortStats};
+use datapath::{Datapath, DatapathOptions};
 
-use crate::appctl;
 use crate::control::{self, Reply, Request, RequestKind};
-use vswitch::config::{Bridge, Config, Interface, InterfaceType};
-use vswitch::vsctl;
+use crate::registry::Registry;
+use crate::state::DaemonState;
+use crate::{appctl, capture, trace};
+use vswitch::config::Config;
 
 /// Where the configuration lives unless `--db` or `GREBE_DB` says otherwise.
 pub const DEFAULT_DB: &str = "/var/lib/grebe/conf.json";
@@ -39,16 +40,6 @@ pub struct DaemonOptions {
     pub offload: bool,
     /// Send to on-link remotes by a packet socket (see `DatapathOptions::link_tx`).
     pub link_tx: bool,
-}
-
-/// The daemon's state, behind one mutex taken by control requests (never by the packet loop).
-pub struct DaemonState {
-    pub config: Config,
-    pub datapath: Datapath,
-    /// Why an interface in the configuration is not (fully) in the datapath, as OVS's `error`.
-    pub errors: BTreeMap<String, String>,
-    pub db: PathBuf,
-    pub started: Instant,
 }
 
 pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
@@ -125,6 +116,11 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
     );
 
     let state = Arc::new(Mutex::new(state));
+    let registry = Arc::new(Registry::new(&[
+        appctl::register,
+        trace::register,
+        capture::register,
+    ]));
     let refresher = state.clone();
     std::thread::Builder::new()
         .name("grebe-mtu".into())
@@ -148,12 +144,16 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
         let Ok(conn) = conn else { continue };
         let reply = match control::read_request(&conn) {
             Ok(request) if request.kind == RequestKind::Stream => {
-                spawn_stream(&state, conn, request);
+                spawn_stream(&state, &registry, conn, request);
                 continue;
             }
             Ok(request) => {
                 let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
-                s.handle(&request)
+                match request.kind {
+                    RequestKind::Vsctl => s.vsctl(&request.args),
+                    RequestKind::Appctl => registry.run(&s, &request.args),
+                    RequestKind::Stream => unreachable!("streams are served above"),
+                }
             }
             Err(e) => Reply::error(1, format!("grebe: {e:#}\n")),
         };
@@ -170,7 +170,12 @@ static STREAMS: AtomicUsize = AtomicUsize::new(0);
 
 /// Serves a streamed request on its own thread, so that it never holds the daemon's lock while
 /// it streams (the command takes the lock only to set itself up).
-fn spawn_stream(state: &Arc<Mutex<DaemonState>>, conn: UnixStream, request: Request) {
+fn spawn_stream(
+    state: &Arc<Mutex<DaemonState>>,
+    registry: &Arc<Registry<DaemonState>>,
+    conn: UnixStream,
+    request: Request,
+) {
     if STREAMS.fetch_add(1, Ordering::Relaxed) >= MAX_STREAMS {
         STREAMS.fetch_sub(1, Ordering::Relaxed);
         let reply = Reply::error(
@@ -183,20 +188,19 @@ fn spawn_stream(state: &Arc<Mutex<DaemonState>>, conn: UnixStream, request: Requ
         return;
     }
     let state = state.clone();
+    let registry = registry.clone();
     let spawned = std::thread::Builder::new()
         .name("grebe-stream".into())
         .spawn(move || {
             match control::StreamConn::new(conn) {
                 Ok(mut conn) => {
                     let args = &request.args;
-                    let reply = match args.first().map(String::as_str) {
-                        Some("ofproto/trace-live") => {
-                            crate::trace::serve_live(&state, &mut conn, args)
-                        }
-                        Some("capture") => crate::capture::serve(&state, &mut conn, &args[1..]),
-                        other => {
-                            Reply::error(2, format!("grebe: {other:?} is not a streamed command\n"))
-                        }
+                    let reply = match registry.stream_handler(args) {
+                        Some(serve) => serve(&state, &mut conn, args),
+                        None => Reply::error(
+                            2,
+                            format!("grebe: {:?} is not a streamed command\n", args.first()),
+                        ),
                     };
                     conn.finish(reply);
                 }
@@ -264,241 +268,4 @@ fn detach(opts: &DaemonOptions) -> anyhow::Result<()> {
         socket.display(),
         log_path.display()
     )
-}
-
-/// What the configuration asks the datapath for one interface.
-fn desired_kind(name: &str, iface: &Interface) -> Result<PortKind, String> {
-    match iface.kind {
-        InterfaceType::Internal => Ok(PortKind::Internal {
-            mtu_request: iface.mtu_request,
-        }),
-        InterfaceType::Gre => iface
-            .gre_options_named(name)
-            .map(PortKind::Tunnel)
-            .map_err(|e| e.to_string()),
-        InterfaceType::System => Err(format!(
-            "could not open network device {name} (No such device): grebe has internal and gre ports only (set interface {name} type=internal or type=gre)"
-        )),
-    }
-}
-
-impl DaemonState {
-    pub fn handle(&mut self, request: &Request) -> Reply {
-        match request.kind {
-            RequestKind::Vsctl => self.vsctl(&request.args),
-            RequestKind::Appctl => appctl::run(self, &request.args),
-            // The accept loop hands streams to their own thread before they get here.
-            RequestKind::Stream => Reply::error(2, "grebe: a stream needs its own connection\n"),
-        }
-    }
-
-    fn vsctl(&mut self, args: &[String]) -> Reply {
-        let mut next = self.config.clone();
-        let outcome = {
-            let live = Live::new(self);
-            vsctl::run(&mut next, args, &live)
-        };
-        let mut reply = Reply {
-            exit_code: outcome.exit_code,
-            stdout: outcome.stdout,
-            stderr: outcome.stderr,
-        };
-        if outcome.changed && outcome.exit_code == 0 {
-            if let Err(e) = next.save(&self.db) {
-                // Not persisted means not applied: the running state must match the file.
-                return Reply::error(
-                    1,
-                    format!("ovs-vsctl: cannot save the configuration: {e}\n"),
-                );
-            }
-            self.config = next;
-            self.reconcile();
-            for (iface, error) in &self.errors {
-                tracing::warn!(%iface, %error, "interface not in the datapath");
-            }
-            reply.exit_code = 0;
-        }
-        reply
-    }
-
-    /// Brings the datapath in line with the configuration. Failures are per interface: recorded
-    /// in `errors` (shown by `show` and `get interface X error`), never fatal.
-    pub fn reconcile(&mut self) {
-        self.errors.clear();
-        let dp = &mut self.datapath;
-        let config = &self.config;
-        let gone: Vec<String> = dp
-            .bridge_names()
-            .filter(|b| !config.bridges.contains_key(*b))
-            .map(String::from)
-            .collect();
-        for b in gone {
-            if let Err(e) = dp.del_bridge(&b) {
-                tracing::error!(bridge = %b, error = %e, "cannot delete bridge");
-            }
-        }
-        let mut desired = BTreeMap::new();
-        for (bridge, b) in &config.bridges {
-            for (name, iface) in &b.ports {
-                desired.insert(name.as_str(), (bridge.as_str(), desired_kind(name, iface)));
-            }
-        }
-        let stale: Vec<String> = dp
-            .port_names()
-            .filter(|p| match (desired.get(p), dp.port_kind(p)) {
-                (Some((bridge, Ok(_))), Some((current, _))) => bridge != &current,
-                _ => true,
-            })
-            .map(String::from)
-            .collect();
-        for p in stale {
-            if let Err(e) = dp.del_port(&p) {
-                tracing::error!(port = %p, error = %e, "cannot delete port");
-            }
-        }
-        for (name, b) in &config.bridges {
-            // validate() accepted the configuration, so its settings parse.
-            let settings = match b.settings_named(name) {
-                Ok(s) => BridgeSettings {
-                    table: learning::Config {
-                        max_entries: s.mac_table_size,
-                        ageing: s.mac_aging_time,
-                    },
-                    split_horizon: s.tunnel_split_horizon,
-                },
-                Err(e) => {
-                    tracing::error!(bridge = %name, error = %e, "bad bridge settings");
-                    continue;
-                }
-            };
-            let result = if dp.bridge_settings(name).is_some() {
-                dp.set_bridge(name, settings)
-            } else {
-                dp.add_bridge(name, settings)
-            };
-            if let Err(e) = result {
-                tracing::error!(bridge = %name, error = %e, "cannot configure bridge");
-            }
-            // Before the ports: a new tunnel on a spanning tree bridge must start blocked, or a
-            // full mesh loops broadcasts until the tree is up.
-            if let Err(e) = configure_tree(dp, name, b) {
-                tracing::error!(bridge = %name, error = %e, "cannot configure spanning tree");
-            }
-        }
-        for (name, (bridge, kind)) in desired {
-            let result = match kind {
-                Err(e) => Err(e),
-                Ok(kind) if dp.port_kind(name).is_some() => {
-                    dp.set_port(name, kind).map_err(|e| error_chain(&e))
-                }
-                Ok(kind) => dp.add_port(bridge, name, kind).map_err(|e| error_chain(&e)),
-            };
-            if let Err(e) = result {
-                self.errors.insert(name.to_owned(), e);
-            }
-        }
-        // Again with the ports in place: their settings, and the local port's MAC for the ID.
-        for (name, b) in &config.bridges {
-            if let Err(e) = configure_tree(dp, name, b) {
-                tracing::error!(bridge = %name, error = %e, "cannot configure spanning tree");
-            }
-        }
-        if let Err(e) = dp.sync() {
-            tracing::error!(error = %e, "datapath is not running");
-        }
-    }
-}
-
-/// Starts, changes or stops the bridge's spanning tree and sets each port's part in it. The
-/// bridge ID defaults to the MAC of the bridge's local port, as OVS's does.
-fn configure_tree(dp: &mut Datapath, name: &str, b: &Bridge) -> anyhow::Result<()> {
-    let local_mac = datapath::interface_mac(name).unwrap_or_else(|_| name_mac(name));
-    let tree = b.tree_settings(name, local_mac)?;
-    if let Some(t) = tree {
-        for (port, iface) in &b.ports {
-            if dp.port_kind(port).is_some() {
-                dp.set_tree_port(port, iface.tree_port_settings(port, t.protocol)?)?;
-            }
-        }
-    }
-    dp.set_spanning_tree(name, tree)?;
-    Ok(())
-}
-
-/// A stable, locally administered address made from a name, for a bridge whose local port has
-/// no readable MAC.
-fn name_mac(name: &str) -> [u8; 6] {
-    let mut mac = [0x02, 0, 0, 0, 0, 0];
-    for (i, byte) in name.bytes().enumerate() {
-        mac[1 + i % 5] ^= byte.rotate_left(i as u32 / 5);
-    }
-    mac
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        s.push_str(": ");
-        s.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    s
-}
-
-/// The live facts `show` and `get` read, gathered once per command.
-struct Live<'a> {
-    stats: BTreeMap<String, PortStats>,
-    errors: &'a BTreeMap<String, String>,
-}
-
-impl<'a> Live<'a> {
-    fn new(state: &'a DaemonState) -> Self {
-        Live {
-            stats: state
-                .datapath
-                .port_stats()
-                .into_iter()
-                .map(|s| (s.name.clone(), s))
-                .collect(),
-            errors: &state.errors,
-        }
-    }
-}
-
-impl vsctl::LiveState for Live<'_> {
-    fn interface_error(&self, iface: &str) -> Option<String> {
-        self.errors.get(iface).cloned()
-    }
-
-    fn interface_statistics(&self, iface: &str) -> Vec<(String, u64)> {
-        let Some(s) = self.stats.get(iface) else {
-            return Vec::new();
-        };
-        let c = s.counters;
-        let mut stats = vec![
-            ("rx_bytes".into(), c.rx_bytes),
-            ("rx_packets".into(), c.rx_packets),
-            ("tx_bytes".into(), c.tx_bytes),
-            ("tx_dropped".into(), c.tx_dropped),
-            ("tx_packets".into(), c.tx_packets),
-        ];
-        // OVS's names for a port's BPDU counts (its Port table statistics).
-        if c.bpdu_tx + c.bpdu_rx + c.bpdu_errors > 0 {
-            stats.extend([
-                ("stp_error_count".into(), c.bpdu_errors),
-                ("stp_rx_count".into(), c.bpdu_rx),
-                ("stp_tx_count".into(), c.bpdu_tx),
-            ]);
-        }
-        stats
-    }
-
-    fn interface_mtu(&self, iface: &str) -> Option<u32> {
-        self.stats.get(iface).and_then(|s| s.mtu)
-    }
-
-    fn ofport(&self, iface: &str) -> Option<i64> {
-        self.stats.get(iface).map(|s| i64::from(s.port_no))
-    }
 }

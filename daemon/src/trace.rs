@@ -28,7 +28,7 @@ use serde_json::json;
 
 use crate::capture::{clock, frame_summary};
 use crate::control::{self, Reply, StreamClient, StreamConn, StreamMessage, to_hex};
-use crate::server::DaemonState;
+use crate::state::DaemonState;
 
 /// The syntax `ofproto/trace` takes, for `list-commands` and error messages.
 pub const TRACE_USAGE: &str = "BRIDGE in_port=PORT,dl_src=MAC,dl_dst=MAC[,dl_type=0xXXXX] | BRIDGE in_port=PORT HEXFRAME  [--learn] [--format json]";
@@ -1515,6 +1515,21 @@ pub fn live_client(rundir: &Path, args: Vec<String>) -> anyhow::Result<ExitCode>
     }
     eprintln!("ofproto/trace-live: the daemon closed the stream");
     Ok(ExitCode::FAILURE)
+}
+
+/// `ofproto/trace` answers once; `ofproto/trace-live` streams.
+pub fn register(r: &mut crate::registry::Registry<DaemonState>) {
+    r.reply(
+        "ofproto/trace",
+        "BRIDGE in_port=PORT,dl_src=MAC,dl_dst=MAC[,dl_type=0xXXXX] | BRIDGE in_port=PORT HEXFRAME  [--format json]  what the bridge would do with a frame, step by step (sends nothing, learns nothing)",
+        0..=usize::MAX,
+        |state, args, format| run_trace(state, args, format == crate::registry::Format::Json),
+    );
+    r.stream(
+        "ofproto/trace-live",
+        Some("BRIDGE [--count N] [--rate LINES/S] [--format json]  one line per frame entering the bridge with the decision taken (Ctrl-C to stop)"),
+        serve_live,
+    );
 }
 
 #[cfg(test)]

@@ -1,0 +1,108 @@
+//! `dpif/show`: every port with its counters, and the datapath's drops by reason.
+
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use crate::registry::{Format, Registry};
+use crate::state::DaemonState;
+
+pub fn register(r: &mut Registry<DaemonState>) {
+    r.reply(
+        "dpif/show",
+        "[--format json]  ports with traffic counters, drops by reason",
+        0..=0,
+        |state, _, format| Ok(dpif_show(state, format)),
+    );
+}
+
+fn dpif_show(state: &DaemonState, format: Format) -> String {
+    let ports = state.datapath.port_stats();
+    let drops = state.datapath.drops();
+    if format == Format::Json {
+        let bridges: Vec<_> = state
+            .config
+            .bridges
+            .keys()
+            .map(|b| {
+                let settings = state.datapath.bridge_settings(b);
+                json!({
+                    "name": b,
+                    "mac_aging_time": settings.map(|s| s.table.ageing.as_secs()),
+                    "mac_table_size": settings.map(|s| s.table.max_entries),
+                    "tunnel_split_horizon": settings.map(|s| s.split_horizon),
+                    "spanning_tree": state.datapath.tree_settings(b).map(|t| match t.protocol {
+                        stp::Protocol::Stp => "stp",
+                        stp::Protocol::Rstp => "rstp",
+                    }),
+                    "ports": ports.iter().filter(|p| &p.bridge == b).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        let drops: serde_json::Map<String, serde_json::Value> = drops
+            .iter()
+            .map(|(r, n)| (r.name().to_string(), json!(n)))
+            .collect();
+        let errors: serde_json::Map<String, serde_json::Value> = state
+            .errors
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        return format!(
+            "{}\n",
+            json!({ "bridges": bridges, "drops": drops, "errors": errors })
+        );
+    }
+    let mut s = format!(
+        "grebe@{}: up {} s\n",
+        state.db.display(),
+        state.started.elapsed().as_secs()
+    );
+    for b in state.config.bridges.keys() {
+        let _ = writeln!(s, "  {b}:");
+        for p in ports.iter().filter(|p| &p.bridge == b) {
+            let what = match (p.remote_ip, p.key) {
+                (Some(ip), Some(k)) => format!("gre: remote_ip={ip}, key={k}"),
+                (Some(ip), None) => format!("gre: remote_ip={ip}"),
+                _ => "internal".to_string(),
+            };
+            // Where its packets leave: written to an interface, or through the kernel's IP stack.
+            let what = match (&p.link, p.remote_ip) {
+                (Some(dev), _) => format!("{what}, out {dev}"),
+                (None, Some(_)) => format!("{what}, out the raw socket"),
+                (None, None) => what,
+            };
+            let mtu = p.mtu.map_or(String::new(), |m| format!(" mtu {m}"));
+            let c = p.counters;
+            let _ = writeln!(
+                s,
+                "    {} {}: ({what}){mtu}\n      rx {} pkts {} bytes, tx {} pkts {} bytes, tx dropped {}",
+                p.name, p.port_no, c.rx_packets, c.rx_bytes, c.tx_packets, c.tx_bytes, c.tx_dropped
+            );
+            if c.bpdu_tx + c.bpdu_rx + c.bpdu_errors > 0 {
+                let _ = writeln!(
+                    s,
+                    "      bpdu tx {}, rx {}, malformed or not in tree {}",
+                    c.bpdu_tx, c.bpdu_rx, c.bpdu_errors
+                );
+            }
+        }
+        for (iface, error) in state
+            .errors
+            .iter()
+            .filter(|(i, _)| state.config.bridges[b].ports.contains_key(i.as_str()))
+        {
+            let _ = writeln!(s, "    {iface}: error: {error}");
+        }
+    }
+    let nonzero: Vec<_> = drops.iter().filter(|(_, n)| *n > 0).collect();
+    if nonzero.is_empty() {
+        s.push_str("  drops: none\n");
+    } else {
+        s.push_str("  drops:\n");
+        for (r, n) in nonzero {
+            let _ = writeln!(s, "    {:<20} {n:>8}  {}", r.name(), r.description());
+        }
+    }
+    s
+}
