@@ -77,6 +77,7 @@ enum Cmd {
         rundir: Option<PathBuf>,
     },
     /// Build the seed's topology in network namespaces and ping through GRE (needs root).
+    #[cfg(feature = "lab")]
     Demo {
         /// Leave the namespaces and daemons running, and print how to explore them
         #[arg(long)]
@@ -92,6 +93,7 @@ enum Cmd {
         rstp: bool,
     },
     /// Measure grebe against OVS userspace, kernel VXLAN and the bare veth (needs root).
+    #[cfg(feature = "lab")]
     Bench(lab::bench::BenchOptions),
 }
 
@@ -185,6 +187,7 @@ fn run() -> anyhow::Result<ExitCode> {
             outer,
             count,
         }),
+        #[cfg(feature = "lab")]
         Cmd::Demo {
             keep,
             clean,
@@ -203,6 +206,7 @@ fn run() -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "lab")]
         Cmd::Bench(options) => {
             lab::bench::run(options)?;
             Ok(ExitCode::SUCCESS)

@@ -56,6 +56,7 @@ pub mod ethernet;
 pub mod gre;
 pub mod gro;
 pub mod ipv4;
+pub mod mss;
 pub mod tso;
 pub mod tunnel;
 pub mod vnet;
