@@ -12,6 +12,7 @@ pub mod port;
 #[allow(unsafe_code)]
 mod sys;
 mod tree;
+pub mod vlan;
 
 pub use bridge::{
     BridgeSettings, Datapath, DatapathError, DatapathOptions, FdbEntry, PortKind, PortStats,
