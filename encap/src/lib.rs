@@ -57,6 +57,7 @@ pub mod gre;
 pub mod gro;
 pub mod ipv4;
 pub mod mss;
+pub mod too_big;
 pub mod tso;
 pub mod tunnel;
 pub mod vnet;
