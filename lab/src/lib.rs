@@ -10,5 +10,6 @@ pub mod layout;
 pub mod mesh;
 pub mod netns;
 pub mod ovs_peer;
+pub mod workload;
 
 pub use netns::{Lab, is_root};

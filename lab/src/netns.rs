@@ -104,7 +104,7 @@ impl Lab {
         self.dir.join(host)
     }
 
-    fn add_netns(&self, host: &str) -> anyhow::Result<String> {
+    pub(crate) fn add_netns(&self, host: &str) -> anyhow::Result<String> {
         let ns = self.netns(host);
         ip(&["netns", "add", &ns])?;
         self.state.lock().unwrap().namespaces.push(ns.clone());
