@@ -88,6 +88,64 @@ impl Lab {
     }
 }
 
+/// `docker inspect -f '{{.State.Pid}}' NAME`, the one call ovs-docker makes of docker,
+/// answered from the lab's `containers/NAME.pid`.
+const DOCKER_SHIM: &str = r#"#!/bin/sh
+# The lab's stand-in for docker: ovs-docker asks only for a container's pid.
+[ "$1" = inspect ] && [ "$2" = -f ] && [ "$3" = '{{.State.Pid}}' ] || { echo "docker shim: only inspect -f '{{.State.Pid}}' NAME" >&2; exit 2; }
+cat "$(dirname "$0")/../containers/$4.pid" 2>/dev/null || { echo "Error: No such object: $4" >&2; exit 1; }
+"#;
+
+impl Lab {
+    /// A container as docker would leave it before ovs-docker runs: a process (`sleep`) in a
+    /// namespace of its own with only `lo`, findable through the docker shim by `name`.
+    pub fn add_docker_container(&self, name: &str) -> anyhow::Result<u32> {
+        self.add_netns(name)?;
+        let child = self
+            .command(name, "sleep")
+            .arg("infinity")
+            .stdin(Stdio::null())
+            .spawn()
+            .context("starting the container's process")?;
+        let pid = child.id();
+        // Killed with the namespace's processes at cleanup.
+        std::mem::forget(child);
+        let dir = self.dir().join("containers");
+        fs::create_dir_all(&dir)?;
+        fs::write(dir.join(format!("{name}.pid")), format!("{pid}\n"))?;
+        Ok(pid)
+    }
+
+    /// A directory to put first on PATH for other people's tools: `docker` (the shim above)
+    /// and `ovs-vsctl` / `ovs-appctl` as links to this lab's grebe.
+    pub fn tool_path(&self) -> anyhow::Result<std::path::PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = self.dir().join("bin");
+        fs::create_dir_all(&dir)?;
+        let docker = dir.join("docker");
+        fs::write(&docker, DOCKER_SHIM)?;
+        fs::set_permissions(&docker, fs::Permissions::from_mode(0o755))?;
+        for tool in ["ovs-vsctl", "ovs-appctl"] {
+            let link = dir.join(tool);
+            let _ = fs::remove_file(&link);
+            std::os::unix::fs::symlink(self.grebe(), &link)?;
+        }
+        Ok(dir)
+    }
+
+    /// A command on `host` with the lab's tool path first on PATH.
+    pub fn tool_command(&self, host: &str, program: &str) -> anyhow::Result<Command> {
+        let path = format!(
+            "{}:{}",
+            self.tool_path()?.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut c = self.command(host, program);
+        c.env("PATH", path);
+        Ok(c)
+    }
+}
+
 /// Waits for the relay's "ready" line (its tap is in the host by then).
 fn wait_ready(relay: &mut Child, name: &str) -> anyhow::Result<()> {
     use std::io::{BufRead, BufReader};
