@@ -3,22 +3,25 @@
 //! daemon's API, `counters` records every outcome, `tree` runs spanning tree. All `unsafe` code is in `sys`.
 #![deny(unsafe_code)]
 
-pub mod bridge;
+mod coalesce;
 pub mod counters;
+mod engine;
 mod forward;
+pub mod handle;
 pub mod input;
 pub mod monitor;
+mod offload;
 pub mod port;
 #[allow(unsafe_code)]
 mod sys;
 mod tree;
 
-pub use bridge::{
+pub use counters::{DropReason, PortCountersSnapshot};
+pub use forward::{FloodExclusion, flood_exclusion};
+pub use handle::{
     BridgeSettings, Datapath, DatapathError, DatapathOptions, FdbEntry, PortKind, PortStats,
     TreeStatus,
 };
-pub use counters::{DropReason, PortCountersSnapshot};
-pub use forward::{FloodExclusion, flood_exclusion};
 pub use input::{Verdict, decide};
 pub use monitor::{Decision, Direction, FrameEvent, Monitor, MonitorSpec};
 pub use port::TunnelConfig;

@@ -11,33 +11,8 @@ use learning::{PortId, SharedMacTable};
 use stp::{Event, SpanningTree};
 
 use crate::counters::{DropCounters, DropReason, bump};
-use crate::forward::PortState;
-use crate::port::PortIo;
+use crate::port::{Gate, PortIo, PortState};
 use crate::sys::SendBatch;
-
-/// What spanning tree lets a port do with data frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Gate {
-    /// Receive, learn, send: a forwarding port, or one outside the tree (internal ports, ports
-    /// with `stp-enable=false`, bridges without spanning tree).
-    Open,
-    /// Learn source addresses, forward nothing (the learning state).
-    LearnOnly,
-    /// Nothing but BPDUs (blocking, listening, discarding).
-    Closed,
-}
-
-impl From<stp::PortState> for Gate {
-    fn from(state: stp::PortState) -> Gate {
-        if state.forwards() {
-            Gate::Open
-        } else if state.learns() {
-            Gate::LearnOnly
-        } else {
-            Gate::Closed
-        }
-    }
-}
 
 /// Spanning tree settings of a bridge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

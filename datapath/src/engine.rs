@@ -1,0 +1,488 @@
+//! The datapath thread: one loop that owns every port and socket. It waits for the wake socket,
+//! the raw GRE socket and the TAPs, reads a batch, and for each frame runs the bridge's decision
+//! and hands the frame to `forward`; between batches it applies the control side's `Command`s
+//! (`engine::commands`) and runs the timers (MAC ageing, spanning tree, neighbour probes).
+
+mod commands;
+
+use std::io;
+use std::ops::Range;
+use std::os::fd::AsFd;
+use std::os::unix::net::UnixDatagram;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use encap::gro;
+use encap::tunnel::{self, CongestionMark};
+use encap::vnet::{self, VnetHeader};
+use learning::{PortId, SharedMacTable};
+
+use crate::coalesce::Coalescer;
+use crate::counters::{DropCounters, DropReason};
+use crate::forward::{FrameRef, TunnelSockets, TxQueues, output, should_flood};
+use crate::handle::Command;
+use crate::input::{Verdict, decide};
+use crate::monitor::Watchers;
+use crate::offload;
+use crate::port::tunnel::NoTunnel;
+use crate::port::{Gate, PortIo, PortState, TunnelMap};
+use crate::sys::{self, MAX_BATCH, RecvBatch};
+use crate::tree::{self, Tree};
+
+/// Frames read from a TAP per batch when they may be 64 KB each.
+const TAP_BATCH_OFFLOAD: usize = 8;
+/// Batches drained from one fd before the loop looks at the others.
+const BATCHES_PER_WAKE: usize = 4;
+/// How often a tunnel with an Ethernet link sends one packet by the raw socket anyway, so the
+/// kernel keeps confirming (or re-resolving) the remote's MAC.
+const NEIGHBOUR_PROBE: Duration = Duration::from_secs(1);
+
+pub(crate) struct BridgeState {
+    pub(crate) table: Arc<SharedMacTable>,
+    pub(crate) ports: Vec<PortId>,
+    pub(crate) split_horizon: bool,
+    pub(crate) tree: Option<Tree>,
+}
+
+/// The datapath thread's state: it alone touches ports and sockets.
+pub(crate) struct Engine {
+    sockets: TunnelSockets,
+    wake: UnixDatagram,
+    commands: mpsc::Receiver<Command>,
+    drops: Arc<DropCounters>,
+    bridges: Vec<Option<BridgeState>>,
+    /// Indexed by port number.
+    ports: Vec<Option<PortState>>,
+    tunnels: TunnelMap,
+    /// Internal ports, in poll order.
+    taps: Vec<PortId>,
+    /// Frames to and from TAPs carry a virtio-net header.
+    offload: bool,
+    /// Scratch: the ports the current frame goes to.
+    targets: Vec<PortId>,
+    /// TCP segments from tunnels being joined into one frame for a TAP.
+    coalescer: Coalescer,
+    monitors: Watchers,
+}
+
+pub(crate) fn slot<T>(v: &mut Vec<Option<T>>, i: usize) -> &mut Option<T> {
+    if v.len() <= i {
+        v.resize_with(i + 1, || None);
+    }
+    &mut v[i]
+}
+
+impl Engine {
+    pub(crate) fn new(
+        sockets: TunnelSockets,
+        wake: UnixDatagram,
+        commands: mpsc::Receiver<Command>,
+        drops: Arc<DropCounters>,
+        offload: bool,
+    ) -> Engine {
+        Engine {
+            sockets,
+            wake,
+            commands,
+            drops,
+            bridges: Vec::new(),
+            ports: Vec::new(),
+            tunnels: TunnelMap::default(),
+            taps: Vec::new(),
+            offload,
+            targets: Vec::new(),
+            coalescer: Coalescer::default(),
+            monitors: Watchers::default(),
+        }
+    }
+
+    pub(crate) fn run(&mut self) {
+        let mut rx = RecvBatch::new();
+        let mut tx = TxQueues::default();
+        let mut pollfds = Vec::new();
+        let mut ready = Vec::new();
+        let mut next_expiry: Option<Instant> = None;
+        let mut next_probe = Instant::now();
+        let mut next_tree_tick = Instant::now();
+        loop {
+            if !self.apply_commands() {
+                return;
+            }
+            let now = Instant::now();
+            let mut timeout = next_expiry.map_or(Duration::from_secs(1), |t| {
+                t.saturating_duration_since(now).min(Duration::from_secs(1))
+            });
+            // Spanning tree timers every TICK, not on every wake-up (tens of thousands a second
+            // under load); received BPDUs are answered as they come (`bpdu`).
+            if self.bridges.iter().flatten().any(|b| b.tree.is_some()) {
+                if now >= next_tree_tick {
+                    next_tree_tick = now + tree::TICK;
+                    self.run_trees(now, &mut tx);
+                    self.flush(&mut tx, &rx);
+                }
+                timeout = timeout.min(next_tree_tick.saturating_duration_since(now));
+            }
+            let fds = [self.wake.as_fd(), self.sockets.raw.as_fd()]
+                .into_iter()
+                .chain(
+                    self.taps
+                        .iter()
+                        .filter_map(|id| match &self.ports[id.0 as usize] {
+                            Some(PortState {
+                                io: PortIo::Internal(tap),
+                                ..
+                            }) => Some(tap.tap().as_fd()),
+                            _ => None,
+                        }),
+                );
+            if let Err(e) = sys::poll_readable(fds, timeout, &mut pollfds, &mut ready) {
+                tracing::error!(error = %e, "poll failed");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            if ready[0] {
+                let mut sink = [0u8; 64];
+                while self.wake.recv(&mut sink).is_ok() {}
+            }
+            if ready[1] {
+                for _ in 0..BATCHES_PER_WAKE {
+                    let n = match self.sockets.raw.recv(&mut rx) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "GRE receive failed");
+                            0
+                        }
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    self.tunnel_batch(&mut rx, n, &mut tx);
+                    self.flush(&mut tx, &rx);
+                    if n < MAX_BATCH {
+                        break;
+                    }
+                }
+            }
+            for i in 0..self.taps.len() {
+                if ready.get(i + 2) == Some(&true) {
+                    let id = self.taps[i];
+                    for _ in 0..BATCHES_PER_WAKE {
+                        let n = self.read_tap(id, &mut rx);
+                        if n == 0 {
+                            break;
+                        }
+                        self.tap_batch(id, &mut rx, n, &mut tx);
+                        self.flush(&mut tx, &rx);
+                        if n < TAP_BATCH_OFFLOAD.min(MAX_BATCH) {
+                            break;
+                        }
+                    }
+                }
+            }
+            let now = Instant::now();
+            if now >= next_probe {
+                next_probe = now + NEIGHBOUR_PROBE;
+                for port in self.ports.iter_mut().flatten() {
+                    if let PortIo::Tunnel(t) = &mut port.io {
+                        t.probe_raw = t.link.is_some();
+                    }
+                }
+            }
+            if next_expiry.is_none_or(|t| t <= now) {
+                next_expiry = None;
+                for b in self.bridges.iter().flatten() {
+                    b.table.expire(now);
+                    if let Some(t) = b.table.next_expiry() {
+                        next_expiry = Some(next_expiry.map_or(t, |n: Instant| n.min(t)));
+                    }
+                }
+                // Entries learned later are at least a whole ageing period away; look again
+                // within a second anyway so a new bridge's first entries are seen.
+                if next_expiry.is_none() {
+                    next_expiry = Some(now + Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    /// Runs the bridges' spanning tree timers and carries out what they ask.
+    fn run_trees(&mut self, now: Instant, tx: &mut TxQueues) {
+        for b in self.bridges.iter_mut().flatten() {
+            if let Some(tree) = &mut b.tree {
+                tree.tick(now);
+                tree.drain(&mut self.ports, &b.table, &mut tx.gre, &self.drops);
+            }
+        }
+    }
+
+    /// A frame to 01:80:c2:00:00:00 on a bridge that runs spanning tree: a BPDU for the
+    /// protocol, answered at once (RSTP's agreement should not wait for a timer).
+    fn bpdu(&mut self, ingress: PortId, frame: &[u8], tx: &mut TxQueues) {
+        let Some(Some(port)) = self.ports.get(ingress.0 as usize) else {
+            return;
+        };
+        let Some(Some(b)) = self.bridges.get_mut(port.bridge) else {
+            return;
+        };
+        let Some(tree) = &mut b.tree else {
+            self.drops.add(DropReason::LinkLocal);
+            return;
+        };
+        tree.receive(ingress, port, frame, &self.drops);
+        tree.drain(&mut self.ports, &b.table, &mut tx.gre, &self.drops);
+    }
+
+    /// A frame on a port that spanning tree keeps from forwarding: BPDUs go to the protocol, a
+    /// learning port learns the source, nothing is forwarded.
+    #[cold]
+    fn gated_ingress(
+        &mut self,
+        ingress: PortId,
+        gate: Gate,
+        frame: &[u8],
+        now: Instant,
+        tx: &mut TxQueues,
+    ) {
+        if frame.get(..6) == Some(&stp::bpdu::GROUP_ADDRESS[..]) {
+            return self.bpdu(ingress, frame, tx);
+        }
+        if gate == Gate::LearnOnly
+            && let Some(port) = self.ports[ingress.0 as usize].as_ref()
+            && let Some(b) = self.bridges[port.bridge].as_ref()
+            && let Ok(f) = encap::ethernet::Frame::new_checked(frame)
+            && !f.src_addr().is_multicast()
+            && !f.src_addr().is_zero()
+        {
+            b.table.learn(f.src_addr().0, ingress, now);
+        }
+        self.drops.add(DropReason::StpBlocked);
+    }
+
+    /// keep the resident set small.
+    fn read_tap(&self, id: PortId, rx: &mut RecvBatch) -> usize {
+        let limit = if self.offload {
+            TAP_BATCH_OFFLOAD
+        } else {
+            MAX_BATCH
+        };
+        let Some(PortState {
+            io: PortIo::Internal(tap),
+            ..
+        }) = &self.ports[id.0 as usize]
+        else {
+            return 0;
+        };
+        let mut n = 0;
+        while n < limit {
+            match tap.tap().read(rx.buf_mut(n)) {
+                Ok(len) => {
+                    rx.set_len(n, len);
+                    n += 1;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::debug!(port = id.0, error = %e, "TAP read failed");
+                    break;
+                }
+            }
+        }
+        n
+    }
+
+    fn tap_batch(&mut self, id: PortId, rx: &mut RecvBatch, n: usize, tx: &mut TxQueues) {
+        let now = Instant::now();
+        let skip = if self.offload { vnet::HEADER_LEN } else { 0 };
+        for i in 0..n {
+            let vnet = if self.offload {
+                match offload::take_offload_work(rx.packet_mut(i)) {
+                    Ok(v) => v,
+                    Err(reason) => {
+                        self.drops.add(reason);
+                        continue;
+                    }
+                }
+            } else {
+                VnetHeader::PLAIN
+            };
+            let packet = rx.packet(i);
+            let Some(bytes) = packet.get(skip..) else {
+                self.drops.add(DropReason::FrameTruncated);
+                continue;
+            };
+            let frame = FrameRef {
+                buf: i,
+                range: skip..packet.len(),
+                bytes,
+                tap_bytes: packet,
+                packet: bytes,
+                overwritten: None,
+                vnet,
+            };
+            self.forward(id, frame, now, tx);
+        }
+    }
+
+    fn tunnel_batch(&mut self, rx: &mut RecvBatch, n: usize, tx: &mut TxQueues) {
+        let now = Instant::now();
+        for i in 0..n {
+            let (id, range, outer_tos) = match self.classify(rx.packet(i)) {
+                Ok(x) => x,
+                Err(reason) => {
+                    self.drops.add(reason);
+                    continue;
+                }
+            };
+            let mark = tunnel::decap_ecn(&mut rx.packet_mut(i)[range.clone()], outer_tos);
+            if mark == CongestionMark::NotEct {
+                self.drops.add(DropReason::EcnNotEct);
+                continue;
+            }
+            let vnet_header = match &self.ports[id.0 as usize] {
+                Some(PortState {
+                    io: PortIo::Tunnel(t),
+                    ..
+                }) if self.offload => {
+                    offload::reassembled_to_gso(t, &mut rx.packet_mut(i)[range.clone()])
+                }
+                _ => VnetHeader::PLAIN,
+            };
+            // The GRE header in front of the frame is parsed and done with: the TAP's
+            // virtio-net header goes in its place, so no frame is copied.
+            let mut overwritten = None;
+            let tap_start = if self.offload {
+                let at = range.start - vnet::HEADER_LEN;
+                let spent = &mut rx.packet_mut(i)[at..range.start];
+                if !self.monitors.is_empty() {
+                    let mut original = [0u8; vnet::HEADER_LEN];
+                    original.copy_from_slice(spent);
+                    overwritten = Some((at, original));
+                }
+                vnet_header.emit(spent);
+                at
+            } else {
+                range.start
+            };
+            let packet = rx.packet(i);
+            let frame = FrameRef {
+                buf: i,
+                range: range.clone(),
+                bytes: &packet[range.clone()],
+                tap_bytes: &packet[tap_start..range.end],
+                packet,
+                overwritten,
+                vnet: vnet_header,
+            };
+            self.forward(id, frame, now, tx);
+        }
+        self.coalescer.flush(&self.ports, &self.drops);
+    }
+
+    /// Which tunnel a received packet belongs to, where its Ethernet frame is, and the outer TOS.
+    #[inline]
+    fn classify(&self, packet: &[u8]) -> Result<(PortId, Range<usize>, u8), DropReason> {
+        let decap = encap::decap(packet)?;
+        match self.tunnels.lookup(decap.outer.src_addr, decap.gre.key) {
+            Ok(id) => Ok((id, decap.frame, decap.outer.tos)),
+            Err(NoTunnel::UnknownRemote) => Err(DropReason::UnknownRemote),
+            Err(NoTunnel::KeyMismatch) => Err(DropReason::KeyMismatch),
+        }
+    }
+
+    /// Counts the frame in on `ingress`, decides, and outputs it.
+    #[inline]
+    fn forward(&mut self, ingress: PortId, frame: FrameRef<'_>, now: Instant, tx: &mut TxQueues) {
+        let Some(in_port) = self.ports[ingress.0 as usize].as_ref() else {
+            return;
+        };
+        in_port.counters.rx(frame.bytes.len());
+        if in_port.gate != Gate::Open {
+            return self.gated_ingress(ingress, in_port.gate, frame.bytes, now, tx);
+        }
+        let ingress_is_tunnel = in_port.is_tunnel();
+        let Some(bridge) = self.bridges[in_port.bridge].as_ref() else {
+            return;
+        };
+        let verdict = decide(&bridge.table, ingress, frame.bytes, now);
+        if verdict == Verdict::Drop(DropReason::LinkLocal)
+            && bridge.tree.is_some()
+            && frame.bytes[..6] == stp::bpdu::GROUP_ADDRESS
+        {
+            return self.bpdu(ingress, frame.bytes, tx);
+        }
+        // Reused across frames: no allocation once it has grown to the widest flood.
+        let mut targets = std::mem::take(&mut self.targets);
+        targets.clear();
+        match verdict {
+            Verdict::Unicast(p) => targets.push(p),
+            Verdict::Flood => targets.extend(bridge.ports.iter().copied().filter(|&p| {
+                matches!(self.ports.get(p.0 as usize), Some(Some(port))
+                    if port.gate == Gate::Open
+                        && should_flood(ingress, ingress_is_tunnel, p, port.is_tunnel(), bridge.split_horizon))
+            })),
+            Verdict::Drop(reason) => self.drops.add(reason),
+        }
+        if targets.is_empty() && !matches!(verdict, Verdict::Drop(_)) {
+            self.drops.add(DropReason::NoTarget);
+        }
+        let watched = !self.monitors.is_empty();
+        if watched {
+            self.monitors.rx(ingress, &frame, verdict, &targets);
+        } else if let Some(tap) = self.coalescible_target(ingress_is_tunnel, &targets)
+            && let Some(segment) = gro::tcp4_segment(frame.bytes)
+        {
+            self.coalescer
+                .add(tap, frame.bytes, segment, &self.ports, &self.drops);
+            self.targets = targets;
+            return;
+        }
+        // Whatever is being coalesced must not be overtaken.
+        if self.coalescer.is_pending() {
+            self.coalescer.flush(&self.ports, &self.drops);
+        }
+        for &p in &targets {
+            let Some(Some(port)) = self.ports.get_mut(p.0 as usize) else {
+                // Learned on a port deleted since: the table flush races this batch.
+                self.drops.add(DropReason::NoTarget);
+                continue;
+            };
+            if port.gate != Gate::Open {
+                // Learned before the port closed; the flush that follows a state change races
+                // this batch.
+                self.drops.add(DropReason::StpBlocked);
+                continue;
+            }
+            let (gre_before, link_before) = (tx.gre.len(), tx.link.len());
+            output(p, port, &frame, tx, &self.drops);
+            if watched {
+                let (queue, queued) = if tx.link.len() > link_before {
+                    (&tx.link, link_before)
+                } else {
+                    (&tx.gre, gre_before)
+                };
+                let outer_len = port.is_tunnel().then(|| port.outer_len());
+                self.monitors.tx(p, outer_len, &frame, queue, queued);
+            }
+        }
+        self.targets = targets;
+    }
+
+    /// The TAP a frame from a tunnel is coalesced for, if it goes to exactly one internal port
+    /// and the TAP takes GSO frames.
+    #[inline]
+    fn coalescible_target(&self, from_tunnel: bool, targets: &[PortId]) -> Option<PortId> {
+        match targets {
+            [p] if from_tunnel && self.offload => match self.ports.get(p.0 as usize) {
+                Some(Some(port)) if !port.is_tunnel() => Some(*p),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Sends the queued tunnel packets.
+    fn flush(&mut self, tx: &mut TxQueues, rx: &RecvBatch) {
+        self.sockets.send(tx, rx, &self.ports, &self.drops);
+    }
+}
