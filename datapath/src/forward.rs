@@ -1,6 +1,6 @@
-//! A frame's last step: delivery to one port, or a flood to all but the ingress port. Like the
-//! Linux bridge's `br_forward.c`, one predicate says who may receive a flood. Every TAP write and
-//! every tunnel send happens here, and each is counted here against its port.
+//! A frame's last step, once the pipeline has said where it goes: out of one port. Every TAP
+//! write and every tunnel send happens here, and each is counted here against its port. Who may
+//! receive a frame is `pipeline::should_deliver`'s to say, not this module's.
 
 use std::io;
 use std::ops::Range;
@@ -13,63 +13,6 @@ use crate::port::{InternalPort, PortIo, PortState, TunnelPort};
 use crate::sys::{PacketTx, RawGre, RecvBatch, SendBatch, SendEntry};
 use encap::ipv4;
 use encap::vnet::{Gso, VnetHeader};
-
-/// Why a flooded frame does not leave on a port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FloodExclusion {
-    /// Never back out of the port it came in on.
-    Ingress,
-    /// With split horizon, never from one tunnel into another (safe in a full mesh of tunnels,
-    /// where every host already got the frame from its origin).
-    SplitHorizon,
-}
-
-impl FloodExclusion {
-    pub fn name(self) -> &'static str {
-        match self {
-            FloodExclusion::Ingress => "ingress",
-            FloodExclusion::SplitHorizon => "split_horizon",
-        }
-    }
-}
-
-/// The flood rule, as `ofproto/trace` explains it: why a frame that entered on `ingress` does not
-/// leave on `egress`, or `None` when it does.
-#[inline]
-pub fn flood_exclusion(
-    ingress: PortId,
-    ingress_is_tunnel: bool,
-    egress: PortId,
-    egress_is_tunnel: bool,
-    split_horizon: bool,
-) -> Option<FloodExclusion> {
-    if egress == ingress {
-        Some(FloodExclusion::Ingress)
-    } else if split_horizon && ingress_is_tunnel && egress_is_tunnel {
-        Some(FloodExclusion::SplitHorizon)
-    } else {
-        None
-    }
-}
-
-/// May a flooded frame that entered on `ingress` leave on `egress`?
-#[inline]
-pub(crate) fn should_flood(
-    ingress: PortId,
-    ingress_is_tunnel: bool,
-    egress: PortId,
-    egress_is_tunnel: bool,
-    split_horizon: bool,
-) -> bool {
-    flood_exclusion(
-        ingress,
-        ingress_is_tunnel,
-        egress,
-        egress_is_tunnel,
-        split_horizon,
-    )
-    .is_none()
-}
 
 /// The frame being forwarded and where it sits, for zero-copy sends: tunnel packets point into
 /// the receive buffer, TAP writes take `tap_bytes` (the frame behind its virtio-net header when
@@ -192,9 +135,6 @@ fn queue_frame(
     frame: &FrameRef<'_>,
     tx: &mut SendBatch,
 ) -> Result<(), DropReason> {
-    if t.header.len() + frame.bytes.len() > t.path_mtu as usize {
-        return Err(DropReason::TooBig);
-    }
     let entry = tx.push(frame.buf, frame.range.clone(), t.config.remote_ip, id.0);
     match t.header.emit(&mut entry.header, frame.bytes, t.next_seq) {
         Ok(n) => {
@@ -313,27 +253,5 @@ fn count_sent<'a>(
                 tracing::debug!(port = entry.tag, error = %e, "GRE send failed");
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn flood_never_returns_to_ingress() {
-        for split in [false, true] {
-            for (it, et) in [(false, false), (false, true), (true, false), (true, true)] {
-                assert!(!should_flood(PortId(1), it, PortId(1), et, split));
-            }
-        }
-    }
-
-    #[test]
-    fn split_horizon_blocks_only_tunnel_to_tunnel() {
-        assert!(should_flood(PortId(1), true, PortId(2), true, false));
-        assert!(!should_flood(PortId(1), true, PortId(2), true, true));
-        assert!(should_flood(PortId(1), true, PortId(2), false, true));
-        assert!(should_flood(PortId(1), false, PortId(2), true, true));
     }
 }

@@ -20,8 +20,9 @@ use crate::counters::{DropCounters, DropReason, PortCounters, PortCountersSnapsh
 use crate::engine::Engine;
 use crate::forward::TunnelSockets;
 use crate::monitor::{self, Monitor, MonitorSink, MonitorSpec};
+use crate::pipeline::Gate;
 use crate::port::link::{self, Link};
-use crate::port::{Gate, InternalPort, PortIo, PortState, TunnelConfig, TunnelPort};
+use crate::port::{InternalPort, PortIo, PortState, TunnelConfig, TunnelPort};
 use crate::sys::{self, PacketTx, RawGre, TapError};
 use crate::tree::{TreePortSettings, TreeSettings};
 

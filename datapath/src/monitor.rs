@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use learning::PortId;
 
 use crate::forward::FrameRef;
-use crate::input::Verdict;
+use crate::pipeline::Verdict;
 use crate::sys::SendBatch;
 
 /// Events a watcher may have pending before new ones are skipped.

@@ -11,6 +11,7 @@ use learning::PortId;
 
 use crate::counters::DropReason;
 use crate::forward::FrameRef;
+use crate::pipeline::FrameSize;
 use crate::port::TunnelPort;
 use crate::sys::SendBatch;
 
@@ -34,6 +35,20 @@ pub(crate) fn take_offload_work(packet: &mut [u8]) -> Result<VnetHeader, DropRea
         Gso::None | Gso::TcpV4 | Gso::TcpV6 => Ok(header),
         Gso::Other(_) => Err(DropReason::BadOffload),
     }
+}
+
+/// How big a frame is for the too-big rule: a TSO frame by its largest segment. A TSO frame whose
+/// headers do not parse gets segment size 0, so that its tunnel output, not the MTU rule, refuses
+/// it as `bad_offload`.
+#[inline]
+pub(crate) fn frame_size(frame: &[u8], vnet: &VnetHeader) -> FrameSize {
+    let mut size = FrameSize::plain(frame.len());
+    if vnet.gso() != Gso::None {
+        let segment =
+            Segmenter::new(frame, vnet).map_or(0, |s| s.header_len() + usize::from(vnet.gso_size));
+        size.segment = Some(u32::try_from(segment).unwrap_or(u32::MAX));
+    }
+    size
 }
 
 /// A frame that came whole through a `large_frames` tunnel (reassembled, larger than the
@@ -66,11 +81,9 @@ pub(crate) fn queue_segments(
     tx: &mut SendBatch,
 ) -> Result<(), DropReason> {
     let mut segmenter = Segmenter::new(frame.bytes, &frame.vnet).map_err(DropReason::from)?;
+    // The pipeline checked that the segments fit the path MTU (`pipeline::should_deliver`).
     let outer_len = t.header.len();
     let seg_len = segmenter.header_len();
-    if outer_len + seg_len + usize::from(frame.vnet.gso_size) > t.path_mtu as usize {
-        return Err(DropReason::TooBig);
-    }
     let mut scratch = [0u8; MAX_SEGMENT_HEADER_LEN];
     while let Some(payload) = segmenter.next_segment(&mut scratch) {
         let start = frame.range.start + payload.start;

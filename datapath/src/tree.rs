@@ -11,7 +11,8 @@ use learning::{PortId, SharedMacTable};
 use stp::{Event, SpanningTree};
 
 use crate::counters::{DropCounters, DropReason, bump};
-use crate::port::{Gate, PortIo, PortState};
+use crate::pipeline::Gate;
+use crate::port::{PortIo, PortState};
 use crate::sys::SendBatch;
 
 /// Spanning tree settings of a bridge.

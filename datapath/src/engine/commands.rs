@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use super::{BridgeState, Engine, slot};
 use crate::handle::Command;
-use crate::port::{Gate, PortIo, PortState, TunnelPort};
+use crate::pipeline::Gate;
+use crate::port::{PortIo, PortState, TunnelPort};
 use crate::tree::{Tree, TreeSettings};
 
 impl Engine {

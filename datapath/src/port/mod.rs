@@ -9,36 +9,15 @@ use std::sync::Arc;
 pub use tap::InternalPort;
 pub use tunnel::{TunnelConfig, TunnelMap, TunnelPort};
 
+use learning::PortId;
+
 use crate::counters::PortCounters;
+use crate::pipeline::{Gate, PortView};
 
 /// A port's IO, owned by the datapath thread.
 pub(crate) enum PortIo {
     Internal(InternalPort),
     Tunnel(TunnelPort),
-}
-
-/// What spanning tree lets a port do with data frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Gate {
-    /// Receive, learn, send: a forwarding port, or one outside the tree (internal ports, ports
-    /// with `stp-enable=false`, bridges without spanning tree).
-    Open,
-    /// Learn source addresses, forward nothing (the learning state).
-    LearnOnly,
-    /// Nothing but BPDUs (blocking, listening, discarding).
-    Closed,
-}
-
-impl From<stp::PortState> for Gate {
-    fn from(state: stp::PortState) -> Gate {
-        if state.forwards() {
-            Gate::Open
-        } else if state.learns() {
-            Gate::LearnOnly
-        } else {
-            Gate::Closed
-        }
-    }
 }
 
 /// The datapath thread's view of one port.
@@ -53,6 +32,21 @@ pub(crate) struct PortState {
 impl PortState {
     pub(crate) fn is_tunnel(&self) -> bool {
         matches!(self.io, PortIo::Tunnel(_))
+    }
+
+    /// The port as the decision sees it.
+    #[inline]
+    pub(crate) fn view(&self, id: PortId) -> PortView {
+        match &self.io {
+            PortIo::Internal(_) => PortView::internal(id, self.gate),
+            PortIo::Tunnel(t) => PortView {
+                id,
+                tunnel: true,
+                gate: self.gate,
+                max_frame: Some(t.path_mtu.saturating_sub(t.header.len() as u32)),
+                whole_gso: t.config.large_frames,
+            },
+        }
     }
 
     /// Bytes of outer IPv4 + GRE header a tunnel puts in front of what it carries.
