@@ -5,9 +5,8 @@
 
 mod commands;
 
-use std::io;
 use std::ops::Range;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixDatagram;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -26,7 +25,7 @@ use crate::monitor::Watchers;
 use crate::offload;
 use crate::pipeline::{self, Action, Delivery, Exclusion, Rules, should_deliver};
 use crate::port::tunnel::NoTunnel;
-use crate::port::{PortIo, PortState, TunnelMap};
+use crate::port::{PortIo, PortState, Source, TunnelMap};
 use crate::sys::{self, MAX_BATCH, RecvBatch};
 use crate::tree::{self, Tree};
 
@@ -66,8 +65,8 @@ pub(crate) struct Engine {
     /// Indexed by port number.
     ports: Vec<Option<PortState>>,
     tunnels: TunnelMap,
-    /// Internal ports, in poll order.
-    taps: Vec<PortId>,
+    /// What the loop polls, in order.
+    sources: Vec<Source>,
     /// Frames to and from TAPs carry a virtio-net header.
     offload: bool,
     /// Scratch: the ports the current frame goes to.
@@ -100,7 +99,7 @@ impl Engine {
             bridges: Vec::new(),
             ports: Vec::new(),
             tunnels: TunnelMap::default(),
-            taps: Vec::new(),
+            sources: vec![Source::Wake, Source::Tunnels],
             offload,
             targets: Vec::new(),
             coalescer: Coalescer::default(),
@@ -134,61 +133,15 @@ impl Engine {
                 }
                 timeout = timeout.min(next_tree_tick.saturating_duration_since(now));
             }
-            let fds = [self.wake.as_fd(), self.sockets.raw.as_fd()]
-                .into_iter()
-                .chain(
-                    self.taps
-                        .iter()
-                        .filter_map(|id| match &self.ports[id.0 as usize] {
-                            Some(PortState {
-                                io: PortIo::Internal(tap),
-                                ..
-                            }) => Some(tap.tap().as_fd()),
-                            _ => None,
-                        }),
-                );
+            let fds = self.sources.iter().filter_map(|s| self.source_fd(*s));
             if let Err(e) = sys::poll_readable(fds, timeout, &mut pollfds, &mut ready) {
                 tracing::error!(error = %e, "poll failed");
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
             }
-            if ready[0] {
-                let mut sink = [0u8; 64];
-                while self.wake.recv(&mut sink).is_ok() {}
-            }
-            if ready[1] {
-                for _ in 0..BATCHES_PER_WAKE {
-                    let n = match self.sockets.raw.recv(&mut rx) {
-                        Ok(n) => n,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "GRE receive failed");
-                            0
-                        }
-                    };
-                    if n == 0 {
-                        break;
-                    }
-                    self.tunnel_batch(&mut rx, n, &mut tx);
-                    self.flush(&mut tx, &rx);
-                    if n < MAX_BATCH {
-                        break;
-                    }
-                }
-            }
-            for i in 0..self.taps.len() {
-                if ready.get(i + 2) == Some(&true) {
-                    let id = self.taps[i];
-                    for _ in 0..BATCHES_PER_WAKE {
-                        let n = self.read_tap(id, &mut rx);
-                        if n == 0 {
-                            break;
-                        }
-                        self.tap_batch(id, &mut rx, n, &mut tx);
-                        self.flush(&mut tx, &rx);
-                        if n < TAP_BATCH_OFFLOAD.min(MAX_BATCH) {
-                            break;
-                        }
-                    }
+            for i in 0..self.sources.len() {
+                if ready.get(i) == Some(&true) {
+                    self.drain(self.sources[i], &mut rx, &mut tx);
                 }
             }
             let now = Instant::now();
@@ -244,38 +197,79 @@ impl Engine {
         tree.drain(&mut self.ports, &b.table, &mut tx.gre, &self.drops);
     }
 
-    /// Reads up to a batch of frames from one TAP. With offloads a frame can be 64 KB, so the
-    /// batch is shorter: eight such frames are already ~360 GRE packets, and fewer buffers in use
-    /// keep the resident set small.
-    fn read_tap(&self, id: PortId, rx: &mut RecvBatch) -> usize {
-        let limit = if self.offload {
-            TAP_BATCH_OFFLOAD
-        } else {
-            MAX_BATCH
-        };
-        let Some(PortState {
-            io: PortIo::Internal(tap),
-            ..
-        }) = &self.ports[id.0 as usize]
-        else {
-            return 0;
-        };
-        let mut n = 0;
-        while n < limit {
-            match tap.tap().read(rx.buf_mut(n)) {
-                Ok(len) => {
-                    rx.set_len(n, len);
-                    n += 1;
+    /// The descriptor to poll for a source; `None` for a port that went since the set was made.
+    fn source_fd(&self, source: Source) -> Option<BorrowedFd<'_>> {
+        match source {
+            Source::Wake => Some(self.wake.as_fd()),
+            Source::Tunnels => Some(self.sockets.raw.as_fd()),
+            Source::Port(id) => self.ports.get(id.0 as usize)?.as_ref()?.io.poll_fd(),
+        }
+    }
+
+    /// Rebuilds the poll set after ports came or went: the wake socket, the tunnels' socket,
+    /// then every port with a device of its own.
+    pub(super) fn update_sources(&mut self) {
+        self.sources.clear();
+        self.sources.extend([Source::Wake, Source::Tunnels]);
+        let own = self.ports.iter().enumerate().filter_map(|(i, p)| {
+            let p = p.as_ref()?;
+            p.io.polls_itself()
+                .then_some(Source::Port(PortId(i as u32)))
+        });
+        self.sources.extend(own);
+    }
+
+    /// Handles a readable source: up to `BATCHES_PER_WAKE` batches, each decided and sent.
+    fn drain(&mut self, source: Source, rx: &mut RecvBatch, tx: &mut TxQueues) {
+        match source {
+            Source::Wake => {
+                let mut sink = [0u8; 64];
+                while self.wake.recv(&mut sink).is_ok() {}
+            }
+            Source::Tunnels => {
+                for _ in 0..BATCHES_PER_WAKE {
+                    let n = match self.sockets.raw.recv(rx) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "GRE receive failed");
+                            0
+                        }
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    self.tunnel_batch(rx, n, tx);
+                    self.flush(tx, rx);
+                    if n < MAX_BATCH {
+                        break;
+                    }
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    tracing::debug!(port = id.0, error = %e, "TAP read failed");
-                    break;
+            }
+            Source::Port(id) => {
+                // With offloads a frame can be 64 KB, so the batch is shorter: eight such frames
+                // are already ~360 GRE packets, and fewer buffers in use keep the resident set
+                // small.
+                let limit = if self.offload {
+                    TAP_BATCH_OFFLOAD
+                } else {
+                    MAX_BATCH
+                };
+                for _ in 0..BATCHES_PER_WAKE {
+                    let n = match self.ports.get(id.0 as usize) {
+                        Some(Some(port)) => port.io.read_batch(rx, limit),
+                        _ => 0,
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    self.tap_batch(id, rx, n, tx);
+                    self.flush(tx, rx);
+                    if n < limit {
+                        break;
+                    }
                 }
             }
         }
-        n
     }
 
     fn tap_batch(&mut self, id: PortId, rx: &mut RecvBatch, n: usize, tx: &mut TxQueues) {

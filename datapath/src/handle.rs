@@ -22,7 +22,7 @@ use crate::forward::TunnelSockets;
 use crate::monitor::{self, Monitor, MonitorSink, MonitorSpec};
 use crate::pipeline::Gate;
 use crate::port::link::{self, Link};
-use crate::port::{InternalPort, PortIo, PortState, TunnelConfig, TunnelPort};
+use crate::port::{PortIo, PortState, TunnelConfig};
 use crate::sys::{self, PacketTx, RawGre, TapError};
 use crate::tree::{TreePortSettings, TreeSettings};
 
@@ -398,14 +398,11 @@ impl Datapath {
             .ok_or_else(|| DatapathError::NoSuchBridge(bridge.into()))?
             .idx;
         let (io, mtu) = match kind {
-            PortKind::Internal { .. } => (
-                PortIo::Internal(InternalPort::open(name, self.options.offload)?),
-                None,
-            ),
+            PortKind::Internal { .. } => (PortIo::open_internal(name, self.options.offload)?, None),
             PortKind::Tunnel(config) => {
                 self.check_tunnel_unique(name, &config)?;
                 let mtu = path_mtu(config.remote_ip);
-                (PortIo::Tunnel(TunnelPort::new(config, mtu)), Some(mtu))
+                (PortIo::open_tunnel(config, mtu), Some(mtu))
             }
         };
         let id = PortId(self.free_port_ids.pop().unwrap_or_else(|| {

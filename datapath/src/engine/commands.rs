@@ -46,16 +46,14 @@ impl Engine {
                 if let Some(b) = slot(&mut self.bridges, state.bridge) {
                     b.ports.push(id);
                 }
-                match &state.io {
-                    PortIo::Internal(_) => self.taps.push(id),
-                    PortIo::Tunnel(t) => {
-                        // Uniqueness was checked on the control side.
-                        let _ = self.tunnels.insert(&t.config, id);
-                        let large = t.config.large_frames;
-                        self.sockets.need_large(large);
-                    }
+                if let PortIo::Tunnel(t) = &state.io {
+                    // Uniqueness was checked on the control side.
+                    let _ = self.tunnels.insert(&t.config, id);
+                    let large = t.config.large_frames;
+                    self.sockets.need_large(large);
                 }
                 *slot(&mut self.ports, id.0 as usize) = Some(state);
+                self.update_sources();
             }
             Command::UpdateTunnel {
                 id,
@@ -92,13 +90,11 @@ impl Engine {
                         tree.set_port(id, None);
                     }
                 }
-                match state.io {
-                    PortIo::Internal(tap) => {
-                        self.taps.retain(|p| *p != id);
-                        tap.destroy();
-                    }
-                    PortIo::Tunnel(t) => self.tunnels.remove(&t.config, id),
+                if let PortIo::Tunnel(t) = &state.io {
+                    self.tunnels.remove(&t.config, id);
                 }
+                state.io.close();
+                self.update_sources();
             }
             Command::SetLink { id, link } => {
                 if let Some(PortState {
