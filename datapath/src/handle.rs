@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use learning::{EntryInfo, Learned, PortId, SharedMacTable};
 
-use crate::counters::{DropCounters, DropReason, PortCounters, PortCountersSnapshot};
+use crate::counters::{DropCounters, DropReason, PerWriter, PortCounters, PortCountersSnapshot};
 use crate::engine::Engine;
 use crate::forward::TunnelSockets;
 use crate::monitor::{self, Monitor, MonitorSink, MonitorSpec};
@@ -26,6 +26,9 @@ use crate::port::{PortIo, PortState, TunnelConfig};
 use crate::sys::{self, PacketTx, RawGre, TapError};
 use crate::tree::{TreePortSettings, TreeSettings};
 
+/// Datapath threads that write counters: one today. Every counter has a block per writer,
+/// summed when read (see `counters`).
+const WRITERS: usize = 1;
 /// Assumed transport MTU when the route to a remote is not known yet.
 const DEFAULT_MTU: u32 = 1500;
 /// Frames read from a TAP per batch when they may be 64 KB each.
@@ -184,7 +187,7 @@ struct PortHandle {
     id: PortId,
     bridge: String,
     kind: PortKind,
-    counters: Arc<PortCounters>,
+    counters: PerWriter<PortCounters>,
     /// Internal ports: the MTU grebe last set. Tunnels: the transport path MTU.
     mtu: Option<u32>,
     /// Tunnels: the Ethernet link the datapath thread sends by, and its interface.
@@ -207,7 +210,7 @@ pub struct Datapath {
     commands: mpsc::Sender<Command>,
     wake: UnixDatagram,
     thread: Option<JoinHandle<()>>,
-    drops: Arc<DropCounters>,
+    drops: PerWriter<DropCounters>,
     bridges: BTreeMap<String, BridgeHandle>,
     ports: BTreeMap<String, PortHandle>,
     free_bridge_slots: Vec<usize>,
@@ -228,7 +231,7 @@ impl Datapath {
             .set_nonblocking(true)
             .map_err(DatapathError::Thread)?;
         let (commands, command_rx) = mpsc::channel();
-        let drops = Arc::new(DropCounters::default());
+        let drops = PerWriter::new(WRITERS);
         let packet_tx = if options.link_tx {
             PacketTx::open()
                 .map_err(|e| tracing::warn!(error = %e, "no packet socket: every tunnel packet goes by the raw socket"))
@@ -241,7 +244,13 @@ impl Datapath {
             raw_large: None,
             packet_tx,
         };
-        let mut engine = Engine::new(sockets, wake_rx, command_rx, drops.clone(), options.offload);
+        let mut engine = Engine::new(
+            sockets,
+            wake_rx,
+            command_rx,
+            drops.writer(0),
+            options.offload,
+        );
         let thread = std::thread::Builder::new()
             .name("grebe-datapath".into())
             .spawn(move || engine.run())
@@ -409,7 +418,7 @@ impl Datapath {
             self.next_port_id += 1;
             self.next_port_id - 1
         }));
-        let counters = Arc::new(PortCounters::default());
+        let counters = PerWriter::new(WRITERS);
         // A tunnel joining a spanning tree starts closed: until the tree says otherwise it could
         // close a loop.
         let tree = self.bridges.get(bridge).and_then(|b| b.tree);
@@ -418,7 +427,7 @@ impl Datapath {
             id,
             state: PortState {
                 bridge: bridge_idx,
-                counters: counters.clone(),
+                counters: counters.writer(0),
                 io,
                 gate: if joins_tree { Gate::Closed } else { Gate::Open },
             },
