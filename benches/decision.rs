@@ -16,10 +16,11 @@ use learning::{Config, PortId, SharedMacTable};
 const BATCH: usize = 32;
 const TAP: PortId = PortId(1);
 const TUNNEL: PortId = PortId(2);
+const REMOTE: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 15);
 
 fn tunnel(key: Option<u32>) -> TunnelConfig {
     TunnelConfig {
-        remote_ip: Ipv4Addr::new(192, 0, 2, 15),
+        remote_ip: REMOTE.into(),
         local_ip: None,
         key,
         csum: false,
@@ -60,8 +61,8 @@ fn decision(c: &mut Criterion) {
     ] {
         let config = tunnel(key);
         // What the peer sent us: from 192.0.2.15 to us.
-        let mut peer = config.outer_header();
-        peer.src = config.remote_ip;
+        let mut peer = config.outer_header().expect("IPv4 ends");
+        peer.src = REMOTE;
         peer.dst = Ipv4Addr::new(192, 0, 2, 10);
         let batch = packets(frame_len, &peer);
         let mut tunnels = TunnelMap::default();
@@ -72,7 +73,7 @@ fn decision(c: &mut Criterion) {
             // The local hosts are known on the TAP, as after the first ARP exchange.
             table.learn([0x02, 0, 0, 0, 1, i as u8], TAP, now);
         }
-        let reply = config.outer_header();
+        let reply = config.outer_header().expect("IPv4 ends");
         let rules = Rules::default();
         let from = PortView {
             tunnel: true,
@@ -86,7 +87,9 @@ fn decision(c: &mut Criterion) {
                 let mut unicast = 0;
                 for packet in &batch {
                     let d = encap::decap(black_box(packet)).expect("valid packet");
-                    let ingress = tunnels.lookup(d.outer.src_addr, d.gre.key).expect("tunnel");
+                    let ingress = tunnels
+                        .lookup(d.outer.src_addr.into(), d.gre.key)
+                        .expect("tunnel");
                     let frame = &packet[d.frame];
                     let from = PortView {
                         id: ingress,

@@ -618,7 +618,7 @@ fn port_ref(p: &BridgePort) -> PortRef {
             name: p.name.clone(),
             port_no: p.id.0,
             kind: "gre",
-            remote_ip: Some(c.remote_ip),
+            remote_ip: c.ipv4_ends().ok().map(|(remote, _)| remote),
         },
     }
 }
@@ -827,8 +827,18 @@ fn output_action(p: &BridgePort, frame: &[u8]) -> Output {
             encapsulation: None,
         };
     };
-    let mut header = config.outer_header();
-    let route_source = config.local_ip.or_else(|| route_source(config.remote_ip));
+    // The datapath holds only tunnels with IPv4 ends (it refuses others with a typed error).
+    let (mut header, (remote_ip, local_ip)) = match (config.outer_header(), config.ipv4_ends()) {
+        (Ok(header), Ok(ends)) => (header, ends),
+        (Err(e), _) | (_, Err(e)) => {
+            return Output {
+                port: port_ref(p),
+                result: format!("dropped: {e}"),
+                encapsulation: None,
+            };
+        }
+    };
+    let route_source = local_ip.or_else(|| route_source(remote_ip));
     if p.link.is_some() {
         // By the packet socket no kernel fills in the source: grebe writes the route's.
         header.src = route_source.unwrap_or(header.src);
@@ -848,7 +858,7 @@ fn output_action(p: &BridgePort, frame: &[u8]) -> Output {
             (
                 result,
                 Some(Encapsulation {
-                    remote_ip: config.remote_ip,
+                    remote_ip,
                     route_source,
                     link: p.link.clone(),
                     header_len: n,

@@ -5,6 +5,7 @@
 
 mod commands;
 
+use std::net::IpAddr;
 use std::ops::Range;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixDatagram;
@@ -364,7 +365,10 @@ impl Engine {
     #[inline]
     fn classify(&self, packet: &[u8]) -> Result<(PortId, Range<usize>, u8), DropReason> {
         let decap = encap::decap(packet)?;
-        match self.tunnels.lookup(decap.outer.src_addr, decap.gre.key) {
+        match self
+            .tunnels
+            .lookup(IpAddr::V4(decap.outer.src_addr), decap.gre.key)
+        {
             Ok(id) => Ok((id, decap.frame, decap.outer.tos)),
             Err(NoTunnel::UnknownRemote) => Err(DropReason::UnknownRemote),
             Err(NoTunnel::KeyMismatch) => Err(DropReason::KeyMismatch),

@@ -135,7 +135,7 @@ fn queue_frame(
     frame: &FrameRef<'_>,
     tx: &mut SendBatch,
 ) -> Result<(), DropReason> {
-    let entry = tx.push(frame.buf, frame.range.clone(), t.config.remote_ip, id.0);
+    let entry = tx.push(frame.buf, frame.range.clone(), t.remote(), id.0);
     match t.header.emit(&mut entry.header, frame.bytes, t.next_seq) {
         Ok(n) => {
             entry.header_len = n as u16;

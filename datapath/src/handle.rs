@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::net::UnixDatagram;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -22,7 +22,8 @@ use crate::forward::TunnelSockets;
 use crate::monitor::{self, Monitor, MonitorSink, MonitorSpec};
 use crate::pipeline::Gate;
 use crate::port::link::{self, Link};
-use crate::port::{PortIo, PortState, TunnelConfig};
+use crate::port::tunnel::TunnelAddressError;
+use crate::port::{PortIo, PortState, TunnelConfig, TunnelPort};
 use crate::sys::{self, PacketTx, RawGre, TapError};
 use crate::tree::{TreePortSettings, TreeSettings};
 
@@ -56,7 +57,13 @@ pub enum DatapathError {
     DuplicateTunnel {
         port: String,
         other: String,
-        remote: Ipv4Addr,
+        remote: IpAddr,
+    },
+    #[error("tunnel {port}: {source}")]
+    TunnelAddress {
+        port: String,
+        #[source]
+        source: TunnelAddressError,
     },
     #[error("the datapath thread has stopped")]
     Stopped,
@@ -113,7 +120,7 @@ pub struct PortStats {
     pub kind: &'static str,
     pub mtu: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub remote_ip: Option<Ipv4Addr>,
+    pub remote_ip: Option<IpAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<u32>,
     /// Tunnels sending by the packet socket: the interface their packets leave by.
@@ -148,10 +155,10 @@ pub(crate) enum Command {
         id: PortId,
         state: PortState,
     },
+    /// A tunnel's new settings or path MTU: the port rebuilt (and checked) on the control side.
     UpdateTunnel {
         id: PortId,
-        config: TunnelConfig,
-        path_mtu: u32,
+        tunnel: TunnelPort,
     },
     SetLink {
         id: PortId,
@@ -410,8 +417,9 @@ impl Datapath {
             PortKind::Internal { .. } => (PortIo::open_internal(name, self.options.offload)?, None),
             PortKind::Tunnel(config) => {
                 self.check_tunnel_unique(name, &config)?;
-                let mtu = path_mtu(config.remote_ip);
-                (PortIo::open_tunnel(config, mtu), Some(mtu))
+                let tunnel = tunnel_port(name, config)?;
+                let mtu = tunnel.path_mtu;
+                (PortIo::open_tunnel(tunnel), Some(mtu))
             }
         };
         let id = PortId(self.free_port_ids.pop().unwrap_or_else(|| {
@@ -552,12 +560,9 @@ impl Datapath {
             (PortKind::Tunnel(_), PortKind::Tunnel(config)) => {
                 self.check_tunnel_unique(name, &config)?;
                 let id = port.id;
-                let path_mtu = path_mtu(config.remote_ip);
-                self.send(Command::UpdateTunnel {
-                    id,
-                    config,
-                    path_mtu,
-                })?;
+                let tunnel = tunnel_port(name, config)?;
+                let path_mtu = tunnel.path_mtu;
+                self.send(Command::UpdateTunnel { id, tunnel })?;
                 let port = self.ports.get_mut(name).expect("checked above");
                 if let PortKind::Tunnel(old) = port.kind
                     && (old.remote_ip, old.local_ip) != (config.remote_ip, config.local_ip)
@@ -601,18 +606,15 @@ impl Datapath {
         let mut changed = Vec::new();
         for (name, p) in &self.ports {
             if let PortKind::Tunnel(config) = p.kind {
-                let mtu = path_mtu(config.remote_ip);
-                if p.mtu != Some(mtu) {
-                    changed.push((name.clone(), p.id, config, mtu));
+                let tunnel = tunnel_port(name, config)?;
+                if p.mtu != Some(tunnel.path_mtu) {
+                    changed.push((name.clone(), p.id, tunnel));
                 }
             }
         }
-        for (name, id, config, path_mtu) in changed {
-            self.send(Command::UpdateTunnel {
-                id,
-                config,
-                path_mtu,
-            })?;
+        for (name, id, tunnel) in changed {
+            let path_mtu = tunnel.path_mtu;
+            self.send(Command::UpdateTunnel { id, tunnel })?;
             let port = self.ports.get_mut(&name).expect("listed above");
             port.mtu = Some(path_mtu);
             let bridge = port.bridge.clone();
@@ -630,8 +632,11 @@ impl Datapath {
         }
         let mut changed = Vec::new();
         for p in self.ports.values_mut() {
-            if let PortKind::Tunnel(config) = p.kind {
-                let link = link::resolve(config.remote_ip, config.local_ip);
+            // Stored tunnels passed `tunnel_port`: their ends are IPv4.
+            if let PortKind::Tunnel(config) = p.kind
+                && let Ok((remote, local)) = config.ipv4_ends()
+            {
+                let link = link::resolve(remote, local);
                 if link != p.link {
                     changed.push((p.id, link.as_ref().map(|(l, _)| *l)));
                     p.link = link;
@@ -792,6 +797,18 @@ impl Drop for Datapath {
         self.stop();
     }
 }
+/// A tunnel port for `config`, with its route's MTU; a typed error for addresses the datapath
+/// cannot send to (IPv6, today).
+fn tunnel_port(name: &str, config: TunnelConfig) -> Result<TunnelPort, DatapathError> {
+    let mut tunnel =
+        TunnelPort::new(config, DEFAULT_MTU).map_err(|source| DatapathError::TunnelAddress {
+            port: name.into(),
+            source,
+        })?;
+    tunnel.path_mtu = path_mtu(tunnel.remote());
+    Ok(tunnel)
+}
+
 fn path_mtu(remote: Ipv4Addr) -> u32 {
     sys::route_mtu(remote).unwrap_or(DEFAULT_MTU)
 }

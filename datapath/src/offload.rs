@@ -88,7 +88,7 @@ pub(crate) fn queue_segments(
     while let Some(payload) = segmenter.next_segment(&mut scratch) {
         let start = frame.range.start + payload.start;
         let end = frame.range.start + payload.end;
-        let entry = tx.push(frame.buf, start..end, t.config.remote_ip, id.0);
+        let entry = tx.push(frame.buf, start..end, t.remote(), id.0);
         let (outer, inner) = entry.header.split_at_mut(outer_len);
         inner[..seg_len].copy_from_slice(&scratch[..seg_len]);
         let parts = [&inner[..seg_len], &frame.bytes[payload]];
@@ -128,7 +128,7 @@ pub(crate) fn queue_large(
     while let Some(payload) = segmenter.next_segment(&mut scratch) {
         let start = frame.range.start + payload.start;
         let end = frame.range.start + payload.end;
-        let entry = tx.push(frame.buf, start..end, t.config.remote_ip, id.0);
+        let entry = tx.push(frame.buf, start..end, t.remote(), id.0);
         let (gre, inner) = entry.header.split_at_mut(gre_len);
         inner[..seg_len].copy_from_slice(&scratch[..seg_len]);
         t.header

@@ -175,7 +175,7 @@ impl Tree {
                 continue;
             };
             // The BPDU travels whole in the entry's own header bytes; no receive buffer needed.
-            let entry = gre.push(0, 0..0, t.config.remote_ip, u32::from(tx.port));
+            let entry = gre.push(0, 0..0, t.remote(), u32::from(tx.port));
             match t.header.emit(&mut entry.header, &tx.frame, t.next_seq) {
                 Ok(n) if n + tx.frame.len() <= entry.header.len() => {
                     entry.header[n..n + tx.frame.len()].copy_from_slice(&tx.frame);

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::{BridgeState, Engine, slot};
 use crate::handle::Command;
 use crate::pipeline::Gate;
-use crate::port::{PortIo, PortState, TunnelPort};
+use crate::port::{PortIo, PortState};
 use crate::tree::{Tree, TreeSettings};
 
 impl Engine {
@@ -55,11 +55,8 @@ impl Engine {
                 *slot(&mut self.ports, id.0 as usize) = Some(state);
                 self.update_sources();
             }
-            Command::UpdateTunnel {
-                id,
-                config,
-                path_mtu,
-            } => {
+            Command::UpdateTunnel { id, tunnel } => {
+                let config = tunnel.config;
                 if let Some(PortState {
                     io: PortIo::Tunnel(t),
                     ..
@@ -73,7 +70,7 @@ impl Engine {
                     let same_ends = t.config.remote_ip == config.remote_ip
                         && t.config.local_ip == config.local_ip;
                     let link = t.link.filter(|_| same_ends);
-                    *t = TunnelPort::new(config, path_mtu);
+                    *t = tunnel;
                     t.next_seq = next_seq;
                     t.set_link(link);
                 }

@@ -13,7 +13,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 
 pub use tap::InternalPort;
-pub use tunnel::{TunnelConfig, TunnelMap, TunnelPort};
+pub use tunnel::{TunnelAddressError, TunnelConfig, TunnelMap, TunnelPort};
 
 use learning::PortId;
 
@@ -46,8 +46,8 @@ impl PortIo {
     }
 
     /// A tunnel port; it has no device of its own (packets come by the shared raw socket).
-    pub(crate) fn open_tunnel(config: TunnelConfig, path_mtu: u32) -> PortIo {
-        PortIo::Tunnel(TunnelPort::new(config, path_mtu))
+    pub(crate) fn open_tunnel(tunnel: TunnelPort) -> PortIo {
+        PortIo::Tunnel(tunnel)
     }
 
     /// Whether the port has a file descriptor of its own to poll (`Source::Port`).
