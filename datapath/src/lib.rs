@@ -40,8 +40,8 @@ pub use handle::{
 };
 pub use monitor::{Decision, Direction, FrameEvent, Monitor, MonitorSpec};
 pub use pipeline::{
-    Action, Delivery, Exclusion, FloodExclusion, FrameSize, Gate, Outcome, PortView, Rules,
-    Verdict, decide, flood_exclusion, process, should_deliver,
+    Action, Delivery, Exclusion, FrameSize, Gate, Outcome, PortView, Rules, Verdict, process,
+    should_deliver,
 };
 pub use port::TunnelConfig;
 pub use port::tap::interface_mac;

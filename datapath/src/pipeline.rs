@@ -16,8 +16,9 @@
 //! 6. the action: to one port, flood, or drop.
 //!
 //! Which port may then receive the frame is one predicate, [`should_deliver`], as `br_forward.c`'s
-//! `should_deliver`: never back out of the ingress port, only to forwarding ports, never from a
-//! tunnel into a tunnel with split horizon, never a frame that its tunnel cannot carry.
+//! `should_deliver`: never back out of the ingress port, only to forwarding ports, never flooded
+//! from a tunnel into a tunnel with split horizon, never a frame that its tunnel cannot carry;
+//! checked in that order, which is the order `ofproto/trace` gives the first reason in.
 
 use std::time::Instant;
 
@@ -294,11 +295,11 @@ pub fn should_deliver(
     if egress.id == ingress.id {
         return Err(Exclusion::Ingress);
     }
-    if delivery == Delivery::Flood && rules.split_horizon && ingress.tunnel && egress.tunnel {
-        return Err(Exclusion::SplitHorizon);
-    }
     if egress.gate != Gate::Open {
         return Err(Exclusion::Blocked);
+    }
+    if delivery == Delivery::Flood && rules.split_horizon && ingress.tunnel && egress.tunnel {
+        return Err(Exclusion::SplitHorizon);
     }
     let wire = match size.segment {
         Some(_) if egress.whole_gso => return Ok(()),
@@ -309,47 +310,6 @@ pub fn should_deliver(
         Some(max) if wire > max => Err(Exclusion::TooBig),
         _ => Ok(()),
     }
-}
-
-/// The decision as it was before [`process`]: learning, lookup and the ingress checks on an
-/// open port of a bridge without spanning tree. Kept for callers not yet moved to `process`.
-#[inline]
-pub fn decide(table: &SharedMacTable, ingress: PortId, frame: &[u8], now: Instant) -> Verdict {
-    let port = PortView::internal(ingress, Gate::Open);
-    process(table, Rules::default(), port, frame, now)
-        .action
-        .verdict()
-}
-
-/// The flood rule as it was before [`should_deliver`], for callers not yet moved to it.
-pub type FloodExclusion = Exclusion;
-
-/// Why a flood that entered on `ingress` does not leave on `egress` (ingress and split horizon
-/// only), or `None` when it does.
-#[inline]
-pub fn flood_exclusion(
-    ingress: PortId,
-    ingress_is_tunnel: bool,
-    egress: PortId,
-    egress_is_tunnel: bool,
-    split_horizon: bool,
-) -> Option<FloodExclusion> {
-    let view = |id, tunnel| PortView {
-        tunnel,
-        ..PortView::internal(id, Gate::Open)
-    };
-    let rules = Rules {
-        split_horizon,
-        spanning_tree: false,
-    };
-    should_deliver(
-        &view(egress, egress_is_tunnel),
-        &view(ingress, ingress_is_tunnel),
-        rules,
-        Delivery::Flood,
-        FrameSize::plain(0),
-    )
-    .err()
 }
 
 #[cfg(test)]
