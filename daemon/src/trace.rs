@@ -1,6 +1,6 @@
 //! `ofproto/trace` and `ofproto/trace-live`: what the bridge decides for a frame, in plain words.
 //!
-//! `ofproto/trace` runs the datapath's own decision (`datapath::decide`) on a frame given as a
+//! `ofproto/trace` runs the datapath's own decision (`datapath::process`) on a frame given as a
 //! flow (`in_port=,dl_src=,dl_dst=`) or in hex, against a copy of the bridge's MAC table, so it
 //! neither sends nor learns. It then says which ports the frame would leave by (with the same
 //! flood rule as the packet loop: never back to the ingress port, and with split horizon never
@@ -19,7 +19,10 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use datapath::{Datapath, Direction, FrameEvent, MonitorSpec, PortKind, Verdict};
+use datapath::{
+    Action, Datapath, Delivery, Direction, Exclusion, FrameEvent, FrameSize, Gate, MonitorSpec,
+    PortKind, PortView, Rules, Verdict, should_deliver,
+};
 use encap::ethernet::{self, EthernetAddress, Frame};
 use encap::{EtherType, gre, ipv4};
 use learning::{EntryKind, Learned, PortId, SharedMacTable};
@@ -552,7 +555,7 @@ pub struct Trace {
     pub lookup_port: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lookup_age: Option<u64>,
-    /// "unicast", "flood" or "drop": what `datapath::decide` returned.
+    /// "unicast", "flood" or "drop": what `datapath::process` decided.
     pub verdict: &'static str,
     /// Why the frame floods ("broadcast", "multicast", "unknown") or is dropped (a drop reason
     /// as `dpif/show` names it).
@@ -618,7 +621,7 @@ fn port_ref(p: &BridgePort) -> PortRef {
             name: p.name.clone(),
             port_no: p.id.0,
             kind: "gre",
-            remote_ip: Some(c.remote_ip),
+            remote_ip: c.ipv4_ends().ok().map(|(remote, _)| remote),
         },
     }
 }
@@ -666,7 +669,6 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
             .find(|p| p.id == id)
             .map_or_else(|| format!("port {id}"), |p| p.name.clone())
     };
-    let ingress_is_tunnel = matches!(ingress.kind, PortKind::Tunnel(_));
     let frame = &req.frame;
     let view = Frame::new_checked(&frame[..]).ok();
     let src = view.as_ref().map(|f| f.src_addr());
@@ -684,46 +686,42 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
                 .collect()
         })
         .unwrap_or_default();
-    let is_bpdu = frame.get(..6) == Some(&stp::bpdu::GROUP_ADDRESS[..]);
-    let ingress_closed = closed.get(&ingress.id).filter(|_| !is_bpdu);
-
-    // What the learning step would do, on a second copy so the decision sees the table as is.
-    let verdict = match ingress_closed {
-        Some(_) => Verdict::Drop(datapath::DropReason::StpBlocked),
-        None => datapath::decide(&table, ingress.id, frame, now),
+    let rules = Rules {
+        split_horizon,
+        spanning_tree: dp.tree_settings(&req.bridge).is_some(),
     };
-    let verdict = match verdict {
-        Verdict::Unicast(p) if closed.contains_key(&p) => {
-            Verdict::Drop(datapath::DropReason::StpBlocked)
-        }
-        v => v,
+    let view_of = |p: &BridgePort| {
+        let gate = closed.get(&p.id).map_or(Gate::Open, |s| Gate::from(*s));
+        port_view(p, gate)
     };
-    let learn_copy = table_copy(dp, &req.bridge, now)?;
-    let checks_passed = !matches!(
-        verdict,
-        Verdict::Drop(
-            datapath::DropReason::FrameTruncated
-                | datapath::DropReason::InvalidSourceMac
-                | datapath::DropReason::LinkLocal
-        )
-    );
-    // A port spanning tree keeps in the learning state learns; only a forwarding one looks up.
-    let reached = checks_passed && ingress_closed.is_none_or(|s| s.learns());
-    let looked_up = checks_passed && ingress_closed.is_none();
-    let (learning, learning_from) = match (reached, src) {
-        (true, Some(src)) => match learn_copy.learn(src.0, ingress.id, now) {
-            Learned::New => ("new", None),
-            Learned::Refreshed => ("refresh", None),
-            Learned::Moved { from } => ("move", Some(name_of(from))),
-            Learned::Pinned => ("pinned", None),
-            Learned::Ignored => ("not_reached", None),
+    let from = view_of(ingress);
+    // The packet loop's own decision, on the copy of the table: it learns there, not in the
+    // bridge.
+    let outcome = datapath::process(&table, rules, from, frame, now);
+    let size = FrameSize::plain(frame.len());
+    let deliver = |p: &BridgePort, how| should_deliver(&view_of(p), &from, rules, how, size);
+    let verdict = match outcome.action {
+        Action::Deliver(p) => match ports.iter().find(|x| x.id == p) {
+            Some(x) if deliver(x, Delivery::Unicast) == Err(Exclusion::Blocked) => {
+                Verdict::Drop(datapath::DropReason::StpBlocked)
+            }
+            _ => Verdict::Unicast(p),
         },
-        _ => ("not_reached", None),
+        action => action.verdict(),
     };
+    let (learning, learning_from) = match outcome.learned {
+        Some(Learned::New) => ("new", None),
+        Some(Learned::Refreshed) => ("refresh", None),
+        Some(Learned::Moved { from }) => ("move", Some(name_of(from))),
+        Some(Learned::Pinned) => ("pinned", None),
+        Some(Learned::Ignored) | None => ("not_reached", None),
+    };
+    // Only a forwarding port looks up, once the frame passed the ingress checks.
+    let looked_up = from.gate == Gate::Open && outcome.learned.is_some();
     let entries = dp.fdb(&req.bridge).unwrap_or_default();
     let (lookup, lookup_port, lookup_age) = match (looked_up, dst) {
         (false, _) => ("not_reached", None, None),
-        (true, Some(d)) if !d.is_multicast() => match learn_copy.lookup(d.0, now) {
+        (true, Some(d)) if !d.is_multicast() => match table.lookup(d.0, now) {
             Some(p) => {
                 let age = entries
                     .iter()
@@ -736,35 +734,31 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
         _ => ("not_looked_up", None, None),
     };
 
-    let mut outputs = Vec::new();
+    // Each output with the rule's refusal, if any (a frame too big for the tunnel).
+    let mut outputs: Vec<(&BridgePort, Option<Exclusion>)> = Vec::new();
     let mut excluded = Vec::new();
     let (verdict_name, reason) = match verdict {
         Verdict::Unicast(p) => {
-            outputs.extend(ports.iter().filter(|x| x.id == p));
+            outputs.extend(
+                ports
+                    .iter()
+                    .filter(|x| x.id == p)
+                    .map(|x| (x, deliver(x, Delivery::Unicast).err())),
+            );
             ("unicast", None)
         }
         Verdict::Flood => {
             for p in &ports {
-                let egress_is_tunnel = matches!(p.kind, PortKind::Tunnel(_));
-                if let Some(state) = closed.get(&p.id).filter(|_| p.id != ingress.id) {
-                    excluded.push(Excluded {
+                match deliver(p, Delivery::Flood) {
+                    Ok(()) => outputs.push((p, None)),
+                    Err(why) if why.is_refusal() => outputs.push((p, Some(why))),
+                    Err(why) => excluded.push(Excluded {
                         port: p.name.clone(),
-                        why: stp_exclusion(*state),
-                    });
-                    continue;
-                }
-                match datapath::flood_exclusion(
-                    ingress.id,
-                    ingress_is_tunnel,
-                    p.id,
-                    egress_is_tunnel,
-                    split_horizon,
-                ) {
-                    Some(why) => excluded.push(Excluded {
-                        port: p.name.clone(),
-                        why: why.name(),
+                        why: match (why, closed.get(&p.id)) {
+                            (Exclusion::Blocked, Some(state)) => stp_exclusion(*state),
+                            _ => why.name(),
+                        },
                     }),
-                    None => outputs.push(p),
                 }
             }
             ("flood", Some(flood_reason(dst)))
@@ -776,7 +770,10 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
     } else {
         (verdict_name, reason)
     };
-    let actions = outputs.iter().map(|p| output_action(p, frame)).collect();
+    let actions = outputs
+        .iter()
+        .map(|(p, refused)| output_action(p, frame, *refused))
+        .collect();
     Ok(Trace {
         bridge: req.bridge.clone(),
         in_port: port_ref(ingress),
@@ -796,7 +793,7 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
         lookup_age,
         verdict: verdict_name,
         reason,
-        outputs: outputs.iter().map(|p| p.name.clone()).collect(),
+        outputs: outputs.iter().map(|(p, _)| p.name.clone()).collect(),
         excluded,
         actions,
     })
@@ -813,8 +810,27 @@ fn stp_exclusion(state: stp::PortState) -> &'static str {
     }
 }
 
+/// A port as the datapath's pipeline sees it: its gate from spanning tree, a tunnel's limit from
+/// its path MTU less its outer headers.
+fn port_view(p: &BridgePort, gate: Gate) -> PortView {
+    match p.kind {
+        PortKind::Internal { .. } => PortView::internal(p.id, gate),
+        PortKind::Tunnel(c) => PortView {
+            id: p.id,
+            tunnel: true,
+            gate,
+            max_frame: p
+                .mtu
+                .zip(c.outer_header().ok())
+                .map(|(mtu, h)| mtu.saturating_sub(h.len() as u32)),
+            whole_gso: c.large_frames,
+        },
+    }
+}
+
 /// What leaving by port `p` does to the frame: a TAP write, or GRE with these outer headers.
-fn output_action(p: &BridgePort, frame: &[u8]) -> Output {
+/// `refused`: why the delivery rule refuses the frame there (too big for the tunnel), if it does.
+fn output_action(p: &BridgePort, frame: &[u8], refused: Option<Exclusion>) -> Output {
     let PortKind::Tunnel(config) = p.kind else {
         let result = if interface_is_up(&p.name) {
             "sent".to_string()
@@ -827,8 +843,18 @@ fn output_action(p: &BridgePort, frame: &[u8]) -> Output {
             encapsulation: None,
         };
     };
-    let mut header = config.outer_header();
-    let route_source = config.local_ip.or_else(|| route_source(config.remote_ip));
+    // The datapath holds only tunnels with IPv4 ends (it refuses others with a typed error).
+    let (mut header, (remote_ip, local_ip)) = match (config.outer_header(), config.ipv4_ends()) {
+        (Ok(header), Ok(ends)) => (header, ends),
+        (Err(e), _) | (_, Err(e)) => {
+            return Output {
+                port: port_ref(p),
+                result: format!("dropped: {e}"),
+                encapsulation: None,
+            };
+        }
+    };
+    let route_source = local_ip.or_else(|| route_source(remote_ip));
     if p.link.is_some() {
         // By the packet socket no kernel fills in the source: grebe writes the route's.
         header.src = route_source.unwrap_or(header.src);
@@ -839,7 +865,7 @@ fn output_action(p: &BridgePort, frame: &[u8]) -> Output {
         Ok(n) => {
             let packet: Vec<u8> = buf[..n].iter().chain(frame).copied().collect();
             let fields = outer_fields(&packet).unwrap_or_default();
-            let too_big = p.mtu.is_some_and(|mtu| packet.len() > mtu as usize);
+            let too_big = refused == Some(Exclusion::TooBig);
             let result = if too_big {
                 format!("dropped: {}", datapath::DropReason::TooBig.name())
             } else {
@@ -848,7 +874,7 @@ fn output_action(p: &BridgePort, frame: &[u8]) -> Output {
             (
                 result,
                 Some(Encapsulation {
-                    remote_ip: config.remote_ip,
+                    remote_ip,
                     route_source,
                     link: p.link.clone(),
                     header_len: n,

@@ -1,7 +1,10 @@
 //! What happened to frames, counted without a shared atomic read-modify-write per frame: every
-//! counter here has exactly one writer (the datapath thread that owns it), which adds with a plain
-//! load and store; readers on the control thread sum snapshots.
+//! counter block here has exactly one writer thread, which adds with a plain load and store.
+//! Each writer thread gets a block of its own (`PerWriter`), on a cache line of its own, and
+//! readers on the control thread sum the blocks: a second datapath thread adds blocks, not
+//! contention.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 /// Adds `n` to a counter that only the calling thread writes.
@@ -86,8 +89,48 @@ impl From<encap::Error> for DropReason {
     }
 }
 
-/// Drops by reason, one instance per datapath thread.
+/// Counters of one kind with one block per writer thread, summed when read.
 #[derive(Debug)]
+pub(crate) struct PerWriter<T> {
+    blocks: Vec<Arc<T>>,
+}
+
+impl<T: Default> PerWriter<T> {
+    /// Blocks for `writers` threads (at least one).
+    pub(crate) fn new(writers: usize) -> PerWriter<T> {
+        PerWriter {
+            blocks: (0..writers.max(1)).map(|_| Arc::default()).collect(),
+        }
+    }
+
+    /// Writer `i`'s block, which only that thread may write.
+    pub(crate) fn writer(&self, i: usize) -> Arc<T> {
+        self.blocks[i].clone()
+    }
+}
+
+impl PerWriter<DropCounters> {
+    /// Every reason with its count summed over the writers, zeros included, in declaration order.
+    pub(crate) fn snapshot(&self) -> Vec<(DropReason, u64)> {
+        DropReason::ALL
+            .iter()
+            .map(|r| (*r, self.blocks.iter().map(|b| b.get(*r)).sum()))
+            .collect()
+    }
+}
+
+impl PerWriter<PortCounters> {
+    pub(crate) fn snapshot(&self) -> PortCountersSnapshot {
+        self.blocks
+            .iter()
+            .map(|b| b.snapshot())
+            .fold(PortCountersSnapshot::default(), |a, b| a.plus(&b))
+    }
+}
+
+/// Drops by reason, written by one datapath thread.
+#[derive(Debug)]
+#[repr(align(64))]
 pub struct DropCounters {
     counts: [AtomicU64; DropReason::ALL.len()],
 }
@@ -116,8 +159,10 @@ impl DropCounters {
     }
 }
 
-/// Per-port traffic, written by the datapath thread only.
+/// One port's traffic as one datapath thread saw it, written by that thread only. Eight
+/// counters: one cache line, which no other writer shares.
 #[derive(Debug, Default)]
+#[repr(align(64))]
 pub struct PortCounters {
     pub(crate) rx_packets: AtomicU64,
     pub(crate) rx_bytes: AtomicU64,
@@ -176,6 +221,21 @@ pub struct PortCountersSnapshot {
     pub bpdu_errors: u64,
 }
 
+impl PortCountersSnapshot {
+    fn plus(&self, o: &PortCountersSnapshot) -> PortCountersSnapshot {
+        PortCountersSnapshot {
+            rx_packets: self.rx_packets + o.rx_packets,
+            rx_bytes: self.rx_bytes + o.rx_bytes,
+            tx_packets: self.tx_packets + o.tx_packets,
+            tx_bytes: self.tx_bytes + o.tx_bytes,
+            tx_dropped: self.tx_dropped + o.tx_dropped,
+            bpdu_tx: self.bpdu_tx + o.bpdu_tx,
+            bpdu_rx: self.bpdu_rx + o.bpdu_rx,
+            bpdu_errors: self.bpdu_errors + o.bpdu_errors,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +259,30 @@ mod tests {
         assert_eq!(c.get(DropReason::KeyMismatch), 2);
         let total: u64 = c.snapshot().iter().map(|(_, n)| n).sum();
         assert_eq!(total, 2);
+    }
+
+    #[test]
+    fn readers_sum_every_writers_block() {
+        let drops: PerWriter<DropCounters> = PerWriter::new(2);
+        drops.writer(0).add(DropReason::TooBig);
+        drops.writer(1).add(DropReason::TooBig);
+        drops.writer(1).add(DropReason::SamePort);
+        let sum = drops.snapshot();
+        assert!(sum.contains(&(DropReason::TooBig, 2)));
+        assert!(sum.contains(&(DropReason::SamePort, 1)));
+        let ports: PerWriter<PortCounters> = PerWriter::new(2);
+        ports.writer(0).rx(100);
+        ports.writer(1).rx(60);
+        ports.writer(1).tx(60);
+        let s = ports.snapshot();
+        assert_eq!((s.rx_packets, s.rx_bytes, s.tx_packets), (2, 160, 1));
+    }
+
+    #[test]
+    fn writers_never_share_a_cache_line() {
+        assert_eq!(std::mem::align_of::<PortCounters>(), 64);
+        assert_eq!(std::mem::size_of::<PortCounters>(), 64);
+        assert_eq!(std::mem::align_of::<DropCounters>(), 64);
     }
 
     #[test]

@@ -1,97 +1,18 @@
-//! A frame's last step: delivery to one port, or a flood to all but the ingress port. Like the
-//! Linux bridge's `br_forward.c`, one predicate says who may receive a flood.
+//! A frame's last step, once the pipeline has said where it goes: out of one port. Every TAP
+//! write and every tunnel send happens here, and each is counted here against its port. Who may
+//! receive a frame is `pipeline::should_deliver`'s to say, not this module's.
 
+use std::io;
 use std::ops::Range;
 
 use learning::PortId;
 
 use crate::counters::{DropCounters, DropReason, PortCounters, bump};
-use crate::port::PortIo;
-use crate::port::TunnelPort;
-use crate::sys::SendBatch;
-use crate::tree::Gate;
-use encap::tso::{MAX_SEGMENT_HEADER_LEN, Segmenter};
+use crate::offload::{queue_large, queue_segments};
+use crate::port::{InternalPort, PortIo, PortState, TunnelPort};
+use crate::sys::{PacketTx, RawGre, RecvBatch, SendBatch, SendEntry};
+use encap::ipv4;
 use encap::vnet::{Gso, VnetHeader};
-
-/// The datapath thread's view of one port.
-pub(crate) struct PortState {
-    pub(crate) bridge: usize,
-    pub(crate) counters: std::sync::Arc<PortCounters>,
-    pub(crate) io: PortIo,
-    /// What spanning tree lets the port do; `Open` outside the tree.
-    pub(crate) gate: Gate,
-}
-
-impl PortState {
-    pub(crate) fn is_tunnel(&self) -> bool {
-        matches!(self.io, PortIo::Tunnel(_))
-    }
-
-    /// Bytes of outer IPv4 + GRE header a tunnel puts in front of what it carries.
-    pub(crate) fn outer_len(&self) -> usize {
-        match &self.io {
-            PortIo::Tunnel(t) => t.header.len(),
-            PortIo::Internal(_) => 0,
-        }
-    }
-}
-
-/// Why a flooded frame does not leave on a port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FloodExclusion {
-    /// Never back out of the port it came in on.
-    Ingress,
-    /// With split horizon, never from one tunnel into another (safe in a full mesh of tunnels,
-    /// where every host already got the frame from its origin).
-    SplitHorizon,
-}
-
-impl FloodExclusion {
-    pub fn name(self) -> &'static str {
-        match self {
-            FloodExclusion::Ingress => "ingress",
-            FloodExclusion::SplitHorizon => "split_horizon",
-        }
-    }
-}
-
-/// The flood rule, as `ofproto/trace` explains it: why a frame that entered on `ingress` does not
-/// leave on `egress`, or `None` when it does.
-#[inline]
-pub fn flood_exclusion(
-    ingress: PortId,
-    ingress_is_tunnel: bool,
-    egress: PortId,
-    egress_is_tunnel: bool,
-    split_horizon: bool,
-) -> Option<FloodExclusion> {
-    if egress == ingress {
-        Some(FloodExclusion::Ingress)
-    } else if split_horizon && ingress_is_tunnel && egress_is_tunnel {
-        Some(FloodExclusion::SplitHorizon)
-    } else {
-        None
-    }
-}
-
-/// May a flooded frame that entered on `ingress` leave on `egress`?
-#[inline]
-pub(crate) fn should_flood(
-    ingress: PortId,
-    ingress_is_tunnel: bool,
-    egress: PortId,
-    egress_is_tunnel: bool,
-    split_horizon: bool,
-) -> bool {
-    flood_exclusion(
-        ingress,
-        ingress_is_tunnel,
-        egress,
-        egress_is_tunnel,
-        split_horizon,
-    )
-    .is_none()
-}
 
 /// The frame being forwarded and where it sits, for zero-copy sends: tunnel packets point into
 /// the receive buffer, TAP writes take `tap_bytes` (the frame behind its virtio-net header when
@@ -146,13 +67,14 @@ pub(crate) fn output(
     drops: &DropCounters,
 ) {
     match &mut port.io {
-        PortIo::Internal(tap) => match tap.write(frame.tap_bytes) {
-            Ok(_) => port.counters.tx(frame.bytes.len()),
-            Err(e) => {
-                bump(&port.counters.tx_dropped, 1);
-                drops.add(tap_write_failure(&e));
-            }
-        },
+        PortIo::Internal(tap) => write_tap(
+            tap,
+            &port.counters,
+            frame.tap_bytes,
+            1,
+            frame.bytes.len(),
+            drops,
+        ),
         PortIo::Tunnel(t) => {
             let result = match (frame.vnet.gso(), t.config.large_frames) {
                 (Gso::None, _) => {
@@ -173,8 +95,31 @@ pub(crate) fn output(
     }
 }
 
+/// Writes `bytes` (`frames` frames of `len` bytes in all, more than one when coalesced) to a
+/// TAP and counts the outcome against its port.
+#[inline]
+pub(crate) fn write_tap(
+    tap: &InternalPort,
+    counters: &PortCounters,
+    bytes: &[u8],
+    frames: u64,
+    len: usize,
+    drops: &DropCounters,
+) {
+    match tap.write(bytes) {
+        Ok(_) => counters.tx_many(frames, len),
+        Err(e) => {
+            bump(&counters.tx_dropped, frames);
+            let reason = tap_write_failure(&e);
+            for _ in 0..frames {
+                drops.add(reason);
+            }
+        }
+    }
+}
+
 /// Why a TAP refused a frame: EIO means the interface is down.
-pub(crate) fn tap_write_failure(e: &std::io::Error) -> DropReason {
+fn tap_write_failure(e: &io::Error) -> DropReason {
     if e.raw_os_error() == Some(libc::EIO) {
         DropReason::PortDown
     } else {
@@ -190,10 +135,7 @@ fn queue_frame(
     frame: &FrameRef<'_>,
     tx: &mut SendBatch,
 ) -> Result<(), DropReason> {
-    if t.header.len() + frame.bytes.len() > t.path_mtu as usize {
-        return Err(DropReason::TooBig);
-    }
-    let entry = tx.push(frame.buf, frame.range.clone(), t.config.remote_ip, id.0);
+    let entry = tx.push(frame.buf, frame.range.clone(), t.remote(), id.0);
     match t.header.emit(&mut entry.header, frame.bytes, t.next_seq) {
         Ok(n) => {
             entry.header_len = n as u16;
@@ -207,94 +149,109 @@ fn queue_frame(
     }
 }
 
-/// A TCP frame of up to 64 KB from a TAP with TSO: cut into MSS-sized segments, each a GRE
-/// packet of [outer headers | segment headers] plus its slice of the original frame.
-fn queue_segments(
-    id: PortId,
-    t: &mut TunnelPort,
-    frame: &FrameRef<'_>,
-    tx: &mut SendBatch,
-) -> Result<(), DropReason> {
-    let mut segmenter = Segmenter::new(frame.bytes, &frame.vnet).map_err(DropReason::from)?;
-    let outer_len = t.header.len();
-    let seg_len = segmenter.header_len();
-    if outer_len + seg_len + usize::from(frame.vnet.gso_size) > t.path_mtu as usize {
-        return Err(DropReason::TooBig);
-    }
-    let mut scratch = [0u8; MAX_SEGMENT_HEADER_LEN];
-    while let Some(payload) = segmenter.next_segment(&mut scratch) {
-        let start = frame.range.start + payload.start;
-        let end = frame.range.start + payload.end;
-        let entry = tx.push(frame.buf, start..end, t.config.remote_ip, id.0);
-        let (outer, inner) = entry.header.split_at_mut(outer_len);
-        inner[..seg_len].copy_from_slice(&scratch[..seg_len]);
-        let parts = [&inner[..seg_len], &frame.bytes[payload]];
-        match t.header.emit_parts(outer, &parts, t.next_seq) {
-            Ok(n) => {
-                entry.header_len = (n + seg_len) as u16;
-                t.advance_seq();
+/// The sockets tunnel packets leave by.
+pub(crate) struct TunnelSockets {
+    /// Receives every GRE packet; sends those with grebe's own outer header.
+    pub(crate) raw: RawGre,
+    /// Opened with the first `large_frames` tunnel.
+    pub(crate) raw_large: Option<RawGre>,
+    /// Sends to tunnels with an Ethernet link (`DatapathOptions::link_tx`).
+    pub(crate) packet_tx: Option<PacketTx>,
+}
+
+impl TunnelSockets {
+    /// Opens the socket for large frames when the first tunnel that uses them appears.
+    pub(crate) fn need_large(&mut self, large_frames: bool) {
+        if large_frames && self.raw_large.is_none() {
+            match RawGre::open_fragmenting() {
+                Ok(raw) => self.raw_large = Some(raw),
+                Err(e) => tracing::error!(error = %e, "cannot open the socket for large frames"),
             }
+        }
+    }
+
+    /// Sends the queued tunnel packets, one `sendmmsg` per socket, and counts each outcome.
+    pub(crate) fn send(
+        &mut self,
+        tx: &mut TxQueues,
+        rx: &RecvBatch,
+        ports: &[Option<PortState>],
+        drops: &DropCounters,
+    ) {
+        send_counted(&self.raw, &mut tx.gre, rx, ports, drops, 0);
+        if !tx.link.is_empty() {
+            match &mut self.packet_tx {
+                Some(packet_tx) => packet_tx.send(
+                    &mut tx.link,
+                    rx.buffers(),
+                    |tag| match ports.get(tag as usize) {
+                        Some(Some(PortState {
+                            io: PortIo::Tunnel(t),
+                            ..
+                        })) => t.link.as_ref().map(|l| &l.eth),
+                        _ => None,
+                    },
+                    count_sent(ports, drops, 0),
+                ),
+                // Links are set only with a packet socket.
+                None => tx.link.clear(),
+            }
+        }
+        if tx.large.is_empty() {
+            return;
+        }
+        match &self.raw_large {
+            // The kernel writes the outer IPv4 header of these.
+            Some(raw) => send_counted(raw, &mut tx.large, rx, ports, drops, ipv4::HEADER_LEN),
+            None => {
+                for _ in 0..tx.large.len() {
+                    drops.add(DropReason::TxFailed);
+                }
+                tx.large.clear();
+            }
+        }
+    }
+}
+
+/// Sends a queue on `raw` and counts each packet against its port; `kernel_header` is the outer
+/// header length the kernel adds itself (not in the entry's header).
+fn send_counted(
+    raw: &RawGre,
+    queue: &mut SendBatch,
+    rx: &RecvBatch,
+    ports: &[Option<PortState>],
+    drops: &DropCounters,
+    kernel_header: usize,
+) {
+    if queue.is_empty() {
+        return;
+    }
+    raw.send(queue, rx.buffers(), count_sent(ports, drops, kernel_header));
+}
+
+/// Counts one sent (or refused) tunnel packet against its port.
+fn count_sent<'a>(
+    ports: &'a [Option<PortState>],
+    drops: &'a DropCounters,
+    kernel_header: usize,
+) -> impl FnMut(&SendEntry, Result<(), io::Error>) + 'a {
+    move |entry, result| {
+        let Some(Some(port)) = ports.get(entry.tag as usize) else {
+            return;
+        };
+        match result {
+            // Inner bytes: a segment's own headers count, the outer ones do not.
+            Ok(()) => port
+                .counters
+                .tx(entry.frame.1 as usize - entry.frame.0 as usize
+                    + usize::from(entry.header_len)
+                    + kernel_header
+                    - port.outer_len()),
             Err(e) => {
-                tx.pop();
-                return Err(e.into());
+                bump(&port.counters.tx_dropped, 1);
+                drops.add(DropReason::TxFailed);
+                tracing::debug!(port = entry.tag, error = %e, "GRE send failed");
             }
         }
-    }
-    Ok(())
-}
-
-/// Largest IPv4 packet: what one large-frame GRE packet may fill.
-const MAX_IPV4_LEN: usize = 65_535;
-
-/// A TCP frame of up to 64 KB on a `large_frames` tunnel: one GRE packet (two when the frame
-/// and headers exceed an IPv4 packet), cut at a whole number of MSS, which the transport
-/// fragments and the peer reassembles. The kernel writes the outer IPv4 header.
-fn queue_large(
-    id: PortId,
-    t: &mut TunnelPort,
-    frame: &FrameRef<'_>,
-    tx: &mut SendBatch,
-) -> Result<(), DropReason> {
-    let gre_len = t.header.gre(0).header_len();
-    let probe = Segmenter::new(frame.bytes, &frame.vnet)?;
-    let seg_len = probe.header_len();
-    let room = MAX_IPV4_LEN - encap::ipv4::HEADER_LEN - gre_len - seg_len;
-    let size = (room / probe.mss()).max(1) * probe.mss();
-    let mut segmenter = Segmenter::with_segment_size(frame.bytes, &frame.vnet, size)?;
-    let mut scratch = [0u8; MAX_SEGMENT_HEADER_LEN];
-    while let Some(payload) = segmenter.next_segment(&mut scratch) {
-        let start = frame.range.start + payload.start;
-        let end = frame.range.start + payload.end;
-        let entry = tx.push(frame.buf, start..end, t.config.remote_ip, id.0);
-        let (gre, inner) = entry.header.split_at_mut(gre_len);
-        inner[..seg_len].copy_from_slice(&scratch[..seg_len]);
-        t.header
-            .gre(t.next_seq)
-            .emit_header_parts(gre, &[&inner[..seg_len], &frame.bytes[payload]]);
-        entry.header_len = (gre_len + seg_len) as u16;
-        t.advance_seq();
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn flood_never_returns_to_ingress() {
-        for split in [false, true] {
-            for (it, et) in [(false, false), (false, true), (true, false), (true, true)] {
-                assert!(!should_flood(PortId(1), it, PortId(1), et, split));
-            }
-        }
-    }
-
-    #[test]
-    fn split_horizon_blocks_only_tunnel_to_tunnel() {
-        assert!(should_flood(PortId(1), true, PortId(2), true, false));
-        assert!(!should_flood(PortId(1), true, PortId(2), true, true));
-        assert!(should_flood(PortId(1), true, PortId(2), false, true));
-        assert!(should_flood(PortId(1), false, PortId(2), true, true));
     }
 }

@@ -10,7 +10,9 @@ use std::time::SystemTime;
 
 use learning::PortId;
 
-use crate::input::Verdict;
+use crate::forward::FrameRef;
+use crate::pipeline::Verdict;
+use crate::sys::SendBatch;
 
 /// Events a watcher may have pending before new ones are skipped.
 const QUEUE: usize = 4096;
@@ -113,5 +115,101 @@ impl MonitorSink {
             }
             Err(TrySendError::Disconnected(_)) => self.closed = true,
         }
+    }
+}
+
+/// Everyone watching, on the datapath thread. Empty almost always: the loop checks that once per
+/// frame and copies nothing.
+#[derive(Default)]
+pub(crate) struct Watchers {
+    sinks: Vec<MonitorSink>,
+}
+
+impl Watchers {
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sinks.is_empty()
+    }
+
+    pub(crate) fn add(&mut self, sink: MonitorSink) {
+        self.sinks.push(sink);
+    }
+
+    /// Reports a frame that entered the bridge on `port` and what the bridge decided for it.
+    pub(crate) fn rx(
+        &mut self,
+        port: PortId,
+        frame: &FrameRef<'_>,
+        verdict: Verdict,
+        targets: &[PortId],
+    ) {
+        let time = SystemTime::now();
+        for sink in self.sinks.iter_mut().filter(|m| m.watches(port)) {
+            let packet =
+                (sink.wants_packets() && frame.packet.len() > frame.bytes.len()).then(|| {
+                    let mut packet = frame.packet.to_vec();
+                    if let Some((at, original)) = frame.overwritten {
+                        packet[at..at + original.len()].copy_from_slice(&original);
+                    }
+                    packet
+                });
+            sink.deliver(FrameEvent {
+                port,
+                direction: Direction::Rx,
+                time,
+                frame: frame.bytes.to_vec(),
+                packet,
+                decision: Some(Decision {
+                    verdict,
+                    outputs: targets.to_vec(),
+                }),
+            });
+        }
+        self.sinks.retain(|m| !m.is_closed());
+    }
+
+    /// Reports what `output` just did on `port`: the frame written to a TAP, or each GRE packet
+    /// queued since entry `queued` (one per segment for a TSO frame).
+    /// `outer_len` is the tunnel's outer header length; `None` for an internal port.
+    pub(crate) fn tx(
+        &mut self,
+        port: PortId,
+        outer_len: Option<usize>,
+        frame: &FrameRef<'_>,
+        tx: &SendBatch,
+        queued: usize,
+    ) {
+        let time = SystemTime::now();
+        for sink in self.sinks.iter_mut().filter(|m| m.watches(port)) {
+            let Some(outer_len) = outer_len else {
+                sink.deliver(FrameEvent {
+                    port,
+                    direction: Direction::Tx,
+                    time,
+                    frame: frame.bytes.to_vec(),
+                    packet: None,
+                    decision: None,
+                });
+                continue;
+            };
+            for entry in tx.entries_since(queued) {
+                let start = entry.frame.0 as usize - frame.range.start;
+                let end = entry.frame.1 as usize - frame.range.start;
+                let payload = &frame.bytes[start..end];
+                // The frame as it travels: a TSO segment's own headers, then its payload.
+                let header = &entry.header[..usize::from(entry.header_len)];
+                let inner = [&header[outer_len..], payload].concat();
+                let packet = sink.wants_packets().then(|| [header, payload].concat());
+                sink.deliver(FrameEvent {
+                    port,
+                    direction: Direction::Tx,
+                    time,
+                    frame: inner,
+                    packet,
+                    decision: None,
+                });
+            }
+        }
+        self.sinks.retain(|m| !m.is_closed());
     }
 }

@@ -11,33 +11,9 @@ use learning::{PortId, SharedMacTable};
 use stp::{Event, SpanningTree};
 
 use crate::counters::{DropCounters, DropReason, bump};
-use crate::forward::PortState;
-use crate::port::PortIo;
+use crate::pipeline::Gate;
+use crate::port::{PortIo, PortState};
 use crate::sys::SendBatch;
-
-/// What spanning tree lets a port do with data frames.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Gate {
-    /// Receive, learn, send: a forwarding port, or one outside the tree (internal ports, ports
-    /// with `stp-enable=false`, bridges without spanning tree).
-    Open,
-    /// Learn source addresses, forward nothing (the learning state).
-    LearnOnly,
-    /// Nothing but BPDUs (blocking, listening, discarding).
-    Closed,
-}
-
-impl From<stp::PortState> for Gate {
-    fn from(state: stp::PortState) -> Gate {
-        if state.forwards() {
-            Gate::Open
-        } else if state.learns() {
-            Gate::LearnOnly
-        } else {
-            Gate::Closed
-        }
-    }
-}
 
 /// Spanning tree settings of a bridge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,7 +175,7 @@ impl Tree {
                 continue;
             };
             // The BPDU travels whole in the entry's own header bytes; no receive buffer needed.
-            let entry = gre.push(0, 0..0, t.config.remote_ip, u32::from(tx.port));
+            let entry = gre.push(0, 0..0, t.remote(), u32::from(tx.port));
             match t.header.emit(&mut entry.header, &tx.frame, t.next_seq) {
                 Ok(n) if n + tx.frame.len() <= entry.header.len() => {
                     entry.header[n..n + tx.frame.len()].copy_from_slice(&tx.frame);

@@ -98,6 +98,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod list;
 mod ports;
 mod shared;
 mod table;
@@ -105,8 +106,8 @@ mod table;
 #[cfg(test)]
 mod model_tests;
 
+pub use ports::PortId;
 pub use shared::SharedMacTable;
 pub use table::{
-    Config, Counters, EntryInfo, EntryKind, Learned, Mac, MacTable, PortId, STAMP_INTERVAL,
-    is_learnable,
+    Config, Counters, EntryInfo, EntryKind, Learned, Mac, MacTable, STAMP_INTERVAL, is_learnable,
 };

@@ -4,10 +4,21 @@
 
 use std::cmp::Reverse;
 use std::collections::HashMap;
+use std::fmt;
 
 use foldhash::fast::RandomState;
 
-use crate::table::{List, PortId};
+use crate::list::{List, index};
+
+/// A bridge port, as the datapath numbers them. The table never interprets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortId(pub u32);
+
+impl fmt::Display for PortId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
 
 /// One port that holds entries.
 #[derive(Debug, Clone, Copy)]
@@ -169,13 +180,4 @@ impl Ports {
             }
         }
     }
-}
-
-/// Ports and entries are counted in `u32`; more than 2^32 - 1 of either
-/// would exhaust memory long before.
-pub(crate) fn index(n: usize) -> u32 {
-    u32::try_from(n)
-        .ok()
-        .filter(|&i| i != u32::MAX)
-        .expect("more than 2^32 - 1 entries")
 }

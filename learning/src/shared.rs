@@ -4,7 +4,8 @@
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
-use crate::table::{Config, Counters, EntryInfo, EntryKind, Learned, Mac, MacTable, PortId};
+use crate::PortId;
+use crate::table::{Config, Counters, EntryInfo, EntryKind, Learned, Mac, MacTable};
 
 /// A [`MacTable`] behind a [`RwLock`], for datapath threads that share one
 /// bridge.

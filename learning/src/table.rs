@@ -8,20 +8,11 @@ use std::time::{Duration, Instant};
 
 use foldhash::fast::RandomState;
 
-use crate::ports::{Ports, index};
+use crate::list::{Chain, Link, Linked, List, NIL, UNLINKED, index};
+use crate::ports::{PortId, Ports};
 
 /// An Ethernet address, in wire order.
 pub type Mac = [u8; 6];
-
-/// A bridge port, as the datapath numbers them. The table never interprets it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PortId(pub u32);
-
-impl fmt::Display for PortId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&self.0, f)
-    }
-}
 
 /// How big the table may grow and how long a learned entry lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,20 +115,6 @@ pub fn is_learnable(mac: Mac) -> bool {
 /// How much of the bound [`MacTable`] reserves up front (OVS's largest
 /// allowed `mac-table-size`); a bigger table grows on demand.
 const PREALLOC_LIMIT: usize = 1 << 20;
-
-/// End of a list, and "no slot".
-const NIL: u32 = u32::MAX;
-
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Link {
-    prev: u32,
-    next: u32,
-}
-
-const UNLINKED: Link = Link {
-    prev: NIL,
-    next: NIL,
-};
 
 /// The map's key: the six address bytes in one integer, so that hashing is
 /// one `write_u64` (one multiply in foldhash) and comparing a probed key is
@@ -248,62 +225,13 @@ pub(crate) struct Slot {
     port_link: Link,
 }
 
-/// Which of a slot's two links a list uses.
-#[derive(Debug, Clone, Copy)]
-enum Chain {
-    Age,
-    Port,
-}
-
-impl Slot {
+impl Linked for Slot {
+    #[inline]
     fn link(&mut self, chain: Chain) -> &mut Link {
         match chain {
             Chain::Age => &mut self.age_link,
             Chain::Port => &mut self.port_link,
         }
-    }
-}
-
-/// An intrusive doubly linked list over slab indices, oldest stamp at `head`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct List {
-    pub(crate) head: u32,
-    pub(crate) tail: u32,
-    pub(crate) len: usize,
-}
-
-impl List {
-    pub(crate) const EMPTY: List = List {
-        head: NIL,
-        tail: NIL,
-        len: 0,
-    };
-
-    fn push_back(&mut self, slots: &mut [Slot], idx: u32, chain: Chain) {
-        *slots[idx as usize].link(chain) = Link {
-            prev: self.tail,
-            next: NIL,
-        };
-        match self.tail {
-            NIL => self.head = idx,
-            tail => slots[tail as usize].link(chain).next = idx,
-        }
-        self.tail = idx;
-        self.len += 1;
-    }
-
-    fn unlink(&mut self, slots: &mut [Slot], idx: u32, chain: Chain) {
-        let Link { prev, next } = *slots[idx as usize].link(chain);
-        match prev {
-            NIL => self.head = next,
-            prev => slots[prev as usize].link(chain).next = next,
-        }
-        match next {
-            NIL => self.tail = prev,
-            next => slots[next as usize].link(chain).prev = prev,
-        }
-        *slots[idx as usize].link(chain) = UNLINKED;
-        self.len -= 1;
     }
 }
 

@@ -502,7 +502,7 @@ fn parse_gre_options(
     options: &BTreeMap<String, String>,
 ) -> Result<PartialGre, ConfigError> {
     let mut out = GreOptions {
-        remote_ip: Ipv4Addr::UNSPECIFIED,
+        remote_ip: Ipv4Addr::UNSPECIFIED.into(),
         local_ip: None,
         key: None,
         csum: false,
@@ -515,7 +515,7 @@ fn parse_gre_options(
     for (key, value) in options {
         match key.as_str() {
             "remote_ip" => remote_ip = Some(parse_endpoint(iface, key, value)?),
-            "local_ip" => out.local_ip = Some(parse_endpoint(iface, key, value)?),
+            "local_ip" => out.local_ip = Some(parse_endpoint(iface, key, value)?.into()),
             "key" => {
                 if value == "flow" {
                     return Err(iface_err(
@@ -659,7 +659,7 @@ impl Interface {
                 iface: name.to_string(),
             })?;
         Ok(GreOptions {
-            remote_ip,
+            remote_ip: remote_ip.into(),
             ..partial.rest
         })
     }
@@ -960,8 +960,8 @@ mod tests {
         assert_eq!(
             g,
             GreOptions {
-                remote_ip: Ipv4Addr::new(192, 0, 2, 15),
-                local_ip: Some(Ipv4Addr::new(192, 0, 2, 1)),
+                remote_ip: Ipv4Addr::new(192, 0, 2, 15).into(),
+                local_ip: Some(Ipv4Addr::new(192, 0, 2, 1).into()),
                 key: Some(16),
                 csum: true,
                 seq: false,

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use crate::sys::{Tap, TapError};
+use crate::sys::{RecvBatch, Tap, TapError};
 
 pub struct InternalPort {
     tap: Tap,
@@ -19,6 +19,26 @@ impl InternalPort {
 
     pub(crate) fn tap(&self) -> &Tap {
         &self.tap
+    }
+
+    /// Reads up to `limit` frames into the batch's buffers; stops early when the TAP has no more.
+    pub(crate) fn read_batch(&self, rx: &mut RecvBatch, limit: usize) -> usize {
+        let mut n = 0;
+        while n < limit {
+            match self.tap.read(rx.buf_mut(n)) {
+                Ok(len) => {
+                    rx.set_len(n, len);
+                    n += 1;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::debug!(port = self.tap.name(), error = %e, "TAP read failed");
+                    break;
+                }
+            }
+        }
+        n
     }
 
     #[inline]

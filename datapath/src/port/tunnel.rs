@@ -1,7 +1,7 @@
 //! GRE tunnel ports and the O(1) map from a received packet's (source address, key) to its tunnel.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use encap::OuterHeader;
 use foldhash::fast::RandomState;
@@ -10,8 +10,8 @@ use learning::PortId;
 /// A tunnel's settings, as `set interface gre0 options:...` gives them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TunnelConfig {
-    pub remote_ip: Ipv4Addr,
-    pub local_ip: Option<Ipv4Addr>,
+    pub remote_ip: IpAddr,
+    pub local_ip: Option<IpAddr>,
     /// RFC 2890 key, sent and required on receipt. Key 0 is the same as no key, as in OVS.
     pub key: Option<u32>,
     pub csum: bool,
@@ -24,15 +24,49 @@ pub struct TunnelConfig {
     pub large_frames: bool,
 }
 
+/// Why a tunnel's addresses cannot be used (yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TunnelAddressError {
+    #[error(
+        "GRE over IPv6 is not supported yet (remote_ip {0}): grebe sends by a raw IPv4 socket; give an IPv4 remote_ip"
+    )]
+    Ipv6Remote(Ipv6Addr),
+    #[error(
+        "local_ip {local} is not IPv4 like remote_ip {remote}: both ends of a tunnel are of one address family"
+    )]
+    MixedFamilies { remote: IpAddr, local: IpAddr },
+}
+
 impl TunnelConfig {
     pub fn effective_key(&self) -> Option<u32> {
         self.key.filter(|k| *k != 0)
     }
 
-    pub fn outer_header(&self) -> OuterHeader {
-        OuterHeader {
-            src: self.local_ip.unwrap_or(Ipv4Addr::UNSPECIFIED),
-            dst: self.remote_ip,
+    /// The tunnel's IPv4 ends (remote, local): the only family the datapath sends today.
+    pub fn ipv4_ends(&self) -> Result<(Ipv4Addr, Option<Ipv4Addr>), TunnelAddressError> {
+        let remote = match self.remote_ip {
+            IpAddr::V4(ip) => ip,
+            IpAddr::V6(ip) => return Err(TunnelAddressError::Ipv6Remote(ip)),
+        };
+        let local = match self.local_ip {
+            None => None,
+            Some(IpAddr::V4(ip)) => Some(ip),
+            Some(local) => {
+                return Err(TunnelAddressError::MixedFamilies {
+                    remote: self.remote_ip,
+                    local,
+                });
+            }
+        };
+        Ok((remote, local))
+    }
+
+    /// The outer IPv4 and GRE header the tunnel puts in front of each frame.
+    pub fn outer_header(&self) -> Result<OuterHeader, TunnelAddressError> {
+        let (remote, local) = self.ipv4_ends()?;
+        Ok(OuterHeader {
+            src: local.unwrap_or(Ipv4Addr::UNSPECIFIED),
+            dst: remote,
             ttl: self.ttl,
             tos: self.tos,
             // As OVS: never let the transport fragment a tunnel packet.
@@ -40,13 +74,20 @@ impl TunnelConfig {
             key: self.effective_key(),
             csum: self.csum,
             seq: self.seq,
-        }
+        })
     }
 
     /// Bytes the tunnel adds in front of an inner Ethernet frame, Ethernet header included:
     /// what an internal port's MTU must leave room for.
     pub fn overhead(&self) -> u32 {
-        self.outer_header().len() as u32 + encap::ethernet::HEADER_LEN as u32
+        let ip = match self.remote_ip {
+            IpAddr::V4(_) => encap::ipv4::HEADER_LEN,
+            IpAddr::V6(_) => 40,
+        };
+        let gre = 4
+            + 4 * (usize::from(self.csum) + usize::from(self.effective_key().is_some()))
+            + 4 * usize::from(self.seq);
+        (ip + gre + encap::ethernet::HEADER_LEN) as u32
     }
 }
 
@@ -73,22 +114,30 @@ impl TunnelPort {
         }
     }
 
-    pub fn new(config: TunnelConfig, path_mtu: u32) -> Self {
-        TunnelPort {
-            header: config.outer_header(),
+    /// A tunnel port for `config`; fails for addresses the datapath cannot send to.
+    pub fn new(config: TunnelConfig, path_mtu: u32) -> Result<Self, TunnelAddressError> {
+        Ok(TunnelPort {
+            header: config.outer_header()?,
             config,
             next_seq: 0,
             path_mtu,
             link: None,
             probe_raw: false,
-        }
+        })
+    }
+
+    /// Where its packets go.
+    #[inline]
+    pub(crate) fn remote(&self) -> Ipv4Addr {
+        self.header.dst
     }
 
     /// Sends by `link` from now on (or by the raw socket, with `None`). Packets on a link carry
     /// the source address themselves, since no kernel fills it in.
     pub(crate) fn set_link(&mut self, link: Option<crate::port::link::Link>) {
         self.link = link;
-        self.header.src = match (self.config.local_ip, link) {
+        let local = self.config.ipv4_ends().ok().and_then(|(_, local)| local);
+        self.header.src = match (local, link) {
             (Some(ip), _) => ip,
             (None, Some(l)) => l.src,
             (None, None) => Ipv4Addr::UNSPECIFIED,
@@ -99,10 +148,12 @@ impl TunnelPort {
 /// Received GRE → tunnel port, by (outer source, key).
 #[derive(Default)]
 pub struct TunnelMap {
-    /// By [`remote_key`]: one integer, hashed in one step.
+    /// IPv4 remotes by [`remote_key`]: one integer, hashed in one step.
     by_remote_key: HashMap<u64, PortId, RandomState>,
+    /// IPv6 remotes, by address and key (0 for none).
+    by_remote_key_v6: HashMap<(Ipv6Addr, u32), PortId, RandomState>,
     /// How many tunnels each remote has: tells "wrong key" from "unknown sender".
-    remotes: HashMap<Ipv4Addr, u32, RandomState>,
+    remotes: HashMap<IpAddr, u32, RandomState>,
 }
 
 /// Why a received packet has no tunnel.
@@ -112,8 +163,8 @@ pub enum NoTunnel {
     KeyMismatch,
 }
 
-/// The map key for a remote and a key: the address in the high half, the key in the low half.
-/// Key 0 is the same as no key (as in OVS), so `None` and `Some(0)` are one tunnel and one
+/// The map key for an IPv4 remote and a key: the address in the high half, the key in the low
+/// half. Key 0 is the same as no key (as in OVS), so `None` and `Some(0)` are one tunnel and one
 /// integer.
 #[inline]
 fn remote_key(remote: Ipv4Addr, key: Option<u32>) -> u64 {
@@ -121,37 +172,59 @@ fn remote_key(remote: Ipv4Addr, key: Option<u32>) -> u64 {
 }
 
 impl TunnelMap {
+    #[inline]
+    fn get(&self, remote: IpAddr, key: Option<u32>) -> Option<PortId> {
+        match remote {
+            IpAddr::V4(ip) => self.by_remote_key.get(&remote_key(ip, key)).copied(),
+            IpAddr::V6(ip) => self.by_remote_key_v6.get(&(ip, key.unwrap_or(0))).copied(),
+        }
+    }
+
     /// Fails (returning the holder) if another tunnel already has this remote and key.
     pub fn insert(&mut self, config: &TunnelConfig, port: PortId) -> Result<(), PortId> {
-        let k = remote_key(config.remote_ip, config.key);
-        if let Some(other) = self.by_remote_key.get(&k) {
-            if *other != port {
-                return Err(*other);
+        if let Some(other) = self.get(config.remote_ip, config.key) {
+            if other != port {
+                return Err(other);
             }
             return Ok(());
         }
-        self.by_remote_key.insert(k, port);
+        match config.remote_ip {
+            IpAddr::V4(ip) => {
+                self.by_remote_key.insert(remote_key(ip, config.key), port);
+            }
+            IpAddr::V6(ip) => {
+                self.by_remote_key_v6
+                    .insert((ip, config.key.unwrap_or(0)), port);
+            }
+        }
         *self.remotes.entry(config.remote_ip).or_default() += 1;
         Ok(())
     }
 
     pub fn remove(&mut self, config: &TunnelConfig, port: PortId) {
-        let k = remote_key(config.remote_ip, config.key);
-        if self.by_remote_key.get(&k) == Some(&port) {
-            self.by_remote_key.remove(&k);
-            if let Some(n) = self.remotes.get_mut(&config.remote_ip) {
-                *n -= 1;
-                if *n == 0 {
-                    self.remotes.remove(&config.remote_ip);
-                }
+        if self.get(config.remote_ip, config.key) != Some(port) {
+            return;
+        }
+        match config.remote_ip {
+            IpAddr::V4(ip) => {
+                self.by_remote_key.remove(&remote_key(ip, config.key));
+            }
+            IpAddr::V6(ip) => {
+                self.by_remote_key_v6.remove(&(ip, config.key.unwrap_or(0)));
+            }
+        }
+        if let Some(n) = self.remotes.get_mut(&config.remote_ip) {
+            *n -= 1;
+            if *n == 0 {
+                self.remotes.remove(&config.remote_ip);
             }
         }
     }
 
     #[inline]
-    pub fn lookup(&self, src: Ipv4Addr, key: Option<u32>) -> Result<PortId, NoTunnel> {
-        match self.by_remote_key.get(&remote_key(src, key)) {
-            Some(p) => Ok(*p),
+    pub fn lookup(&self, src: IpAddr, key: Option<u32>) -> Result<PortId, NoTunnel> {
+        match self.get(src, key) {
+            Some(p) => Ok(p),
             None if self.remotes.contains_key(&src) => Err(NoTunnel::KeyMismatch),
             None => Err(NoTunnel::UnknownRemote),
         }
@@ -164,7 +237,7 @@ mod tests {
 
     fn cfg(remote: [u8; 4], key: Option<u32>) -> TunnelConfig {
         TunnelConfig {
-            remote_ip: Ipv4Addr::from(remote),
+            remote_ip: Ipv4Addr::from(remote).into(),
             local_ip: None,
             key,
             csum: false,
@@ -180,14 +253,14 @@ mod tests {
         let mut m = TunnelMap::default();
         m.insert(&cfg([192, 0, 2, 15], Some(5)), PortId(1)).unwrap();
         m.insert(&cfg([192, 0, 2, 16], None), PortId(2)).unwrap();
-        let a = Ipv4Addr::new(192, 0, 2, 15);
-        let b = Ipv4Addr::new(192, 0, 2, 16);
+        let a = Ipv4Addr::new(192, 0, 2, 15).into();
+        let b = Ipv4Addr::new(192, 0, 2, 16).into();
         assert_eq!(m.lookup(a, Some(5)), Ok(PortId(1)));
         assert_eq!(m.lookup(a, None), Err(NoTunnel::KeyMismatch));
         assert_eq!(m.lookup(b, None), Ok(PortId(2)));
         assert_eq!(m.lookup(b, Some(0)), Ok(PortId(2)), "key 0 is no key");
         assert_eq!(
-            m.lookup(Ipv4Addr::new(192, 0, 2, 99), None),
+            m.lookup(Ipv4Addr::new(192, 0, 2, 99).into(), None),
             Err(NoTunnel::UnknownRemote)
         );
         m.remove(&cfg([192, 0, 2, 15], Some(5)), PortId(1));
@@ -203,6 +276,47 @@ mod tests {
             Err(PortId(1))
         );
         assert!(m.insert(&cfg([192, 0, 2, 15], Some(7)), PortId(3)).is_ok());
+    }
+
+    #[test]
+    fn an_ipv6_tunnel_is_a_typed_error_not_a_wrong_header() {
+        let v6: IpAddr = "2001:db8::15".parse().unwrap();
+        let mut c = cfg([192, 0, 2, 15], None);
+        c.remote_ip = v6;
+        assert_eq!(
+            c.outer_header(),
+            Err(TunnelAddressError::Ipv6Remote(
+                "2001:db8::15".parse().unwrap()
+            ))
+        );
+        assert!(TunnelPort::new(c, 1500).is_err());
+        let mut mixed = cfg([192, 0, 2, 15], None);
+        mixed.local_ip = Some(v6);
+        assert!(matches!(
+            mixed.outer_header(),
+            Err(TunnelAddressError::MixedFamilies { .. })
+        ));
+        // The map keeps IPv6 remotes apart from IPv4 ones, ready for when they can be sent to.
+        let mut m = TunnelMap::default();
+        m.insert(&c, PortId(1)).unwrap();
+        assert_eq!(m.lookup(v6, None), Ok(PortId(1)));
+        assert_eq!(m.lookup(v6, Some(3)), Err(NoTunnel::KeyMismatch));
+        m.remove(&c, PortId(1));
+        assert_eq!(m.lookup(v6, None), Err(NoTunnel::UnknownRemote));
+    }
+
+    #[test]
+    fn overhead_is_the_outer_header_and_ethernet() {
+        for (key, csum, seq) in [
+            (None, false, false),
+            (Some(5), true, true),
+            (Some(0), true, false),
+        ] {
+            let mut c = cfg([192, 0, 2, 15], key);
+            (c.csum, c.seq) = (csum, seq);
+            let header = c.outer_header().unwrap();
+            assert_eq!(c.overhead() as usize, header.len() + 14);
+        }
     }
 
     #[test]

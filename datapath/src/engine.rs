@@ -1,0 +1,491 @@
+//! The datapath thread: one loop that owns every port and socket. It waits for the wake socket,
+//! the raw GRE socket and the TAPs, reads a batch, and for each frame runs the bridge's decision
+//! and hands the frame to `forward`; between batches it applies the control side's `Command`s
+//! (`engine::commands`) and runs the timers (MAC ageing, spanning tree, neighbour probes).
+
+mod commands;
+
+use std::net::IpAddr;
+use std::ops::Range;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::UnixDatagram;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use encap::gro;
+use encap::tunnel::{self, CongestionMark};
+use encap::vnet::{self, VnetHeader};
+use learning::{PortId, SharedMacTable};
+
+use crate::coalesce::Coalescer;
+use crate::counters::{DropCounters, DropReason, bump};
+use crate::forward::{FrameRef, TunnelSockets, TxQueues, output};
+use crate::handle::Command;
+use crate::monitor::Watchers;
+use crate::offload;
+use crate::pipeline::{self, Action, Delivery, Exclusion, Rules, should_deliver};
+use crate::port::tunnel::NoTunnel;
+use crate::port::{PortIo, PortState, Source, TunnelMap};
+use crate::sys::{self, MAX_BATCH, RecvBatch};
+use crate::tree::{self, Tree};
+
+/// Frames read from a TAP per batch when they may be 64 KB each.
+const TAP_BATCH_OFFLOAD: usize = 8;
+/// Batches drained from one fd before the loop looks at the others.
+const BATCHES_PER_WAKE: usize = 4;
+/// How often a tunnel with an Ethernet link sends one packet by the raw socket anyway, so the
+/// kernel keeps confirming (or re-resolving) the remote's MAC.
+const NEIGHBOUR_PROBE: Duration = Duration::from_secs(1);
+
+pub(crate) struct BridgeState {
+    pub(crate) table: Arc<SharedMacTable>,
+    pub(crate) ports: Vec<PortId>,
+    pub(crate) split_horizon: bool,
+    pub(crate) tree: Option<Tree>,
+}
+
+impl BridgeState {
+    /// The settings the decision reads.
+    #[inline]
+    fn rules(&self) -> Rules {
+        Rules {
+            split_horizon: self.split_horizon,
+            spanning_tree: self.tree.is_some(),
+        }
+    }
+}
+
+/// The datapath thread's state: it alone touches ports and sockets.
+pub(crate) struct Engine {
+    sockets: TunnelSockets,
+    wake: UnixDatagram,
+    commands: mpsc::Receiver<Command>,
+    drops: Arc<DropCounters>,
+    bridges: Vec<Option<BridgeState>>,
+    /// Indexed by port number.
+    ports: Vec<Option<PortState>>,
+    tunnels: TunnelMap,
+    /// What the loop polls, in order.
+    sources: Vec<Source>,
+    /// Frames to and from TAPs carry a virtio-net header.
+    offload: bool,
+    /// Scratch: the ports the current frame goes to.
+    targets: Vec<PortId>,
+    /// TCP segments from tunnels being joined into one frame for a TAP.
+    coalescer: Coalescer,
+    monitors: Watchers,
+}
+
+pub(crate) fn slot<T>(v: &mut Vec<Option<T>>, i: usize) -> &mut Option<T> {
+    if v.len() <= i {
+        v.resize_with(i + 1, || None);
+    }
+    &mut v[i]
+}
+
+impl Engine {
+    pub(crate) fn new(
+        sockets: TunnelSockets,
+        wake: UnixDatagram,
+        commands: mpsc::Receiver<Command>,
+        drops: Arc<DropCounters>,
+        offload: bool,
+    ) -> Engine {
+        Engine {
+            sockets,
+            wake,
+            commands,
+            drops,
+            bridges: Vec::new(),
+            ports: Vec::new(),
+            tunnels: TunnelMap::default(),
+            sources: vec![Source::Wake, Source::Tunnels],
+            offload,
+            targets: Vec::new(),
+            coalescer: Coalescer::default(),
+            monitors: Watchers::default(),
+        }
+    }
+
+    pub(crate) fn run(&mut self) {
+        let mut rx = RecvBatch::new();
+        let mut tx = TxQueues::default();
+        let mut pollfds = Vec::new();
+        let mut ready = Vec::new();
+        let mut next_expiry: Option<Instant> = None;
+        let mut next_probe = Instant::now();
+        let mut next_tree_tick = Instant::now();
+        loop {
+            if !self.apply_commands() {
+                return;
+            }
+            let now = Instant::now();
+            let mut timeout = next_expiry.map_or(Duration::from_secs(1), |t| {
+                t.saturating_duration_since(now).min(Duration::from_secs(1))
+            });
+            // Spanning tree timers every TICK, not on every wake-up (tens of thousands a second
+            // under load); received BPDUs are answered as they come (`bpdu`).
+            if self.bridges.iter().flatten().any(|b| b.tree.is_some()) {
+                if now >= next_tree_tick {
+                    next_tree_tick = now + tree::TICK;
+                    self.run_trees(now, &mut tx);
+                    self.flush(&mut tx, &rx);
+                }
+                timeout = timeout.min(next_tree_tick.saturating_duration_since(now));
+            }
+            let fds = self.sources.iter().filter_map(|s| self.source_fd(*s));
+            if let Err(e) = sys::poll_readable(fds, timeout, &mut pollfds, &mut ready) {
+                tracing::error!(error = %e, "poll failed");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            for i in 0..self.sources.len() {
+                if ready.get(i) == Some(&true) {
+                    self.drain(self.sources[i], &mut rx, &mut tx);
+                }
+            }
+            let now = Instant::now();
+            if now >= next_probe {
+                next_probe = now + NEIGHBOUR_PROBE;
+                for port in self.ports.iter_mut().flatten() {
+                    if let PortIo::Tunnel(t) = &mut port.io {
+                        t.probe_raw = t.link.is_some();
+                    }
+                }
+            }
+            if next_expiry.is_none_or(|t| t <= now) {
+                next_expiry = None;
+                for b in self.bridges.iter().flatten() {
+                    b.table.expire(now);
+                    if let Some(t) = b.table.next_expiry() {
+                        next_expiry = Some(next_expiry.map_or(t, |n: Instant| n.min(t)));
+                    }
+                }
+                // Entries learned later are at least a whole ageing period away; look again
+                // within a second anyway so a new bridge's first entries are seen.
+                if next_expiry.is_none() {
+                    next_expiry = Some(now + Duration::from_secs(1));
+                }
+            }
+        }
+    }
+
+    /// Runs the bridges' spanning tree timers and carries out what they ask.
+    fn run_trees(&mut self, now: Instant, tx: &mut TxQueues) {
+        for b in self.bridges.iter_mut().flatten() {
+            if let Some(tree) = &mut b.tree {
+                tree.tick(now);
+                tree.drain(&mut self.ports, &b.table, &mut tx.gre, &self.drops);
+            }
+        }
+    }
+
+    /// A frame to 01:80:c2:00:00:00 on a bridge that runs spanning tree: a BPDU for the
+    /// protocol, answered at once (RSTP's agreement should not wait for a timer).
+    fn bpdu(&mut self, ingress: PortId, frame: &[u8], tx: &mut TxQueues) {
+        let Some(Some(port)) = self.ports.get(ingress.0 as usize) else {
+            return;
+        };
+        let Some(Some(b)) = self.bridges.get_mut(port.bridge) else {
+            return;
+        };
+        let Some(tree) = &mut b.tree else {
+            self.drops.add(DropReason::LinkLocal);
+            return;
+        };
+        tree.receive(ingress, port, frame, &self.drops);
+        tree.drain(&mut self.ports, &b.table, &mut tx.gre, &self.drops);
+    }
+
+    /// The descriptor to poll for a source; `None` for a port that went since the set was made.
+    fn source_fd(&self, source: Source) -> Option<BorrowedFd<'_>> {
+        match source {
+            Source::Wake => Some(self.wake.as_fd()),
+            Source::Tunnels => Some(self.sockets.raw.as_fd()),
+            Source::Port(id) => self.ports.get(id.0 as usize)?.as_ref()?.io.poll_fd(),
+        }
+    }
+
+    /// Rebuilds the poll set after ports came or went: the wake socket, the tunnels' socket,
+    /// then every port with a device of its own.
+    pub(super) fn update_sources(&mut self) {
+        self.sources.clear();
+        self.sources.extend([Source::Wake, Source::Tunnels]);
+        let own = self.ports.iter().enumerate().filter_map(|(i, p)| {
+            let p = p.as_ref()?;
+            p.io.polls_itself()
+                .then_some(Source::Port(PortId(i as u32)))
+        });
+        self.sources.extend(own);
+    }
+
+    /// Handles a readable source: up to `BATCHES_PER_WAKE` batches, each decided and sent.
+    fn drain(&mut self, source: Source, rx: &mut RecvBatch, tx: &mut TxQueues) {
+        match source {
+            Source::Wake => {
+                let mut sink = [0u8; 64];
+                while self.wake.recv(&mut sink).is_ok() {}
+            }
+            Source::Tunnels => {
+                for _ in 0..BATCHES_PER_WAKE {
+                    let n = match self.sockets.raw.recv(rx) {
+                        Ok(n) => n,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "GRE receive failed");
+                            0
+                        }
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    self.tunnel_batch(rx, n, tx);
+                    self.flush(tx, rx);
+                    if n < MAX_BATCH {
+                        break;
+                    }
+                }
+            }
+            Source::Port(id) => {
+                // With offloads a frame can be 64 KB, so the batch is shorter: eight such frames
+                // are already ~360 GRE packets, and fewer buffers in use keep the resident set
+                // small.
+                let limit = if self.offload {
+                    TAP_BATCH_OFFLOAD
+                } else {
+                    MAX_BATCH
+                };
+                for _ in 0..BATCHES_PER_WAKE {
+                    let n = match self.ports.get(id.0 as usize) {
+                        Some(Some(port)) => port.io.read_batch(rx, limit),
+                        _ => 0,
+                    };
+                    if n == 0 {
+                        break;
+                    }
+                    self.tap_batch(id, rx, n, tx);
+                    self.flush(tx, rx);
+                    if n < limit {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn tap_batch(&mut self, id: PortId, rx: &mut RecvBatch, n: usize, tx: &mut TxQueues) {
+        let now = Instant::now();
+        let skip = if self.offload { vnet::HEADER_LEN } else { 0 };
+        for i in 0..n {
+            let vnet = if self.offload {
+                match offload::take_offload_work(rx.packet_mut(i)) {
+                    Ok(v) => v,
+                    Err(reason) => {
+                        self.drops.add(reason);
+                        continue;
+                    }
+                }
+            } else {
+                VnetHeader::PLAIN
+            };
+            let packet = rx.packet(i);
+            let Some(bytes) = packet.get(skip..) else {
+                self.drops.add(DropReason::FrameTruncated);
+                continue;
+            };
+            let frame = FrameRef {
+                buf: i,
+                range: skip..packet.len(),
+                bytes,
+                tap_bytes: packet,
+                packet: bytes,
+                overwritten: None,
+                vnet,
+            };
+            self.forward(id, frame, now, tx);
+        }
+    }
+
+    fn tunnel_batch(&mut self, rx: &mut RecvBatch, n: usize, tx: &mut TxQueues) {
+        let now = Instant::now();
+        for i in 0..n {
+            let (id, range, outer_tos) = match self.classify(rx.packet(i)) {
+                Ok(x) => x,
+                Err(reason) => {
+                    self.drops.add(reason);
+                    continue;
+                }
+            };
+            let mark = tunnel::decap_ecn(&mut rx.packet_mut(i)[range.clone()], outer_tos);
+            if mark == CongestionMark::NotEct {
+                self.drops.add(DropReason::EcnNotEct);
+                continue;
+            }
+            let vnet_header = match &self.ports[id.0 as usize] {
+                Some(PortState {
+                    io: PortIo::Tunnel(t),
+                    ..
+                }) if self.offload => {
+                    offload::reassembled_to_gso(t, &mut rx.packet_mut(i)[range.clone()])
+                }
+                _ => VnetHeader::PLAIN,
+            };
+            // The GRE header in front of the frame is parsed and done with: the TAP's
+            // virtio-net header goes in its place, so no frame is copied.
+            let mut overwritten = None;
+            let tap_start = if self.offload {
+                let at = range.start - vnet::HEADER_LEN;
+                let spent = &mut rx.packet_mut(i)[at..range.start];
+                if !self.monitors.is_empty() {
+                    let mut original = [0u8; vnet::HEADER_LEN];
+                    original.copy_from_slice(spent);
+                    overwritten = Some((at, original));
+                }
+                vnet_header.emit(spent);
+                at
+            } else {
+                range.start
+            };
+            let packet = rx.packet(i);
+            let frame = FrameRef {
+                buf: i,
+                range: range.clone(),
+                bytes: &packet[range.clone()],
+                tap_bytes: &packet[tap_start..range.end],
+                packet,
+                overwritten,
+                vnet: vnet_header,
+            };
+            self.forward(id, frame, now, tx);
+        }
+        self.coalescer.flush(&self.ports, &self.drops);
+    }
+
+    /// Which tunnel a received packet belongs to, where its Ethernet frame is, and the outer TOS.
+    #[inline]
+    fn classify(&self, packet: &[u8]) -> Result<(PortId, Range<usize>, u8), DropReason> {
+        let decap = encap::decap(packet)?;
+        match self
+            .tunnels
+            .lookup(IpAddr::V4(decap.outer.src_addr), decap.gre.key)
+        {
+            Ok(id) => Ok((id, decap.frame, decap.outer.tos)),
+            Err(NoTunnel::UnknownRemote) => Err(DropReason::UnknownRemote),
+            Err(NoTunnel::KeyMismatch) => Err(DropReason::KeyMismatch),
+        }
+    }
+
+    /// Counts the frame in on `ingress`, runs the bridge's decision, and carries it out.
+    #[inline]
+    fn forward(&mut self, ingress: PortId, frame: FrameRef<'_>, now: Instant, tx: &mut TxQueues) {
+        let Some(in_port) = self.ports[ingress.0 as usize].as_ref() else {
+            return;
+        };
+        in_port.counters.rx(frame.bytes.len());
+        let Some(bridge) = self.bridges[in_port.bridge].as_ref() else {
+            return;
+        };
+        let from = in_port.view(ingress);
+        let rules = bridge.rules();
+        let action = pipeline::process(&bridge.table, rules, from, frame.bytes, now).action;
+        let size = offload::frame_size(frame.bytes, &frame.vnet);
+        // Reused across frames: no allocation once it has grown to the widest flood.
+        let mut targets = std::mem::take(&mut self.targets);
+        targets.clear();
+        match action {
+            Action::Local => {
+                self.targets = targets;
+                return self.bpdu(ingress, frame.bytes, tx);
+            }
+            // A closed port's traffic never entered the bridge: no watcher hears of it.
+            Action::Drop(DropReason::StpBlocked) => {
+                self.targets = targets;
+                return self.drops.add(DropReason::StpBlocked);
+            }
+            Action::Deliver(p) => targets.push(p),
+            Action::Flood => targets.extend(bridge.ports.iter().copied().filter(|&p| {
+                let Some(Some(port)) = self.ports.get(p.0 as usize) else {
+                    return false;
+                };
+                match should_deliver(&port.view(p), &from, rules, Delivery::Flood, size) {
+                    Ok(()) => true,
+                    // Refused, not excluded: the port is a target that counts the drop.
+                    Err(why) => why.is_refusal(),
+                }
+            })),
+            Action::Drop(reason) => self.drops.add(reason),
+        }
+        if targets.is_empty() && !matches!(action, Action::Drop(_)) {
+            self.drops.add(DropReason::NoTarget);
+        }
+        let watched = !self.monitors.is_empty();
+        if watched {
+            self.monitors
+                .rx(ingress, &frame, action.verdict(), &targets);
+        } else if let Some(tap) = self.coalescible_target(from.tunnel, &targets)
+            && let Some(segment) = gro::tcp4_segment(frame.bytes)
+        {
+            self.coalescer
+                .add(tap, frame.bytes, segment, &self.ports, &self.drops);
+            self.targets = targets;
+            return;
+        }
+        // Whatever is being coalesced must not be overtaken.
+        if self.coalescer.is_pending() {
+            self.coalescer.flush(&self.ports, &self.drops);
+        }
+        for &p in &targets {
+            let Some(Some(port)) = self.ports.get_mut(p.0 as usize) else {
+                // Learned on a port deleted since: the table flush races this batch.
+                self.drops.add(DropReason::NoTarget);
+                continue;
+            };
+            // Flood targets passed this already but for a refusal; a unicast target meets it
+            // here (never the ingress: the pipeline drops that as `same_port`).
+            match should_deliver(&port.view(p), &from, rules, Delivery::Unicast, size) {
+                Ok(()) => {}
+                // Learned before the port closed; the flush that follows a state change races
+                // this batch.
+                Err(Exclusion::Blocked) => {
+                    self.drops.add(DropReason::StpBlocked);
+                    continue;
+                }
+                Err(_) => {
+                    bump(&port.counters.tx_dropped, 1);
+                    self.drops.add(DropReason::TooBig);
+                    continue;
+                }
+            }
+            let (gre_before, link_before) = (tx.gre.len(), tx.link.len());
+            output(p, port, &frame, tx, &self.drops);
+            if watched {
+                let (queue, queued) = if tx.link.len() > link_before {
+                    (&tx.link, link_before)
+                } else {
+                    (&tx.gre, gre_before)
+                };
+                let outer_len = port.is_tunnel().then(|| port.outer_len());
+                self.monitors.tx(p, outer_len, &frame, queue, queued);
+            }
+        }
+        self.targets = targets;
+    }
+
+    /// The TAP a frame from a tunnel is coalesced for, if it goes to exactly one internal port
+    /// and the TAP takes GSO frames.
+    #[inline]
+    fn coalescible_target(&self, from_tunnel: bool, targets: &[PortId]) -> Option<PortId> {
+        match targets {
+            [p] if from_tunnel && self.offload => match self.ports.get(p.0 as usize) {
+                Some(Some(port)) if !port.is_tunnel() => Some(*p),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Sends the queued tunnel packets.
+    fn flush(&mut self, tx: &mut TxQueues, rx: &RecvBatch) {
+        self.sockets.send(tx, rx, &self.ports, &self.drops);
+    }
+}

@@ -1,0 +1,814 @@
+//! The daemon's handle on the datapath: `Datapath` adds and removes bridges and ports, reads
+//! counters and tables, and starts watchers. It keeps the control side's view (names, kinds,
+//! settings) and tells the datapath thread (`engine`) what changed by `Command`s, applied there
+//! between batches, so the packet loop takes no lock per frame; MAC tables and counters are
+//! shared as `Arc`s that the loop writes without contention (see `learning::SharedMacTable` and
+//! `counters`).
+
+use std::collections::BTreeMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::unix::net::UnixDatagram;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use learning::{EntryInfo, Learned, PortId, SharedMacTable};
+
+use crate::counters::{DropCounters, DropReason, PerWriter, PortCounters, PortCountersSnapshot};
+use crate::engine::Engine;
+use crate::forward::TunnelSockets;
+use crate::monitor::{self, Monitor, MonitorSink, MonitorSpec};
+use crate::pipeline::Gate;
+use crate::port::link::{self, Link};
+use crate::port::tunnel::TunnelAddressError;
+use crate::port::{PortIo, PortState, TunnelConfig, TunnelPort};
+use crate::sys::{self, PacketTx, RawGre, TapError};
+use crate::tree::{TreePortSettings, TreeSettings};
+
+/// Datapath threads that write counters: one today. Every counter has a block per writer,
+/// summed when read (see `counters`).
+const WRITERS: usize = 1;
+/// Assumed transport MTU when the route to a remote is not known yet.
+const DEFAULT_MTU: u32 = 1500;
+/// Frames read from a TAP per batch when they may be 64 KB each.
+#[derive(Debug, thiserror::Error)]
+pub enum DatapathError {
+    #[error(
+        "cannot open the raw GRE socket (IPv4 protocol 47): run as root or grant CAP_NET_RAW and CAP_NET_ADMIN"
+    )]
+    RawSocket(#[source] io::Error),
+    #[error("cannot start the datapath thread")]
+    Thread(#[source] io::Error),
+    #[error(transparent)]
+    Tap(#[from] TapError),
+    #[error("bridge {0} already exists")]
+    BridgeExists(String),
+    #[error("no bridge named {0}")]
+    NoSuchBridge(String),
+    #[error("port {0} already exists")]
+    PortExists(String),
+    #[error("no port named {0}")]
+    NoSuchPort(String),
+    #[error(
+        "tunnel {port} has the same remote_ip {remote} and key as tunnel {other}: received packets could not tell them apart; give one of them another options:key"
+    )]
+    DuplicateTunnel {
+        port: String,
+        other: String,
+        remote: IpAddr,
+    },
+    #[error("tunnel {port}: {source}")]
+    TunnelAddress {
+        port: String,
+        #[source]
+        source: TunnelAddressError,
+    },
+    #[error("the datapath thread has stopped")]
+    Stopped,
+    #[error("bridge {0} does not run spanning tree (ovs-vsctl set bridge {0} stp_enable=true)")]
+    NoSpanningTree(String),
+}
+
+/// How the datapath runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DatapathOptions {
+    /// Internal ports speak the virtio-net header: the kernel hands over TCP frames of up to
+    /// 64 KB (segmented by grebe before tunnelling) and leaves checksums to grebe.
+    pub offload: bool,
+    /// Tunnel packets to an on-link remote the kernel has resolved leave as Ethernet frames by
+    /// a packet socket, skipping the kernel's per-packet route lookup, output hooks and
+    /// neighbour lookup (see `port::link`); off: everything by the raw socket.
+    pub link_tx: bool,
+}
+
+impl Default for DatapathOptions {
+    fn default() -> Self {
+        DatapathOptions {
+            offload: true,
+            link_tx: true,
+        }
+    }
+}
+
+/// A bridge's forwarding settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BridgeSettings {
+    pub table: learning::Config,
+    /// Never flood a frame that came from a tunnel to another tunnel.
+    pub split_horizon: bool,
+}
+
+/// What a port is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortKind {
+    /// A TAP device; its MTU follows the bridge's tunnels unless `mtu_request` is set.
+    Internal {
+        mtu_request: Option<u32>,
+    },
+    Tunnel(TunnelConfig),
+}
+
+/// One port's counters and state, for `dpif/show` and `get interface P statistics`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PortStats {
+    pub name: String,
+    pub bridge: String,
+    pub port_no: u32,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub mtu: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remote_ip: Option<IpAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<u32>,
+    /// Tunnels sending by the packet socket: the interface their packets leave by.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+    #[serde(flatten)]
+    pub counters: PortCountersSnapshot,
+}
+
+/// One learned MAC, for `fdb/show`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FdbEntry {
+    pub port: String,
+    pub port_no: u32,
+    pub entry: EntryInfo,
+}
+
+pub(crate) enum Command {
+    AddBridge {
+        idx: usize,
+        table: Arc<SharedMacTable>,
+        split_horizon: bool,
+    },
+    SetSplitHorizon {
+        idx: usize,
+        split_horizon: bool,
+    },
+    DelBridge {
+        idx: usize,
+    },
+    AddPort {
+        id: PortId,
+        state: PortState,
+    },
+    /// A tunnel's new settings or path MTU: the port rebuilt (and checked) on the control side.
+    UpdateTunnel {
+        id: PortId,
+        tunnel: TunnelPort,
+    },
+    SetLink {
+        id: PortId,
+        link: Option<Link>,
+    },
+    DelPort {
+        id: PortId,
+    },
+    SetTree {
+        idx: usize,
+        settings: Option<TreeSettings>,
+    },
+    SetTreePort {
+        id: PortId,
+        config: Option<stp::PortConfig>,
+    },
+    TreeStatus {
+        idx: usize,
+        reply: mpsc::SyncSender<Option<stp::Status>>,
+    },
+    Watch(MonitorSink),
+    Sync(mpsc::SyncSender<()>),
+}
+
+struct BridgeHandle {
+    idx: usize,
+    table: Arc<SharedMacTable>,
+    settings: BridgeSettings,
+    tree: Option<TreeSettings>,
+}
+
+struct PortHandle {
+    id: PortId,
+    bridge: String,
+    kind: PortKind,
+    counters: PerWriter<PortCounters>,
+    /// Internal ports: the MTU grebe last set. Tunnels: the transport path MTU.
+    mtu: Option<u32>,
+    /// Tunnels: the Ethernet link the datapath thread sends by, and its interface.
+    link: Option<(Link, String)>,
+    tree: TreePortSettings,
+    /// The port's settings as the datapath thread's spanning tree has them.
+    tree_sent: Option<stp::PortConfig>,
+}
+
+/// A bridge's spanning tree as `stp/show` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeStatus {
+    pub status: stp::Status,
+    /// Port number to port name.
+    pub port_names: BTreeMap<stp::PortNo, String>,
+}
+
+/// The daemon's handle on the datapath thread.
+pub struct Datapath {
+    commands: mpsc::Sender<Command>,
+    wake: UnixDatagram,
+    thread: Option<JoinHandle<()>>,
+    drops: PerWriter<DropCounters>,
+    bridges: BTreeMap<String, BridgeHandle>,
+    ports: BTreeMap<String, PortHandle>,
+    free_bridge_slots: Vec<usize>,
+    bridge_slots: usize,
+    free_port_ids: Vec<u32>,
+    /// Port numbers start at 1, as OpenFlow's do; 0 is never used.
+    next_port_id: u32,
+    options: DatapathOptions,
+}
+
+impl Datapath {
+    /// Opens the shared raw GRE socket and starts the packet loop.
+    pub fn start(options: DatapathOptions) -> Result<Datapath, DatapathError> {
+        let raw = RawGre::open().map_err(DatapathError::RawSocket)?;
+        let (wake, wake_rx) = UnixDatagram::pair().map_err(DatapathError::Thread)?;
+        wake.set_nonblocking(true).map_err(DatapathError::Thread)?;
+        wake_rx
+            .set_nonblocking(true)
+            .map_err(DatapathError::Thread)?;
+        let (commands, command_rx) = mpsc::channel();
+        let drops = PerWriter::new(WRITERS);
+        let packet_tx = if options.link_tx {
+            PacketTx::open()
+                .map_err(|e| tracing::warn!(error = %e, "no packet socket: every tunnel packet goes by the raw socket"))
+                .ok()
+        } else {
+            None
+        };
+        let sockets = TunnelSockets {
+            raw,
+            raw_large: None,
+            packet_tx,
+        };
+        let mut engine = Engine::new(
+            sockets,
+            wake_rx,
+            command_rx,
+            drops.writer(0),
+            options.offload,
+        );
+        let thread = std::thread::Builder::new()
+            .name("grebe-datapath".into())
+            .spawn(move || engine.run())
+            .map_err(DatapathError::Thread)?;
+        Ok(Datapath {
+            commands,
+            wake,
+            thread: Some(thread),
+            drops,
+            bridges: BTreeMap::new(),
+            ports: BTreeMap::new(),
+            free_bridge_slots: Vec::new(),
+            bridge_slots: 0,
+            free_port_ids: Vec::new(),
+            next_port_id: 1,
+            options,
+        })
+    }
+
+    fn send(&self, command: Command) -> Result<(), DatapathError> {
+        self.commands
+            .send(command)
+            .map_err(|_| DatapathError::Stopped)?;
+        // A full wake socket already holds a wake-up: nothing lost.
+        let _ = self.wake.send(&[1]);
+        Ok(())
+    }
+
+    /// Returns once the datapath thread has applied every change sent before.
+    pub fn sync(&self) -> Result<(), DatapathError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        self.send(Command::Sync(tx))?;
+        rx.recv().map_err(|_| DatapathError::Stopped)
+    }
+
+    pub fn add_bridge(
+        &mut self,
+        name: &str,
+        settings: BridgeSettings,
+    ) -> Result<(), DatapathError> {
+        if self.bridges.contains_key(name) {
+            return Err(DatapathError::BridgeExists(name.into()));
+        }
+        let idx = self.free_bridge_slots.pop().unwrap_or_else(|| {
+            self.bridge_slots += 1;
+            self.bridge_slots - 1
+        });
+        let table = Arc::new(SharedMacTable::new(settings.table));
+        self.send(Command::AddBridge {
+            idx,
+            table: table.clone(),
+            split_horizon: settings.split_horizon,
+        })?;
+        self.bridges.insert(
+            name.into(),
+            BridgeHandle {
+                idx,
+                table,
+                settings,
+                tree: None,
+            },
+        );
+        Ok(())
+    }
+
+    pub fn set_bridge(
+        &mut self,
+        name: &str,
+        settings: BridgeSettings,
+    ) -> Result<(), DatapathError> {
+        let b = self
+            .bridges
+            .get_mut(name)
+            .ok_or_else(|| DatapathError::NoSuchBridge(name.into()))?;
+        if b.settings.table != settings.table {
+            b.table.set_config(settings.table, Instant::now());
+        }
+        let idx = b.idx;
+        let changed = b.settings.split_horizon != settings.split_horizon;
+        b.settings = settings;
+        if changed {
+            self.send(Command::SetSplitHorizon {
+                idx,
+                split_horizon: settings.split_horizon,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the bridge and its ports (their TAP devices too).
+    pub fn del_bridge(&mut self, name: &str) -> Result<(), DatapathError> {
+        let ports: Vec<String> = self
+            .ports
+            .iter()
+            .filter(|(_, p)| p.bridge == name)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for p in ports {
+            self.del_port(&p)?;
+        }
+        let b = self
+            .bridges
+            .remove(name)
+            .ok_or_else(|| DatapathError::NoSuchBridge(name.into()))?;
+        self.free_bridge_slots.push(b.idx);
+        self.send(Command::DelBridge { idx: b.idx })
+    }
+
+    pub fn bridge_names(&self) -> impl Iterator<Item = &str> {
+        self.bridges.keys().map(String::as_str)
+    }
+
+    pub fn bridge_settings(&self, name: &str) -> Option<BridgeSettings> {
+        self.bridges.get(name).map(|b| b.settings)
+    }
+
+    pub fn port_kind(&self, name: &str) -> Option<(&str, PortKind)> {
+        self.ports.get(name).map(|p| (p.bridge.as_str(), p.kind))
+    }
+
+    pub fn port_names(&self) -> impl Iterator<Item = &str> {
+        self.ports.keys().map(String::as_str)
+    }
+
+    fn check_tunnel_unique(&self, name: &str, config: &TunnelConfig) -> Result<(), DatapathError> {
+        for (other, p) in &self.ports {
+            if let PortKind::Tunnel(c) = p.kind
+                && other != name
+                && c.remote_ip == config.remote_ip
+                && c.effective_key() == config.effective_key()
+            {
+                return Err(DatapathError::DuplicateTunnel {
+                    port: name.into(),
+                    other: other.clone(),
+                    remote: config.remote_ip,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub fn add_port(
+        &mut self,
+        bridge: &str,
+        name: &str,
+        kind: PortKind,
+    ) -> Result<(), DatapathError> {
+        if self.ports.contains_key(name) {
+            return Err(DatapathError::PortExists(name.into()));
+        }
+        let bridge_idx = self
+            .bridges
+            .get(bridge)
+            .ok_or_else(|| DatapathError::NoSuchBridge(bridge.into()))?
+            .idx;
+        let (io, mtu) = match kind {
+            PortKind::Internal { .. } => (PortIo::open_internal(name, self.options.offload)?, None),
+            PortKind::Tunnel(config) => {
+                self.check_tunnel_unique(name, &config)?;
+                let tunnel = tunnel_port(name, config)?;
+                let mtu = tunnel.path_mtu;
+                (PortIo::open_tunnel(tunnel), Some(mtu))
+            }
+        };
+        let id = PortId(self.free_port_ids.pop().unwrap_or_else(|| {
+            self.next_port_id += 1;
+            self.next_port_id - 1
+        }));
+        let counters = PerWriter::new(WRITERS);
+        // A tunnel joining a spanning tree starts closed: until the tree says otherwise it could
+        // close a loop.
+        let tree = self.bridges.get(bridge).and_then(|b| b.tree);
+        let joins_tree = tree.is_some() && matches!(kind, PortKind::Tunnel(_));
+        self.send(Command::AddPort {
+            id,
+            state: PortState {
+                bridge: bridge_idx,
+                counters: counters.writer(0),
+                io,
+                gate: if joins_tree { Gate::Closed } else { Gate::Open },
+            },
+        })?;
+        self.ports.insert(
+            name.into(),
+            PortHandle {
+                id,
+                bridge: bridge.into(),
+                kind,
+                counters,
+                mtu,
+                link: None,
+                tree: TreePortSettings::default(),
+                tree_sent: None,
+            },
+        );
+        self.update_internal_mtus(bridge);
+        self.sync_tree_ports(bridge)
+    }
+
+    /// Runs spanning tree on a bridge (`None`: stops it; every port forwards again).
+    pub fn set_spanning_tree(
+        &mut self,
+        bridge: &str,
+        settings: Option<TreeSettings>,
+    ) -> Result<(), DatapathError> {
+        let b = self
+            .bridges
+            .get_mut(bridge)
+            .ok_or_else(|| DatapathError::NoSuchBridge(bridge.into()))?;
+        if b.tree == settings {
+            return Ok(());
+        }
+        let restart = b.tree.map(|t| t.protocol) != settings.map(|t| t.protocol);
+        b.tree = settings;
+        let idx = b.idx;
+        self.send(Command::SetTree { idx, settings })?;
+        if restart {
+            // A new protocol instance knows no ports yet.
+            for p in self.ports.values_mut().filter(|p| p.bridge == bridge) {
+                p.tree_sent = None;
+            }
+        }
+        self.sync_tree_ports(bridge)
+    }
+
+    /// Sets a port's part in its bridge's spanning tree.
+    pub fn set_tree_port(
+        &mut self,
+        name: &str,
+        settings: TreePortSettings,
+    ) -> Result<(), DatapathError> {
+        let port = self
+            .ports
+            .get_mut(name)
+            .ok_or_else(|| DatapathError::NoSuchPort(name.into()))?;
+        port.tree = settings;
+        let bridge = port.bridge.clone();
+        self.sync_tree_ports(&bridge)
+    }
+
+    /// Tells the datapath thread each port's tree settings that changed. Only tunnels take part,
+    /// as in OVS, where internal ports never run STP.
+    fn sync_tree_ports(&mut self, bridge: &str) -> Result<(), DatapathError> {
+        let tree = self.bridges.get(bridge).and_then(|b| b.tree);
+        let mut changes = Vec::new();
+        for p in self.ports.values_mut().filter(|p| p.bridge == bridge) {
+            let want = match (tree, p.kind) {
+                (Some(t), PortKind::Tunnel(_)) => {
+                    p.tree.port_config(t.protocol, p.id, t.bridge.system_id)
+                }
+                _ => None,
+            };
+            if want != p.tree_sent {
+                p.tree_sent = want;
+                changes.push((p.id, want));
+            }
+        }
+        for (id, config) in changes {
+            self.send(Command::SetTreePort { id, config })?;
+        }
+        Ok(())
+    }
+
+    /// The bridge's spanning tree, as the datapath thread sees it now.
+    pub fn tree_status(&self, bridge: &str) -> Result<TreeStatus, DatapathError> {
+        let b = self
+            .bridges
+            .get(bridge)
+            .ok_or_else(|| DatapathError::NoSuchBridge(bridge.into()))?;
+        let (reply, rx) = mpsc::sync_channel(1);
+        self.send(Command::TreeStatus { idx: b.idx, reply })?;
+        let status = rx
+            .recv()
+            .map_err(|_| DatapathError::Stopped)?
+            .ok_or_else(|| DatapathError::NoSpanningTree(bridge.into()))?;
+        let port_names = self
+            .ports
+            .iter()
+            .filter(|(_, p)| p.bridge == bridge)
+            .filter_map(|(n, p)| Some((stp::PortNo::try_from(p.id.0).ok()?, n.clone())))
+            .collect();
+        Ok(TreeStatus { status, port_names })
+    }
+
+    /// Which protocol a bridge runs, if any.
+    pub fn tree_settings(&self, bridge: &str) -> Option<TreeSettings> {
+        self.bridges.get(bridge).and_then(|b| b.tree)
+    }
+
+    /// Changes a port's settings in place when it stays the same kind (counters and learned
+    /// addresses survive), or replaces it when its kind changes.
+    pub fn set_port(&mut self, name: &str, kind: PortKind) -> Result<(), DatapathError> {
+        let port = self
+            .ports
+            .get(name)
+            .ok_or_else(|| DatapathError::NoSuchPort(name.into()))?;
+        let bridge = port.bridge.clone();
+        match (port.kind, kind) {
+            (old, new) if old == new => Ok(()),
+            (PortKind::Tunnel(_), PortKind::Tunnel(config)) => {
+                self.check_tunnel_unique(name, &config)?;
+                let id = port.id;
+                let tunnel = tunnel_port(name, config)?;
+                let path_mtu = tunnel.path_mtu;
+                self.send(Command::UpdateTunnel { id, tunnel })?;
+                let port = self.ports.get_mut(name).expect("checked above");
+                if let PortKind::Tunnel(old) = port.kind
+                    && (old.remote_ip, old.local_ip) != (config.remote_ip, config.local_ip)
+                {
+                    // The datapath thread dropped the link; the next refresh resolves the new one.
+                    port.link = None;
+                }
+                port.kind = kind;
+                port.mtu = Some(path_mtu);
+                self.update_internal_mtus(&bridge);
+                Ok(())
+            }
+            (PortKind::Internal { .. }, PortKind::Internal { .. }) => {
+                self.ports.get_mut(name).expect("checked above").kind = kind;
+                self.update_internal_mtus(&bridge);
+                Ok(())
+            }
+            _ => {
+                let tree = port.tree;
+                self.del_port(name)?;
+                self.add_port(&bridge, name, kind)?;
+                self.set_tree_port(name, tree)
+            }
+        }
+    }
+
+    pub fn del_port(&mut self, name: &str) -> Result<(), DatapathError> {
+        let port = self
+            .ports
+            .remove(name)
+            .ok_or_else(|| DatapathError::NoSuchPort(name.into()))?;
+        self.send(Command::DelPort { id: port.id })?;
+        self.free_port_ids.push(port.id.0);
+        self.update_internal_mtus(&port.bridge);
+        Ok(())
+    }
+
+    /// Re-reads every tunnel's route MTU (routes appear after the daemon starts) and follows it
+    /// with the internal ports. Call now and then from the control thread.
+    pub fn refresh_path_mtus(&mut self) -> Result<(), DatapathError> {
+        let mut changed = Vec::new();
+        for (name, p) in &self.ports {
+            if let PortKind::Tunnel(config) = p.kind {
+                let tunnel = tunnel_port(name, config)?;
+                if p.mtu != Some(tunnel.path_mtu) {
+                    changed.push((name.clone(), p.id, tunnel));
+                }
+            }
+        }
+        for (name, id, tunnel) in changed {
+            let path_mtu = tunnel.path_mtu;
+            self.send(Command::UpdateTunnel { id, tunnel })?;
+            let port = self.ports.get_mut(&name).expect("listed above");
+            port.mtu = Some(path_mtu);
+            let bridge = port.bridge.clone();
+            self.update_internal_mtus(&bridge);
+        }
+        Ok(())
+    }
+
+    /// Follows the kernel's neighbour table: a tunnel whose remote became resolved on an
+    /// Ethernet interface sends by the packet socket, one whose entry changed or went follows.
+    /// Call about once a second from the control thread.
+    pub fn refresh_links(&mut self) -> Result<(), DatapathError> {
+        if !self.options.link_tx {
+            return Ok(());
+        }
+        let mut changed = Vec::new();
+        for p in self.ports.values_mut() {
+            // Stored tunnels passed `tunnel_port`: their ends are IPv4.
+            if let PortKind::Tunnel(config) = p.kind
+                && let Ok((remote, local)) = config.ipv4_ends()
+            {
+                let link = link::resolve(remote, local);
+                if link != p.link {
+                    changed.push((p.id, link.as_ref().map(|(l, _)| *l)));
+                    p.link = link;
+                }
+            }
+        }
+        for (id, link) in changed {
+            self.send(Command::SetLink { id, link })?;
+        }
+        Ok(())
+    }
+
+    /// The MTU an internal port gets unless the user asked for one: the smallest inner MTU the
+    /// bridge's tunnels can carry, so TCP through the tunnel works without fragmentation.
+    fn tunnel_inner_mtu(&self, bridge: &str) -> u32 {
+        self.ports
+            .values()
+            .filter(|p| p.bridge == bridge)
+            .filter_map(|p| match p.kind {
+                PortKind::Tunnel(c) => {
+                    Some(p.mtu.unwrap_or(DEFAULT_MTU).saturating_sub(c.overhead()))
+                }
+                PortKind::Internal { .. } => None,
+            })
+            .min()
+            .unwrap_or(DEFAULT_MTU)
+    }
+
+    fn update_internal_mtus(&mut self, bridge: &str) {
+        let inner = self.tunnel_inner_mtu(bridge);
+        for (name, p) in self.ports.iter_mut().filter(|(_, p)| p.bridge == bridge) {
+            if let PortKind::Internal { mtu_request } = p.kind {
+                let want = mtu_request.unwrap_or(inner);
+                if p.mtu != Some(want) {
+                    match sys::set_interface_mtu(name, want) {
+                        Ok(()) => p.mtu = Some(want),
+                        Err(e) => {
+                            tracing::warn!(port = %name, mtu = want, error = %e, "cannot set MTU")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn port_stats(&self) -> Vec<PortStats> {
+        self.ports
+            .iter()
+            .map(|(name, p)| {
+                let (kind, mtu, remote_ip, key) = match p.kind {
+                    PortKind::Internal { .. } => {
+                        ("internal", sys::interface_mtu(name).ok(), None, None)
+                    }
+                    PortKind::Tunnel(c) => ("gre", p.mtu, Some(c.remote_ip), c.effective_key()),
+                };
+                PortStats {
+                    name: name.clone(),
+                    bridge: p.bridge.clone(),
+                    port_no: p.id.0,
+                    kind,
+                    mtu,
+                    remote_ip,
+                    key,
+                    link: p.link.as_ref().map(|(_, dev)| dev.clone()),
+                    counters: p.counters.snapshot(),
+                }
+            })
+            .collect()
+    }
+
+    pub fn drops(&self) -> Vec<(DropReason, u64)> {
+        self.drops.snapshot()
+    }
+
+    /// The bridge's live MAC table entries, with port names.
+    pub fn fdb(&self, bridge: &str) -> Result<Vec<FdbEntry>, DatapathError> {
+        let b = self
+            .bridges
+            .get(bridge)
+            .ok_or_else(|| DatapathError::NoSuchBridge(bridge.into()))?;
+        let names: BTreeMap<PortId, &String> = self.ports.iter().map(|(n, p)| (p.id, n)).collect();
+        Ok(b.table
+            .entries(Instant::now())
+            .into_iter()
+            .map(|entry| FdbEntry {
+                port: names
+                    .get(&entry.port)
+                    .map_or_else(|| entry.port.to_string(), |n| (*n).clone()),
+                port_no: entry.port.0,
+                entry,
+            })
+            .collect())
+    }
+
+    /// Starts watching frames (see `monitor`); events flow until the returned `Monitor` is
+    /// dropped.
+    pub fn monitor(&self, spec: MonitorSpec) -> Result<Monitor, DatapathError> {
+        let (monitor, sink) = monitor::channel(spec);
+        self.send(Command::Watch(sink))?;
+        Ok(monitor)
+    }
+
+    /// The port number of a port, by name.
+    pub fn port_id(&self, name: &str) -> Option<PortId> {
+        self.ports.get(name).map(|p| p.id)
+    }
+
+    /// Learns `mac` on port `port` of `bridge`, as a frame from it would (`ofproto/trace --learn`).
+    pub fn learn(
+        &self,
+        bridge: &str,
+        mac: [u8; 6],
+        port: PortId,
+    ) -> Result<Learned, DatapathError> {
+        let b = self
+            .bridges
+            .get(bridge)
+            .ok_or_else(|| DatapathError::NoSuchBridge(bridge.into()))?;
+        Ok(b.table.learn(mac, port, Instant::now()))
+    }
+
+    /// The learning counters of a bridge's table.
+    pub fn fdb_counters(&self, bridge: &str) -> Option<learning::Counters> {
+        self.bridges.get(bridge).map(|b| b.table.counters())
+    }
+
+    /// Forgets learned addresses: of one bridge, or all. Returns how many.
+    pub fn fdb_flush(&self, bridge: Option<&str>) -> Result<usize, DatapathError> {
+        match bridge {
+            Some(name) => Ok(self
+                .bridges
+                .get(name)
+                .ok_or_else(|| DatapathError::NoSuchBridge(name.into()))?
+                .table
+                .flush()),
+            None => Ok(self.bridges.values().map(|b| b.table.flush()).sum()),
+        }
+    }
+
+    /// Stops the loop. Internal ports stay (persistent TAPs) for the next daemon to re-attach.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        if let Some(thread) = self.thread.take() {
+            // Dropping the sender ends the loop at its next wake-up.
+            let (dead, _) = mpsc::channel();
+            self.commands = dead;
+            let _ = self.wake.send(&[0]);
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Datapath {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+/// A tunnel port for `config`, with its route's MTU; a typed error for addresses the datapath
+/// cannot send to (IPv6, today).
+fn tunnel_port(name: &str, config: TunnelConfig) -> Result<TunnelPort, DatapathError> {
+    let mut tunnel =
+        TunnelPort::new(config, DEFAULT_MTU).map_err(|source| DatapathError::TunnelAddress {
+            port: name.into(),
+            source,
+        })?;
+    tunnel.path_mtu = path_mtu(tunnel.remote());
+    Ok(tunnel)
+}
+
+fn path_mtu(remote: Ipv4Addr) -> u32 {
+    sys::route_mtu(remote).unwrap_or(DEFAULT_MTU)
+}

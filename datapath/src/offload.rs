@@ -1,0 +1,141 @@
+//! Offload work, both ways. Toward tunnels: a TAP's TCP frame of up to 64 KB is cut into
+//! MSS-sized GRE packets (TSO), or into one large packet for a `large_frames` tunnel, and a
+//! checksum the kernel left unfinished is completed. Toward TAPs: a frame reassembled from a
+//! `large_frames` tunnel becomes a GSO frame again. Coalescing many segments into one frame for a
+//! TAP is `coalesce`'s.
+
+use encap::gro::{self, TcpSegment};
+use encap::tso::{MAX_SEGMENT_HEADER_LEN, Segmenter};
+use encap::vnet::{self, Gso, VnetHeader};
+use learning::PortId;
+
+use crate::counters::DropReason;
+use crate::forward::FrameRef;
+use crate::pipeline::FrameSize;
+use crate::port::TunnelPort;
+use crate::sys::SendBatch;
+
+/// Reads a TAP frame's virtio-net header and does the work that cannot wait: a checksum left
+/// unfinished on a frame that needs no segmentation is computed now (so every output, tunnel or
+/// TAP, gets a finished frame) and the header then says so. Segmentation stays to do, per tunnel.
+#[inline]
+pub(crate) fn take_offload_work(packet: &mut [u8]) -> Result<VnetHeader, DropReason> {
+    let header = VnetHeader::parse(packet).map_err(|_| DropReason::FrameTruncated)?;
+    match header.gso() {
+        Gso::None if header.needs_csum() => {
+            let frame = &mut packet[vnet::HEADER_LEN..];
+            vnet::complete_checksum(
+                frame,
+                usize::from(header.csum_start),
+                usize::from(header.csum_offset),
+            )?;
+            VnetHeader::PLAIN.emit(packet);
+            Ok(VnetHeader::PLAIN)
+        }
+        Gso::None | Gso::TcpV4 | Gso::TcpV6 => Ok(header),
+        Gso::Other(_) => Err(DropReason::BadOffload),
+    }
+}
+
+/// How big a frame is for the too-big rule: a TSO frame by its largest segment. A TSO frame whose
+/// headers do not parse gets segment size 0, so that its tunnel output, not the MTU rule, refuses
+/// it as `bad_offload`.
+#[inline]
+pub(crate) fn frame_size(frame: &[u8], vnet: &VnetHeader) -> FrameSize {
+    let mut size = FrameSize::plain(frame.len());
+    if vnet.gso() != Gso::None {
+        let segment =
+            Segmenter::new(frame, vnet).map_or(0, |s| s.header_len() + usize::from(vnet.gso_size));
+        size.segment = Some(u32::try_from(segment).unwrap_or(u32::MAX));
+    }
+    size
+}
+
+/// A frame that came whole through a `large_frames` tunnel (reassembled, larger than the
+/// transport MTU) becomes a GSO frame again, cut at the MSS the tunnel carries, so the TAP
+/// takes it as one packet; any other frame needs no offload work.
+pub(crate) fn reassembled_to_gso(t: &TunnelPort, frame: &mut [u8]) -> VnetHeader {
+    if !(t.config.large_frames && frame.len() > t.path_mtu as usize) {
+        return VnetHeader::PLAIN;
+    }
+    let Some(segment) = gro::tcp4_segment(frame) else {
+        return VnetHeader::PLAIN;
+    };
+    let mss = (t.path_mtu as usize).saturating_sub(t.header.len() + segment.hdr_len);
+    if mss == 0 || mss >= segment.payload_len {
+        return VnetHeader::PLAIN;
+    }
+    let first = TcpSegment {
+        payload_len: mss,
+        ..segment
+    };
+    gro::finish(frame, &first, false)
+}
+
+/// A TCP frame of up to 64 KB from a TAP with TSO: cut into MSS-sized segments, each a GRE
+/// packet of [outer headers | segment headers] plus its slice of the original frame.
+pub(crate) fn queue_segments(
+    id: PortId,
+    t: &mut TunnelPort,
+    frame: &FrameRef<'_>,
+    tx: &mut SendBatch,
+) -> Result<(), DropReason> {
+    let mut segmenter = Segmenter::new(frame.bytes, &frame.vnet).map_err(DropReason::from)?;
+    // The pipeline checked that the segments fit the path MTU (`pipeline::should_deliver`).
+    let outer_len = t.header.len();
+    let seg_len = segmenter.header_len();
+    let mut scratch = [0u8; MAX_SEGMENT_HEADER_LEN];
+    while let Some(payload) = segmenter.next_segment(&mut scratch) {
+        let start = frame.range.start + payload.start;
+        let end = frame.range.start + payload.end;
+        let entry = tx.push(frame.buf, start..end, t.remote(), id.0);
+        let (outer, inner) = entry.header.split_at_mut(outer_len);
+        inner[..seg_len].copy_from_slice(&scratch[..seg_len]);
+        let parts = [&inner[..seg_len], &frame.bytes[payload]];
+        match t.header.emit_parts(outer, &parts, t.next_seq) {
+            Ok(n) => {
+                entry.header_len = (n + seg_len) as u16;
+                t.advance_seq();
+            }
+            Err(e) => {
+                tx.pop();
+                return Err(e.into());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Largest IPv4 packet: what one large-frame GRE packet may fill.
+const MAX_IPV4_LEN: usize = 65_535;
+
+/// A TCP frame of up to 64 KB on a `large_frames` tunnel: one GRE packet (two when the frame
+/// and headers exceed an IPv4 packet), cut at a whole number of MSS, which the transport
+/// fragments and the peer reassembles. The kernel writes the outer IPv4 header.
+pub(crate) fn queue_large(
+    id: PortId,
+    t: &mut TunnelPort,
+    frame: &FrameRef<'_>,
+    tx: &mut SendBatch,
+) -> Result<(), DropReason> {
+    let gre_len = t.header.gre(0).header_len();
+    let probe = Segmenter::new(frame.bytes, &frame.vnet)?;
+    let seg_len = probe.header_len();
+    let room = MAX_IPV4_LEN - encap::ipv4::HEADER_LEN - gre_len - seg_len;
+    let size = (room / probe.mss()).max(1) * probe.mss();
+    let mut segmenter = Segmenter::with_segment_size(frame.bytes, &frame.vnet, size)?;
+    let mut scratch = [0u8; MAX_SEGMENT_HEADER_LEN];
+    while let Some(payload) = segmenter.next_segment(&mut scratch) {
+        let start = frame.range.start + payload.start;
+        let end = frame.range.start + payload.end;
+        let entry = tx.push(frame.buf, start..end, t.remote(), id.0);
+        let (gre, inner) = entry.header.split_at_mut(gre_len);
+        inner[..seg_len].copy_from_slice(&scratch[..seg_len]);
+        t.header
+            .gre(t.next_seq)
+            .emit_header_parts(gre, &[&inner[..seg_len], &frame.bytes[payload]]);
+        entry.header_len = (gre_len + seg_len) as u16;
+        t.advance_seq();
+    }
+    Ok(())
+}
