@@ -31,18 +31,18 @@ pub const HTYPE_ETHERNET: u16 = 1;
 /// Protocol type IPv4 (the EtherType).
 pub const PTYPE_IPV4: u16 = 0x0800;
 
-mod field {
+pub(crate) mod field {
     use core::ops::Range;
 
-    pub(super) const HTYPE: Range<usize> = 0..2;
-    pub(super) const PTYPE: Range<usize> = 2..4;
-    pub(super) const HLEN: usize = 4;
-    pub(super) const PLEN: usize = 5;
-    pub(super) const OPER: Range<usize> = 6..8;
-    pub(super) const SHA: Range<usize> = 8..14;
-    pub(super) const SPA: Range<usize> = 14..18;
-    pub(super) const THA: Range<usize> = 18..24;
-    pub(super) const TPA: Range<usize> = 24..28;
+    pub(crate) const HTYPE: Range<usize> = 0..2;
+    pub(crate) const PTYPE: Range<usize> = 2..4;
+    pub(crate) const HLEN: usize = 4;
+    pub(crate) const PLEN: usize = 5;
+    pub(crate) const OPER: Range<usize> = 6..8;
+    pub(crate) const SHA: Range<usize> = 8..14;
+    pub(crate) const SPA: Range<usize> = 14..18;
+    pub(crate) const THA: Range<usize> = 18..24;
+    pub(crate) const TPA: Range<usize> = 24..28;
 }
 
 /// The operation field; unknown values round-trip through `Unknown`.

@@ -41,19 +41,19 @@ pub fn type_name(msg_type: u8) -> Option<&'static str> {
     }
 }
 
-mod field {
+pub(crate) mod field {
     use core::ops::{Range, RangeFrom};
 
-    pub(super) const TYPE: usize = 0;
-    pub(super) const CODE: usize = 1;
-    pub(super) const CHECKSUM: Range<usize> = 2..4;
+    pub(crate) const TYPE: usize = 0;
+    pub(crate) const CODE: usize = 1;
+    pub(crate) const CHECKSUM: Range<usize> = 2..4;
     /// The second word as a whole (its meaning depends on the type).
-    pub(super) const REST: Range<usize> = 4..8;
-    pub(super) const ECHO_IDENT: Range<usize> = 4..6;
-    pub(super) const ECHO_SEQ: Range<usize> = 6..8;
-    pub(super) const UNUSED: Range<usize> = 4..6;
-    pub(super) const NEXT_HOP_MTU: Range<usize> = 6..8;
-    pub(super) const DATA: RangeFrom<usize> = 8..;
+    pub(crate) const REST: Range<usize> = 4..8;
+    pub(crate) const ECHO_IDENT: Range<usize> = 4..6;
+    pub(crate) const ECHO_SEQ: Range<usize> = 6..8;
+    pub(crate) const UNUSED: Range<usize> = 4..6;
+    pub(crate) const NEXT_HOP_MTU: Range<usize> = 6..8;
+    pub(crate) const DATA: RangeFrom<usize> = 8..;
 }
 
 /// A view of an ICMPv4 message.

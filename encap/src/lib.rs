@@ -56,6 +56,7 @@
 
 pub mod arp;
 pub mod checksum;
+pub mod dissect;
 mod error;
 pub mod ethernet;
 pub mod gre;

@@ -52,17 +52,17 @@ pub const FLAG_NAMES: [(u16, &str); 9] = [
     (FLAG_FIN, "FIN"),
 ];
 
-mod field {
+pub(crate) mod field {
     use core::ops::Range;
 
-    pub(super) const SRC_PORT: Range<usize> = 0..2;
-    pub(super) const DST_PORT: Range<usize> = 2..4;
-    pub(super) const SEQ_NUM: Range<usize> = 4..8;
-    pub(super) const ACK_NUM: Range<usize> = 8..12;
-    pub(super) const OFFSET_FLAGS: Range<usize> = 12..14;
-    pub(super) const WINDOW: Range<usize> = 14..16;
-    pub(super) const CHECKSUM: Range<usize> = 16..18;
-    pub(super) const URGENT: Range<usize> = 18..20;
+    pub(crate) const SRC_PORT: Range<usize> = 0..2;
+    pub(crate) const DST_PORT: Range<usize> = 2..4;
+    pub(crate) const SEQ_NUM: Range<usize> = 4..8;
+    pub(crate) const ACK_NUM: Range<usize> = 8..12;
+    pub(crate) const OFFSET_FLAGS: Range<usize> = 12..14;
+    pub(crate) const WINDOW: Range<usize> = 14..16;
+    pub(crate) const CHECKSUM: Range<usize> = 16..18;
+    pub(crate) const URGENT: Range<usize> = 18..20;
 }
 
 /// A view of a TCP segment.

@@ -17,13 +17,13 @@ use crate::bytes::{read_u16, write_u16};
 /// Ports, length, checksum.
 pub const HEADER_LEN: usize = 8;
 
-mod field {
+pub(crate) mod field {
     use core::ops::Range;
 
-    pub(super) const SRC_PORT: Range<usize> = 0..2;
-    pub(super) const DST_PORT: Range<usize> = 2..4;
-    pub(super) const LENGTH: Range<usize> = 4..6;
-    pub(super) const CHECKSUM: Range<usize> = 6..8;
+    pub(crate) const SRC_PORT: Range<usize> = 0..2;
+    pub(crate) const DST_PORT: Range<usize> = 2..4;
+    pub(crate) const LENGTH: Range<usize> = 4..6;
+    pub(crate) const CHECKSUM: Range<usize> = 6..8;
 }
 
 /// A view of a UDP datagram.

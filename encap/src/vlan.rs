@@ -29,12 +29,12 @@ pub fn is_tpid(ethertype: EtherType) -> bool {
     matches!(u16::from(ethertype), TPID_8021Q | TPID_8021AD)
 }
 
-mod field {
+pub(crate) mod field {
     use core::ops::{Range, RangeFrom};
 
-    pub(super) const TCI: Range<usize> = 0..2;
-    pub(super) const ETHERTYPE: Range<usize> = 2..4;
-    pub(super) const PAYLOAD: RangeFrom<usize> = 4..;
+    pub(crate) const TCI: Range<usize> = 0..2;
+    pub(crate) const ETHERTYPE: Range<usize> = 2..4;
+    pub(crate) const PAYLOAD: RangeFrom<usize> = 4..;
 }
 
 // Bits of the tag control information.
