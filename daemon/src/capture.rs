@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use datapath::{Direction, MonitorSpec, PortKind};
 use encap::ethernet::Frame;
-use encap::{EtherType, EthernetAddress, gre, ipv4};
+use encap::{EtherType, arp, gre, icmpv4, ipv4, tcp, udp};
 
 use crate::control::{
     self, CapturedFrame, Reply, StreamClient, StreamConn, StreamMessage, from_hex, to_hex,
@@ -32,36 +32,6 @@ pub const LINKTYPE_RAW: u32 = 101;
 pub const SNAPLEN: u32 = 262_144;
 /// How often the daemon checks that the client is still there and reports skipped frames.
 const TICK: Duration = Duration::from_millis(200);
-
-/// Offsets inside the inner protocols a summary line names, written once (RFC 826, 792, 793,
-/// 768). IPv4 and Ethernet come from `encap`'s views.
-mod field {
-    use std::ops::Range;
-
-    pub const ARP_OPER: Range<usize> = 6..8;
-    pub const ARP_SHA: Range<usize> = 8..14;
-    pub const ARP_SPA: Range<usize> = 14..18;
-    pub const ARP_TPA: Range<usize> = 24..28;
-    pub const ARP_LEN: usize = 28;
-    pub const ICMP_TYPE: usize = 0;
-    pub const ICMP_CODE: usize = 1;
-    pub const ICMP_ID: Range<usize> = 4..6;
-    pub const ICMP_SEQ: Range<usize> = 6..8;
-    pub const ICMP_ECHO_LEN: usize = 8;
-    pub const L4_SRC_PORT: Range<usize> = 0..2;
-    pub const L4_DST_PORT: Range<usize> = 2..4;
-    pub const PORTS_LEN: usize = 4;
-}
-
-fn be16(bytes: &[u8], at: std::ops::Range<usize>) -> Option<u16> {
-    let b = bytes.get(at)?;
-    Some(u16::from_be_bytes([b[0], b[1]]))
-}
-
-fn addr(bytes: &[u8], at: std::ops::Range<usize>) -> Option<std::net::Ipv4Addr> {
-    let b = bytes.get(at)?;
-    Some(std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]))
-}
 
 /// Microseconds since the Unix epoch.
 pub fn micros(t: SystemTime) -> u64 {
@@ -87,44 +57,53 @@ fn ipv4_summary(payload: &[u8]) -> Option<String> {
     let ip = ipv4::Packet::new_checked(payload).ok()?;
     let l4 = ip.payload();
     let (src, dst) = (ip.src_addr(), ip.dst_addr());
+    let ports = match ip.protocol() {
+        6 => tcp::Packet::new_checked(l4)
+            .ok()
+            .map(|t| (t.src_port(), t.dst_port(), "TCP")),
+        17 => udp::Packet::new_checked(l4)
+            .ok()
+            .map(|u| (u.src_port(), u.dst_port(), "UDP")),
+        _ => None,
+    };
+    if let Some((sp, dp, name)) = ports {
+        return Some(format!("{src}.{sp} > {dst}.{dp}: {name}"));
+    }
     let what = match ip.protocol() {
-        1 => match (l4.get(field::ICMP_TYPE), l4.get(field::ICMP_CODE)) {
-            (Some(t @ (0 | 8)), _) if l4.len() >= field::ICMP_ECHO_LEN => format!(
-                "ICMP echo {}, id {}, seq {}",
-                if *t == 8 { "request" } else { "reply" },
-                be16(l4, field::ICMP_ID).unwrap_or(0),
-                be16(l4, field::ICMP_SEQ).unwrap_or(0)
-            ),
-            (Some(3), Some(code)) => format!("ICMP destination unreachable, code {code}"),
-            (Some(t), Some(code)) => format!("ICMP type {t}, code {code}"),
-            _ => "ICMP".to_string(),
+        1 => match icmpv4::Packet::new_checked(l4) {
+            Ok(m) => match m.msg_type() {
+                t @ (icmpv4::TYPE_ECHO_REQUEST | icmpv4::TYPE_ECHO_REPLY) => format!(
+                    "ICMP echo {}, id {}, seq {}",
+                    if t == icmpv4::TYPE_ECHO_REQUEST {
+                        "request"
+                    } else {
+                        "reply"
+                    },
+                    m.echo_ident(),
+                    m.echo_seq_no()
+                ),
+                icmpv4::TYPE_DEST_UNREACHABLE => {
+                    format!("ICMP destination unreachable, code {}", m.code())
+                }
+                t => format!("ICMP type {t}, code {}", m.code()),
+            },
+            Err(_) => "ICMP".to_string(),
         },
-        p @ (6 | 17) if l4.len() >= field::PORTS_LEN => {
-            let sp = be16(l4, field::L4_SRC_PORT).unwrap_or(0);
-            let dp = be16(l4, field::L4_DST_PORT).unwrap_or(0);
-            let name = if p == 6 { "TCP" } else { "UDP" };
-            return Some(format!("{src}.{sp} > {dst}.{dp}: {name}"));
-        }
-        47 => "GRE".to_string(),
+        ipv4::PROTOCOL_GRE => "GRE".to_string(),
         p => format!("IP protocol {p}"),
     };
     Some(format!("{src} > {dst}: {what}"))
 }
 
 fn arp_summary(payload: &[u8]) -> Option<String> {
-    if payload.len() < field::ARP_LEN {
-        return None;
-    }
-    let spa = addr(payload, field::ARP_SPA)?;
-    let tpa = addr(payload, field::ARP_TPA)?;
-    Some(match be16(payload, field::ARP_OPER)? {
-        1 => format!("who-has {tpa} tell {spa}"),
-        2 => format!(
-            "reply {spa} is-at {}",
-            EthernetAddress::from_bytes(payload.get(field::ARP_SHA)?)?
-        ),
+    // The view, not ArpRepr: the line names the addresses whatever the type fields say.
+    let a = arp::Packet::new_checked(payload).ok()?;
+    let (spa, tpa) = (a.sender_protocol_addr(), a.target_protocol_addr());
+    Some(match a.operation() {
+        arp::Operation::Request => format!("who-has {tpa} tell {spa}"),
+        arp::Operation::Reply => format!("reply {spa} is-at {}", a.sender_hardware_addr()),
         // Not a request or reply (a flow traced with dl_type=0x0806 has a zero body).
-        _ => return None,
+        arp::Operation::Unknown(_) => return None,
     })
 }
 
@@ -137,7 +116,7 @@ pub fn frame_summary(frame: &[u8]) -> String {
     let t = f.ethertype();
     let name = match t {
         EtherType::Unknown(v) => format!("ethertype 0x{v:04x}"),
-        other => crate::trace::ethertype_name(other).to_string(),
+        other => other.name().to_string(),
     };
     let detail = match t {
         EtherType::Ipv4 => ipv4_summary(f.payload()),
@@ -503,5 +482,85 @@ mod tests {
         );
         assert_eq!(frame_summary(&[0; 5]), "truncated frame, length 5");
         assert_eq!(clock(3_723_000_001), "01:02:03.000001");
+    }
+
+    /// An Ethernet frame from 02:..:01 to 02:..:02 carrying IPv4 198.51.100.1 > .2 with `l4`.
+    fn ipv4_frame(protocol: u8, l4: &[u8]) -> Vec<u8> {
+        let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        let total = (20 + l4.len()) as u16;
+        frame.extend([
+            0x45,
+            0,
+            (total >> 8) as u8,
+            total as u8,
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            protocol,
+        ]);
+        frame.extend([0, 0, 198, 51, 100, 1, 198, 51, 100, 2]);
+        frame.extend(l4);
+        frame
+    }
+
+    #[test]
+    fn summaries_name_icmp_udp_tcp_and_the_tunnel() {
+        let echo = [8, 0, 0, 0, 0, 3, 0, 1];
+        let ping = ipv4_frame(1, &echo);
+        assert_eq!(
+            frame_summary(&ping),
+            "02:00:00:00:00:01 > 02:00:00:00:00:02, IPv4, length 42: 198.51.100.1 > 198.51.100.2: ICMP echo request, id 3, seq 1"
+        );
+        let tail = |frame: &[u8]| {
+            let line = frame_summary(frame);
+            line.split_once(": ").map(|(_, t)| t.to_string()).unwrap()
+        };
+        assert_eq!(
+            tail(&ipv4_frame(1, &[0, 0, 0, 0, 0, 9, 0, 2])),
+            "198.51.100.1 > 198.51.100.2: ICMP echo reply, id 9, seq 2"
+        );
+        assert_eq!(
+            tail(&ipv4_frame(1, &[3, 4, 0, 0, 0, 0, 5, 0xc4])),
+            "198.51.100.1 > 198.51.100.2: ICMP destination unreachable, code 4"
+        );
+        assert_eq!(
+            tail(&ipv4_frame(1, &[11, 0, 0, 0, 0, 0, 0, 0])),
+            "198.51.100.1 > 198.51.100.2: ICMP type 11, code 0"
+        );
+        assert_eq!(
+            tail(&ipv4_frame(17, &[0x30, 0x39, 0, 53, 0, 8, 0, 0])),
+            "198.51.100.1.12345 > 198.51.100.2.53: UDP"
+        );
+        let mut syn = [0u8; 20];
+        syn[..4].copy_from_slice(&[0x9c, 0x40, 0, 80]);
+        syn[12] = 0x50;
+        assert_eq!(
+            tail(&ipv4_frame(6, &syn)),
+            "198.51.100.1.40000 > 198.51.100.2.80: TCP"
+        );
+        assert_eq!(
+            tail(&ipv4_frame(50, &[])),
+            "198.51.100.1 > 198.51.100.2: IP protocol 50"
+        );
+
+        let header = encap::OuterHeader {
+            src: std::net::Ipv4Addr::new(192, 0, 2, 1),
+            key: Some(5),
+            ..encap::OuterHeader::new(std::net::Ipv4Addr::new(192, 0, 2, 2))
+        };
+        let mut buf = [0u8; encap::tunnel::MAX_OUTER_LEN];
+        let n = header.emit(&mut buf, &ping, 0).unwrap();
+        let packet: Vec<u8> = buf[..n].iter().chain(&ping).copied().collect();
+        assert_eq!(
+            packet_summary(&packet),
+            format!(
+                "192.0.2.1 > 192.0.2.2: GRE (key 5), length {}: {}",
+                n + ping.len(),
+                frame_summary(&ping)
+            )
+        );
+        assert_eq!(packet_summary(&[0x45]), "not an IPv4 packet, length 1");
     }
 }

@@ -23,8 +23,9 @@ use datapath::{
     Action, Datapath, Delivery, Direction, Exclusion, FrameEvent, FrameSize, Gate, MonitorSpec,
     PortKind, PortView, Rules, Verdict, should_deliver,
 };
-use encap::ethernet::{self, EthernetAddress, Frame};
-use encap::{EtherType, gre, ipv4};
+use encap::EtherType;
+use encap::dissect::{self, Dissection, Malformed, Protocol};
+use encap::ethernet::{EthernetAddress, Frame};
 use learning::{EntryKind, Learned, PortId, SharedMacTable};
 use serde::Serialize;
 use serde_json::json;
@@ -190,282 +191,74 @@ impl HeaderField {
     }
 }
 
-/// Offsets of the fixed header fields, written once (RFC 791 and RFC 2784/2890 layouts).
-mod field {
-    use std::ops::Range;
-
-    /// IPv4, in bits from the header's start: (offset, width).
-    pub const IP_VERSION: (usize, usize) = (0, 4);
-    pub const IP_IHL: (usize, usize) = (4, 4);
-    pub const IP_TOS: (usize, usize) = (8, 8);
-    pub const IP_LENGTH: (usize, usize) = (16, 16);
-    pub const IP_IDENT: (usize, usize) = (32, 16);
-    pub const IP_FLAGS: (usize, usize) = (48, 3);
-    pub const IP_FRAG_OFFSET: (usize, usize) = (51, 13);
-    pub const IP_TTL: (usize, usize) = (64, 8);
-    pub const IP_PROTOCOL: (usize, usize) = (72, 8);
-    pub const IP_CHECKSUM: (usize, usize) = (80, 16);
-    pub const IP_SRC: (usize, usize) = (96, 32);
-    pub const IP_DST: (usize, usize) = (128, 32);
-
-    /// GRE flags and version word, in bytes from the GRE header's start.
-    pub const GRE_FLAGS_VERSION: Range<usize> = 0..2;
-    /// GRE, in bits from the GRE header's start.
-    pub const GRE_C: (usize, usize) = (0, 1);
-    pub const GRE_R: (usize, usize) = (1, 1);
-    pub const GRE_K: (usize, usize) = (2, 1);
-    pub const GRE_S: (usize, usize) = (3, 1);
-    pub const GRE_RESERVED0: (usize, usize) = (4, 9);
-    pub const GRE_VERSION: (usize, usize) = (13, 3);
-    pub const GRE_PROTOCOL: (usize, usize) = (16, 16);
-    /// The optional words follow the 32-bit base header, each 32 bits, in the order C, K, S.
-    pub const GRE_OPTIONS: usize = 32;
-    /// Bits 4-12 of the flags word (RFC 2784's Reserved0 minus RFC 2890's K and S).
-    pub const GRE_RESERVED0_MASK: u16 = 0x0ff8;
-
-    /// Ethernet, in bits.
-    pub const ETH_DST: (usize, usize) = (0, 48);
-    pub const ETH_SRC: (usize, usize) = (48, 48);
-    pub const ETH_TYPE: (usize, usize) = (96, 16);
-}
-
-/// Collects fields of one layer starting at `base` bytes into `packet`.
-struct Layer<'a> {
-    packet: &'a [u8],
-    base_bits: usize,
-    layer: String,
-    out: &'a mut Vec<HeaderField>,
-}
-
-impl Layer<'_> {
-    fn push(&mut self, (offset, bits): (usize, usize), name: &'static str, value: String) {
-        let start = self.base_bits + offset;
-        let range = start / 8..(start + bits).div_ceil(8);
-        let hex = self
-            .packet
-            .get(range)
-            .map(|b| {
-                b.iter()
-                    .map(|x| format!("{x:02x}"))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default();
-        let binary = (start % 8 != 0 || bits % 8 != 0).then(|| {
-            (start..start + bits)
-                .map(|b| match self.packet.get(b / 8) {
-                    Some(byte) if byte & (0x80 >> (b % 8)) != 0 => '1',
-                    _ => '0',
-                })
-                .collect()
-        });
-        self.out.push(HeaderField {
-            layer: self.layer.clone(),
-            name,
-            bit_offset: start,
-            bits,
-            value,
-            hex,
-            binary,
-        });
+/// A field the dissector found, with the bytes that hold it, as trace and the guide show it.
+fn header_field(packet: &[u8], d: &Dissection, f: &dissect::Field) -> HeaderField {
+    let hex = packet
+        .get(f.bytes())
+        .map(|b| {
+            b.iter()
+                .map(|x| format!("{x:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    let binary = (f.bit_offset % 8 != 0 || f.bits % 8 != 0)
+        .then(|| format!("{:0width$b}", f.raw, width = f.bits));
+    HeaderField {
+        layer: d.headers[f.header].layer().to_string(),
+        name: f.name,
+        bit_offset: f.bit_offset,
+        bits: f.bits,
+        value: f.to_string(),
+        hex,
+        binary,
     }
 }
 
-fn protocol_name(p: u8) -> &'static str {
-    match p {
-        1 => "ICMP",
-        6 => "TCP",
-        17 => "UDP",
-        47 => "GRE",
-        _ => "",
+/// Dissects a whole tunnel packet, which must start with IPv4 and GRE headers that parse.
+fn dissect_tunnel_packet(packet: &[u8]) -> Result<Dissection, encap::Error> {
+    let d = dissect::dissect(packet, dissect::Start::Ipv4);
+    let protocol_at = |i: usize| d.headers.get(i).map(|h| h.protocol);
+    if protocol_at(0) == Some(Protocol::Ipv4) && protocol_at(1) == Some(Protocol::Gre) {
+        return Ok(d);
     }
-}
-
-/// The fields of the IPv4 header at `base` bytes into `packet`.
-fn ipv4_fields(
-    packet: &[u8],
-    base: usize,
-    layer: &str,
-    out: &mut Vec<HeaderField>,
-) -> Result<usize, encap::Error> {
-    let ip = ipv4::Packet::new_checked(packet.get(base..).ok_or(encap::Error::Truncated)?)?;
-    let mut l = Layer {
-        packet,
-        base_bits: base * 8,
-        layer: layer.to_string(),
-        out,
-    };
-    l.push(field::IP_VERSION, "version", ip.version().to_string());
-    l.push(
-        field::IP_IHL,
-        "IHL",
-        format!("{} ({} bytes)", ip.header_len() / 4, ip.header_len()),
-    );
-    let tos = ip.tos();
-    l.push(
-        field::IP_TOS,
-        "TOS",
-        format!("0x{tos:02x} (DSCP {}, ECN {})", tos >> 2, tos & 3),
-    );
-    l.push(field::IP_LENGTH, "total length", ip.total_len().to_string());
-    l.push(field::IP_IDENT, "identification", ip.ident().to_string());
-    let mut flags = Vec::new();
-    if ip.dont_frag() {
-        flags.push("DF");
-    }
-    if ip.more_frags() {
-        flags.push("MF");
-    }
-    l.push(
-        field::IP_FLAGS,
-        "flags",
-        if flags.is_empty() {
-            "none".to_string()
-        } else {
-            flags.join(" ")
-        },
-    );
-    l.push(
-        field::IP_FRAG_OFFSET,
-        "fragment offset",
-        ip.frag_offset().to_string(),
-    );
-    l.push(field::IP_TTL, "TTL", ip.ttl().to_string());
-    let p = ip.protocol();
-    let name = protocol_name(p);
-    l.push(
-        field::IP_PROTOCOL,
-        "protocol",
-        if name.is_empty() {
-            p.to_string()
-        } else {
-            format!("{p} ({name})")
-        },
-    );
-    l.push(
-        field::IP_CHECKSUM,
-        "header checksum",
-        format!("0x{:04x}", ip.checksum()),
-    );
-    l.push(field::IP_SRC, "source", ip.src_addr().to_string());
-    l.push(field::IP_DST, "destination", ip.dst_addr().to_string());
-    Ok(base + ip.header_len())
-}
-
-/// The fields of the GRE header at `base` bytes into `packet`; returns where its payload starts.
-fn gre_fields(
-    packet: &[u8],
-    base: usize,
-    out: &mut Vec<HeaderField>,
-) -> Result<usize, encap::Error> {
-    let bytes = packet.get(base..).ok_or(encap::Error::Truncated)?;
-    let g = gre::Packet::new_checked(bytes)?;
-    let flags_word = bytes
-        .get(field::GRE_FLAGS_VERSION)
-        .map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
-    let mut l = Layer {
-        packet,
-        base_bits: base * 8,
-        layer: "gre".to_string(),
-        out,
-    };
-    let bit = |present: bool, what: &str| {
-        if present {
-            format!("1 ({what})")
-        } else {
-            format!("0 (no {what})")
-        }
-    };
-    l.push(field::GRE_C, "C", bit(g.csum_present(), "checksum"));
-    l.push(field::GRE_R, "R", bit(g.routing_present(), "routing"));
-    l.push(field::GRE_K, "K", bit(g.key_present(), "key"));
-    l.push(field::GRE_S, "S", bit(g.seq_present(), "sequence number"));
-    l.push(
-        field::GRE_RESERVED0,
-        "reserved0",
-        format!("{}", (flags_word & field::GRE_RESERVED0_MASK) >> 3),
-    );
-    l.push(field::GRE_VERSION, "version", g.version().to_string());
-    let proto = u16::from(g.protocol());
-    l.push(
-        field::GRE_PROTOCOL,
-        "protocol type",
-        if g.protocol() == EtherType::TransparentEthernetBridging {
-            format!("0x{proto:04x} (transparent Ethernet bridging)")
-        } else {
-            format!("0x{proto:04x}")
-        },
-    );
-    let mut at = field::GRE_OPTIONS;
-    if let (Some(c), Some(r)) = (g.checksum(), g.reserved1()) {
-        l.push((at, 16), "checksum", format!("0x{c:04x}"));
-        l.push((at + 16, 16), "reserved1", r.to_string());
-        at += 32;
-    }
-    if let Some(k) = g.key() {
-        l.push((at, 32), "key", k.to_string());
-        at += 32;
-    }
-    if let Some(s) = g.sequence() {
-        l.push((at, 32), "sequence number", s.to_string());
-    }
-    Ok(base + g.header_len())
-}
-
-fn ethernet_fields(packet: &[u8], base: usize, out: &mut Vec<HeaderField>) -> Option<usize> {
-    let frame = Frame::new_checked(packet.get(base..)?).ok()?;
-    let mut l = Layer {
-        packet,
-        base_bits: base * 8,
-        layer: "ethernet".to_string(),
-        out,
-    };
-    l.push(field::ETH_DST, "destination", frame.dst_addr().to_string());
-    l.push(field::ETH_SRC, "source", frame.src_addr().to_string());
-    let t = frame.ethertype();
-    l.push(
-        field::ETH_TYPE,
-        "type",
-        format!("0x{:04x} ({})", u16::from(t), ethertype_name(t)),
-    );
-    Some(base + ethernet::HEADER_LEN)
-}
-
-pub fn ethertype_name(t: EtherType) -> &'static str {
-    match t {
-        EtherType::Ipv4 => "IPv4",
-        EtherType::Arp => "ARP",
-        EtherType::Ipv6 => "IPv6",
-        EtherType::Vlan => "802.1Q",
-        EtherType::TransparentEthernetBridging => "Ethernet in GRE",
-        EtherType::Unknown(_) => "other",
-    }
+    let outer_protocol = encap::ipv4::Packet::new_checked(packet).map(|ip| ip.protocol());
+    Err(match (outer_protocol, d.stop) {
+        (Ok(p), _) if p != encap::ipv4::PROTOCOL_GRE => encap::Error::NotGre,
+        (
+            _,
+            Some(dissect::Stop {
+                error: Malformed::Tunnel(e),
+                ..
+            }),
+        ) => e,
+        // The walk stops only where a header does not parse, and IPv4 and GRE report
+        // `encap::Error`s; truncation is the honest fallback.
+        _ => encap::Error::Truncated,
+    })
 }
 
 /// The outer IPv4 and GRE header fields of a whole tunnel packet, at their real offsets.
 pub fn outer_fields(packet: &[u8]) -> Result<Vec<HeaderField>, encap::Error> {
-    let mut out = Vec::new();
-    let gre_at = ipv4_fields(packet, 0, "ipv4", &mut out)?;
-    gre_fields(packet, gre_at, &mut out)?;
-    Ok(out)
+    let d = dissect_tunnel_packet(packet)?;
+    Ok(d.fields
+        .iter()
+        .filter(|f| f.header < 2)
+        .map(|f| header_field(packet, &d, f))
+        .collect())
 }
 
 /// Every header grebe knows in a whole tunnel packet: outer IPv4, GRE, the inner Ethernet
-/// header and, when the frame carries IPv4, its header. Returns the fields and where the
-/// undecoded rest begins.
+/// header, 802.1Q tags, and the inner IPv4 or ARP, ICMP, UDP or TCP headers. Returns the fields
+/// and where the undecoded rest begins.
 pub fn packet_fields(packet: &[u8]) -> Result<(Vec<HeaderField>, usize), encap::Error> {
-    let mut out = Vec::new();
-    let gre_at = ipv4_fields(packet, 0, "ipv4", &mut out)?;
-    let frame_at = gre_fields(packet, gre_at, &mut out)?;
-    let Some(inner_at) = ethernet_fields(packet, frame_at, &mut out) else {
-        return Ok((out, frame_at));
-    };
-    let is_ipv4 =
-        Frame::new_checked(&packet[frame_at..]).is_ok_and(|f| f.ethertype() == EtherType::Ipv4);
-    if is_ipv4 && let Ok(end) = ipv4_fields(packet, inner_at, "inner ipv4", &mut out) {
-        return Ok((out, end));
-    }
-    Ok((out, inner_at))
+    let d = dissect_tunnel_packet(packet)?;
+    let fields = d
+        .fields
+        .iter()
+        .map(|f| header_field(packet, &d, f))
+        .collect();
+    Ok((fields, d.rest))
 }
 
 /// The source address the kernel picks for packets to `remote` (what it writes into the outer
@@ -1657,6 +1450,37 @@ mod tests {
         assert!(get("gre", "C").value.starts_with('1'));
         assert!(get("gre", "K").value.starts_with('1'));
         assert_eq!(get("gre", "version").value, "0");
+    }
+
+    #[test]
+    fn packet_fields_need_ipv4_and_gre_and_go_down_to_the_inner_headers() {
+        let frame = build_frame(
+            EthernetAddress::BROADCAST,
+            EthernetAddress([2, 0, 0, 0, 0, 1]),
+            0x0806,
+        );
+        let header = encap::OuterHeader::new(Ipv4Addr::new(192, 0, 2, 2));
+        let mut buf = [0u8; encap::tunnel::MAX_OUTER_LEN];
+        let n = header.emit(&mut buf, &frame, 0).unwrap();
+        let packet: Vec<u8> = buf[..n].iter().chain(&frame).copied().collect();
+        let (fields, rest) = packet_fields(&packet).unwrap();
+        // The zero ARP body is not Ethernet/IPv4: the walk ends after the inner Ethernet header.
+        assert_eq!(rest, n + 14);
+        let eth_type = fields
+            .iter()
+            .find(|f| f.layer == "ethernet" && f.name == "type")
+            .unwrap();
+        assert_eq!(eth_type.value, "0x0806 (ARP)");
+        assert_eq!(eth_type.bytes(), n + 12..n + 14);
+        let flags = fields
+            .iter()
+            .find(|f| f.layer == "ipv4" && f.name == "flags")
+            .unwrap();
+        assert_eq!(flags.binary.as_deref(), Some("010"));
+        assert_eq!(packet_fields(&packet[..10]), Err(encap::Error::Truncated));
+        let mut not_gre = packet.clone();
+        not_gre[9] = 17;
+        assert_eq!(packet_fields(&not_gre), Err(encap::Error::NotGre));
     }
 
     #[test]

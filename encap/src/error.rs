@@ -105,6 +105,30 @@ impl Error {
     }
 }
 
+/// A header inside the inner frame (802.1Q, ARP, ICMP, UDP, TCP) that does not parse.
+///
+/// grebe forwards these headers untouched and only decodes them to print them (trace,
+/// capture), so they are not drop reasons and stay out of [`Error`]'s counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, thiserror::Error)]
+pub enum HeaderError {
+    /// The buffer is shorter than the header (or than a length field says).
+    #[error("buffer shorter than the header says")]
+    Truncated,
+    /// An ARP packet that is not for Ethernet addresses and IPv4 (hardware type 1, protocol
+    /// type 0x0800, lengths 6 and 4): the only kind these views lay out.
+    #[error("ARP packet is not Ethernet/IPv4")]
+    ArpNotEthernetIpv4,
+    /// The ICMP checksum is wrong.
+    #[error("ICMP checksum is wrong")]
+    BadIcmpChecksum,
+    /// The TCP data offset is below 5 words.
+    #[error("TCP data offset below 20 bytes")]
+    BadTcpDataOffset,
+    /// The UDP length field is below 8 or beyond the buffer.
+    #[error("UDP length below 8 bytes or beyond the buffer")]
+    BadUdpLength,
+}
+
 #[cfg(test)]
 mod tests {
     use super::Error;

@@ -147,20 +147,37 @@ impl From<EtherType> for u16 {
     }
 }
 
+impl EtherType {
+    /// A short name for printing: "IPv4", "ARP", "802.1Q", ..., "other" for the rest.
+    pub const fn name(&self) -> &'static str {
+        match self {
+            EtherType::Ipv4 => "IPv4",
+            EtherType::Arp => "ARP",
+            EtherType::Ipv6 => "IPv6",
+            EtherType::Vlan => "802.1Q",
+            EtherType::TransparentEthernetBridging => "Ethernet in GRE",
+            // The service tag of Q-in-Q has no variant of its own: the datapath does not
+            // treat it apart.
+            EtherType::Unknown(0x88a8) => "802.1ad",
+            EtherType::Unknown(_) => "other",
+        }
+    }
+}
+
 /// Destination, source, EtherType.
 pub const HEADER_LEN: usize = 14;
 /// Header plus one 802.1Q tag.
 pub const VLAN_HEADER_LEN: usize = 18;
 
-mod field {
+pub(crate) mod field {
     use core::ops::{Range, RangeFrom};
 
-    pub(super) const DESTINATION: Range<usize> = 0..6;
-    pub(super) const SOURCE: Range<usize> = 6..12;
-    pub(super) const ETHERTYPE: Range<usize> = 12..14;
-    pub(super) const PAYLOAD: RangeFrom<usize> = 14..;
+    pub(crate) const DESTINATION: Range<usize> = 0..6;
+    pub(crate) const SOURCE: Range<usize> = 6..12;
+    pub(crate) const ETHERTYPE: Range<usize> = 12..14;
+    pub(crate) const PAYLOAD: RangeFrom<usize> = 14..;
     /// The 802.1Q tag control information, when ETHERTYPE is 0x8100.
-    pub(super) const VLAN_TCI: Range<usize> = 14..16;
+    pub(crate) const VLAN_TCI: Range<usize> = 14..16;
 }
 
 /// A view of an Ethernet II frame.
@@ -393,5 +410,8 @@ mod tests {
             EtherType::TransparentEthernetBridging
         );
         assert_eq!(EtherType::from(0x88cc), EtherType::Unknown(0x88cc));
+        assert_eq!(EtherType::Ipv4.name(), "IPv4");
+        assert_eq!(EtherType::from(0x88a8).name(), "802.1ad");
+        assert_eq!(EtherType::from(0x88cc).name(), "other");
     }
 }

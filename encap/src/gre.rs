@@ -32,11 +32,11 @@ pub const BASE_HEADER_LEN: usize = 4;
 /// The base header plus checksum/reserved1, key and sequence number.
 pub const MAX_HEADER_LEN: usize = 16;
 
-mod field {
+pub(crate) mod field {
     use core::ops::Range;
 
-    pub(super) const FLAGS_VERSION: Range<usize> = 0..2;
-    pub(super) const PROTOCOL: Range<usize> = 2..4;
+    pub(crate) const FLAGS_VERSION: Range<usize> = 0..2;
+    pub(crate) const PROTOCOL: Range<usize> = 2..4;
 }
 
 // Bits of the flags + version word, numbered from the most significant as the RFCs do.
@@ -60,21 +60,21 @@ const MUST_DISCARD: u16 = FLAG_R | FLAG_SSR | 0x0400;
 
 /// Where the optional words sit for a given flags word; the one place their offsets are
 /// computed, so that `check_len`, the getters and the setters agree.
-struct Layout {
+pub(crate) struct Layout {
     /// The checksum field, if C is set (the 2 bytes before Reserved1).
-    checksum: Option<core::ops::Range<usize>>,
+    pub(crate) checksum: Option<core::ops::Range<usize>>,
     /// Reserved1, if C is set.
-    reserved1: Option<core::ops::Range<usize>>,
+    pub(crate) reserved1: Option<core::ops::Range<usize>>,
     /// The key, if K is set.
-    key: Option<core::ops::Range<usize>>,
+    pub(crate) key: Option<core::ops::Range<usize>>,
     /// The sequence number, if S is set.
-    seq: Option<core::ops::Range<usize>>,
+    pub(crate) seq: Option<core::ops::Range<usize>>,
     /// The whole header: base plus 4 bytes per optional word.
-    header_len: usize,
+    pub(crate) header_len: usize,
 }
 
 #[inline]
-fn layout(flags: u16) -> Layout {
+pub(crate) fn layout(flags: u16) -> Layout {
     // Each present word takes 4 bytes, in the order checksum, key, sequence: offsets are sums
     // of the bits before them, with no branch per word.
     let csum = 4 * usize::from(flags & FLAG_C != 0);

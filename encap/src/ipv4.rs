@@ -20,19 +20,19 @@ const _: () = assert!(HEADER_LEN_U8 as usize == HEADER_LEN);
 /// The largest payload one IPv4 packet with a 20-byte header can carry.
 pub const MAX_PAYLOAD_LEN: usize = u16::MAX as usize - HEADER_LEN;
 
-mod field {
+pub(crate) mod field {
     use core::ops::Range;
 
-    pub(super) const VER_IHL: usize = 0;
-    pub(super) const TOS: usize = 1;
-    pub(super) const LENGTH: Range<usize> = 2..4;
-    pub(super) const IDENT: Range<usize> = 4..6;
-    pub(super) const FLG_OFF: Range<usize> = 6..8;
-    pub(super) const TTL: usize = 8;
-    pub(super) const PROTOCOL: usize = 9;
-    pub(super) const CHECKSUM: Range<usize> = 10..12;
-    pub(super) const SRC_ADDR: Range<usize> = 12..16;
-    pub(super) const DST_ADDR: Range<usize> = 16..20;
+    pub(crate) const VER_IHL: usize = 0;
+    pub(crate) const TOS: usize = 1;
+    pub(crate) const LENGTH: Range<usize> = 2..4;
+    pub(crate) const IDENT: Range<usize> = 4..6;
+    pub(crate) const FLG_OFF: Range<usize> = 6..8;
+    pub(crate) const TTL: usize = 8;
+    pub(crate) const PROTOCOL: usize = 9;
+    pub(crate) const CHECKSUM: Range<usize> = 10..12;
+    pub(crate) const SRC_ADDR: Range<usize> = 12..16;
+    pub(crate) const DST_ADDR: Range<usize> = 16..20;
 }
 
 /// Bits of the flags + fragment offset word.

@@ -13,6 +13,10 @@
 //! every drop by reason. [`tunnel`] joins the layers into what the datapath does per frame:
 //! [`decap`] a received packet, [`OuterHeader::emit_in_front`] of a frame to send.
 //!
+//! The headers inside the inner frame that grebe only prints ([`vlan`], [`arp`], [`icmpv4`],
+//! [`udp`], [`tcp`]) have views of the same shape; their rejections are [`HeaderError`]s, not
+//! drop reasons.
+//!
 //! ```
 //! use std::net::Ipv4Addr;
 //! use encap::{OuterHeader, decap, tunnel::MAX_OUTER_LEN};
@@ -50,19 +54,25 @@
 //! `check_len` sees. Wrap it with `new_unchecked`, emit, then parse if you want to check.
 #![forbid(unsafe_code)]
 
+pub mod arp;
 pub mod checksum;
+pub mod dissect;
 mod error;
 pub mod ethernet;
 pub mod gre;
 pub mod gro;
+pub mod icmpv4;
 pub mod ipv4;
 pub mod mss;
+pub mod tcp;
 pub mod too_big;
 pub mod tso;
 pub mod tunnel;
+pub mod udp;
+pub mod vlan;
 pub mod vnet;
 
-pub use error::Error;
+pub use error::{Error, HeaderError};
 pub use ethernet::{EtherType, EthernetAddress};
 pub use gre::GreRepr;
 pub use ipv4::Ipv4Repr;

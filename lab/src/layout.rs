@@ -12,7 +12,8 @@ use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 
 use encap::ethernet::{EthernetAddress, Frame};
-use encap::{EtherType, Ipv4Repr, OuterHeader, checksum, ipv4};
+use encap::icmpv4::{self, Icmpv4Repr};
+use encap::{EtherType, Ipv4Repr, OuterHeader, ipv4};
 
 use daemon::trace::{HeaderField, packet_fields};
 
@@ -27,36 +28,19 @@ const CT_MAC: EthernetAddress = EthernetAddress([0x02, 0x00, 0x00, 0x00, 0x00, 0
 /// What `ping` sends by default: 56 bytes of data after the 8-byte ICMP header.
 const PING_DATA: usize = 56;
 
-/// ICMP echo (RFC 792) offsets, in bits from the ICMP header's start, and its length.
-mod field {
-    pub const ICMP_TYPE: (usize, usize) = (0, 8);
-    pub const ICMP_CODE: (usize, usize) = (8, 8);
-    pub const ICMP_CHECKSUM: (usize, usize) = (16, 16);
-    pub const ICMP_ID: (usize, usize) = (32, 16);
-    pub const ICMP_SEQ: (usize, usize) = (48, 16);
-    pub const ICMP_ECHO_HEADER: usize = 8;
-    /// The same fields in bytes, for building the message.
-    pub const ICMP_TYPE_BYTE: usize = 0;
-    pub const ICMP_CODE_BYTE: usize = 1;
-    pub const ICMP_CHECKSUM_BYTES: std::ops::Range<usize> = 2..4;
-    pub const ICMP_ID_BYTES: std::ops::Range<usize> = 4..6;
-    pub const ICMP_SEQ_BYTES: std::ops::Range<usize> = 6..8;
-    /// Echo request.
-    pub const ICMP_ECHO_REQUEST: u8 = 8;
-}
-
 /// The inner frame: bm's `mgmt0` pinging ct's, echo request id 1, sequence 1.
 fn ping_frame() -> Vec<u8> {
-    let mut icmp = vec![0u8; field::ICMP_ECHO_HEADER + PING_DATA];
-    icmp[field::ICMP_TYPE_BYTE] = field::ICMP_ECHO_REQUEST;
-    icmp[field::ICMP_ID_BYTES].copy_from_slice(&1u16.to_be_bytes());
-    icmp[field::ICMP_SEQ_BYTES].copy_from_slice(&1u16.to_be_bytes());
-    for (i, b) in icmp[field::ICMP_ECHO_HEADER..].iter_mut().enumerate() {
+    let mut icmp = vec![0u8; icmpv4::HEADER_LEN + PING_DATA];
+    for (i, b) in icmp[icmpv4::HEADER_LEN..].iter_mut().enumerate() {
         // ping's pattern after its timestamp; the bytes are the data, whatever they are.
         *b = (i as u8).wrapping_add(0x10);
     }
-    let sum = checksum::data(&icmp);
-    icmp[field::ICMP_CHECKSUM_BYTES].copy_from_slice(&sum.to_be_bytes());
+    // The data first: emit checksums the whole message.
+    Icmpv4Repr::EchoRequest {
+        ident: 1,
+        seq_no: 1,
+    }
+    .emit(&mut icmpv4::Packet::new_unchecked(&mut icmp[..]));
 
     let inner = Ipv4Repr {
         src_addr: BM_OVERLAY,
@@ -101,57 +85,7 @@ pub fn example_packet() -> Vec<u8> {
 
 /// Every field of the example packet, outer IPv4 to ICMP, and where the ICMP data begins.
 pub fn example_fields() -> (Vec<HeaderField>, usize) {
-    let packet = example_packet();
-    let (mut fields, icmp_at) = packet_fields(&packet).expect("the example packet parses");
-    let hex = |r: std::ops::Range<usize>| {
-        packet[r]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
-    let icmp = &packet[icmp_at..];
-    let be16 = |r: std::ops::Range<usize>| u16::from_be_bytes([icmp[r.start], icmp[r.start + 1]]);
-    let echo = [
-        (
-            field::ICMP_TYPE,
-            "type",
-            format!("{} (echo request)", icmp[field::ICMP_TYPE_BYTE]),
-        ),
-        (
-            field::ICMP_CODE,
-            "code",
-            icmp[field::ICMP_CODE_BYTE].to_string(),
-        ),
-        (
-            field::ICMP_CHECKSUM,
-            "checksum",
-            format!("0x{:04x}", be16(field::ICMP_CHECKSUM_BYTES)),
-        ),
-        (
-            field::ICMP_ID,
-            "identifier",
-            be16(field::ICMP_ID_BYTES).to_string(),
-        ),
-        (
-            field::ICMP_SEQ,
-            "sequence",
-            be16(field::ICMP_SEQ_BYTES).to_string(),
-        ),
-    ];
-    for ((offset, bits), name, value) in echo {
-        let start = icmp_at * 8 + offset;
-        fields.push(HeaderField {
-            layer: "icmp".into(),
-            name,
-            bit_offset: start,
-            bits,
-            value,
-            hex: hex(start / 8..(start + bits).div_ceil(8)),
-            binary: None,
-        });
-    }
-    (fields, icmp_at + field::ICMP_ECHO_HEADER)
+    packet_fields(&example_packet()).expect("the example packet parses")
 }
 
 const BIT_W: usize = 26;
