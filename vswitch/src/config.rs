@@ -24,7 +24,7 @@
 //! [`Interface::gre_options`]; the daemon shows that error the way OVS fills
 //! the Interface `error` column (`ovs-vsctl show` prints `error: "..."`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::PathBuf;
 
@@ -85,6 +85,58 @@ pub struct Interface {
     pub other_config: BTreeMap<String, String>,
     #[serde(default)]
     pub external_ids: BTreeMap<String, String>,
+    /// The Port's `tag`: its access VLAN, or the native VLAN of a native-tagged or
+    /// native-untagged trunk (0 to 4095). Stored for OVS's clients; the datapath does not
+    /// use VLANs yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<u16>,
+    /// The Port's `trunks`: the VLANs a trunk carries (empty: all).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub trunks: BTreeSet<u16>,
+    /// The Port's `vlan_mode`; none means access when `tag` is set, else trunk (as OVS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vlan_mode: Option<VlanMode>,
+}
+
+/// The highest VLAN ID (`tag` and `trunks` hold 0 to 4095).
+pub const MAX_VLAN: u16 = 4095;
+
+/// A Port's `vlan_mode` (OVS 3.1's values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VlanMode {
+    Access,
+    Trunk,
+    NativeTagged,
+    NativeUntagged,
+    #[serde(rename = "dot1q-tunnel")]
+    Dot1qTunnel,
+}
+
+impl VlanMode {
+    /// The value of the OVS `vlan_mode` column.
+    pub fn as_ovs_str(self) -> &'static str {
+        match self {
+            VlanMode::Access => "access",
+            VlanMode::Trunk => "trunk",
+            VlanMode::NativeTagged => "native-tagged",
+            VlanMode::NativeUntagged => "native-untagged",
+            VlanMode::Dot1qTunnel => "dot1q-tunnel",
+        }
+    }
+
+    /// Parses an OVS `vlan_mode` value.
+    pub fn from_ovs_str(s: &str) -> Option<VlanMode> {
+        [
+            VlanMode::Access,
+            VlanMode::Trunk,
+            VlanMode::NativeTagged,
+            VlanMode::NativeUntagged,
+            VlanMode::Dot1qTunnel,
+        ]
+        .into_iter()
+        .find(|m| m.as_ovs_str() == s)
+    }
 }
 
 /// Interface types grebe implements.  `""` and `"system"` in ovs-vsctl both

@@ -29,11 +29,13 @@ mod commands;
 mod database;
 mod datum;
 mod output;
+mod query;
 mod records;
 mod schema;
 
 use argv::{Parsed, parse_command_line};
 use commands::{Ctx, Fail};
+use output::TableCounter;
 
 /// The result of one `ovs-vsctl` invocation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,6 +55,18 @@ pub trait LiveState {
     fn interface_statistics(&self, iface: &str) -> Vec<(String, u64)>;
     fn interface_mtu(&self, iface: &str) -> Option<u32>;
     fn ofport(&self, iface: &str) -> Option<i64>;
+    /// `mac_in_use`: the interface's Ethernet address, as `xx:xx:xx:xx:xx:xx`.
+    fn interface_mac_in_use(&self, _iface: &str) -> Option<String> {
+        None
+    }
+    /// `admin_state`: whether the interface is administratively up.
+    fn interface_admin_up(&self, _iface: &str) -> Option<bool> {
+        None
+    }
+    /// `link_state`: whether the interface's link is up.
+    fn interface_link_up(&self, _iface: &str) -> Option<bool> {
+        None
+    }
 }
 
 /// A [`LiveState`] that knows nothing (no datapath).
@@ -90,12 +104,14 @@ pub const SHOW_ID: &str = "00000000-0000-0000-0000-000000000000";
 /// unchanged.
 ///
 /// Supported: global options `--db`, `--no-wait`, `--no-syslog`, `--retry`,
-/// `--dry-run`, `-t/--timeout`, `-v/--verbose`, `--oneline`, `--format=list`,
-/// `--bare`, `--no-headings`, `--columns`, `-h/--help`, `-V/--version`;
+/// `--dry-run`, `-t/--timeout`, `-v/--verbose`, `--oneline`,
+/// `-f/--format=list|table|csv|json|html`, `-d/--data=string|bare|json`, `--bare`,
+/// `--no-headings`, `--columns`, `-h/--help`, `-V/--version`, each long option also by a
+/// unique prefix (`--no-heading`), as getopt allows;
 /// commands `init`, `comment`, `add-br`, `del-br`, `list-br`, `br-exists`,
 /// `br-to-vlan`, `br-to-parent`, `add-port`, `del-port`, `list-ports`,
 /// `list-ifaces`, `port-to-br`, `iface-to-br`, `get`, `set`, `add`,
-/// `remove`, `clear`, `list`, `show`.
+/// `remove`, `clear`, `list`, `find`, `show`.
 ///
 /// Known differences from Open vSwitch 3.1's ovs-vsctl:
 /// - no UUIDs: `show`'s first line is [`SHOW_ID`]; `list` has no `_uuid`
@@ -109,16 +125,19 @@ pub const SHOW_ID: &str = "00000000-0000-0000-0000-000000000000";
 ///   columns can be set through the Port table (so
 ///   `add-port br-int gre0 type=gre options:remote_ip=...` works, where OVS
 ///   says `Port does not contain a column whose name matches "type"`);
-/// - only the columns listed in the module are supported; other OVS
+/// - only the columns of `vsctl/schema.rs` are supported (Port `tag`, `trunks`,
+///   `vlan_mode` are stored but the datapath does not use VLANs yet); other OVS
 ///   columns and tables give "grebe does not support ..." errors;
 /// - `type` accepts only `""`/`system`, `internal` and `gre` (OVS stores any
 ///   string); `system` is stored as `""`;
-/// - `statistics`, `error`, `ofport` and `mtu` are read-only (OVS lets a
-///   client write them; vswitchd overwrites them);
+/// - `statistics`, `error`, `ofport`, `mtu`, `mac_in_use`, `admin_state` and
+///   `link_state` are read-only (OVS lets a client write them; vswitchd
+///   overwrites them);
 /// - `add-br BR PARENT VLAN` (fake bridges), `--fake-iface`, `--id`,
-///   `find`, `create`, `destroy` and the other OVS commands are not
+///   `create`, `destroy` and the other OVS commands are not
 ///   supported; `list-br --fake` prints nothing, `--real` is accepted;
-/// - long options cannot be abbreviated (getopt would accept `--onel`);
+/// - `--pretty` and `--max-column-width` are accepted and ignored; integer ranges
+///   (`trunks=10-20`) are not parsed;
 /// - `add` reports too many values itself (OVS 3.1 lets the server reject
 ///   the transaction with a JSON "constraint violation" message);
 /// - all of a command line's commands are checked for column names only
@@ -146,11 +165,11 @@ pub fn run(config: &mut Config, args: &[String], live: &dyn LiveState) -> Outcom
         let mut ctx = Ctx {
             cfg: &mut work,
             live,
-            globals: &line.globals,
             out: String::new(),
+            table: None,
         };
         match ctx.execute(cmd) {
-            Ok(()) => outputs.push(ctx.out),
+            Ok(()) => outputs.push((ctx.out, ctx.table)),
             Err(Fail::Error(msg)) => return failure(&msg),
             Err(Fail::Exit(code)) => {
                 return Outcome {
@@ -177,8 +196,12 @@ pub fn run(config: &mut Config, args: &[String], live: &dyn LiveState) -> Outcom
     }
 
     let mut stdout = String::new();
-    for out in outputs {
-        if line.globals.oneline {
+    let mut tables = TableCounter::default();
+    for (out, table) in outputs {
+        // As ovs-vsctl: a command's table is printed as such, even with --oneline.
+        if let Some(table) = table {
+            table.format(&line.globals.style, &mut tables, &mut stdout);
+        } else if line.globals.oneline {
             output::push_oneline(&mut stdout, &out);
         } else {
             stdout.push_str(&out);

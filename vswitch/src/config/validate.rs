@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::gre::{iface_err, parse_gre_options};
-use super::{Config, ConfigError, Interface, InterfaceType};
+use super::{Config, ConfigError, Interface, InterfaceType, MAX_VLAN};
 
 /// Linux's IFNAMSIZ - 1.
 pub const MAX_IFNAME_LEN: usize = 15;
@@ -115,6 +115,20 @@ impl Config {
                             ),
                         ));
                     }
+                }
+                if let Some(vid) = iface
+                    .tag
+                    .into_iter()
+                    .chain(iface.trunks.iter().copied())
+                    .find(|&v| v > MAX_VLAN)
+                {
+                    return Err(iface_err(
+                        port,
+                        format!(
+                            "VLAN {vid} in tag or trunks is outside 0..={MAX_VLAN} (ovs-vsctl \
+                             clear port {port} tag trunks)"
+                        ),
+                    ));
                 }
                 if iface.kind == InterfaceType::Gre {
                     parse_gre_options(port, &iface.options)?;

@@ -8,10 +8,130 @@ use std::fmt::Write as _;
 pub(super) struct Globals {
     pub(super) oneline: bool,
     pub(super) dry_run: bool,
-    pub(super) bare: bool,
-    pub(super) no_headings: bool,
-    /// `--format` other than list (only `list` output depends on it).
-    pub(super) format: Option<String>,
+    /// How `list` and `find` print their records (`--format`, `--data`, `--no-headings`).
+    pub(super) style: Style,
+}
+
+/// `--format`: the layout of a `list` or `find` table (`lib/table.c`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum Format {
+    #[default]
+    List,
+    Table,
+    Csv,
+    Json,
+    Html,
+}
+
+/// `--data`: how one cell's value is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum CellFormat {
+    /// OVSDB's string syntax, as `get` prints it.
+    #[default]
+    String,
+    /// Values without quotes or brackets, space-separated.
+    Bare,
+    /// OVSDB's JSON (RFC 7047) form: `["map",[["k",1]]]`.
+    Json,
+}
+
+/// `struct table_style`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Style {
+    pub(super) format: Format,
+    pub(super) data: CellFormat,
+    pub(super) headings: bool,
+}
+
+impl Default for Style {
+    fn default() -> Self {
+        Style {
+            format: Format::List,
+            data: CellFormat::String,
+            headings: true,
+        }
+    }
+}
+
+/// What a long option takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arg {
+    None,
+    Required,
+    Optional,
+}
+
+/// ovs-vsctl's long options in its own order (global, logging, table, SSL, then the command
+/// options it accepts in the global position), for getopt's abbreviation rules.
+const LONG_OPTIONS: &[(&str, Arg)] = &[
+    ("db", Arg::Required),
+    ("no-syslog", Arg::None),
+    ("no-wait", Arg::None),
+    ("dry-run", Arg::None),
+    ("oneline", Arg::None),
+    ("timeout", Arg::Required),
+    ("retry", Arg::None),
+    ("help", Arg::None),
+    ("commands", Arg::None),
+    ("options", Arg::None),
+    ("leader-only", Arg::None),
+    ("no-leader-only", Arg::None),
+    ("shuffle-remotes", Arg::None),
+    ("no-shuffle-remotes", Arg::None),
+    ("version", Arg::None),
+    ("verbose", Arg::Optional),
+    ("log-file", Arg::Optional),
+    ("syslog-method", Arg::Required),
+    ("syslog-target", Arg::Required),
+    ("format", Arg::Required),
+    ("data", Arg::Required),
+    ("no-headings", Arg::None),
+    ("pretty", Arg::None),
+    ("bare", Arg::None),
+    ("max-column-width", Arg::Required),
+    ("private-key", Arg::Required),
+    ("certificate", Arg::Required),
+    ("ca-cert", Arg::Required),
+    ("ssl-protocols", Arg::Required),
+    ("ssl-ciphers", Arg::Required),
+    ("bootstrap-ca-cert", Arg::Required),
+    ("peer-ca-cert", Arg::Required),
+];
+
+/// glibc's `getopt_long()` lookup: an exact name, else a unique prefix. Several candidates
+/// are one when they behave alike, as in glibc: ovs-vsctl's command options all share one
+/// handler, so e.g. `--fak` is `--fake-iface`, the first of them. `arg` is the whole argument,
+/// for glibc's messages.
+fn long_option(name: &str, arg: &str) -> Result<(&'static str, Arg), String> {
+    // (name, what it takes, whether it is a command option)
+    let all = LONG_OPTIONS
+        .iter()
+        .map(|&(n, kind)| (n, kind, false))
+        .chain(
+            COMMAND_OPTIONS
+                .iter()
+                .map(|&(n, v)| (n, if v { Arg::Required } else { Arg::None }, true)),
+        );
+    let mut found: Vec<(&'static str, Arg, bool)> = Vec::new();
+    for (n, kind, local) in all {
+        if n == name {
+            return Ok((n, kind));
+        }
+        if !name.is_empty() && n.starts_with(name) {
+            found.push((n, kind, local));
+        }
+    }
+    let Some(&(first, kind, local)) = found.first() else {
+        return Err(format!("unrecognized option '{arg}'"));
+    };
+    if found.len() == 1 || found.iter().all(|&(_, k, l)| l && local && k == kind) {
+        return Ok((first, kind));
+    }
+    let mut msg = format!("option '{arg}' is ambiguous; possibilities:");
+    for (n, _, _) in &found {
+        let _ = write!(msg, " '--{n}'");
+    }
+    Err(msg)
 }
 
 #[derive(Debug)]
@@ -196,6 +316,13 @@ pub(super) const COMMANDS: &[Syntax] = &[
         usage: "list TBL [REC]              list RECord (or all records) in TBL",
     },
     Syntax {
+        name: "find",
+        min_args: 1,
+        max_args: UNLIMITED,
+        options: &["--columns="],
+        usage: "find TBL CONDITION...        list records satisfying CONDITION in TBL",
+    },
+    Syntax {
         name: "get",
         min_args: 2,
         max_args: UNLIMITED,
@@ -260,7 +387,6 @@ pub(super) const UNSUPPORTED_COMMANDS: &[&str] = &[
     "add-zone-tp",
     "del-zone-tp",
     "list-zone-tp",
-    "find",
     "create",
     "destroy",
     "wait-until",
@@ -299,7 +425,8 @@ pub(super) fn usage() -> String {
          \x20 --dry-run                   do not commit changes to the configuration\n\
          \x20 --if-exists, --may-exist    per-command options, placed before the command name\n\
          \x20 --db=, --no-wait, -t/--timeout=, -v/--verbose   accepted and ignored\n\
-         \x20 --format=list, --bare, --no-headings, --columns=   output of \"list\"\n\
+         \x20 --format=list|table|csv|json|html, --data=string|bare|json, --bare,\n\
+         \x20 --no-headings, --columns=      output of \"list\" and \"find\"\n\
          \x20 -h, --help                  display this help message\n\
          \x20 -V, --version               display version information\n",
     );
@@ -323,25 +450,13 @@ pub(super) fn parse_command_line(args: &[String]) -> Result<Parsed, String> {
         }
         i += 1;
         if let Some(long) = arg.strip_prefix("--") {
-            let (name, inline) = match long.split_once('=') {
+            let (given, inline) = match long.split_once('=') {
                 Some((n, v)) => (n, Some(v.to_string())),
                 None => (long, None),
             };
-            // (name, takes a value: Some(true) required, Some(false) none, None optional)
-            let kind = match name {
-                "db" | "timeout" | "format" | "data" | "log-file" | "private-key"
-                | "certificate" | "ca-cert" | "peer-ca-cert" => Some(true),
-                "no-wait" | "no-syslog" | "dry-run" | "oneline" | "retry" | "help" | "version"
-                | "bare" | "no-headings" | "pretty" => Some(false),
-                "verbose" => None,
-                _ => match COMMAND_OPTIONS.iter().find(|(n, _)| *n == name) {
-                    Some((_, true)) => Some(true),
-                    Some((_, false)) => Some(false),
-                    None => return Err(format!("unrecognized option '{arg}'")),
-                },
-            };
+            let (name, kind) = long_option(given, arg)?;
             let value = match kind {
-                Some(true) => match inline {
+                Arg::Required => match inline {
                     Some(v) => Some(v),
                     None => {
                         let Some(v) = args.get(i) else {
@@ -351,21 +466,28 @@ pub(super) fn parse_command_line(args: &[String]) -> Result<Parsed, String> {
                         Some(v.clone())
                     }
                 },
-                Some(false) => {
+                Arg::None => {
                     if inline.is_some() {
                         return Err(format!("option '--{name}' doesn't allow an argument"));
                     }
                     None
                 }
-                None => inline,
+                Arg::Optional => inline,
             };
             match name {
                 "timeout" => check_timeout(value.as_deref().unwrap_or_default())?,
                 "format" => set_format(&mut globals, value.as_deref().unwrap_or_default())?,
+                "data" => set_data(&mut globals, value.as_deref().unwrap_or_default())?,
                 "oneline" => globals.oneline = true,
                 "dry-run" => globals.dry_run = true,
-                "bare" => globals.bare = true,
-                "no-headings" => globals.no_headings = true,
+                "bare" => {
+                    globals.style = Style {
+                        format: Format::List,
+                        data: CellFormat::Bare,
+                        headings: false,
+                    }
+                }
+                "no-headings" => globals.style.headings = false,
                 "help" => print = Some(print.unwrap_or_else(usage)),
                 "version" => {
                     print = Some(print.unwrap_or_else(|| {
@@ -399,7 +521,7 @@ pub(super) fn parse_command_line(args: &[String]) -> Result<Parsed, String> {
                         match c {
                             't' => check_timeout(&value)?,
                             'f' => set_format(&mut globals, &value)?,
-                            _ => {}
+                            _ => set_data(&mut globals, &value)?,
                         }
                     }
                     'v' => j = chars.len(),
@@ -449,11 +571,25 @@ pub(super) fn check_timeout(value: &str) -> Result<(), String> {
 }
 
 pub(super) fn set_format(globals: &mut Globals, value: &str) -> Result<(), String> {
-    match value {
-        "list" => globals.format = None,
-        "table" | "html" | "csv" | "json" => globals.format = Some(value.to_string()),
+    globals.style.format = match value {
+        "list" => Format::List,
+        "table" => Format::Table,
+        "csv" => Format::Csv,
+        "json" => Format::Json,
+        "html" => Format::Html,
         _ => return Err(format!("unknown output format \"{value}\"")),
-    }
+    };
+    Ok(())
+}
+
+/// `table_parse_cell_format()`.
+fn set_data(globals: &mut Globals, value: &str) -> Result<(), String> {
+    globals.style.data = match value {
+        "string" => CellFormat::String,
+        "bare" => CellFormat::Bare,
+        "json" => CellFormat::Json,
+        _ => return Err(format!("unknown data format \"{value}\"")),
+    };
     Ok(())
 }
 

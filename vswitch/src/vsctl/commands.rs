@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 
 use super::LiveState;
-use super::argv::{Command, Globals};
+use super::argv::Command;
+use super::output::Records;
 use super::records::Row;
 use super::schema::Table;
 use crate::config::{Bridge, Config, Interface};
@@ -26,8 +27,9 @@ pub(super) type CmdResult = Result<(), Fail>;
 pub(super) struct Ctx<'a> {
     pub(super) cfg: &'a mut Config,
     pub(super) live: &'a dyn LiveState,
-    pub(super) globals: &'a Globals,
     pub(super) out: String,
+    /// What `list` or `find` found, printed in the `--format` style after every command ran.
+    pub(super) table: Option<Records>,
 }
 
 impl Ctx<'_> {
@@ -104,6 +106,7 @@ impl Ctx<'_> {
             "remove" => self.add_or_remove(cmd, false),
             "clear" => self.clear(cmd),
             "list" => self.list(cmd),
+            "find" => self.find(cmd),
             other => Err(format!("unknown command '{other}'; use --help for help").into()),
         }
     }

@@ -20,7 +20,7 @@ impl Ctx<'_> {
             if arg.eq_ignore_ascii_case("_uuid") || arg.eq_ignore_ascii_case("-uuid") {
                 return Err("grebe records have no UUIDs (_uuid)".to_string().into());
             }
-            let ColumnArg { col, key, .. } = parse_column_key_value(arg, table, false)?;
+            let ColumnArg { col, key, .. } = parse_column_key_value(arg, table, &[])?;
             let ty = col.ty();
             let datum = self.read(&row, col);
             if let Some(key_string) = key {

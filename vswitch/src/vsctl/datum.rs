@@ -10,14 +10,20 @@ pub(super) const UNLIMITED: usize = usize::MAX;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum AtomType {
     Str,
-    Int { min: i64 },
+    /// An integer in `min..=max` (`i64::MIN`/`i64::MAX` when unbounded).
+    Int {
+        min: i64,
+        max: i64,
+    },
+    /// A string from a fixed set (the schema's `enum`), sorted.
+    Enum(&'static [&'static str]),
     Bool,
 }
 
 impl AtomType {
     pub(super) fn english(self) -> &'static str {
         match self {
-            AtomType::Str => "string",
+            AtomType::Str | AtomType::Enum(_) => "string",
             AtomType::Int { .. } => "integer",
             AtomType::Bool => "boolean",
         }
@@ -206,7 +212,7 @@ pub(super) fn json_unescape(s: &str) -> Result<String, String> {
 /// `ovsdb_atom_from_string()`.
 pub(super) fn atom_from_string(t: AtomType, s: &str) -> Result<Atom, String> {
     match t {
-        AtomType::Int { min } => {
+        AtomType::Int { min, max } => {
             let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
             let n = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
                 s.strip_prefix('+').unwrap_or(s).parse::<i64>().ok()
@@ -216,12 +222,22 @@ pub(super) fn atom_from_string(t: AtomType, s: &str) -> Result<Atom, String> {
             let Some(n) = n else {
                 return Err(format!("\"{s}\" is not a valid integer or range"));
             };
-            if n < min {
-                return Err(format!(
+            // ovsdb_atom_check_constraints()
+            if (min..=max).contains(&n) {
+                Ok(Atom::Int(n))
+            } else if min != i64::MIN && max != i64::MAX {
+                Err(format!(
+                    "constraint violation: {n} is not in the valid range {min} to {max} (inclusive)"
+                ))
+            } else if min != i64::MIN {
+                Err(format!(
                     "constraint violation: {n} is less than minimum allowed value {min}"
-                ));
+                ))
+            } else {
+                Err(format!(
+                    "constraint violation: {n} is greater than maximum allowed value {max}"
+                ))
             }
-            Ok(Atom::Int(n))
         }
         AtomType::Bool => match s {
             "true" | "yes" | "on" | "1" => Ok(Atom::Bool(true)),
@@ -229,6 +245,20 @@ pub(super) fn atom_from_string(t: AtomType, s: &str) -> Result<Atom, String> {
             _ => Err(format!(
                 "\"{s}\" is not a valid boolean (use \"true\" or \"false\")"
             )),
+        },
+        AtomType::Enum(allowed) => match atom_from_string(AtomType::Str, s)? {
+            Atom::Str(v) if allowed.contains(&v.as_str()) => Ok(Atom::Str(v)),
+            other => {
+                let valid: Datum = allowed
+                    .iter()
+                    .map(|a| (Atom::Str(a.to_string()), None))
+                    .collect();
+                Err(format!(
+                    "constraint violation: {} is not one of the allowed values ({})",
+                    atom_to_string(&other),
+                    datum_to_string(&ColType::set(AtomType::Str), &valid)
+                ))
+            }
         },
         AtomType::Str => {
             if s.is_empty() {
@@ -434,6 +464,60 @@ pub(super) fn datum_to_string(t: &ColType, d: &Datum) -> String {
     s
 }
 
+/// `ovsdb_datum_to_json()` written as `json_to_string()` does: a map is
+/// `["map",[[k,v],...]]`, a one-element set its atom, another set `["set",[...]]`.
+pub(super) fn datum_to_json(t: &ColType, d: &Datum) -> String {
+    let atom = |a: &Atom| match a {
+        Atom::Str(s) => json_quote(s),
+        other => atom_to_string(other),
+    };
+    let mut s = String::new();
+    if t.is_map() {
+        s.push_str("[\"map\",[");
+        for (i, (k, v)) in d.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            let _ = write!(s, "[{},", atom(k));
+            if let Some(v) = v {
+                s.push_str(&atom(v));
+            }
+            s.push(']');
+        }
+        s.push_str("]]");
+    } else if let [(k, _)] = d.as_slice() {
+        s.push_str(&atom(k));
+    } else {
+        s.push_str("[\"set\",[");
+        for (i, (k, _)) in d.iter().enumerate() {
+            if i > 0 {
+                s.push(',');
+            }
+            s.push_str(&atom(k));
+        }
+        s.push_str("]]");
+    }
+    s
+}
+
+/// `ovsdb_datum_compare_3way()`: by size first, then keys, then values.
+pub(super) fn datum_cmp(a: &Datum, b: &Datum) -> std::cmp::Ordering {
+    a.len()
+        .cmp(&b.len())
+        .then_with(|| a.iter().map(|e| &e.0).cmp(b.iter().map(|e| &e.0)))
+        .then_with(|| a.iter().map(|e| &e.1).cmp(b.iter().map(|e| &e.1)))
+}
+
+/// `ovsdb_datum_includes_all(a, b)`: every element of `a` (key and value) is in `b`.
+pub(super) fn datum_includes_all(a: &Datum, b: &Datum) -> bool {
+    a.iter().all(|e| b.contains(e))
+}
+
+/// `ovsdb_datum_excludes_all(a, b)`: no element of `a` is in `b`.
+pub(super) fn datum_excludes_all(a: &Datum, b: &Datum) -> bool {
+    a.iter().all(|e| !b.contains(e))
+}
+
 /// `ovsdb_datum_to_bare()`.
 pub(super) fn datum_to_bare(d: &Datum) -> String {
     let mut s = String::new();
@@ -498,7 +582,10 @@ mod tests {
             datum_from_string(&map, "").unwrap_err(),
             "use \"{}\" to specify the empty map"
         );
-        let int = ColType::optional(AtomType::Int { min: 1 });
+        let int = ColType::optional(AtomType::Int {
+            min: 1,
+            max: i64::MAX,
+        });
         assert_eq!(int.english(), "set of up to 1 integers");
         assert_eq!(
             datum_to_string(&int, &datum_from_string(&int, "[1500]").unwrap()),

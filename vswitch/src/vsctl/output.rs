@@ -1,96 +1,210 @@
-//! Output: `list` in its formats, `show`.
+//! Output: the record tables `list` and `find` produce, in ovs-vsctl's formats (`lib/table.c`),
+//! `show`, and `--oneline`.
 
 use std::fmt::Write as _;
 
 use super::SHOW_ID;
-use super::argv::Command;
-use super::commands::{CmdResult, Ctx};
-use super::datum::{Atom, atom_to_string, datum_to_bare, datum_to_string, map_to_datum};
-use super::records::Row;
-use super::schema::{Col, Table, get_column, get_table};
+use super::argv::{CellFormat, Format, Style};
+use super::commands::Ctx;
+use super::datum::{
+    Atom, ColType, Datum, atom_to_string, datum_to_bare, datum_to_json, datum_to_string,
+    json_quote, map_to_datum,
+};
+use super::schema::Col;
 use crate::config::InterfaceType;
 
-impl Ctx<'_> {
-    pub(super) fn list(&mut self, cmd: &Command) -> CmdResult {
-        let must_exist = !cmd.has("--if-exists");
-        let table = get_table(&cmd.args[0])?;
-        let columns: Vec<Col> = match cmd.options.get("--columns") {
-            Some(Some(names)) => {
-                let mut cols = Vec::new();
-                for name in names.split([',', ' ']).filter(|n| !n.is_empty()) {
-                    if name.eq_ignore_ascii_case("_uuid") {
-                        return Err("grebe records have no UUIDs (_uuid)".to_string().into());
-                    }
-                    cols.push(get_column(table, name)?);
-                }
-                if cols.is_empty() {
-                    return Err("must specify at least one column name".to_string().into());
-                }
-                cols
-            }
-            _ => table.columns().to_vec(),
-        };
-        if let Some(format) = &self.globals.format {
-            return Err(
-                format!("grebe supports only --format=list (not --format={format})").into(),
-            );
-        }
-        let rows: Vec<Row> = if cmd.args.len() > 1 {
-            let mut rows = Vec::new();
-            for id in &cmd.args[1..] {
-                if let Some(row) = self.get_row(table, id, must_exist)? {
-                    rows.push(row);
-                }
-            }
-            rows
-        } else {
-            match table {
-                Table::Interface | Table::Port => {
-                    let mut all: Vec<Row> = self
-                        .cfg
-                        .bridges
-                        .iter()
-                        .flat_map(|(br, b)| {
-                            b.ports.keys().map(|p| Row::Iface {
-                                bridge: br.clone(),
-                                port: p.clone(),
-                            })
-                        })
-                        .collect();
-                    all.sort_by(|a, b| match (a, b) {
-                        (Row::Iface { port: x, .. }, Row::Iface { port: y, .. }) => x.cmp(y),
-                        _ => std::cmp::Ordering::Equal,
-                    });
-                    all
-                }
-                Table::Bridge => self.cfg.bridges.keys().cloned().map(Row::Bridge).collect(),
-                Table::OpenVswitch => vec![Row::Root],
-            }
-        };
-        let headings = !self.globals.bare && !self.globals.no_headings;
-        let mut s = String::new();
-        for (i, row) in rows.iter().enumerate() {
-            if i > 0 {
-                s.push('\n');
-            }
-            for &col in &columns {
-                let datum = self.read(row, col);
-                let text = if self.globals.bare {
-                    datum_to_bare(&datum)
-                } else {
-                    datum_to_string(&col.ty(), &datum)
-                };
-                if headings {
-                    let _ = write!(s, "{:<20}: ", col.name());
-                }
-                s.push_str(&text);
-                s.push('\n');
-            }
-        }
-        self.out.push_str(&s);
-        Ok(())
-    }
+/// `struct table`: the records one `list` or `find` found, printed after every command has run.
+#[derive(Debug, Default)]
+pub(super) struct Records {
+    pub(super) headings: Vec<&'static str>,
+    /// One cell per heading: the column's type and value.
+    pub(super) rows: Vec<Vec<(ColType, Datum)>>,
+}
 
+/// Tables printed so far in this invocation: OVS puts a blank line before every table but the
+/// first (`first_table` in lib/table.c).
+#[derive(Debug, Default)]
+pub(super) struct TableCounter {
+    printed: bool,
+}
+
+impl TableCounter {
+    fn separate(&mut self, out: &mut String) {
+        if self.printed {
+            out.push('\n');
+        }
+        self.printed = true;
+    }
+}
+
+/// `cell_to_text()`.
+fn cell_text(style: &Style, (ty, d): &(ColType, Datum)) -> String {
+    match style.data {
+        CellFormat::String => datum_to_string(ty, d),
+        CellFormat::Bare => datum_to_bare(d),
+        CellFormat::Json => datum_to_json(ty, d),
+    }
+}
+
+/// `table_finish_line()`: no trailing blanks.
+fn finish_line(out: &mut String) {
+    let trimmed = out.trim_end_matches(' ').len();
+    out.truncate(trimmed);
+    out.push('\n');
+}
+
+impl Records {
+    /// `table_format()`.
+    pub(super) fn format(&self, style: &Style, counter: &mut TableCounter, out: &mut String) {
+        match style.format {
+            Format::List => {
+                counter.separate(out);
+                for (y, row) in self.rows.iter().enumerate() {
+                    if y > 0 {
+                        out.push('\n');
+                    }
+                    for (heading, cell) in self.headings.iter().zip(row) {
+                        if style.headings {
+                            let _ = write!(out, "{heading:<20}: ");
+                        }
+                        out.push_str(&cell_text(style, cell));
+                        out.push('\n');
+                    }
+                }
+            }
+            Format::Table => {
+                counter.separate(out);
+                let texts: Vec<Vec<String>> = self
+                    .rows
+                    .iter()
+                    .map(|row| row.iter().map(|c| cell_text(style, c)).collect())
+                    .collect();
+                // Widths in bytes, as C's strlen().
+                let widths: Vec<usize> = (0..self.headings.len())
+                    .map(|x| {
+                        let w = texts.iter().map(|r| r[x].len()).max().unwrap_or(0);
+                        if style.headings {
+                            w.max(self.headings[x].len())
+                        } else {
+                            w
+                        }
+                    })
+                    .collect();
+                let pad = |out: &mut String, x: usize, text: &str| {
+                    if x > 0 {
+                        out.push(' ');
+                    }
+                    out.push_str(text);
+                    out.extend(std::iter::repeat_n(' ', widths[x] - text.len()));
+                };
+                if style.headings {
+                    for (x, h) in self.headings.iter().enumerate() {
+                        pad(out, x, h);
+                    }
+                    finish_line(out);
+                    for (x, w) in widths.iter().enumerate() {
+                        pad(out, x, &"-".repeat(*w));
+                    }
+                    finish_line(out);
+                }
+                for row in &texts {
+                    for (x, text) in row.iter().enumerate() {
+                        pad(out, x, text);
+                    }
+                    finish_line(out);
+                }
+            }
+            Format::Csv => {
+                counter.separate(out);
+                let cell = |out: &mut String, text: &str| {
+                    if text.contains(['\n', '"', ',']) {
+                        out.push('"');
+                        out.push_str(&text.replace('"', "\"\""));
+                        out.push('"');
+                    } else {
+                        out.push_str(text);
+                    }
+                };
+                if style.headings {
+                    for (x, h) in self.headings.iter().enumerate() {
+                        if x > 0 {
+                            out.push(',');
+                        }
+                        cell(out, h);
+                    }
+                    out.push('\n');
+                }
+                for row in &self.rows {
+                    for (x, c) in row.iter().enumerate() {
+                        if x > 0 {
+                            out.push(',');
+                        }
+                        cell(out, &cell_text(style, c));
+                    }
+                    out.push('\n');
+                }
+            }
+            Format::Html => {
+                let escaped = |text: &str| {
+                    let mut s = String::new();
+                    for c in text.chars() {
+                        match c {
+                            '&' => s.push_str("&amp;"),
+                            '<' => s.push_str("&lt;"),
+                            '>' => s.push_str("&gt;"),
+                            '"' => s.push_str("&quot;"),
+                            c => s.push(c),
+                        }
+                    }
+                    s
+                };
+                out.push_str("<table border=1>\n");
+                if style.headings {
+                    out.push_str("  <tr>\n");
+                    for h in &self.headings {
+                        let _ = writeln!(out, "    <th>{}</th>", escaped(h));
+                    }
+                    out.push_str("  </tr>\n");
+                }
+                for row in &self.rows {
+                    out.push_str("  <tr>\n");
+                    for c in row {
+                        let _ = writeln!(out, "    <td>{}</td>", escaped(&cell_text(style, c)));
+                    }
+                    out.push_str("  </tr>\n");
+                }
+                out.push_str("</table>\n");
+            }
+            Format::Json => {
+                // The cells are the values' JSON whatever --data says; keys sorted.
+                out.push_str("{\"data\":[");
+                for (y, row) in self.rows.iter().enumerate() {
+                    if y > 0 {
+                        out.push(',');
+                    }
+                    out.push('[');
+                    for (x, (ty, d)) in row.iter().enumerate() {
+                        if x > 0 {
+                            out.push(',');
+                        }
+                        out.push_str(&datum_to_json(ty, d));
+                    }
+                    out.push(']');
+                }
+                out.push_str("],\"headings\":[");
+                for (x, h) in self.headings.iter().enumerate() {
+                    if x > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&json_quote(h));
+                }
+                out.push_str("]}\n");
+            }
+        }
+    }
+}
+
+impl Ctx<'_> {
     pub(super) fn show(&mut self) {
         let mut s = String::new();
         s.push_str(SHOW_ID);
@@ -103,6 +217,21 @@ impl Ctx<'_> {
             }
             for (port, iface) in &bridge.ports {
                 let _ = writeln!(s, "        Port {}", name(port));
+                if let Some(tag) = iface.tag {
+                    let _ = writeln!(s, "            tag: {tag}");
+                }
+                if !iface.trunks.is_empty() {
+                    let trunks: Datum = iface
+                        .trunks
+                        .iter()
+                        .map(|&v| (Atom::Int(i64::from(v)), None))
+                        .collect();
+                    let _ = writeln!(
+                        s,
+                        "            trunks: {}",
+                        datum_to_string(&Col::Trunks.ty(), &trunks)
+                    );
+                }
                 let _ = writeln!(s, "            Interface {}", name(port));
                 if iface.kind != InterfaceType::System {
                     let _ = writeln!(s, "                type: {}", iface.kind.as_ovs_str());

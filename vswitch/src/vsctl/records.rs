@@ -6,7 +6,7 @@ use super::datum::{
     str_datum,
 };
 use super::schema::{Col, ColumnArg, Table, parse_column_key_value};
-use crate::config::{Interface, InterfaceType};
+use crate::config::{Interface, InterfaceType, MAX_VLAN, VlanMode};
 
 /// A record of one of grebe's tables.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +116,23 @@ impl Ctx<'_> {
                         .unwrap_or_default(),
                     Col::Ofport => opt_int_datum(self.live.ofport(name)),
                     Col::Mtu => opt_int_datum(self.live.interface_mtu(name).map(i64::from)),
+                    Col::MacInUse => self
+                        .live
+                        .interface_mac_in_use(name)
+                        .map(|m| str_datum(&m))
+                        .unwrap_or_default(),
+                    Col::AdminState => up_down(self.live.interface_admin_up(name)),
+                    Col::LinkState => up_down(self.live.interface_link_up(name)),
+                    Col::Tag => opt_int_datum(iface.tag.map(i64::from)),
+                    Col::Trunks => iface
+                        .trunks
+                        .iter()
+                        .map(|&v| (Atom::Int(i64::from(v)), None))
+                        .collect(),
+                    Col::VlanMode => iface
+                        .vlan_mode
+                        .map(|m| str_datum(m.as_ovs_str()))
+                        .unwrap_or_default(),
                     _ => Vec::new(),
                 }
             }
@@ -177,6 +194,18 @@ impl Ctx<'_> {
                             _ => None,
                         };
                     }
+                    // The schema's constraints (0..=4095, the enum) were checked as the value
+                    // was parsed.
+                    Col::Tag => iface.tag = datum.first().and_then(|(a, _)| vid(a)),
+                    Col::Trunks => {
+                        iface.trunks = datum.iter().filter_map(|(a, _)| vid(a)).collect()
+                    }
+                    Col::VlanMode => {
+                        iface.vlan_mode = match datum.first() {
+                            Some((Atom::Str(s), _)) => VlanMode::from_ovs_str(s),
+                            _ => None,
+                        }
+                    }
                     _ => unreachable!("read-only column {}", col.name()),
                 }
             }
@@ -231,7 +260,9 @@ impl Ctx<'_> {
 
     /// `set_column()`.
     pub(super) fn set_column(&mut self, table: Table, row: &Row, arg: &str) -> CmdResult {
-        let ColumnArg { col, key, value } = parse_column_key_value(arg, table, true)?;
+        let ColumnArg {
+            col, key, value, ..
+        } = parse_column_key_value(arg, table, &["="])?;
         let value = value.expect("want_value");
         Self::check_mutable(table, col)?;
         let ty = col.ty();
@@ -255,5 +286,19 @@ impl Ctx<'_> {
             datum_from_string(&ty, &value)?
         };
         self.write(row, col, datum)
+    }
+}
+
+/// `admin_state`/`link_state` from what the daemon knows.
+fn up_down(up: Option<bool>) -> Datum {
+    up.map(|up| str_datum(if up { "up" } else { "down" }))
+        .unwrap_or_default()
+}
+
+/// A VLAN ID atom (already checked against the schema's range).
+fn vid(a: &Atom) -> Option<u16> {
+    match a {
+        Atom::Int(n) => u16::try_from(*n).ok().filter(|&v| v <= MAX_VLAN),
+        _ => None,
     }
 }

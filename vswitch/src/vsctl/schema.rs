@@ -136,8 +136,11 @@ impl Table {
     pub(super) fn columns(self) -> &'static [Col] {
         match self {
             Table::Interface => &[
+                Col::AdminState,
                 Col::Error,
                 Col::ExternalIds,
+                Col::LinkState,
+                Col::MacInUse,
                 Col::Mtu,
                 Col::MtuRequest,
                 Col::Name,
@@ -152,6 +155,9 @@ impl Table {
                 Col::Name,
                 Col::OtherConfig,
                 Col::Statistics,
+                Col::Tag,
+                Col::Trunks,
+                Col::VlanMode,
             ],
             Table::Bridge => &[
                 Col::DatapathType,
@@ -207,7 +213,34 @@ pub(super) enum Col {
     RstpEnable,
     Bridges,
     DatapathType,
+    MacInUse,
+    AdminState,
+    LinkState,
+    Tag,
+    Trunks,
+    VlanMode,
 }
+
+/// `vlan_mode`'s values in the OVS 3.1 schema, sorted.
+pub(super) const VLAN_MODES: &[&str] = &[
+    "access",
+    "dot1q-tunnel",
+    "native-tagged",
+    "native-untagged",
+    "trunk",
+];
+
+/// `admin_state` and `link_state`.
+const UP_DOWN: &[&str] = &["down", "up"];
+
+/// An integer without bounds.
+const ANY_INT: AtomType = AtomType::Int {
+    min: i64::MIN,
+    max: i64::MAX,
+};
+
+/// A VLAN ID column: 0 to 4095.
+const VID: AtomType = AtomType::Int { min: 0, max: 4095 };
 
 impl Col {
     pub(super) fn name(self) -> &'static str {
@@ -227,6 +260,12 @@ impl Col {
             Col::RstpEnable => "rstp_enable",
             Col::Bridges => "bridges",
             Col::DatapathType => "datapath_type",
+            Col::MacInUse => "mac_in_use",
+            Col::AdminState => "admin_state",
+            Col::LinkState => "link_state",
+            Col::Tag => "tag",
+            Col::Trunks => "trunks",
+            Col::VlanMode => "vlan_mode",
         }
     }
 
@@ -235,10 +274,20 @@ impl Col {
         match self {
             Col::Name | Col::Type | Col::DatapathType => ColType::scalar(Str),
             Col::Options | Col::OtherConfig | Col::ExternalIds => ColType::map(Str, Str),
-            Col::MtuRequest => ColType::optional(Int { min: 1 }),
-            Col::Statistics => ColType::map(Str, Int { min: i64::MIN }),
-            Col::Error => ColType::optional(Str),
-            Col::Ofport | Col::Mtu => ColType::optional(Int { min: i64::MIN }),
+            Col::MtuRequest => ColType::optional(Int {
+                min: 1,
+                max: i64::MAX,
+            }),
+            Col::Statistics => ColType::map(Str, ANY_INT),
+            Col::Error | Col::MacInUse => ColType::optional(Str),
+            Col::Ofport | Col::Mtu => ColType::optional(ANY_INT),
+            Col::AdminState | Col::LinkState => ColType::optional(Enum(UP_DOWN)),
+            Col::Tag => ColType::optional(VID),
+            Col::Trunks => ColType {
+                n_max: 4096,
+                ..ColType::set(VID)
+            },
+            Col::VlanMode => ColType::optional(Enum(VLAN_MODES)),
             Col::Ports | Col::Bridges => ColType::set(Str),
             Col::StpEnable | Col::RstpEnable => ColType::scalar(Bool),
         }
@@ -257,6 +306,9 @@ impl Col {
                 | Col::Error
                 | Col::Ofport
                 | Col::Mtu
+                | Col::MacInUse
+                | Col::AdminState
+                | Col::LinkState
         )
     }
 
@@ -277,6 +329,12 @@ impl Col {
             "rstp_enable" => Col::RstpEnable,
             "bridges" => Col::Bridges,
             "datapath_type" => Col::DatapathType,
+            "mac_in_use" => Col::MacInUse,
+            "admin_state" => Col::AdminState,
+            "link_state" => Col::LinkState,
+            "tag" => Col::Tag,
+            "trunks" => Col::Trunks,
+            "vlan_mode" => Col::VlanMode,
             _ => return None,
         };
         let ok = match table {
@@ -396,16 +454,19 @@ pub(super) fn get_column(table: Table, name: &str) -> Result<Col, String> {
 
 /// Parsed `COLUMN[:KEY][=VALUE]` argument.
 pub(super) struct ColumnArg {
+    /// Index of the operator found (in the `operators` given).
+    pub(super) op: usize,
     pub(super) col: Col,
     pub(super) key: Option<String>,
     pub(super) value: Option<String>,
 }
 
-/// `parse_column_key_value()`.
+/// `parse_column_key_value()`: `COLUMN[:KEY]` followed, when `operators` is not empty, by the
+/// longest of `operators` that leaves a value, then the value.
 pub(super) fn parse_column_key_value(
     arg: &str,
     table: Table,
-    want_value: bool,
+    operators: &[&str],
 ) -> Result<ColumnArg, String> {
     let (column_name, mut p) = token_parse(arg)?;
     if column_name.is_empty() {
@@ -419,19 +480,46 @@ pub(super) fn parse_column_key_value(
         p = rest;
     }
     let mut value = None;
-    if want_value {
-        match p.strip_prefix('=') {
-            Some(v) if !v.is_empty() => value = Some(v.to_string()),
-            _ => {
-                return Err(format!(
-                    "{arg}: argument does not end in \"=\" followed by a value."
-                ));
+    let mut op = 0;
+    if !operators.is_empty() {
+        let best = operators
+            .iter()
+            .enumerate()
+            .filter(|(_, o)| p.len() > o.len() && p.starts_with(**o))
+            .max_by_key(|(i, o)| (o.len(), std::cmp::Reverse(*i)));
+        match best {
+            Some((i, o)) => {
+                op = i;
+                value = Some(p[o.len()..].to_string());
             }
+            None => return Err(missing_operator_error(arg, operators)),
         }
     } else if !p.is_empty() {
         return Err(format!("{arg}: trailing garbage \"{p}\" in argument"));
     }
-    Ok(ColumnArg { col, key, value })
+    Ok(ColumnArg {
+        col,
+        key,
+        value,
+        op,
+    })
+}
+
+/// `missing_operator_error()`.
+fn missing_operator_error(arg: &str, operators: &[&str]) -> String {
+    let mut s = format!("{arg}: argument does not end in \"{}\"", operators[0]);
+    match operators.len() {
+        1 => {}
+        2 => s.push_str(&format!(" or \"{}\"", operators[1])),
+        n => {
+            for o in &operators[1..n - 1] {
+                s.push_str(&format!(", \"{o}\""));
+            }
+            s.push_str(&format!(", or \"{}\"", operators[n - 1]));
+        }
+    }
+    s.push_str(" followed by a value.");
+    s
 }
 
 #[cfg(test)]
@@ -442,7 +530,15 @@ mod tests {
     fn column_types() {
         use AtomType::*;
         assert_eq!(Col::Options.ty(), ColType::map(Str, Str));
-        assert_eq!(Col::MtuRequest.ty(), ColType::optional(Int { min: 1 }));
+        assert_eq!(
+            Col::MtuRequest.ty(),
+            ColType::optional(Int {
+                min: 1,
+                max: i64::MAX
+            })
+        );
+        assert_eq!(Col::Trunks.ty().english(), "set of up to 4096 integers");
+        assert_eq!(Col::VlanMode.ty().english(), "set of up to 1 strings");
         assert_eq!(Col::Type.ty(), ColType::scalar(Str));
         assert_eq!(Col::Ports.ty(), ColType::set(Str));
     }

@@ -359,20 +359,20 @@ fn grebe_specific_errors() {
             "cannot modify read-only column error in table Interface",
         ),
         (
-            &["set", "port", "gre0", "tag=5"],
-            "grebe does not support column tag of table Port",
+            &["set", "port", "gre0", "bond_mode=balance-slb"],
+            "grebe does not support column bond_mode of table Port",
         ),
         (
-            &["add-port", "br-int", "p1", "tag=5"],
-            "grebe does not support column tag of table Port",
+            &["add-port", "br-int", "p1", "lacp=active"],
+            "grebe does not support column lacp of table Port",
         ),
         (
             &["add-port", "br-int", "p1", "name=p2"],
             "cannot modify read-only column name in table Port",
         ),
         (
-            &["get", "interface", "gre0", "mac_in_use"],
-            "grebe does not support column mac_in_use of table Interface",
+            &["get", "interface", "gre0", "ifindex"],
+            "grebe does not support column ifindex of table Interface",
         ),
         (
             &["get", "controller", "x", "target"],
@@ -419,8 +419,13 @@ fn grebe_specific_errors() {
             "\"add\" operation would put 2 values in column mtu_request of table Interface but the maximum number is 1",
         ),
         (
-            &["--format=json", "list", "interface"],
-            "grebe supports only --format=list (not --format=json)",
+            &[
+                "set",
+                "interface",
+                "gre0",
+                "mac_in_use=\"02:00:00:00:00:01\"",
+            ],
+            "cannot modify read-only column mac_in_use in table Interface",
         ),
     ];
     for (a, msg) in table {

@@ -1,14 +1,17 @@
 //! `ovs-vsctl` command lines run through `vswitch::vsctl::run` against a `Config`, with their
 //! output, messages and exit codes (OVS 3.1's, checked against the real one).
 
+mod clients;
 mod commands;
 mod errors;
+mod formats;
 mod output;
 mod transactions;
+mod vlan;
 
 pub use std::collections::BTreeMap;
 
-pub use vswitch::config::{Bridge, Config, Interface, InterfaceType};
+pub use vswitch::config::{Bridge, Config, Interface, InterfaceType, VlanMode};
 pub use vswitch::seed::Seed;
 pub use vswitch::vsctl::{LiveState, NoLiveState, Outcome, SHOW_ID, run};
 
@@ -19,6 +22,9 @@ pub struct FakeLive {
     pub stats: BTreeMap<String, Vec<(String, u64)>>,
     pub mtu: BTreeMap<String, u32>,
     pub ofport: BTreeMap<String, i64>,
+    pub mac: BTreeMap<String, String>,
+    /// (admin up, link up)
+    pub state: BTreeMap<String, (bool, bool)>,
 }
 
 impl LiveState for FakeLive {
@@ -33,6 +39,15 @@ impl LiveState for FakeLive {
     }
     fn ofport(&self, iface: &str) -> Option<i64> {
         self.ofport.get(iface).copied()
+    }
+    fn interface_mac_in_use(&self, iface: &str) -> Option<String> {
+        self.mac.get(iface).cloned()
+    }
+    fn interface_admin_up(&self, iface: &str) -> Option<bool> {
+        self.state.get(iface).map(|s| s.0)
+    }
+    fn interface_link_up(&self, iface: &str) -> Option<bool> {
+        self.state.get(iface).map(|s| s.1)
     }
 }
 

@@ -262,7 +262,7 @@ fn list_command() {
     let all = ok(&mut c, &["list", "interface", "mgmt0"]);
     assert_eq!(
         all,
-        "error               : []\nexternal_ids        : {}\nmtu                 : []\nmtu_request         : []\nname                : mgmt0\nofport              : []\noptions             : {}\nother_config        : {}\nstatistics          : {}\ntype                : internal\n"
+        "admin_state         : []\nerror               : []\nexternal_ids        : {}\nlink_state          : []\nmac_in_use          : []\nmtu                 : []\nmtu_request         : []\nname                : mgmt0\nofport              : []\noptions             : {}\nother_config        : {}\nstatistics          : {}\ntype                : internal\n"
     );
     assert_eq!(
         ok(&mut c, &["--format=list", "list", "open_vswitch"]),
