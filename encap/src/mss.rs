@@ -11,8 +11,6 @@ use crate::bytes::{read_u16, write_u16};
 /// Offsets in the headers this module reads.
 mod field {
     use core::ops::Range;
-    pub const ETHERTYPE: Range<usize> = 12..14;
-    pub const VLAN_ETHERTYPE: Range<usize> = 16..18;
     /// IPv4: version and header length; protocol; fragment offset and flags.
     pub const IPV4_VER_IHL: usize = 0;
     pub const IPV4_FRAG: Range<usize> = 6..8;
@@ -29,8 +27,6 @@ mod field {
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
-const ETHERTYPE_VLAN: u16 = 0x8100;
-const ETHERTYPE_QINQ: u16 = 0x88a8;
 const PROTOCOL_TCP: u8 = 6;
 const TCP_SYN: u8 = 0x02;
 const OPTION_END: u8 = 0;
@@ -57,18 +53,8 @@ pub enum Clamp {
 /// TCP checksum is still to be completed, so it is left alone. Never panics; a frame too short
 /// for what its headers claim is left untouched.
 pub fn clamp(frame: &mut [u8], mtu: u16, partial: bool) -> Clamp {
-    let Some(ethertype) = frame
-        .get(field::ETHERTYPE)
-        .map(|b| u16::from_be_bytes([b[0], b[1]]))
-    else {
+    let Some((ethertype, l3)) = crate::vlan::payload_type(frame) else {
         return Clamp::NotSyn;
-    };
-    let (ethertype, l3) = match ethertype {
-        ETHERTYPE_VLAN | ETHERTYPE_QINQ => match frame.get(field::VLAN_ETHERTYPE) {
-            Some(b) => (u16::from_be_bytes([b[0], b[1]]), 18),
-            None => return Clamp::NotSyn,
-        },
-        other => (other, 14),
     };
     let ip = &frame[l3..];
     let (l4, max_mss) = match ethertype {

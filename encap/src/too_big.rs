@@ -30,7 +30,6 @@ mod field {
 
 const ETHERTYPE_IPV4: u16 = 0x0800;
 const ETHERTYPE_IPV6: u16 = 0x86dd;
-const ETHERTYPE_VLAN: u16 = 0x8100;
 const PROTOCOL_ICMP: u8 = 1;
 const PROTOCOL_ICMPV6: u8 = 58;
 const DF: u16 = 0x4000;
@@ -52,27 +51,19 @@ pub fn reply(frame: &[u8], mtu: u16, out: &mut [u8]) -> Option<usize> {
     if src_mac[0] & 1 != 0 {
         return None;
     }
-    let mut l2 = 12;
-    let mut ethertype = u16::from_be_bytes([frame[12], frame[13]]);
-    if ethertype == ETHERTYPE_VLAN {
-        if frame.len() < 18 {
-            return None;
-        }
-        l2 = 16;
-        ethertype = u16::from_be_bytes([frame[16], frame[17]]);
-    }
-    let ip = &frame[l2 + 2..];
+    let (ethertype, l3) = crate::vlan::payload_type(frame)?;
+    let ip = &frame[l3..];
     // The reply's Ethernet header: MACs reversed, the same tag.
     out[field::DST_MAC].copy_from_slice(src_mac);
     out[field::SRC_MAC].copy_from_slice(&frame[field::DST_MAC]);
-    out[12..l2 + 2].copy_from_slice(&frame[12..l2 + 2]);
-    let body = &mut out[l2 + 2..];
+    out[12..l3].copy_from_slice(&frame[12..l3]);
+    let body = &mut out[l3..];
     let len = match ethertype {
         ETHERTYPE_IPV4 => ipv4(ip, mtu, body)?,
         ETHERTYPE_IPV6 => ipv6(ip, mtu, body)?,
         _ => return None,
     };
-    Some(l2 + 2 + len)
+    Some(l3 + len)
 }
 
 fn ipv4(ip: &[u8], mtu: u16, out: &mut [u8]) -> Option<usize> {

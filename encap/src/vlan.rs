@@ -29,6 +29,19 @@ pub fn is_tpid(ethertype: EtherType) -> bool {
     matches!(u16::from(ethertype), TPID_8021Q | TPID_8021AD)
 }
 
+/// What an Ethernet frame carries: its EtherType and where its payload starts, behind one
+/// 802.1Q or 802.1ad tag when there is one. None when the frame is too short to say.
+#[inline]
+pub fn payload_type(frame: &[u8]) -> Option<(u16, usize)> {
+    let outer = frame.get(12..14)?;
+    let outer = u16::from_be_bytes([outer[0], outer[1]]);
+    if !matches!(outer, TPID_8021Q | TPID_8021AD) {
+        return Some((outer, 14));
+    }
+    let inner = frame.get(16..18)?;
+    Some((u16::from_be_bytes([inner[0], inner[1]]), 14 + TAG_LEN))
+}
+
 pub(crate) mod field {
     use core::ops::{Range, RangeFrom};
 
