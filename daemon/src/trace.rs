@@ -369,12 +369,13 @@ fn table_copy(dp: &Datapath, bridge: &str, now: Instant) -> Result<SharedMacTabl
     // Oldest first: the table keeps its timestamps in order.
     entries.sort_by_key(|e| std::cmp::Reverse(e.entry.age));
     for e in entries {
+        let addr = learning::Addr::new(e.entry.vlan, e.entry.mac);
         match e.entry.kind {
             EntryKind::Dynamic => {
                 let stamp = now.checked_sub(e.entry.age).unwrap_or(now);
-                table.learn(e.entry.mac, e.entry.port, stamp);
+                table.learn(addr, e.entry.port, stamp);
             }
-            kind => table.insert_static(e.entry.mac, e.entry.port, kind),
+            kind => table.insert_static(addr, e.entry.port, kind),
         }
     }
     Ok(table)
