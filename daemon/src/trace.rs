@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use datapath::vlan::{FrameVlan, PortVlan};
 use datapath::{
     Action, Datapath, Delivery, Direction, Exclusion, FrameEvent, FrameSize, Gate, MonitorSpec,
     PortKind, PortView, Rules, Verdict, should_deliver,
@@ -401,6 +402,7 @@ struct BridgePort {
     mtu: Option<u32>,
     /// Tunnels sending by the packet socket: the interface.
     link: Option<String>,
+    vlan: PortVlan,
 }
 
 fn port_ref(p: &BridgePort) -> PortRef {
@@ -427,12 +429,14 @@ fn bridge_ports(dp: &Datapath, bridge: &str) -> Vec<BridgePort> {
         .filter(|p| p.bridge == bridge)
         .filter_map(|p| {
             let (_, kind) = dp.port_kind(&p.name)?;
+            let vlan = dp.port_vlan(&p.name).cloned().unwrap_or_default();
             Some(BridgePort {
                 id: PortId(p.port_no),
                 name: p.name,
                 kind,
                 mtu: p.mtu,
                 link: p.link,
+                vlan,
             })
         })
         .collect();
@@ -484,16 +488,15 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
         split_horizon,
         spanning_tree: dp.tree_settings(&req.bridge).is_some(),
     };
-    let view_of = |p: &BridgePort| {
-        let gate = closed.get(&p.id).map_or(Gate::Open, |s| Gate::from(*s));
-        port_view(p, gate)
-    };
-    let from = view_of(ingress);
+    let from = gated_view(ingress, &closed);
     // The packet loop's own decision, on the copy of the table: it learns there, not in the
     // bridge.
     let outcome = datapath::process(&table, rules, from, frame, now);
     let size = FrameSize::plain(frame.len());
-    let deliver = |p: &BridgePort, how| should_deliver(&view_of(p), &from, rules, how, size);
+    let frame_vlan = outcome.vlan.unwrap_or(FrameVlan::UNTAGGED);
+    let deliver = |p: &BridgePort, how| {
+        should_deliver(&gated_view(p, &closed), &from, rules, how, frame_vlan, size)
+    };
     let verdict = match outcome.action {
         Action::Deliver(p) => match ports.iter().find(|x| x.id == p) {
             Some(x) if deliver(x, Delivery::Unicast) == Err(Exclusion::Blocked) => {
@@ -604,13 +607,23 @@ fn stp_exclusion(state: stp::PortState) -> &'static str {
     }
 }
 
+/// [`port_view`] with the port's gate from the ports spanning tree keeps closed.
+fn gated_view<'p>(p: &'p BridgePort, closed: &BTreeMap<PortId, stp::PortState>) -> PortView<'p> {
+    let gate = closed.get(&p.id).map_or(Gate::Open, |s| Gate::from(*s));
+    port_view(p, gate)
+}
+
 /// A port as the datapath's pipeline sees it: its gate from spanning tree, a tunnel's limit from
 /// its path MTU less its outer headers.
-fn port_view(p: &BridgePort, gate: Gate) -> PortView {
+fn port_view(p: &BridgePort, gate: Gate) -> PortView<'_> {
     match p.kind {
-        PortKind::Internal { .. } => PortView::internal(p.id, gate),
+        PortKind::Internal { .. } => PortView {
+            vlan: &p.vlan,
+            ..PortView::internal(p.id, gate)
+        },
         PortKind::Tunnel(c) => PortView {
             id: p.id,
+            vlan: &p.vlan,
             tunnel: true,
             gate,
             max_frame: p

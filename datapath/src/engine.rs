@@ -24,11 +24,12 @@ use crate::forward::{FrameRef, TunnelSockets, TxQueues, output};
 use crate::handle::Command;
 use crate::monitor::Watchers;
 use crate::offload;
-use crate::pipeline::{self, Action, Delivery, Exclusion, Rules, should_deliver};
+use crate::pipeline::{self, Action, Delivery, Exclusion, PortView, Rules, should_deliver};
 use crate::port::tunnel::NoTunnel;
 use crate::port::{PortIo, PortState, Source, TunnelMap};
 use crate::sys::{self, MAX_BATCH, RecvBatch};
 use crate::tree::{self, Tree};
+use crate::vlan::{FrameVlan, TRUNK_ALL};
 
 /// Frames read from a TAP per batch when they may be 64 KB each.
 const TAP_BATCH_OFFLOAD: usize = 8;
@@ -387,7 +388,15 @@ impl Engine {
         };
         let from = in_port.view(ingress);
         let rules = bridge.rules();
-        let action = pipeline::process(&bridge.table, rules, from, frame.bytes, now).action;
+        let outcome = pipeline::process(&bridge.table, rules, from, frame.bytes, now);
+        let action = outcome.action;
+        let vlan = outcome.vlan.unwrap_or(FrameVlan::UNTAGGED);
+        // The ingress port's VLAN settings are spent once the frame's VLAN is known; letting go
+        // of them frees the port table for the sends below.
+        let from = PortView {
+            vlan: &TRUNK_ALL,
+            ..from
+        };
         let size = offload::frame_size(frame.bytes, &frame.vnet);
         // Reused across frames: no allocation once it has grown to the widest flood.
         let mut targets = std::mem::take(&mut self.targets);
@@ -407,7 +416,7 @@ impl Engine {
                 let Some(Some(port)) = self.ports.get(p.0 as usize) else {
                     return false;
                 };
-                match should_deliver(&port.view(p), &from, rules, Delivery::Flood, size) {
+                match should_deliver(&port.view(p), &from, rules, Delivery::Flood, vlan, size) {
                     Ok(()) => true,
                     // Refused, not excluded: the port is a target that counts the drop.
                     Err(why) => why.is_refusal(),
@@ -442,8 +451,14 @@ impl Engine {
             };
             // Flood targets passed this already but for a refusal; a unicast target meets it
             // here (never the ingress: the pipeline drops that as `same_port`).
-            match should_deliver(&port.view(p), &from, rules, Delivery::Unicast, size) {
+            match should_deliver(&port.view(p), &from, rules, Delivery::Unicast, vlan, size) {
                 Ok(()) => {}
+                // Learned in a VLAN the port carried before its settings changed; the flush
+                // that follows races this batch.
+                Err(Exclusion::VlanNotCarried) => {
+                    self.drops.add(DropReason::VlanNotAllowed);
+                    continue;
+                }
                 // Learned before the port closed; the flush that follows a state change races
                 // this batch.
                 Err(Exclusion::Blocked) => {
