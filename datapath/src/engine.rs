@@ -29,7 +29,7 @@ use crate::port::tunnel::NoTunnel;
 use crate::port::{PortIo, PortState, Source, TunnelMap};
 use crate::sys::{self, MAX_BATCH, RecvBatch};
 use crate::tree::{self, Tree};
-use crate::vlan::{FrameVlan, TRUNK_ALL};
+use crate::vlan::{FrameVlan, Retag, TRUNK_ALL};
 
 /// Frames read from a TAP per batch when they may be 64 KB each.
 const TAP_BATCH_OFFLOAD: usize = 8;
@@ -431,11 +431,12 @@ impl Engine {
         if watched {
             self.monitors
                 .rx(ingress, &frame, action.verdict(), &targets);
-        } else if let Some(tap) = self.coalescible_target(from.tunnel, &targets)
+        } else if let Some((tap, retag)) = self.coalescible_target(from.tunnel, &targets, vlan)
             && let Some(segment) = gro::tcp4_segment(frame.bytes)
+            && self
+                .coalescer
+                .add(tap, frame.bytes, segment, retag, &self.ports, &self.drops)
         {
-            self.coalescer
-                .add(tap, frame.bytes, segment, &self.ports, &self.drops);
             self.targets = targets;
             return;
         }
@@ -472,7 +473,9 @@ impl Engine {
                 }
             }
             let (gre_before, link_before) = (tx.gre.len(), tx.link.len());
-            output(p, port, &frame, tx, &self.drops);
+            // should_deliver passed: the port carries the frame's VLAN.
+            let retag = vlan.retag(&port.vlan).unwrap_or(Retag::Keep);
+            output(p, port, &frame, retag, tx, &self.drops);
             if watched {
                 let (queue, queued) = if tx.link.len() > link_before {
                     (&tx.link, link_before)
@@ -487,12 +490,17 @@ impl Engine {
     }
 
     /// The TAP a frame from a tunnel is coalesced for, if it goes to exactly one internal port
-    /// and the TAP takes GSO frames.
+    /// that carries its VLAN and takes GSO frames, with what the port does to the tag.
     #[inline]
-    fn coalescible_target(&self, from_tunnel: bool, targets: &[PortId]) -> Option<PortId> {
+    fn coalescible_target(
+        &self,
+        from_tunnel: bool,
+        targets: &[PortId],
+        vlan: FrameVlan,
+    ) -> Option<(PortId, Retag)> {
         match targets {
             [p] if from_tunnel && self.offload => match self.ports.get(p.0 as usize) {
-                Some(Some(port)) if !port.is_tunnel() => Some(*p),
+                Some(Some(port)) if !port.is_tunnel() => Some((*p, vlan.retag(&port.vlan)?)),
                 _ => None,
             },
             _ => None,

@@ -92,34 +92,38 @@ impl Retag {
         len.saturating_add_signed(self.len_change())
     }
 
-    /// The frame's first bytes as they leave, written into `out` (at least 16 bytes): the
-    /// addresses and, unless popped, the tag. Returns how many bytes of `out` were written and
-    /// where in `frame` the rest to send starts. `frame` must hold a whole Ethernet header, and
-    /// a whole tag for `Pop` and `Rewrite` (which [`FrameVlan::retag`] only says for a tagged
-    /// frame). With `Keep` nothing is written: `(0, 0)`.
+    /// The frame's first bytes as they leave, written into `out` (at least [`HEAD_LEN`]
+    /// bytes): the addresses, the tag unless popped, then the EtherType and the start of the
+    /// network header, so that the first piece of a scatter-gather send names what it carries.
+    /// Returns how many bytes of `out` were written (an even number) and where in `frame` the
+    /// rest to send starts. `frame` must hold a whole Ethernet header, and a whole tag for `Pop`
+    /// and `Rewrite` (which [`FrameVlan::retag`] only says for a tagged frame). With `Keep`
+    /// nothing is written: `(0, 0)`.
     #[inline]
     pub fn head(self, frame: &[u8], out: &mut [u8]) -> (usize, usize) {
         const ADDRS: usize = 12;
-        match self {
-            Retag::Keep => (0, 0),
-            Retag::Pop => {
-                out[..ADDRS].copy_from_slice(&frame[..ADDRS]);
-                (ADDRS, ADDRS + encap::vlan::TAG_LEN)
-            }
-            Retag::Push(tci) | Retag::Rewrite(tci) => {
-                out[..ADDRS].copy_from_slice(&frame[..ADDRS]);
-                out[ADDRS..ADDRS + 2].copy_from_slice(&TPID);
-                out[ADDRS + 2..ADDRS + 4].copy_from_slice(&tci.to_be_bytes());
-                let rest = if matches!(self, Retag::Push(_)) {
-                    ADDRS
-                } else {
-                    ADDRS + encap::vlan::TAG_LEN
-                };
-                (ADDRS + encap::vlan::TAG_LEN, rest)
-            }
+        const TAG: usize = encap::vlan::TAG_LEN;
+        let (n, rest) = match self {
+            Retag::Keep => return (0, 0),
+            Retag::Pop => (ADDRS, ADDRS + TAG),
+            Retag::Push(_) => (ADDRS + TAG, ADDRS),
+            Retag::Rewrite(_) => (ADDRS + TAG, ADDRS + TAG),
+        };
+        out[..ADDRS].copy_from_slice(&frame[..ADDRS]);
+        if let Retag::Push(tci) | Retag::Rewrite(tci) = self {
+            out[ADDRS..ADDRS + 2].copy_from_slice(&TPID);
+            out[ADDRS + 2..ADDRS + TAG].copy_from_slice(&tci.to_be_bytes());
         }
+        // Even, so that a GRE checksum over the pieces stays aligned.
+        let carried = (frame.len() - rest).min(HEAD_LEN - ADDRS - TAG) & !1;
+        out[n..n + carried].copy_from_slice(&frame[rest..rest + carried]);
+        (n + carried, rest + carried)
     }
 }
+
+/// The most bytes [`Retag::head`] writes: addresses, a tag, the EtherType and the first four
+/// bytes of the network header.
+pub const HEAD_LEN: usize = 12 + encap::vlan::TAG_LEN + 6;
 
 /// How a port treats VLANs, from the Port record's `tag`, `trunks` and `vlan_mode`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -368,7 +372,7 @@ mod tests {
     #[test]
     fn the_head_of_a_retagged_frame() {
         let f = tagged(0xa064);
-        let mut out = [0u8; 16];
+        let mut out = [0u8; HEAD_LEN];
         let (n, rest) = Retag::Pop.head(&f, &mut out);
         let popped: Vec<u8> = [&out[..n], &f[rest..]].concat();
         let mut want = vec![0xaa; 12];
