@@ -19,9 +19,10 @@ use encap::vnet::{self, VnetHeader};
 use learning::{PortId, SharedMacTable};
 
 use crate::coalesce::Coalescer;
+use crate::command::Command;
 use crate::counters::{DropCounters, DropReason, bump};
-use crate::forward::{FrameRef, TunnelSockets, TxQueues, output};
-use crate::handle::Command;
+use crate::forward::{TunnelSockets, TxQueues, output};
+use crate::frame::FrameRef;
 use crate::monitor::Watchers;
 use crate::offload;
 use crate::pipeline::{self, Action, Delivery, Exclusion, PortView, Rules, should_deliver};

@@ -3,36 +3,17 @@
 //! receive a frame is `pipeline::should_deliver`'s to say, not this module's.
 
 use std::io;
-use std::ops::Range;
 
 use learning::PortId;
 
 use crate::counters::{DropCounters, DropReason, PortCounters, bump};
+use crate::frame::FrameRef;
 use crate::offload::{queue_large, queue_segments};
 use crate::port::{InternalPort, PortIo, PortState, TunnelPort};
 use crate::sys::{PacketTx, RawGre, RecvBatch, SendBatch, SendEntry};
 use crate::vlan::{HEAD_LEN, Retag};
 use encap::ipv4;
-use encap::vnet::{Gso, VnetHeader};
-
-/// The frame being forwarded and where it sits, for zero-copy sends: tunnel packets point into
-/// the receive buffer, TAP writes take `tap_bytes` (the frame behind its virtio-net header when
-/// offloads are on).
-#[derive(Clone)]
-pub(crate) struct FrameRef<'a> {
-    pub(crate) buf: usize,
-    /// The Ethernet frame's range in the buffer.
-    pub(crate) range: Range<usize>,
-    pub(crate) bytes: &'a [u8],
-    pub(crate) tap_bytes: &'a [u8],
-    /// What arrived: the whole GRE packet for a frame from a tunnel, else the frame.
-    pub(crate) packet: &'a [u8],
-    /// Bytes of `packet` that the virtio-net header was written over (offset, original bytes),
-    /// so that watchers still see the packet as it arrived.
-    pub(crate) overwritten: Option<(usize, [u8; encap::vnet::HEADER_LEN])>,
-    /// Offload work still to do (segmentation); `PLAIN` when there is none.
-    pub(crate) vnet: VnetHeader,
-}
+use encap::vnet::Gso;
 
 /// Tunnel packets waiting for the next `sendmmsg`: those with grebe's own outer IPv4 header (DF
 /// set) for the raw socket, the same for tunnels with an Ethernet link (the packet socket), and

@@ -16,10 +16,11 @@ use std::time::Instant;
 
 use learning::{EntryInfo, Learned, PortId, SharedMacTable};
 
+use crate::command::Command;
 use crate::counters::{DropCounters, DropReason, PerWriter, PortCounters, PortCountersSnapshot};
 use crate::engine::Engine;
 use crate::forward::TunnelSockets;
-use crate::monitor::{self, Monitor, MonitorSink, MonitorSpec};
+use crate::monitor::{self, Monitor, MonitorSpec};
 use crate::pipeline::Gate;
 use crate::port::link::{self, Link};
 use crate::port::tunnel::TunnelAddressError;
@@ -137,56 +138,6 @@ pub struct FdbEntry {
     pub port: String,
     pub port_no: u32,
     pub entry: EntryInfo,
-}
-
-pub(crate) enum Command {
-    AddBridge {
-        idx: usize,
-        table: Arc<SharedMacTable>,
-        split_horizon: bool,
-    },
-    SetSplitHorizon {
-        idx: usize,
-        split_horizon: bool,
-    },
-    DelBridge {
-        idx: usize,
-    },
-    AddPort {
-        id: PortId,
-        state: PortState,
-    },
-    /// A tunnel's new settings or path MTU: the port rebuilt (and checked) on the control side.
-    UpdateTunnel {
-        id: PortId,
-        tunnel: TunnelPort,
-    },
-    SetLink {
-        id: PortId,
-        link: Option<Link>,
-    },
-    DelPort {
-        id: PortId,
-    },
-    /// A port's VLAN settings; what it learned goes, as its VLANs may have.
-    SetPortVlan {
-        id: PortId,
-        vlan: PortVlan,
-    },
-    SetTree {
-        idx: usize,
-        settings: Option<TreeSettings>,
-    },
-    SetTreePort {
-        id: PortId,
-        config: Option<stp::PortConfig>,
-    },
-    TreeStatus {
-        idx: usize,
-        reply: mpsc::SyncSender<Option<stp::Status>>,
-    },
-    Watch(MonitorSink),
-    Sync(mpsc::SyncSender<()>),
 }
 
 struct BridgeHandle {

@@ -21,9 +21,11 @@
 #![deny(unsafe_code)]
 
 mod coalesce;
+mod command;
 pub mod counters;
 mod engine;
 mod forward;
+mod frame;
 pub mod handle;
 pub mod monitor;
 mod offload;

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 
 use learning::PortId;
 
-use crate::forward::FrameRef;
+use crate::frame::FrameRef;
 use crate::pipeline::Verdict;
 use crate::sys::SendBatch;
 

@@ -10,7 +10,7 @@ use encap::vnet::{self, Gso, VnetHeader};
 use learning::PortId;
 
 use crate::counters::DropReason;
-use crate::forward::FrameRef;
+use crate::frame::FrameRef;
 use crate::pipeline::FrameSize;
 use crate::port::TunnelPort;
 use crate::sys::SendBatch;

@@ -14,7 +14,7 @@
 //! # How it runs
 //!
 //! The standard describes the protocol as state machines that share variables; this module
-//! keeps them as OVS does (in `machines.rs`): after each input (a BPDU, a second passing, a
+//! keeps them as OVS does (in `machines/`): after each input (a BPDU, a second passing, a
 //! configuration change) every machine takes a step, the bridge's role selection first and then
 //! each port's receive, edge detection, information, role transition, state transition, topology
 //! change, transmit and protocol migration machines, in port-number order, until none moves.

@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use std::time::Instant;
 
 use super::{BridgeState, Engine, slot};
-use crate::handle::Command;
+use crate::command::Command;
 use crate::pipeline::Gate;
 use crate::port::{PortIo, PortState};
 use crate::tree::{Tree, TreeSettings};

@@ -1,0 +1,63 @@
+//! The one message type from the control side (`handle`) to the datapath thread (`engine`):
+//! every change reaches the loop as a `Command` on a channel, applied between batches.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use learning::{PortId, SharedMacTable};
+
+use crate::monitor::MonitorSink;
+use crate::port::link::Link;
+use crate::port::{PortState, TunnelPort};
+use crate::tree::TreeSettings;
+use crate::vlan::PortVlan;
+
+pub(crate) enum Command {
+    AddBridge {
+        idx: usize,
+        table: Arc<SharedMacTable>,
+        split_horizon: bool,
+    },
+    SetSplitHorizon {
+        idx: usize,
+        split_horizon: bool,
+    },
+    DelBridge {
+        idx: usize,
+    },
+    AddPort {
+        id: PortId,
+        state: PortState,
+    },
+    /// A tunnel's new settings or path MTU: the port rebuilt (and checked) on the control side.
+    UpdateTunnel {
+        id: PortId,
+        tunnel: TunnelPort,
+    },
+    SetLink {
+        id: PortId,
+        link: Option<Link>,
+    },
+    DelPort {
+        id: PortId,
+    },
+    /// A port's VLAN settings; what it learned goes, as its VLANs may have.
+    SetPortVlan {
+        id: PortId,
+        vlan: PortVlan,
+    },
+    SetTree {
+        idx: usize,
+        settings: Option<TreeSettings>,
+    },
+    SetTreePort {
+        id: PortId,
+        config: Option<stp::PortConfig>,
+    },
+    TreeStatus {
+        idx: usize,
+        reply: mpsc::SyncSender<Option<stp::Status>>,
+    },
+    Watch(MonitorSink),
+    Sync(mpsc::SyncSender<()>),
+}
