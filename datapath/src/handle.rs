@@ -741,7 +741,7 @@ impl Datapath {
     pub fn learn(
         &self,
         bridge: &str,
-        mac: [u8; 6],
+        mac: impl Into<learning::Addr>,
         port: PortId,
     ) -> Result<Learned, DatapathError> {
         let b = self
