@@ -10,6 +10,7 @@ use vswitch::config::{Bridge, Config, Interface, InterfaceType};
 use vswitch::vsctl;
 
 use crate::control::Reply;
+use crate::port_vlan;
 
 /// The daemon's state, behind one mutex taken by control requests (never by the packet loop).
 pub struct DaemonState {
@@ -142,6 +143,23 @@ impl DaemonState {
             };
             if let Err(e) = result {
                 self.errors.insert(name.to_owned(), e);
+            }
+        }
+        // Each port's VLANs, once it is in the datapath.
+        for b in config.bridges.values() {
+            for (name, iface) in &b.ports {
+                if dp.port_kind(name).is_none() {
+                    continue;
+                }
+                // Interim: Port's tag, trunks and vlan_mode columns are not in the
+                // configuration yet; their values come from other_config until they are.
+                let vlan = port_vlan::interim_columns(&iface.other_config)
+                    .map(|c| port_vlan::port_vlan(name, c.tag, &c.trunks, c.vlan_mode.as_deref()));
+                let result =
+                    vlan.and_then(|v| dp.set_port_vlan(name, v).map_err(|e| error_chain(&e)));
+                if let Err(e) = result {
+                    self.errors.insert(name.clone(), e);
+                }
             }
         }
         // Again with the ports in place: their settings, and the local port's MAC for the ID.
