@@ -362,3 +362,28 @@ fn trunk_and_native_ports_carry_their_vlans() {
     assert!(trace.contains("leaves tagged VLAN 200"), "{trace}");
     assert!(trace.contains("does not carry VLAN 200"), "{trace}");
 }
+
+#[test]
+fn tcp_inside_a_vlan_crosses_gre_segmented_and_coalesced() {
+    let Some(lab) = lab_with("vltcp", &[("tshark", tshark_available())]) else {
+        return;
+    };
+    two_tenants(&lab);
+    lab.wait_ping("a100", "203.0.113.3", WAIT).unwrap();
+    // The TAPs hand over 64 KB frames: each gets its tag pushed, then is cut into segments
+    // that fit the tunnel; b pops the tag off the segments and joins them again for b100,
+    // which then sees frames far larger than its MTU.
+    let file = lab.dir().join("vlan-gro.pcap");
+    let capture = start_capture(&lab, "b100", "p100", "tcp and greater 3000", 1, &file).unwrap();
+    let elapsed = tcp_transfer(&lab, "a100", "b100", "203.0.113.3", 20 << 20);
+    eprintln!("20 MiB in VLAN 100 in {elapsed:?}");
+    capture.finish(WAIT).unwrap();
+    for h in ["a", "b"] {
+        assert_eq!(drops(&lab, h, "too_big"), 0, "{h}: the tag fit the MTU");
+        assert_eq!(drops(&lab, h, "bad_offload"), 0, "{h}");
+    }
+    assert!(
+        port_counter(&lab, "b", "gre0", "rx_packets") > 14_000,
+        "~15k segments"
+    );
+}
