@@ -334,22 +334,10 @@ fn kill_during_config_changes_leaves_a_loadable_config() {
         std::thread::spawn(move || {
             for i in 0..200usize {
                 let port = format!("t{i}");
-                let ip = format!("options:remote_ip=192.0.2.{}", 10 + i % 200);
+                let remote = format!("192.0.2.{}", 10 + i % 200);
+                let add = vswitch::seed::tunnel_command(&port, &remote, &[]);
                 if lab
-                    .vsctl(
-                        "a",
-                        &[
-                            "add-port",
-                            "br-int",
-                            &port,
-                            "--",
-                            "set",
-                            "interface",
-                            &port,
-                            "type=gre",
-                            &ip,
-                        ],
-                    )
+                    .vsctl("a", &lab::netns::argv(&add))
                     .map(|o| !o.status.success())
                     .unwrap_or(true)
                 {

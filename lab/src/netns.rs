@@ -259,35 +259,16 @@ impl Lab {
         overlay: &str,
         remotes: &[&str],
     ) -> anyhow::Result<()> {
-        self.vsctl_ok(host, &["--may-exist", "add-br", "br-int"])?;
-        self.vsctl_ok(
-            host,
-            &[
-                "add-port",
-                "br-int",
-                "mgmt0",
-                "--",
-                "set",
-                "interface",
-                "mgmt0",
-                "type=internal",
-            ],
-        )?;
+        let seed = vswitch::seed::Seed {
+            remotes,
+            ..Default::default()
+        }
+        .commands();
+        self.vsctl_ok(host, &argv(&seed.bridge))?;
         self.sh(host, &["ip", "addr", "add", overlay, "dev", "mgmt0"])?;
         self.sh(host, &["ip", "link", "set", "mgmt0", "up"])?;
-        for (i, remote) in remotes.iter().enumerate() {
-            let port = format!("gre{i}");
-            self.vsctl_ok(host, &["add-port", "br-int", &port])?;
-            self.vsctl_ok(
-                host,
-                &[
-                    "set",
-                    "interface",
-                    &port,
-                    "type=gre",
-                    &format!("options:remote_ip={remote}"),
-                ],
-            )?;
+        for tunnel in &seed.tunnels {
+            self.vsctl_ok(host, &argv(tunnel))?;
         }
         Ok(())
     }
@@ -452,4 +433,9 @@ c.close()
                 String::from_utf8_lossy(&server.stderr).trim()
             )
         })
+}
+
+/// An owned command line as the `&[&str]` the lab's runners take.
+pub fn argv(words: &[String]) -> Vec<&str> {
+    words.iter().map(String::as_str).collect()
 }

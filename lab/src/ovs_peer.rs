@@ -21,7 +21,7 @@ use std::process::{Command, Output, Stdio};
 
 use anyhow::{Context, bail};
 
-use crate::netns::{Lab, run};
+use crate::netns::{Lab, argv, run};
 
 /// The programs an OVS host needs.
 const PROGRAMS: [&str; 5] = [
@@ -286,49 +286,18 @@ pub fn configure_ovs_seed(
     )?;
     lab.sh(host, &["ip", "link", "set", "br-phy", "up"])?;
 
-    ovs_vsctl_ok(
-        lab,
-        host,
-        &[
-            "--may-exist",
-            "add-br",
-            "br-int",
-            "--",
-            "set",
-            "bridge",
-            "br-int",
-            "datapath_type=netdev",
-            "--",
-            "add-port",
-            "br-int",
-            "mgmt0",
-            "--",
-            "set",
-            "interface",
-            "mgmt0",
-            "type=internal",
-            &format!("mtu_request={mtu}"),
-        ],
-    )?;
+    let seed = vswitch::seed::Seed {
+        remotes,
+        datapath_type: Some("netdev"),
+        mgmt_mtu_request: Some(mtu),
+        gre_options,
+    }
+    .commands();
+    ovs_vsctl_ok(lab, host, &argv(&seed.bridge))?;
     lab.sh(host, &["ip", "addr", "add", overlay_cidr, "dev", "mgmt0"])?;
     lab.sh(host, &["ip", "link", "set", "mgmt0", "up"])?;
-
-    for (i, remote) in remotes.iter().enumerate() {
-        let port = format!("gre{i}");
-        let remote_ip = format!("options:remote_ip={remote}");
-        let mut args = vec![
-            "add-port",
-            "br-int",
-            &port,
-            "--",
-            "set",
-            "interface",
-            &port,
-            "type=gre",
-            &remote_ip,
-        ];
-        args.extend_from_slice(gre_options);
-        ovs_vsctl_ok(lab, host, &args)?;
+    for tunnel in &seed.tunnels {
+        ovs_vsctl_ok(lab, host, &argv(tunnel))?;
     }
     Ok(())
 }

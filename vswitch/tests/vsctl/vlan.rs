@@ -1,0 +1,185 @@
+//! The Port VLAN columns `tag`, `trunks` and `vlan_mode`: stored, read back, refused with
+//! ovsdb's constraint messages when out of range.
+
+use crate::*;
+
+fn with_port() -> Config {
+    let mut c = seed();
+    ok(&mut c, &["add-port", "br-int", "vnet0"]);
+    c
+}
+
+#[test]
+fn set_get_remove_clear() {
+    let mut c = with_port();
+    assert_eq!(
+        ok(
+            &mut c,
+            &["get", "port", "vnet0", "tag", "trunks", "vlan_mode"]
+        ),
+        "[]\n[]\n[]\n"
+    );
+    ok(&mut c, &["set", "port", "vnet0", "tag=10"]);
+    ok(&mut c, &["set", "port", "vnet0", "trunks=[30, 10, 20]"]);
+    ok(&mut c, &["set", "port", "vnet0", "vlan_mode=native-tagged"]);
+    let i = &c.bridges["br-int"].ports["vnet0"];
+    assert_eq!(
+        (i.tag, i.trunks.clone(), i.vlan_mode),
+        (Some(10), [10, 20, 30].into(), Some(VlanMode::NativeTagged))
+    );
+    assert_eq!(
+        ok(
+            &mut c,
+            &["get", "port", "vnet0", "tag", "trunks", "vlan_mode"]
+        ),
+        "10\n[10, 20, 30]\nnative-tagged\n"
+    );
+    // remove takes values out; a value the column lacks is no error.
+    ok(&mut c, &["remove", "port", "vnet0", "trunks", "20", "99"]);
+    assert_eq!(
+        ok(&mut c, &["get", "port", "vnet0", "trunks"]),
+        "[10, 30]\n"
+    );
+    ok(&mut c, &["remove", "port", "vnet0", "tag", "11"]);
+    assert_eq!(c.bridges["br-int"].ports["vnet0"].tag, Some(10));
+    ok(&mut c, &["remove", "port", "vnet0", "tag", "10"]);
+    assert_eq!(c.bridges["br-int"].ports["vnet0"].tag, None);
+    ok(&mut c, &["add", "port", "vnet0", "trunks", "40", "50"]);
+    assert_eq!(
+        c.bridges["br-int"].ports["vnet0"].trunks,
+        [10, 30, 40, 50].into()
+    );
+    ok(&mut c, &["clear", "port", "vnet0", "trunks", "vlan_mode"]);
+    let i = &c.bridges["br-int"].ports["vnet0"];
+    assert!(i.trunks.is_empty() && i.vlan_mode.is_none());
+    // --if-exists on a missing port does nothing.
+    assert_eq!(
+        vs(&mut c, &["--if-exists", "clear", "Port", "vnet9", "tag"]),
+        Outcome::default()
+    );
+    // VID 0 and 4095 are in range; tag=0 is a value, not "no tag".
+    ok(&mut c, &["set", "port", "vnet0", "tag=0", "trunks=4095"]);
+    assert_eq!(c.bridges["br-int"].ports["vnet0"].tag, Some(0));
+    assert!(
+        ok(&mut c, &["show"])
+            .contains("        Port vnet0\n            tag: 0\n            trunks: [4095]\n")
+    );
+}
+
+#[test]
+fn add_port_with_vlan_settings() {
+    let mut c = seed();
+    ok(&mut c, &["add-port", "br-int", "p1", "tag=10"]);
+    ok(&mut c, &["add-port", "br-int", "p2", "trunk=10,20"]);
+    ok(
+        &mut c,
+        &["add-port", "br-int", "p3", "vlan_mode=access", "tag=3"],
+    );
+    ok(
+        &mut c,
+        &["add-port", "br-int", "p4", "vlan-mode=trunk", "trunks=[]"],
+    );
+    let p = &c.bridges["br-int"].ports;
+    assert_eq!(p["p1"].tag, Some(10));
+    assert_eq!(p["p2"].trunks, [10, 20].into());
+    assert_eq!(
+        (p["p3"].vlan_mode, p["p3"].tag),
+        (Some(VlanMode::Access), Some(3))
+    );
+    assert_eq!(p["p4"].vlan_mode, Some(VlanMode::Trunk));
+    // Only in the Port table, as in OVS.
+    err(
+        &mut c,
+        &["set", "interface", "p1", "tag=5"],
+        "Interface does not contain a column whose name matches \"tag\"",
+    );
+}
+
+#[test]
+fn bad_values_are_refused_and_nothing_changes() {
+    let mut c = with_port();
+    ok(&mut c, &["set", "port", "vnet0", "tag=7"]);
+    let range = |n: &str| {
+        format!("constraint violation: {n} is not in the valid range 0 to 4095 (inclusive)")
+    };
+    let table: &[(&[&str], String)] = &[
+        (&["set", "port", "vnet0", "tag=4096"], range("4096")),
+        (&["set", "port", "vnet0", "tag=-1"], range("-1")),
+        (&["set", "port", "vnet0", "trunks=10,5000"], range("5000")),
+        (&["add", "port", "vnet0", "trunks", "4096"], range("4096")),
+        (&["add-port", "br-int", "vnet1", "tag=9999"], range("9999")),
+        (
+            &["set", "port", "vnet0", "tag=abc"],
+            "\"abc\" is not a valid integer or range".into(),
+        ),
+        (
+            &["set", "port", "vnet0", "tag=1,2"],
+            "1,2: 2 value(s) specified but the maximum number is 1".into(),
+        ),
+        (
+            &["set", "port", "vnet0", "vlan_mode=bogus"],
+            "constraint violation: bogus is not one of the allowed values ([access, \
+             dot1q-tunnel, native-tagged, native-untagged, trunk])"
+                .into(),
+        ),
+        (
+            &["set", "port", "vnet0", "vlan_mode=\"a b\""],
+            "constraint violation: \"a b\" is not one of the allowed values ([access, \
+             dot1q-tunnel, native-tagged, native-untagged, trunk])"
+                .into(),
+        ),
+        (
+            &["set", "port", "vnet0", "tag:x=1"],
+            "cannot specify key to set for non-map column tag".into(),
+        ),
+    ];
+    for (a, msg) in table {
+        err(&mut c, a, msg);
+    }
+    assert_eq!(c.bridge_of_port("vnet1"), None);
+    assert_eq!(c.bridges["br-int"].ports["vnet0"].tag, Some(7));
+}
+
+/// Configuration files written before the VLAN columns load; files without VLANs look as
+/// before.
+#[test]
+fn vlan_columns_in_the_configuration_file() {
+    let old = r#"{"bridges":{"br-int":{"ports":{"br-int":{"type":"internal"},"vnet0":{}}}}}"#;
+    let mut c: Config = serde_json::from_str(old).unwrap();
+    c.validate().unwrap();
+    assert_eq!(c.bridges["br-int"].ports["vnet0"], Interface::default());
+    let plain = serde_json::to_string(&c).unwrap();
+    assert!(!plain.contains("tag") && !plain.contains("trunks") && !plain.contains("vlan_mode"));
+    ok(
+        &mut c,
+        &[
+            "set",
+            "port",
+            "vnet0",
+            "tag=5",
+            "trunks=5,6",
+            "vlan_mode=native-untagged",
+        ],
+    );
+    let v: serde_json::Value = serde_json::to_value(&c).unwrap();
+    let p = &v["bridges"]["br-int"]["ports"]["vnet0"];
+    assert_eq!(p["tag"], 5);
+    assert_eq!(p["trunks"], serde_json::json!([5, 6]));
+    assert_eq!(p["vlan_mode"], "native-untagged");
+    let back: Config = serde_json::from_value(v).unwrap();
+    assert_eq!(back, c);
+    // A hand-edited VLAN out of range is refused by validation.
+    let mut bad = c.clone();
+    bad.bridges
+        .get_mut("br-int")
+        .unwrap()
+        .ports
+        .get_mut("vnet0")
+        .unwrap()
+        .tag = Some(4096);
+    assert_eq!(
+        bad.validate().unwrap_err().to_string(),
+        "interface vnet0: VLAN 4096 in tag or trunks is outside 0..=4095 (ovs-vsctl clear port \
+         vnet0 tag trunks)"
+    );
+}
