@@ -3,9 +3,7 @@
 //! a workload (a TAP keeps working across the move), all in one subnet, 203.0.113.0/24, so that
 //! only the switch keeps VLANs apart. Same-VLAN pairs talk across GRE, cross-VLAN pairs do not;
 //! learning is per VLAN; trunk and native ports; the tag rides inside GRE on the transport.
-//!
-//! The Port record has no `tag`, `trunks`, `vlan_mode` columns yet: the tests set them through
-//! the interim `other_config:grebe-vlan-tag`, `grebe-vlan-trunks`, `grebe-vlan-mode`.
+//! VLANs are set as OVS's users set them: the Port columns `tag`, `trunks`, `vlan_mode`.
 
 mod common;
 
@@ -30,16 +28,10 @@ fn vlan_port(lab: &Lab, host: &str, port: &str, vlan: &[&str]) {
         port.into(),
         "type=internal".into(),
     ];
-    args.extend(vlan.iter().map(|kv| {
-        let (k, v) = kv.split_once('=').expect("KEY=VALUE");
-        let key = match k {
-            "tag" => "grebe-vlan-tag",
-            "trunks" => "grebe-vlan-trunks",
-            "vlan_mode" => "grebe-vlan-mode",
-            other => panic!("not a VLAN column: {other}"),
-        };
-        format!("other_config:{key}={v}")
-    }));
+    if !vlan.is_empty() {
+        args.extend(["--".into(), "set".into(), "port".into(), port.into()]);
+        args.extend(vlan.iter().map(|kv| kv.to_string()));
+    }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     lab.vsctl_ok(host, &args).unwrap();
 }
@@ -240,30 +232,14 @@ fn mgmt0_as_an_access_port_joins_its_vlan_on_both_ends() {
     let Some(lab) = lab("vlmgmt") else { return };
     two_hosts(&lab);
     lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
-    lab.vsctl_ok(
-        "a",
-        &[
-            "set",
-            "interface",
-            "mgmt0",
-            "other_config:grebe-vlan-tag=100",
-        ],
-    )
-    .unwrap();
+    lab.vsctl_ok("a", &["set", "port", "mgmt0", "tag=100"])
+        .unwrap();
     // a's mgmt0 is in VLAN 100, b's still untagged: they no longer meet.
     lab.sh("a", &["ip", "neigh", "flush", "dev", "mgmt0"])
         .unwrap();
     assert!(unreachable(&lab, "a", None, "198.51.100.2"));
-    lab.vsctl_ok(
-        "b",
-        &[
-            "set",
-            "interface",
-            "mgmt0",
-            "other_config:grebe-vlan-tag=100",
-        ],
-    )
-    .unwrap();
+    lab.vsctl_ok("b", &["set", "port", "mgmt0", "tag=100"])
+        .unwrap();
     lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
     lab.ping("b", "198.51.100.1", 3).unwrap();
     let b_mac = mac_of(&lab, "b", "mgmt0");
@@ -272,21 +248,21 @@ fn mgmt0_as_an_access_port_joins_its_vlan_on_both_ends() {
             .iter()
             .any(|(p, v, m)| p == "gre0" && *v == 100 && *m == b_mac)
     );
-    // Bad settings are the interface's error, and the port keeps working as it was.
-    lab.vsctl_ok(
-        "a",
-        &[
-            "set",
-            "interface",
-            "mgmt0",
-            "other_config:grebe-vlan-tag=5000",
-        ],
-    )
-    .unwrap();
-    let error = lab
-        .vsctl_ok("a", &["get", "interface", "mgmt0", "error"])
+    // A VLAN out of range is refused, and the port keeps working as it was.
+    let out = lab
+        .vsctl("a", &["set", "port", "mgmt0", "tag=5000"])
         .unwrap();
-    assert!(error.contains("from 0 to 4095"), "{error}");
+    assert!(!out.status.success());
+    let tag = lab.vsctl_ok("a", &["get", "port", "mgmt0", "tag"]).unwrap();
+    assert_eq!(tag.trim(), "100");
+    // Cleared, mgmt0 is a trunk again: untagged, it no longer meets b's VLAN 100.
+    lab.vsctl_ok("a", &["clear", "port", "mgmt0", "tag"])
+        .unwrap();
+    lab.sh("a", &["ip", "neigh", "flush", "dev", "mgmt0"])
+        .unwrap();
+    assert!(unreachable(&lab, "a", None, "198.51.100.2"));
+    lab.vsctl_ok("a", &["set", "port", "mgmt0", "tag=100"])
+        .unwrap();
     lab.ping("a", "198.51.100.2", 2).unwrap();
 }
 
@@ -295,12 +271,12 @@ fn trunk_and_native_ports_carry_their_vlans() {
     let Some(lab) = lab("vltrunk") else { return };
     two_tenants(&lab);
     // On a: a trunk for 100 and 200, and a native-untagged port (native 100, trunks 200).
-    vlan_port(&lab, "a", "tr", &["trunks=100,200"]);
+    vlan_port(&lab, "a", "tr", &["trunks=[100,200]"]);
     vlan_port(
         &lab,
         "a",
         "nat",
-        &["tag=100", "trunks=200", "vlan_mode=native-untagged"],
+        &["tag=100", "trunks=[200]", "vlan_mode=native-untagged"],
     );
     const TR: (&str, &str) = ("02:00:00:00:0e:01", "203.0.113.10");
     const NAT: (&str, &str) = ("02:00:00:00:0e:02", "203.0.113.11");

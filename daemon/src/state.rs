@@ -151,13 +151,11 @@ impl DaemonState {
                 if dp.port_kind(name).is_none() {
                     continue;
                 }
-                // Interim: Port's tag, trunks and vlan_mode columns are not in the
-                // configuration yet; their values come from other_config until they are.
-                let vlan = port_vlan::interim_columns(&iface.other_config)
-                    .map(|c| port_vlan::port_vlan(name, c.tag, &c.trunks, c.vlan_mode.as_deref()));
-                let result =
-                    vlan.and_then(|v| dp.set_port_vlan(name, v).map_err(|e| error_chain(&e)));
-                if let Err(e) = result {
+                let (vlan, partial) =
+                    port_vlan::port_vlan(name, iface.tag, &iface.trunks, iface.vlan_mode);
+                if let Err(e) = dp.set_port_vlan(name, vlan) {
+                    self.errors.insert(name.clone(), error_chain(&e));
+                } else if let Some(e) = partial {
                     self.errors.insert(name.clone(), e);
                 }
             }
