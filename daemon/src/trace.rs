@@ -479,11 +479,11 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
     let (lookup, lookup_port, lookup_age) = match (looked_up, dst) {
         (false, _) => ("not_reached", None, None),
         (true, Some(d)) if !d.is_multicast() => {
-            match table.lookup(Addr::new(frame_vlan.vlan, d.0), now) {
+            match table.lookup(Addr::new(frame_vlan.vlan(), d.0), now) {
                 Some(p) => {
                     let age = entries
                         .iter()
-                        .find(|e| e.entry.mac == d.0 && e.entry.vlan == frame_vlan.vlan)
+                        .find(|e| e.entry.mac == d.0 && e.entry.vlan == frame_vlan.vlan())
                         .map(|e| e.entry.age.as_secs());
                     ("hit", Some(name_of(p)), age)
                 }

@@ -199,10 +199,10 @@ pub fn process(
     let Ok(vlan) = ingress.vlan.ingress(tci.map(|t| t & 0x0fff)) else {
         return Outcome::unlearned(Action::Drop(DropReason::VlanNotAllowed));
     };
-    let vlan = FrameVlan { vlan, tci };
+    let vlan = FrameVlan::new(vlan, tci);
     // 4. Learn, then look up a unicast destination in the frame's VLAN, under one lock.
     let unicast = (!dst.is_multicast()).then_some(dst.0);
-    let src = learning::Addr::new(vlan.vlan, src.0);
+    let src = learning::Addr::new(vlan.vlan(), src.0);
     let (learned, found) = table.learn_and_lookup(src, ingress.id, unicast, now);
     // 5. Flow table (slot): a matching rule replaces the learned action here.
     // 6. The action.

@@ -25,7 +25,7 @@ impl IngressVlan {
             tag: tci.map(|t| t & 0x0fff),
             pcp: tci.map_or(0, |t| (t >> 13) as u8),
             port_mode: describe(port),
-            vlan: classified.map(|v| v.vlan),
+            vlan: classified.map(|v| v.vlan()),
         }
     }
 
@@ -87,7 +87,7 @@ pub fn action_name(retag: Retag, vlan: FrameVlan) -> Option<&'static str> {
         Retag::Push(_) => Some("push"),
         Retag::Pop => Some("pop"),
         Retag::Rewrite(_) => Some("rewrite"),
-        Retag::Keep if vlan.tci.is_some() => Some("keep"),
+        Retag::Keep if vlan.tci().is_some() => Some("keep"),
         Retag::Keep => None,
     }
 }
@@ -134,10 +134,7 @@ mod tests {
         assert!(text.contains("tagged VLAN 200 (PCP 5)"), "{text}");
         assert!(text.contains("access port of VLAN 100"), "{text}");
         assert!(text.contains("dropped (vlan_not_allowed)"), "{text}");
-        let classified = FrameVlan {
-            vlan: 100,
-            tci: None,
-        };
+        let classified = FrameVlan::new(100, None);
         let mut untagged = tagged(0);
         untagged.drain(12..16);
         let v = IngressVlan::new(&untagged, &access, Some(classified));
@@ -150,16 +147,10 @@ mod tests {
 
     #[test]
     fn outputs_name_the_tag_action_and_get_the_frame_as_it_leaves() {
-        let untagged_100 = FrameVlan {
-            vlan: 100,
-            tci: None,
-        };
+        let untagged_100 = FrameVlan::new(100, None);
         assert_eq!(action_name(Retag::Push(100), untagged_100), Some("push"));
         assert_eq!(action_name(Retag::Keep, untagged_100), None);
-        let tagged_100 = FrameVlan {
-            vlan: 100,
-            tci: Some(100),
-        };
+        let tagged_100 = FrameVlan::new(100, Some(100));
         assert_eq!(action_name(Retag::Keep, tagged_100), Some("keep"));
         assert_eq!(action_name(Retag::Pop, tagged_100), Some("pop"));
         let f = tagged(100);

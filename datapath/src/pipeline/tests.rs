@@ -376,31 +376,13 @@ fn the_ingress_port_and_the_tag_give_the_frames_vlan() {
     let run =
         |port: &PortVlan, f: &[u8]| process(&t, Rules::default(), with_vlan(open(1), port), f, now);
     let o = run(&access, &frame(B, A));
-    assert_eq!(
-        o.vlan,
-        Some(FrameVlan {
-            vlan: 100,
-            tci: None
-        })
-    );
+    assert_eq!(o.vlan, Some(FrameVlan::new(100, None)));
     assert_eq!(o.action, Action::Flood);
     // Priority bits travel with the frame's VLAN; VID 0 is untagged.
     let o = run(&access, &tagged_frame(B, A, 0xa000));
-    assert_eq!(
-        o.vlan,
-        Some(FrameVlan {
-            vlan: 100,
-            tci: Some(0xa000)
-        })
-    );
+    assert_eq!(o.vlan, Some(FrameVlan::new(100, Some(0xa000))));
     let o = run(&trunk, &tagged_frame(B, A, 0x6000 | 200));
-    assert_eq!(
-        o.vlan,
-        Some(FrameVlan {
-            vlan: 200,
-            tci: Some(0x6000 | 200)
-        })
-    );
+    assert_eq!(o.vlan, Some(FrameVlan::new(200, Some(0x6000 | 200))));
     for (port, f) in [
         (&access, tagged_frame(B, A, 100)),
         (&trunk, tagged_frame(B, A, 100)),
@@ -466,10 +448,7 @@ fn floods_reach_only_ports_that_carry_the_vlan() {
     let (a100, a200) = (PortVlan::Access(100), PortVlan::Access(200));
     let trunk = PortVlan::Trunk(VlanSet::new([100]));
     let ingress = open(1);
-    let in_100 = FrameVlan {
-        vlan: 100,
-        tci: None,
-    };
+    let in_100 = FrameVlan::new(100, None);
     let deliver = |egress: PortView<'_>| {
         should_deliver(&egress, &ingress, rules, Delivery::Flood, in_100, size)
     };
@@ -480,10 +459,7 @@ fn floods_reach_only_ports_that_carry_the_vlan() {
     );
     assert_eq!(deliver(with_vlan(open(4), &trunk)), Ok(()));
     assert_eq!(deliver(tunnel(5, 1462)), Ok(()), "tunnels trunk every VLAN");
-    let in_300 = FrameVlan {
-        vlan: 300,
-        tci: Some(300),
-    };
+    let in_300 = FrameVlan::new(300, Some(300));
     assert_eq!(
         should_deliver(
             &with_vlan(open(4), &trunk),
@@ -503,10 +479,7 @@ fn the_too_big_rule_counts_the_tag_a_tunnel_pushes_or_pops() {
     let rules = Rules::default();
     let ingress = open(1);
     let t = tunnel(2, 1462);
-    let untagged_100 = FrameVlan {
-        vlan: 100,
-        tci: None,
-    };
+    let untagged_100 = FrameVlan::new(100, None);
     assert_eq!(untagged_100.retag(t.vlan), Some(Retag::Push(100)));
     let deliver = |vlan, size| should_deliver(&t, &ingress, rules, Delivery::Unicast, vlan, size);
     assert_eq!(deliver(untagged_100, FrameSize::plain(1458)), Ok(()));
@@ -524,10 +497,7 @@ fn the_too_big_rule_counts_the_tag_a_tunnel_pushes_or_pops() {
     // An access tunnel pops the tag: a tagged 1466-byte frame leaves as 1462.
     let access = PortVlan::Access(100);
     let popping = with_vlan(t, &access);
-    let tagged_100 = FrameVlan {
-        vlan: 100,
-        tci: Some(100),
-    };
+    let tagged_100 = FrameVlan::new(100, Some(100));
     assert_eq!(
         should_deliver(
             &popping,
