@@ -103,6 +103,7 @@ fn decision(c: &mut Criterion) {
                             &from,
                             rules,
                             Delivery::Unicast,
+                            outcome.vlan.expect("classified"),
                             FrameSize::plain(frame.len()),
                         )
                         .is_ok()

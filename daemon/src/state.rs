@@ -10,6 +10,7 @@ use vswitch::config::{Bridge, Config, Interface, InterfaceType};
 use vswitch::vsctl;
 
 use crate::control::Reply;
+use crate::port_vlan;
 
 /// The daemon's state, behind one mutex taken by control requests (never by the packet loop).
 pub struct DaemonState {
@@ -142,6 +143,21 @@ impl DaemonState {
             };
             if let Err(e) = result {
                 self.errors.insert(name.to_owned(), e);
+            }
+        }
+        // Each port's VLANs, once it is in the datapath.
+        for b in config.bridges.values() {
+            for (name, iface) in &b.ports {
+                if dp.port_kind(name).is_none() {
+                    continue;
+                }
+                let (vlan, partial) =
+                    port_vlan::port_vlan(name, iface.tag, &iface.trunks, iface.vlan_mode);
+                if let Err(e) = dp.set_port_vlan(name, vlan) {
+                    self.errors.insert(name.clone(), error_chain(&e));
+                } else if let Some(e) = partial {
+                    self.errors.insert(name.clone(), e);
+                }
             }
         }
         // Again with the ports in place: their settings, and the local port's MAC for the ID.

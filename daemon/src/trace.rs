@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use datapath::vlan::{FrameVlan, PortVlan, Retag};
 use datapath::{
     Action, Datapath, Delivery, Direction, Exclusion, FrameEvent, FrameSize, Gate, MonitorSpec,
     PortKind, PortView, Rules, Verdict, should_deliver,
@@ -26,7 +27,7 @@ use datapath::{
 use encap::EtherType;
 use encap::dissect::{self, Dissection, Malformed, Protocol};
 use encap::ethernet::{EthernetAddress, Frame};
-use learning::{EntryKind, Learned, PortId, SharedMacTable};
+use learning::{Addr, EntryKind, Learned, PortId, SharedMacTable};
 use serde::Serialize;
 use serde_json::json;
 
@@ -37,6 +38,7 @@ use crate::state::DaemonState;
 mod headers;
 mod live;
 mod render;
+mod vlan;
 
 pub use headers::{HeaderField, outer_fields, packet_fields};
 pub use live::{LiveDecision, RateLimit, is_live, live_client, serve_live};
@@ -94,11 +96,13 @@ pub fn parse_trace_args(args: &[&str]) -> Result<TraceRequest, String> {
             "dl_src" | "eth_src" => "dl_src",
             "dl_dst" | "eth_dst" => "dl_dst",
             "dl_type" | "eth_type" => "dl_type",
+            "dl_vlan" | "vlan_vid" => "dl_vlan",
+            "dl_vlan_pcp" | "vlan_pcp" => "dl_vlan_pcp",
             other => {
                 return Err(flow_error(
                     flow,
                     &format!(
-                        "unknown field \"{other}\" (grebe switches on Ethernet addresses only: in_port, dl_src, dl_dst, dl_type)"
+                        "unknown field \"{other}\" (grebe switches on Ethernet addresses and VLANs only: in_port, dl_src, dl_dst, dl_type, dl_vlan, dl_vlan_pcp)"
                     ),
                 ));
             }
@@ -147,7 +151,8 @@ pub fn parse_trace_args(args: &[&str]) -> Result<TraceRequest, String> {
                     )
                 })?,
             };
-            build_frame(dst, src, dl_type)
+            let tci = flow_tci(flow, &fields)?;
+            build_frame(dst, src, dl_type, tci)
         }
     };
     Ok(TraceRequest {
@@ -164,13 +169,49 @@ fn parse_u16(text: &str) -> Option<u16> {
     }
 }
 
-/// A minimum-size frame with these headers and a zero payload.
-fn build_frame(dst: EthernetAddress, src: EthernetAddress, dl_type: u16) -> Vec<u8> {
+/// The 802.1Q tag a flow asks for (`dl_vlan`, with `dl_vlan_pcp`), as its TCI.
+fn flow_tci(flow: &str, fields: &BTreeMap<&str, &str>) -> Result<Option<u16>, String> {
+    let number = |key: &str, max: u16| -> Result<Option<u16>, String> {
+        let Some(text) = fields.get(key) else {
+            return Ok(None);
+        };
+        match parse_u16(text) {
+            Some(n) if n <= max => Ok(Some(n)),
+            _ => Err(flow_error(
+                flow,
+                &format!("{key}={text} is not a number from 0 to {max}"),
+            )),
+        }
+    };
+    let vid = number("dl_vlan", 4095)?;
+    let pcp = number("dl_vlan_pcp", 7)?;
+    Ok(match (vid, pcp) {
+        (None, None) => None,
+        (vid, pcp) => Some(pcp.unwrap_or(0) << 13 | vid.unwrap_or(0)),
+    })
+}
+
+/// A minimum-size frame with these headers (and an 802.1Q tag with TCI `tci`) and a zero
+/// payload.
+fn build_frame(
+    dst: EthernetAddress,
+    src: EthernetAddress,
+    dl_type: u16,
+    tci: Option<u16>,
+) -> Vec<u8> {
     let mut bytes = vec![0u8; FLOW_FRAME_LEN];
     let mut frame = Frame::new_unchecked(&mut bytes[..]);
     frame.set_dst_addr(dst);
     frame.set_src_addr(src);
     frame.set_ethertype(EtherType::from(dl_type));
+    if let Some(tci) = tci {
+        let tag = [
+            &encap::vlan::TPID_8021Q.to_be_bytes()[..],
+            &tci.to_be_bytes()[..],
+        ]
+        .concat();
+        bytes.splice(12..12, tag);
+    }
     bytes
 }
 
@@ -223,6 +264,10 @@ pub struct Output {
     pub port: PortRef,
     /// "sent", or "dropped: REASON".
     pub result: String,
+    /// What the port does to the 802.1Q tag: "push", "pop", "rewrite", "keep"; absent for a
+    /// frame untagged in and out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encapsulation: Option<Encapsulation>,
 }
@@ -252,6 +297,9 @@ pub struct Trace {
     pub learning: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub learning_from: Option<String>,
+    /// The VLAN step; absent when the frame was dropped before it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vlan: Option<vlan::IngressVlan>,
     /// Whether the table was changed (`--learn`); otherwise the trace only says what would be.
     pub learned: bool,
     /// "hit", "miss" (unknown destination), "not_looked_up" (group address), "not_reached"
@@ -282,12 +330,13 @@ fn table_copy(dp: &Datapath, bridge: &str, now: Instant) -> Result<SharedMacTabl
     // Oldest first: the table keeps its timestamps in order.
     entries.sort_by_key(|e| std::cmp::Reverse(e.entry.age));
     for e in entries {
+        let addr = Addr::new(e.entry.vlan, e.entry.mac);
         match e.entry.kind {
             EntryKind::Dynamic => {
                 let stamp = now.checked_sub(e.entry.age).unwrap_or(now);
-                table.learn(e.entry.mac, e.entry.port, stamp);
+                table.learn(addr, e.entry.port, stamp);
             }
-            kind => table.insert_static(e.entry.mac, e.entry.port, kind),
+            kind => table.insert_static(addr, e.entry.port, kind),
         }
     }
     Ok(table)
@@ -313,6 +362,7 @@ struct BridgePort {
     mtu: Option<u32>,
     /// Tunnels sending by the packet socket: the interface.
     link: Option<String>,
+    vlan: PortVlan,
 }
 
 fn port_ref(p: &BridgePort) -> PortRef {
@@ -339,12 +389,14 @@ fn bridge_ports(dp: &Datapath, bridge: &str) -> Vec<BridgePort> {
         .filter(|p| p.bridge == bridge)
         .filter_map(|p| {
             let (_, kind) = dp.port_kind(&p.name)?;
+            let vlan = dp.port_vlan(&p.name).cloned().unwrap_or_default();
             Some(BridgePort {
                 id: PortId(p.port_no),
                 name: p.name,
                 kind,
                 mtu: p.mtu,
                 link: p.link,
+                vlan,
             })
         })
         .collect();
@@ -396,16 +448,15 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
         split_horizon,
         spanning_tree: dp.tree_settings(&req.bridge).is_some(),
     };
-    let view_of = |p: &BridgePort| {
-        let gate = closed.get(&p.id).map_or(Gate::Open, |s| Gate::from(*s));
-        port_view(p, gate)
-    };
-    let from = view_of(ingress);
+    let from = gated_view(ingress, &closed);
     // The packet loop's own decision, on the copy of the table: it learns there, not in the
     // bridge.
     let outcome = datapath::process(&table, rules, from, frame, now);
     let size = FrameSize::plain(frame.len());
-    let deliver = |p: &BridgePort, how| should_deliver(&view_of(p), &from, rules, how, size);
+    let frame_vlan = outcome.vlan.unwrap_or(FrameVlan::UNTAGGED);
+    let deliver = |p: &BridgePort, how| {
+        should_deliver(&gated_view(p, &closed), &from, rules, how, frame_vlan, size)
+    };
     let verdict = match outcome.action {
         Action::Deliver(p) => match ports.iter().find(|x| x.id == p) {
             Some(x) if deliver(x, Delivery::Unicast) == Err(Exclusion::Blocked) => {
@@ -427,16 +478,18 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
     let entries = dp.fdb(&req.bridge).unwrap_or_default();
     let (lookup, lookup_port, lookup_age) = match (looked_up, dst) {
         (false, _) => ("not_reached", None, None),
-        (true, Some(d)) if !d.is_multicast() => match table.lookup(d.0, now) {
-            Some(p) => {
-                let age = entries
-                    .iter()
-                    .find(|e| e.entry.mac == d.0)
-                    .map(|e| e.entry.age.as_secs());
-                ("hit", Some(name_of(p)), age)
+        (true, Some(d)) if !d.is_multicast() => {
+            match table.lookup(Addr::new(frame_vlan.vlan(), d.0), now) {
+                Some(p) => {
+                    let age = entries
+                        .iter()
+                        .find(|e| e.entry.mac == d.0 && e.entry.vlan == frame_vlan.vlan())
+                        .map(|e| e.entry.age.as_secs());
+                    ("hit", Some(name_of(p)), age)
+                }
+                None => ("miss", None, None),
             }
-            None => ("miss", None, None),
-        },
+        }
         _ => ("not_looked_up", None, None),
     };
 
@@ -476,10 +529,22 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
     } else {
         (verdict_name, reason)
     };
+    // Each output sees the frame as it leaves that port, with its tag pushed or popped.
     let actions = outputs
         .iter()
-        .map(|(p, refused)| output_action(p, frame, *refused))
+        .map(|(p, refused)| {
+            let retag = frame_vlan.retag(&p.vlan).unwrap_or(Retag::Keep);
+            let out = vlan::retagged(frame, retag);
+            Output {
+                vlan: vlan::action_name(retag, frame_vlan),
+                ..output_action(p, &out, *refused)
+            }
+        })
         .collect();
+    let reached_vlan = outcome.vlan.is_some()
+        || outcome.action == Action::Drop(datapath::DropReason::VlanNotAllowed);
+    let ingress_vlan =
+        reached_vlan.then(|| vlan::IngressVlan::new(frame, &ingress.vlan, outcome.vlan));
     Ok(Trace {
         bridge: req.bridge.clone(),
         in_port: port_ref(ingress),
@@ -493,6 +558,7 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
         frame_hex: to_hex(frame),
         learning,
         learning_from,
+        vlan: ingress_vlan,
         learned: false,
         lookup,
         lookup_port,
@@ -516,13 +582,23 @@ fn stp_exclusion(state: stp::PortState) -> &'static str {
     }
 }
 
+/// [`port_view`] with the port's gate from the ports spanning tree keeps closed.
+fn gated_view<'p>(p: &'p BridgePort, closed: &BTreeMap<PortId, stp::PortState>) -> PortView<'p> {
+    let gate = closed.get(&p.id).map_or(Gate::Open, |s| Gate::from(*s));
+    port_view(p, gate)
+}
+
 /// A port as the datapath's pipeline sees it: its gate from spanning tree, a tunnel's limit from
 /// its path MTU less its outer headers.
-fn port_view(p: &BridgePort, gate: Gate) -> PortView {
+fn port_view(p: &BridgePort, gate: Gate) -> PortView<'_> {
     match p.kind {
-        PortKind::Internal { .. } => PortView::internal(p.id, gate),
+        PortKind::Internal { .. } => PortView {
+            vlan: &p.vlan,
+            ..PortView::internal(p.id, gate)
+        },
         PortKind::Tunnel(c) => PortView {
             id: p.id,
+            vlan: &p.vlan,
             tunnel: true,
             gate,
             max_frame: p
@@ -546,6 +622,7 @@ fn output_action(p: &BridgePort, frame: &[u8], refused: Option<Exclusion>) -> Ou
         return Output {
             port: port_ref(p),
             result,
+            vlan: None,
             encapsulation: None,
         };
     };
@@ -556,6 +633,7 @@ fn output_action(p: &BridgePort, frame: &[u8], refused: Option<Exclusion>) -> Ou
             return Output {
                 port: port_ref(p),
                 result: format!("dropped: {e}"),
+                vlan: None,
                 encapsulation: None,
             };
         }
@@ -599,6 +677,7 @@ fn output_action(p: &BridgePort, frame: &[u8], refused: Option<Exclusion>) -> Ou
     Output {
         port: port_ref(p),
         result,
+        vlan: None,
         encapsulation,
     }
 }
@@ -631,7 +710,8 @@ pub fn run_trace(state: &DaemonState, args: &[&str], json_format: bool) -> Resul
     let mut t = trace(&state.datapath, &req)?;
     // Asked to learn: what the trace said learning would do, done to the live table.
     if learn && matches!(t.learning, "new" | "refresh" | "move") {
-        let src = Frame::new_checked(&req.frame[..]).map(|f| f.src_addr().0);
+        let vlan = t.vlan.as_ref().and_then(|v| v.vlan).unwrap_or(0);
+        let src = Frame::new_checked(&req.frame[..]).map(|f| Addr::new(vlan, f.src_addr().0));
         if let (Ok(src), Some(port)) = (src, state.datapath.port_id(&req.in_port)) {
             state
                 .datapath
@@ -685,6 +765,30 @@ mod tests {
         assert_eq!(&r.frame[..6], &[0xff; 6]);
         assert_eq!(&r.frame[6..12], &[2, 0, 0, 0, 0, 1]);
         assert_eq!(&r.frame[12..14], &[0x08, 0x06]);
+    }
+
+    #[test]
+    fn a_flow_with_dl_vlan_builds_a_tagged_frame() {
+        let r = parse_trace_args(&args(
+            "br-int in_port=gre0,dl_src=02:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff,dl_vlan=100,dl_vlan_pcp=5",
+        ))
+        .unwrap();
+        assert_eq!(r.frame.len(), 64);
+        assert_eq!(&r.frame[12..18], &[0x81, 0x00, 0xa0, 100, 0x08, 0x00]);
+        for (flow, problem) in [
+            (
+                "dl_vlan=4096",
+                "dl_vlan=4096 is not a number from 0 to 4095",
+            ),
+            ("dl_vlan_pcp=8", "dl_vlan_pcp=8 is not a number from 0 to 7"),
+            ("dl_vlan=ten", "dl_vlan=ten"),
+        ] {
+            let e = parse_trace_args(&args(&format!(
+                "br0 in_port=p,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:02,{flow}"
+            )))
+            .unwrap_err();
+            assert!(e.contains(problem), "{flow}: {e}");
+        }
     }
 
     #[test]

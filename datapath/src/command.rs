@@ -10,6 +10,7 @@ use crate::monitor::MonitorSink;
 use crate::port::link::Link;
 use crate::port::{PortState, TunnelPort};
 use crate::tree::TreeSettings;
+use crate::vlan::PortVlan;
 
 pub(crate) enum Command {
     AddBridge {
@@ -39,6 +40,11 @@ pub(crate) enum Command {
     },
     DelPort {
         id: PortId,
+    },
+    /// A port's VLAN settings; what it learned goes, as its VLANs may have.
+    SetPortVlan {
+        id: PortId,
+        vlan: PortVlan,
     },
     SetTree {
         idx: usize,

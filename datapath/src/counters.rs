@@ -54,6 +54,7 @@ drop_reasons! {
     KeyMismatch => "key_mismatch", "GRE key matches no tunnel from that address.";
     EcnNotEct => "ecn_not_ect", "Outer header marked congestion (CE) over an inner packet that is not ECN-capable (RFC 6040: drop).";
     InvalidSourceMac => "invalid_source_mac", "Source MAC is multicast, broadcast or zero: never learned, never forwarded.";
+    VlanNotAllowed => "vlan_not_allowed", "802.1Q tag the ingress port does not carry (a tagged frame on an access port, a VID outside trunks, the reserved VID 4095).";
     LinkLocal => "link_local", "Destination is a reserved 01:80:c2:00:00:0X address (STP, LACP, pause): not forwarded.";
     StpBlocked => "stp_blocked", "Spanning tree keeps the port blocked: no data frames in or out (only BPDUs).";
     BpduMalformed => "bpdu_malformed", "A BPDU that does not parse: truncated, wrong LLC header, unknown type, impossible timers.";

@@ -25,11 +25,12 @@ use crate::forward::{TunnelSockets, TxQueues, output};
 use crate::frame::FrameRef;
 use crate::monitor::Watchers;
 use crate::offload;
-use crate::pipeline::{self, Action, Delivery, Exclusion, Rules, should_deliver};
+use crate::pipeline::{self, Action, Delivery, Exclusion, PortView, Rules, should_deliver};
 use crate::port::tunnel::NoTunnel;
 use crate::port::{PortIo, PortState, Source, TunnelMap};
 use crate::sys::{self, MAX_BATCH, RecvBatch};
 use crate::tree::{self, Tree};
+use crate::vlan::{FrameVlan, Retag, TRUNK_ALL};
 
 /// Frames read from a TAP per batch when they may be 64 KB each.
 const TAP_BATCH_OFFLOAD: usize = 8;
@@ -388,7 +389,15 @@ impl Engine {
         };
         let from = in_port.view(ingress);
         let rules = bridge.rules();
-        let action = pipeline::process(&bridge.table, rules, from, frame.bytes, now).action;
+        let outcome = pipeline::process(&bridge.table, rules, from, frame.bytes, now);
+        let action = outcome.action;
+        let vlan = outcome.vlan.unwrap_or(FrameVlan::UNTAGGED);
+        // The ingress port's VLAN settings are spent once the frame's VLAN is known; letting go
+        // of them frees the port table for the sends below.
+        let from = PortView {
+            vlan: &TRUNK_ALL,
+            ..from
+        };
         let size = offload::frame_size(frame.bytes, &frame.vnet);
         // Reused across frames: no allocation once it has grown to the widest flood.
         let mut targets = std::mem::take(&mut self.targets);
@@ -408,7 +417,7 @@ impl Engine {
                 let Some(Some(port)) = self.ports.get(p.0 as usize) else {
                     return false;
                 };
-                match should_deliver(&port.view(p), &from, rules, Delivery::Flood, size) {
+                match should_deliver(&port.view(p), &from, rules, Delivery::Flood, vlan, size) {
                     Ok(()) => true,
                     // Refused, not excluded: the port is a target that counts the drop.
                     Err(why) => why.is_refusal(),
@@ -423,11 +432,12 @@ impl Engine {
         if watched {
             self.monitors
                 .rx(ingress, &frame, action.verdict(), &targets);
-        } else if let Some(tap) = self.coalescible_target(from.tunnel, &targets)
+        } else if let Some((tap, retag)) = self.coalescible_target(from.tunnel, &targets, vlan)
             && let Some(segment) = gro::tcp4_segment(frame.bytes)
+            && self
+                .coalescer
+                .add(tap, frame.bytes, segment, retag, &self.ports, &self.drops)
         {
-            self.coalescer
-                .add(tap, frame.bytes, segment, &self.ports, &self.drops);
             self.targets = targets;
             return;
         }
@@ -443,8 +453,14 @@ impl Engine {
             };
             // Flood targets passed this already but for a refusal; a unicast target meets it
             // here (never the ingress: the pipeline drops that as `same_port`).
-            match should_deliver(&port.view(p), &from, rules, Delivery::Unicast, size) {
+            match should_deliver(&port.view(p), &from, rules, Delivery::Unicast, vlan, size) {
                 Ok(()) => {}
+                // Learned in a VLAN the port carried before its settings changed; the flush
+                // that follows races this batch.
+                Err(Exclusion::VlanNotCarried) => {
+                    self.drops.add(DropReason::VlanNotAllowed);
+                    continue;
+                }
                 // Learned before the port closed; the flush that follows a state change races
                 // this batch.
                 Err(Exclusion::Blocked) => {
@@ -458,7 +474,9 @@ impl Engine {
                 }
             }
             let (gre_before, link_before) = (tx.gre.len(), tx.link.len());
-            output(p, port, &frame, tx, &self.drops);
+            // should_deliver passed: the port carries the frame's VLAN.
+            let retag = vlan.retag(&port.vlan).unwrap_or(Retag::Keep);
+            output(p, port, &frame, retag, tx, &self.drops);
             if watched {
                 let (queue, queued) = if tx.link.len() > link_before {
                     (&tx.link, link_before)
@@ -473,12 +491,17 @@ impl Engine {
     }
 
     /// The TAP a frame from a tunnel is coalesced for, if it goes to exactly one internal port
-    /// and the TAP takes GSO frames.
+    /// that carries its VLAN and takes GSO frames, with what the port does to the tag.
     #[inline]
-    fn coalescible_target(&self, from_tunnel: bool, targets: &[PortId]) -> Option<PortId> {
+    fn coalescible_target(
+        &self,
+        from_tunnel: bool,
+        targets: &[PortId],
+        vlan: FrameVlan,
+    ) -> Option<(PortId, Retag)> {
         match targets {
             [p] if from_tunnel && self.offload => match self.ports.get(p.0 as usize) {
-                Some(Some(port)) if !port.is_tunnel() => Some(*p),
+                Some(Some(port)) if !port.is_tunnel() => Some((*p, vlan.retag(&port.vlan)?)),
                 _ => None,
             },
             _ => None,

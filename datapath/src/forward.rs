@@ -11,6 +11,7 @@ use crate::frame::FrameRef;
 use crate::offload::{queue_large, queue_segments};
 use crate::port::{InternalPort, PortIo, PortState, TunnelPort};
 use crate::sys::{PacketTx, RawGre, RecvBatch, SendBatch, SendEntry};
+use crate::vlan::{HEAD_LEN, Retag};
 use encap::ipv4;
 use encap::vnet::Gso;
 
@@ -38,17 +39,20 @@ impl TxQueues {
 }
 
 /// Sends the frame out of `port`: written to a TAP now, or queued with its own outer headers for
-/// the next `sendmmsg`.
+/// the next `sendmmsg`. `retag` is what the port does to its VLAN tag: the changed first bytes
+/// go in a piece of their own in front of the rest of the frame, which stays where it is (other
+/// ports may be sending the frame as it came).
 #[inline]
 pub(crate) fn output(
     id: PortId,
     port: &mut PortState,
     frame: &FrameRef<'_>,
+    retag: Retag,
     tx: &mut TxQueues,
     drops: &DropCounters,
 ) {
     match &mut port.io {
-        PortIo::Internal(tap) => write_tap(
+        PortIo::Internal(tap) if retag == Retag::Keep => write_tap(
             tap,
             &port.counters,
             frame.tap_bytes,
@@ -56,16 +60,17 @@ pub(crate) fn output(
             frame.bytes.len(),
             drops,
         ),
+        PortIo::Internal(tap) => write_tap_retagged(tap, &port.counters, frame, retag, drops),
         PortIo::Tunnel(t) => {
             let result = match (frame.vnet.gso(), t.config.large_frames) {
                 (Gso::None, _) => {
                     let queue = tx.for_tunnel(t);
-                    queue_frame(id, t, frame, queue)
+                    queue_frame(id, t, frame, retag, queue)
                 }
-                (_, true) => queue_large(id, t, frame, &mut tx.large),
+                (_, true) => queue_large(id, t, frame, retag, &mut tx.large),
                 (_, false) => {
                     let queue = tx.for_tunnel(t);
-                    queue_segments(id, t, frame, queue)
+                    queue_segments(id, t, frame, retag, queue)
                 }
             };
             if let Err(reason) = result {
@@ -99,6 +104,37 @@ pub(crate) fn write_tap(
     }
 }
 
+/// A frame whose tag changes on the way to a TAP: its virtio-net header (offsets moved by the
+/// tag), the new first bytes and the rest of the frame, in one `writev`.
+fn write_tap_retagged(
+    tap: &InternalPort,
+    counters: &PortCounters,
+    frame: &FrameRef<'_>,
+    retag: Retag,
+    drops: &DropCounters,
+) {
+    let mut head = [0u8; HEAD_LEN];
+    let (n, rest) = retag.head(frame.bytes, &mut head);
+    let mut vnet = [0u8; encap::vnet::HEADER_LEN];
+    let vnet_len = frame.tap_bytes.len() - frame.bytes.len();
+    if vnet_len == vnet.len() {
+        frame.vnet.moved_by(retag.len_change()).emit(&mut vnet);
+    }
+    let len = frame.bytes.len() - rest + n;
+    let parts = [
+        io::IoSlice::new(&vnet[..vnet_len]),
+        io::IoSlice::new(&head[..n]),
+        io::IoSlice::new(&frame.bytes[rest..]),
+    ];
+    match tap.write_parts(&parts) {
+        Ok(_) => counters.tx(len),
+        Err(e) => {
+            bump(&counters.tx_dropped, 1);
+            drops.add(tap_write_failure(&e));
+        }
+    }
+}
+
 /// Why a TAP refused a frame: EIO means the interface is down.
 fn tap_write_failure(e: &io::Error) -> DropReason {
     if e.raw_os_error() == Some(libc::EIO) {
@@ -108,18 +144,30 @@ fn tap_write_failure(e: &io::Error) -> DropReason {
     }
 }
 
-/// One frame, one GRE packet.
+/// One frame, one GRE packet; a changed tag rides in the header piece, after the outer headers.
 #[inline]
 fn queue_frame(
     id: PortId,
     t: &mut TunnelPort,
     frame: &FrameRef<'_>,
+    retag: Retag,
     tx: &mut SendBatch,
 ) -> Result<(), DropReason> {
-    let entry = tx.push(frame.buf, frame.range.clone(), t.remote(), id.0);
-    match t.header.emit(&mut entry.header, frame.bytes, t.next_seq) {
-        Ok(n) => {
-            entry.header_len = n as u16;
+    let mut head = [0u8; HEAD_LEN];
+    let (n, rest) = retag.head(frame.bytes, &mut head);
+    let range = frame.range.start + rest..frame.range.end;
+    let entry = tx.push(frame.buf, range, t.remote(), id.0);
+    let (outer, inner) = entry.header.split_at_mut(t.header.len());
+    inner[..n].copy_from_slice(&head[..n]);
+    let parts = [&head[..n], &frame.bytes[rest..]];
+    let emitted = if n == 0 {
+        t.header.emit(outer, frame.bytes, t.next_seq)
+    } else {
+        t.header.emit_parts(outer, &parts, t.next_seq)
+    };
+    match emitted {
+        Ok(outer_len) => {
+            entry.header_len = (outer_len + n) as u16;
             t.advance_seq();
             Ok(())
         }

@@ -27,6 +27,7 @@ use crate::port::tunnel::TunnelAddressError;
 use crate::port::{PortIo, PortState, TunnelConfig, TunnelPort};
 use crate::sys::{self, PacketTx, RawGre, TapError};
 use crate::tree::{TreePortSettings, TreeSettings};
+use crate::vlan::PortVlan;
 
 /// Datapath threads that write counters: one today. Every counter has a block per writer,
 /// summed when read (see `counters`).
@@ -158,6 +159,7 @@ struct PortHandle {
     tree: TreePortSettings,
     /// The port's settings as the datapath thread's spanning tree has them.
     tree_sent: Option<stp::PortConfig>,
+    vlan: PortVlan,
 }
 
 /// A bridge's spanning tree as `stp/show` prints it.
@@ -394,6 +396,7 @@ impl Datapath {
                 counters: counters.writer(0),
                 io,
                 gate: if joins_tree { Gate::Closed } else { Gate::Open },
+                vlan: PortVlan::TrunkAll,
             },
         })?;
         self.ports.insert(
@@ -407,6 +410,7 @@ impl Datapath {
                 link: None,
                 tree: TreePortSettings::default(),
                 tree_sent: None,
+                vlan: PortVlan::TrunkAll,
             },
         );
         self.update_internal_mtus(bridge);
@@ -538,11 +542,36 @@ impl Datapath {
             }
             _ => {
                 let tree = port.tree;
+                let vlan = port.vlan.clone();
                 self.del_port(name)?;
                 self.add_port(&bridge, name, kind)?;
+                self.set_port_vlan(name, vlan)?;
                 self.set_tree_port(name, tree)
             }
         }
+    }
+
+    /// Sets which VLANs a port carries and how (from the Port record's `tag`, `trunks` and
+    /// `vlan_mode`). A change forgets the port's learned entries; the bridge's internal ports
+    /// follow with their MTU, since frames may now ride tagged inside the tunnels.
+    pub fn set_port_vlan(&mut self, name: &str, vlan: PortVlan) -> Result<(), DatapathError> {
+        let port = self
+            .ports
+            .get_mut(name)
+            .ok_or_else(|| DatapathError::NoSuchPort(name.into()))?;
+        if port.vlan == vlan {
+            return Ok(());
+        }
+        port.vlan = vlan.clone();
+        let (id, bridge) = (port.id, port.bridge.clone());
+        self.send(Command::SetPortVlan { id, vlan })?;
+        self.update_internal_mtus(&bridge);
+        Ok(())
+    }
+
+    /// A port's VLAN settings as last set.
+    pub fn port_vlan(&self, name: &str) -> Option<&PortVlan> {
+        self.ports.get(name).map(|p| &p.vlan)
     }
 
     pub fn del_port(&mut self, name: &str) -> Result<(), DatapathError> {
@@ -606,15 +635,23 @@ impl Datapath {
     }
 
     /// The MTU an internal port gets unless the user asked for one: the smallest inner MTU the
-    /// bridge's tunnels can carry, so TCP through the tunnel works without fragmentation.
+    /// bridge's tunnels can carry, so TCP through the tunnel works without fragmentation. Once
+    /// any port of the bridge has VLAN settings, frames may ride tagged inside GRE, and the
+    /// 4-byte tag comes off too.
     fn tunnel_inner_mtu(&self, bridge: &str) -> u32 {
-        self.ports
-            .values()
-            .filter(|p| p.bridge == bridge)
+        let ports = || self.ports.values().filter(|p| p.bridge == bridge);
+        let tag = if ports().any(|p| p.vlan != PortVlan::TrunkAll) {
+            encap::vlan::TAG_LEN as u32
+        } else {
+            0
+        };
+        ports()
             .filter_map(|p| match p.kind {
-                PortKind::Tunnel(c) => {
-                    Some(p.mtu.unwrap_or(DEFAULT_MTU).saturating_sub(c.overhead()))
-                }
+                PortKind::Tunnel(c) => Some(
+                    p.mtu
+                        .unwrap_or(DEFAULT_MTU)
+                        .saturating_sub(c.overhead() + tag),
+                ),
                 PortKind::Internal { .. } => None,
             })
             .min()
@@ -704,7 +741,7 @@ impl Datapath {
     pub fn learn(
         &self,
         bridge: &str,
-        mac: [u8; 6],
+        mac: impl Into<learning::Addr>,
         port: PortId,
     ) -> Result<Learned, DatapathError> {
         let b = self

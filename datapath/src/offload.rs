@@ -14,6 +14,7 @@ use crate::frame::FrameRef;
 use crate::pipeline::FrameSize;
 use crate::port::TunnelPort;
 use crate::sys::SendBatch;
+use crate::vlan::{HEAD_LEN, Retag};
 
 /// Reads a TAP frame's virtio-net header and does the work that cannot wait: a checksum left
 /// unfinished on a frame that needs no segmentation is computed now (so every output, tunnel or
@@ -78,6 +79,7 @@ pub(crate) fn queue_segments(
     id: PortId,
     t: &mut TunnelPort,
     frame: &FrameRef<'_>,
+    retag: Retag,
     tx: &mut SendBatch,
 ) -> Result<(), DropReason> {
     let mut segmenter = Segmenter::new(frame.bytes, &frame.vnet).map_err(DropReason::from)?;
@@ -90,11 +92,11 @@ pub(crate) fn queue_segments(
         let end = frame.range.start + payload.end;
         let entry = tx.push(frame.buf, start..end, t.remote(), id.0);
         let (outer, inner) = entry.header.split_at_mut(outer_len);
-        inner[..seg_len].copy_from_slice(&scratch[..seg_len]);
-        let parts = [&inner[..seg_len], &frame.bytes[payload]];
+        let out_len = segment_headers(&scratch[..seg_len], retag, inner);
+        let parts = [&inner[..out_len], &frame.bytes[payload]];
         match t.header.emit_parts(outer, &parts, t.next_seq) {
             Ok(n) => {
-                entry.header_len = (n + seg_len) as u16;
+                entry.header_len = (n + out_len) as u16;
                 t.advance_seq();
             }
             Err(e) => {
@@ -116,12 +118,14 @@ pub(crate) fn queue_large(
     id: PortId,
     t: &mut TunnelPort,
     frame: &FrameRef<'_>,
+    retag: Retag,
     tx: &mut SendBatch,
 ) -> Result<(), DropReason> {
     let gre_len = t.header.gre(0).header_len();
     let probe = Segmenter::new(frame.bytes, &frame.vnet)?;
     let seg_len = probe.header_len();
-    let room = MAX_IPV4_LEN - encap::ipv4::HEADER_LEN - gre_len - seg_len;
+    let out_seg_len = retag.apply_len(seg_len as u32) as usize;
+    let room = MAX_IPV4_LEN - encap::ipv4::HEADER_LEN - gre_len - out_seg_len;
     let size = (room / probe.mss()).max(1) * probe.mss();
     let mut segmenter = Segmenter::with_segment_size(frame.bytes, &frame.vnet, size)?;
     let mut scratch = [0u8; MAX_SEGMENT_HEADER_LEN];
@@ -130,12 +134,66 @@ pub(crate) fn queue_large(
         let end = frame.range.start + payload.end;
         let entry = tx.push(frame.buf, start..end, t.remote(), id.0);
         let (gre, inner) = entry.header.split_at_mut(gre_len);
-        inner[..seg_len].copy_from_slice(&scratch[..seg_len]);
+        let out_len = segment_headers(&scratch[..seg_len], retag, inner);
         t.header
             .gre(t.next_seq)
-            .emit_header_parts(gre, &[&inner[..seg_len], &frame.bytes[payload]]);
-        entry.header_len = (gre_len + seg_len) as u16;
+            .emit_header_parts(gre, &[&inner[..out_len], &frame.bytes[payload]]);
+        entry.header_len = (gre_len + out_len) as u16;
         t.advance_seq();
     }
     Ok(())
+}
+
+/// Writes a segment's headers into `out` as they leave the port (its VLAN tag pushed, popped or
+/// rewritten) and returns their length. `out` has room for the longest segment headers plus a
+/// tag (`sys::SEND_HEADER_LEN` less the outer headers).
+#[inline]
+fn segment_headers(headers: &[u8], retag: Retag, out: &mut [u8]) -> usize {
+    let mut head = [0u8; HEAD_LEN];
+    let (n, rest) = retag.head(headers, &mut head);
+    out[..n].copy_from_slice(&head[..n]);
+    let tail = &headers[rest..];
+    out[n..n + tail.len()].copy_from_slice(tail);
+    n + tail.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Ethernet (tagged with `tci` if given), IPv4 and TCP headers of a segment.
+    fn headers(tci: Option<u16>) -> Vec<u8> {
+        let mut h = vec![0x02; 12];
+        if let Some(tci) = tci {
+            h.extend_from_slice(&[0x81, 0x00]);
+            h.extend_from_slice(&tci.to_be_bytes());
+        }
+        h.extend_from_slice(&[0x08, 0x00]);
+        h.extend((0..40).map(|i| i as u8));
+        h
+    }
+
+    #[test]
+    fn segment_headers_leave_with_the_tag_pushed_popped_or_kept() {
+        let mut out = [0u8; MAX_SEGMENT_HEADER_LEN];
+        let n = segment_headers(&headers(None), Retag::Push(0x2064), &mut out);
+        assert_eq!(&out[..n], &headers(Some(0x2064))[..]);
+        let n = segment_headers(&headers(Some(0x2064)), Retag::Pop, &mut out);
+        assert_eq!(&out[..n], &headers(None)[..]);
+        let n = segment_headers(&headers(Some(0x2000)), Retag::Rewrite(0x2007), &mut out);
+        assert_eq!(&out[..n], &headers(Some(0x2007))[..]);
+        let n = segment_headers(&headers(Some(5)), Retag::Keep, &mut out);
+        assert_eq!(&out[..n], &headers(Some(5))[..]);
+    }
+
+    #[test]
+    fn the_longest_untagged_segment_headers_fit_with_a_pushed_tag() {
+        let mut long = vec![0u8; MAX_SEGMENT_HEADER_LEN - 4];
+        long[12..14].copy_from_slice(&[0x08, 0x00]);
+        let mut out = [0u8; MAX_SEGMENT_HEADER_LEN];
+        assert_eq!(
+            segment_headers(&long, Retag::Push(1), &mut out),
+            MAX_SEGMENT_HEADER_LEN
+        );
+    }
 }

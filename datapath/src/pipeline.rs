@@ -9,15 +9,16 @@
 //!    learns, nothing else passes a closed port);
 //! 2. ingress checks (a whole Ethernet header, a source that names one station, no reserved
 //!    link-local destination);
-//! 3. VLAN: the slot for classifying the frame's VLAN (next issue; today every frame is on the
-//!    one untagged VLAN);
-//! 4. learning the source and looking up the destination, under one lock;
+//! 3. VLAN: the ingress port's `PortVlan` and the frame's 802.1Q tag give the frame's VLAN, or
+//!    drop it (`vlan_not_allowed`); BPDUs were taken before, untouched by VLANs;
+//! 4. learning the source and looking up the destination in that VLAN, under one lock;
 //! 5. flow table: the slot for rules that override the learned action (later);
 //! 6. the action: to one port, flood, or drop.
 //!
 //! Which port may then receive the frame is one predicate, [`should_deliver`], as `br_forward.c`'s
-//! `should_deliver`: never back out of the ingress port, only to forwarding ports, never flooded
-//! from a tunnel into a tunnel with split horizon, never a frame that its tunnel cannot carry;
+//! `should_deliver`: never back out of the ingress port, only to forwarding ports, only to ports
+//! that carry the frame's VLAN, never flooded from a tunnel into a tunnel with split horizon,
+//! never a frame that its tunnel cannot carry (counting the tag the port pushes or pops);
 //! checked in that order, which is the order `ofproto/trace` gives the first reason in.
 
 use std::time::Instant;
@@ -26,6 +27,7 @@ use encap::ethernet::Frame;
 use learning::{Learned, PortId, SharedMacTable};
 
 use crate::counters::DropReason;
+use crate::vlan::{FrameVlan, PortVlan, TRUNK_ALL, tag_of};
 
 /// What spanning tree lets a port do with data frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,8 +55,10 @@ impl From<stp::PortState> for Gate {
 
 /// One port as the decision sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PortView {
+pub struct PortView<'a> {
     pub id: PortId,
+    /// Which VLANs it carries and how (`TrunkAll` unless configured).
+    pub vlan: &'a PortVlan,
     pub tunnel: bool,
     pub gate: Gate,
     /// The longest frame the port carries whole (a tunnel's path MTU less its outer headers);
@@ -65,11 +69,13 @@ pub struct PortView {
     pub whole_gso: bool,
 }
 
-impl PortView {
-    /// An internal port: no limit, forwarding unless spanning tree says otherwise.
-    pub fn internal(id: PortId, gate: Gate) -> PortView {
+impl PortView<'static> {
+    /// An internal port: no limit, a trunk for every VLAN, forwarding unless spanning tree says
+    /// otherwise.
+    pub fn internal(id: PortId, gate: Gate) -> PortView<'static> {
         PortView {
             id,
+            vlan: &TRUNK_ALL,
             tunnel: false,
             gate,
             max_frame: None,
@@ -129,6 +135,8 @@ pub struct Outcome {
     pub action: Action,
     /// `None` when the frame did not reach the learning step.
     pub learned: Option<Learned>,
+    /// The frame's VLAN; `None` when it did not reach the VLAN step.
+    pub vlan: Option<FrameVlan>,
 }
 
 impl Outcome {
@@ -137,6 +145,7 @@ impl Outcome {
         Outcome {
             action,
             learned: None,
+            vlan: None,
         }
     }
 }
@@ -158,7 +167,7 @@ pub fn is_bpdu(frame: &[u8]) -> bool {
 pub fn process(
     table: &SharedMacTable,
     rules: Rules,
-    ingress: PortView,
+    ingress: PortView<'_>,
     frame: &[u8],
     now: Instant,
 ) -> Outcome {
@@ -185,11 +194,16 @@ pub fn process(
         };
         return Outcome::unlearned(action);
     }
-    // 3. VLAN (slot): the frame's VLAN from the port's mode and the tag goes here, and
-    //    learning and lookup below then key on (MAC, VLAN).
-    // 4. Learn, then look up a unicast destination, under one lock.
+    // 3. VLAN.
+    let tci = tag_of(frame);
+    let Ok(vlan) = ingress.vlan.ingress(tci.map(|t| t & 0x0fff)) else {
+        return Outcome::unlearned(Action::Drop(DropReason::VlanNotAllowed));
+    };
+    let vlan = FrameVlan::new(vlan, tci);
+    // 4. Learn, then look up a unicast destination in the frame's VLAN, under one lock.
     let unicast = (!dst.is_multicast()).then_some(dst.0);
-    let (learned, found) = table.learn_and_lookup(src.0, ingress.id, unicast, now);
+    let src = learning::Addr::new(vlan.vlan(), src.0);
+    let (learned, found) = table.learn_and_lookup(src, ingress.id, unicast, now);
     // 5. Flow table (slot): a matching rule replaces the learned action here.
     // 6. The action.
     let action = match found {
@@ -200,29 +214,33 @@ pub fn process(
     Outcome {
         action,
         learned: Some(learned),
+        vlan: Some(vlan),
     }
 }
 
 /// A frame on a port that spanning tree keeps from forwarding: a BPDU is the bridge's, a
 /// learning port learns the source, nothing is forwarded.
 #[cold]
-fn gated(table: &SharedMacTable, ingress: PortView, frame: &[u8], now: Instant) -> Outcome {
+fn gated(table: &SharedMacTable, ingress: PortView<'_>, frame: &[u8], now: Instant) -> Outcome {
     if is_bpdu(frame) {
         return Outcome::unlearned(Action::Local);
     }
-    let learned = match Frame::new_checked(frame) {
-        Ok(f)
+    let vlan = ingress.vlan.ingress(tag_of(frame).map(|t| t & 0x0fff)).ok();
+    let learned = match (Frame::new_checked(frame), vlan) {
+        (Ok(f), Some(vlan))
             if ingress.gate == Gate::LearnOnly
                 && !f.src_addr().is_multicast()
                 && !f.src_addr().is_zero() =>
         {
-            Some(table.learn(f.src_addr().0, ingress.id, now))
+            let src = learning::Addr::new(vlan, f.src_addr().0);
+            Some(table.learn(src, ingress.id, now))
         }
         _ => None,
     };
     Outcome {
         action: Action::Drop(DropReason::StpBlocked),
         learned,
+        vlan: None,
     }
 }
 
@@ -262,6 +280,8 @@ pub enum Exclusion {
     SplitHorizon,
     /// Spanning tree keeps the port from forwarding.
     Blocked,
+    /// The port does not carry the frame's VLAN.
+    VlanNotCarried,
     /// The frame and the tunnel's headers exceed the path MTU (the outer DF bit is set).
     TooBig,
 }
@@ -272,6 +292,7 @@ impl Exclusion {
             Exclusion::Ingress => "ingress",
             Exclusion::SplitHorizon => "split_horizon",
             Exclusion::Blocked => "stp_blocked",
+            Exclusion::VlanNotCarried => "vlan_not_carried",
             Exclusion::TooBig => "too_big",
         }
     }
@@ -283,13 +304,15 @@ impl Exclusion {
     }
 }
 
-/// May a frame that came in on `ingress` leave by `egress`?
+/// May a frame of `vlan` that came in on `ingress` leave by `egress`? The too-big rule counts
+/// the frame as it leaves: with the tag the port pushes, without the one it pops.
 #[inline]
 pub fn should_deliver(
-    egress: &PortView,
-    ingress: &PortView,
+    egress: &PortView<'_>,
+    ingress: &PortView<'_>,
     rules: Rules,
     delivery: Delivery,
+    vlan: FrameVlan,
     size: FrameSize,
 ) -> Result<(), Exclusion> {
     if egress.id == ingress.id {
@@ -298,13 +321,16 @@ pub fn should_deliver(
     if egress.gate != Gate::Open {
         return Err(Exclusion::Blocked);
     }
+    let Some(retag) = vlan.retag(egress.vlan) else {
+        return Err(Exclusion::VlanNotCarried);
+    };
     if delivery == Delivery::Flood && rules.split_horizon && ingress.tunnel && egress.tunnel {
         return Err(Exclusion::SplitHorizon);
     }
     let wire = match size.segment {
         Some(_) if egress.whole_gso => return Ok(()),
-        Some(segment) => segment,
-        None => size.len,
+        Some(segment) => retag.apply_len(segment),
+        None => retag.apply_len(size.len),
     };
     match egress.max_frame {
         Some(max) if wire > max => Err(Exclusion::TooBig),

@@ -98,6 +98,27 @@ impl VnetHeader {
     pub fn needs_csum(&self) -> bool {
         self.flags & F_NEEDS_CSUM != 0
     }
+
+    /// The header for the same frame with `delta` bytes more (or fewer) in front of its network
+    /// header, as when a VLAN tag is pushed or popped: the offsets into the frame move with it.
+    pub fn moved_by(self, delta: i32) -> VnetHeader {
+        let shift = |at: u16| {
+            if at == 0 {
+                0
+            } else {
+                u16::try_from(i32::from(at) + delta).unwrap_or(0)
+            }
+        };
+        VnetHeader {
+            hdr_len: shift(self.hdr_len),
+            csum_start: if self.needs_csum() {
+                shift(self.csum_start)
+            } else {
+                self.csum_start
+            },
+            ..self
+        }
+    }
 }
 
 /// Computes the checksum the kernel left to the device (`F_NEEDS_CSUM`) over `frame[start..]`,
@@ -117,6 +138,23 @@ pub fn complete_checksum(frame: &mut [u8], start: usize, offset: usize) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pushed_or_popped_tag_moves_the_offsets() {
+        let h = VnetHeader {
+            flags: F_NEEDS_CSUM,
+            gso_type: 1,
+            hdr_len: 66,
+            gso_size: 1448,
+            csum_start: 34,
+            csum_offset: 16,
+        };
+        let pushed = h.moved_by(4);
+        assert_eq!((pushed.hdr_len, pushed.csum_start), (70, 38));
+        assert_eq!((pushed.gso_size, pushed.csum_offset), (1448, 16));
+        assert_eq!(pushed.moved_by(-4), h);
+        assert_eq!(VnetHeader::PLAIN.moved_by(4), VnetHeader::PLAIN);
+    }
 
     #[test]
     fn parse_and_emit_round_trip_little_endian() {

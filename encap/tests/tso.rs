@@ -291,3 +291,76 @@ fn coalescing_stops_at_a_gap_a_bad_checksum_or_a_different_flow() {
     );
     assert!(gro::tcp4_segment(&segs[1][..40]).is_none());
 }
+
+/// `frame` with an 802.1Q tag (TCI `tci`) after its addresses, and its GSO header's offsets
+/// moved by the tag.
+fn tagged(frame: &[u8], vnet: &VnetHeader, tci: u16) -> (Vec<u8>, VnetHeader) {
+    let mut f = frame[..12].to_vec();
+    f.extend_from_slice(&[0x81, 0x00]);
+    f.extend_from_slice(&tci.to_be_bytes());
+    f.extend_from_slice(&frame[12..]);
+    (f, vnet.moved_by(4))
+}
+
+/// Each segment without its tag (which must be `tci`).
+fn untag(segs: &[Vec<u8>], tci: u16) -> Vec<Vec<u8>> {
+    segs.iter()
+        .map(|s| {
+            assert_eq!(&s[12..16], &[0x81, 0x00, (tci >> 8) as u8, tci as u8]);
+            [&s[..12], &s[16..]].concat()
+        })
+        .collect()
+}
+
+#[test]
+fn a_tagged_64k_frame_becomes_tagged_mss_sized_segments() {
+    let payload: Vec<u8> = (0..65_000u32).map(|i| (i * 11 + 5) as u8).collect();
+    let flags = 0x18;
+    let (plain, vnet) = gso_frame_v4(&payload, 1406, flags);
+    let (frame, vnet) = tagged(&plain, &vnet, 0xa064);
+    let s = Segmenter::new(&frame, &vnet).unwrap();
+    assert_eq!(
+        s.header_len(),
+        70,
+        "the tag is part of every segment's headers"
+    );
+    let segs = segment_all(&frame, &vnet);
+    assert_eq!(segs.len(), 65_000usize.div_ceil(1406));
+    assert!(segs.iter().all(|s| s.len() <= 70 + 1406));
+    check_v4_segments(&plain, &untag(&segs, 0xa064), 1406, flags);
+}
+
+#[test]
+fn tagged_segments_coalesce_with_their_tag() {
+    use encap::gro;
+    let payload: Vec<u8> = (0..20_000u32).map(|i| (i * 3 + 1) as u8).collect();
+    let (plain, vnet) = gso_frame_v4(&payload, 1400, 0x18);
+    let (frame, vnet) = tagged(&plain, &vnet, 100);
+    let segs = segment_all(&frame, &vnet);
+    let first = gro::tcp4_segment(&segs[0]).expect("a tagged segment is coalescible");
+    assert_eq!((first.l3, first.hdr_len), (18, 70));
+    let (mut merged, out, n) = coalesce(&segs);
+    assert_eq!(n, segs.len());
+    assert_eq!(merged.len(), frame.len());
+    assert_eq!(&merged[..18], &frame[..18], "addresses and tag kept");
+    assert!(merged[70..] == payload[..], "the payload in order");
+    assert_eq!((out.hdr_len, out.csum_start, out.gso_size), (70, 38, 1400));
+    assert_eq!(reference_sum(&[&merged[18..38]]), 0);
+    encap::vnet::complete_checksum(&mut merged[18..], 20, 16).unwrap();
+    let tcp = &merged[38..];
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&merged[30..38]);
+    pseudo.extend_from_slice(&[0, 6]);
+    pseudo.extend_from_slice(&(tcp.len() as u16).to_be_bytes());
+    assert_eq!(reference_sum(&[&pseudo, tcp]), 0);
+    // A different VLAN is a different flow.
+    let mut other = segs[1].clone();
+    other[15] = 101;
+    let facts = gro::tcp4_segment(&other).unwrap();
+    let end = first.seq.wrapping_add(first.payload_len as u32);
+    assert!(!gro::can_append(&segs[0], &first, end, &other, &facts));
+    // Moving the facts with a popped tag gives an untagged segment's.
+    let popped = first.moved_by(-4).unwrap();
+    assert_eq!(popped, gro::tcp4_segment(&untag(&segs, 100)[0]).unwrap());
+    assert_eq!(popped.moved_by(-4), None, "no room for Ethernet");
+}

@@ -14,6 +14,14 @@
 //! timestamps are never written below the newest one already written, so the
 //! lists below stay sorted.
 //!
+//! # Per VLAN
+//!
+//! An entry is an address in a VLAN ([`Addr`]): the same MAC in VLANs 100
+//! and 200 is two stations, learned, aged and evicted apart, as in OVS. The
+//! VID shares the key's integer with the MAC (48 bits of address, the VID
+//! above), so keying per VLAN costs nothing per frame. A bare [`Mac`] is VLAN
+//! 0, the untagged one.
+//!
 //! # Ageing
 //!
 //! A station that stops sending (it moved, or was switched off) must be
@@ -109,5 +117,6 @@ mod model_tests;
 pub use ports::PortId;
 pub use shared::SharedMacTable;
 pub use table::{
-    Config, Counters, EntryInfo, EntryKind, Learned, Mac, MacTable, STAMP_INTERVAL, is_learnable,
+    Addr, Config, Counters, EntryInfo, EntryKind, Learned, Mac, MacTable, STAMP_INTERVAL,
+    is_learnable,
 };

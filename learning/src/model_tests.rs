@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use crate::{Config, Counters, EntryInfo, EntryKind, Learned, Mac, MacTable, PortId};
+use crate::{Addr, Config, Counters, EntryInfo, EntryKind, Learned, MacTable, PortId};
 
 #[derive(Debug, Clone, Copy)]
 struct ModelEntry {
@@ -21,7 +21,7 @@ struct ModelEntry {
 /// The table's documented behaviour, written the slow and obvious way.
 struct Model {
     config: Config,
-    entries: BTreeMap<Mac, ModelEntry>,
+    entries: BTreeMap<Addr, ModelEntry>,
     writes: u64,
     counters: Counters,
 }
@@ -47,8 +47,8 @@ impl Model {
 
     /// Whether `learn` would write: not for an ignored source, a pinned
     /// entry, or a live entry on this port stamped under a second ago.
-    fn needs_update(&self, mac: Mac, port: PortId, now: Instant) -> bool {
-        if mac[0] & 1 == 1 || mac == [0; 6] {
+    fn needs_update(&self, mac: Addr, port: PortId, now: Instant) -> bool {
+        if mac.mac[0] & 1 == 1 || mac.mac == [0; 6] {
             return false;
         }
         match self.entries.get(&mac) {
@@ -62,8 +62,8 @@ impl Model {
         }
     }
 
-    fn learn(&mut self, mac: Mac, port: PortId, now: Instant) -> Learned {
-        if mac[0] & 1 == 1 || mac == [0; 6] {
+    fn learn(&mut self, mac: Addr, port: PortId, now: Instant) -> Learned {
+        if mac.mac[0] & 1 == 1 || mac.mac == [0; 6] {
             return Learned::Ignored;
         }
         if let Some(e) = self.entries.get(&mac).copied() {
@@ -111,7 +111,7 @@ impl Model {
 
     /// The fullest port's oldest entry; ties to the lower port id.
     fn evict(&mut self) {
-        let mut per_port: BTreeMap<PortId, Vec<(Instant, u64, Mac)>> = BTreeMap::new();
+        let mut per_port: BTreeMap<PortId, Vec<(Instant, u64, Addr)>> = BTreeMap::new();
         for (&mac, e) in &self.entries {
             if let Some((t, seq)) = e.stamp {
                 per_port.entry(e.port).or_default().push((t, seq, mac));
@@ -129,13 +129,13 @@ impl Model {
         self.counters.evicted += 1;
     }
 
-    fn lookup(&self, mac: Mac, now: Instant) -> Option<PortId> {
+    fn lookup(&self, mac: Addr, now: Instant) -> Option<PortId> {
         let e = self.entries.get(&mac)?;
         (!self.expired(e, now)).then_some(e.port)
     }
 
     fn expire(&mut self, now: Instant) -> usize {
-        let dead: Vec<Mac> = self
+        let dead: Vec<Addr> = self
             .entries
             .iter()
             .filter(|(_, e)| self.expired(e, now))
@@ -164,8 +164,9 @@ impl Model {
         self.entries
             .iter()
             .filter(|(_, e)| !self.expired(e, now))
-            .map(|(&mac, e)| EntryInfo {
-                mac,
+            .map(|(&addr, e)| EntryInfo {
+                mac: addr.mac,
+                vlan: addr.vlan,
                 port: e.port,
                 age: e.stamp.map_or(Duration::ZERO, |(t, _)| now - t),
                 kind: e.kind,
@@ -188,13 +189,15 @@ enum Op {
     SetAgeing(Duration),
 }
 
-/// Unicast stations, then a multicast, the broadcast and the zero address.
-fn mac(i: usize) -> Mac {
+/// Unicast stations (eight addresses, each in VLAN 0 and VLAN 100, so the
+/// same MAC in two VLANs is two entries), then a multicast, the broadcast and
+/// the zero address.
+fn mac(i: usize) -> Addr {
     match i {
-        0..16 => [0x02, 0, 0, 0, 0, i as u8],
-        16 => [0x01, 0x00, 0x5e, 0, 0, 1],
-        17 => [0xff; 6],
-        _ => [0; 6],
+        0..16 => Addr::new(100 * (i / 8) as u16, [0x02, 0, 0, 0, 0, (i % 8) as u8]),
+        16 => [0x01, 0x00, 0x5e, 0, 0, 1].into(),
+        17 => [0xff; 6].into(),
+        _ => [0; 6].into(),
     }
 }
 
@@ -221,7 +224,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 fn sorted(mut v: Vec<EntryInfo>) -> Vec<EntryInfo> {
-    v.sort_by_key(|e| e.mac);
+    v.sort_by_key(|e| (e.vlan, e.mac));
     v
 }
 

@@ -5,7 +5,7 @@ use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Instant;
 
 use crate::PortId;
-use crate::table::{Config, Counters, EntryInfo, EntryKind, Learned, Mac, MacTable};
+use crate::table::{Addr, Config, Counters, EntryInfo, EntryKind, Learned, Mac, MacTable};
 
 /// A [`MacTable`] behind a [`RwLock`], for datapath threads that share one
 /// bridge.
@@ -52,28 +52,31 @@ impl SharedMacTable {
     /// [`MacTable::learn`], taking the write lock only if it would change
     /// something.
     #[inline]
-    pub fn learn(&self, mac: Mac, port: PortId, now: Instant) -> Learned {
-        if let Some(outcome) = self.read().settled(mac, port, now) {
+    pub fn learn(&self, addr: impl Into<Addr>, port: PortId, now: Instant) -> Learned {
+        let addr = addr.into();
+        if let Some(outcome) = self.read().settled(addr, port, now) {
             return outcome;
         }
         // There is no deadlock-free upgrade; `learn` re-checks under the lock.
-        self.write().learn(mac, port, now)
+        self.write().learn(addr, port, now)
     }
 
     /// What a frame needs: learns `src` on `port` as [`learn`](Self::learn)
     /// does, then looks up `dst` (if given) as [`lookup`](Self::lookup) does
-    /// after it, under one lock: the read lock when learning writes nothing,
+    /// after it, in `src`'s VLAN, under one lock: the read lock when learning writes nothing,
     /// the write lock otherwise. A lock is an atomic read-modify-write on a
     /// shared cache line to take and another to release, so one instead of
     /// two is a good part of a frame's cost.
     #[inline]
     pub fn learn_and_lookup(
         &self,
-        src: Mac,
+        src: impl Into<Addr>,
         port: PortId,
         dst: Option<Mac>,
         now: Instant,
     ) -> (Learned, Option<PortId>) {
+        let src = src.into();
+        let dst = dst.map(|mac| Addr::new(src.vlan, mac));
         {
             let table = self.read();
             if let Some(outcome) = table.settled(src, port, now) {
@@ -86,24 +89,24 @@ impl SharedMacTable {
     }
 
     /// [`MacTable::needs_update`] under the read lock.
-    pub fn needs_update(&self, mac: Mac, port: PortId, now: Instant) -> bool {
-        self.read().needs_update(mac, port, now)
+    pub fn needs_update(&self, addr: impl Into<Addr>, port: PortId, now: Instant) -> bool {
+        self.read().needs_update(addr, port, now)
     }
 
     /// [`MacTable::lookup`] under the read lock.
     #[inline]
-    pub fn lookup(&self, mac: Mac, now: Instant) -> Option<PortId> {
-        self.read().lookup(mac, now)
+    pub fn lookup(&self, addr: impl Into<Addr>, now: Instant) -> Option<PortId> {
+        self.read().lookup(addr, now)
     }
 
     /// [`MacTable::insert_static`].
-    pub fn insert_static(&self, mac: Mac, port: PortId, kind: EntryKind) {
-        self.write().insert_static(mac, port, kind);
+    pub fn insert_static(&self, addr: impl Into<Addr>, port: PortId, kind: EntryKind) {
+        self.write().insert_static(addr, port, kind);
     }
 
     /// [`MacTable::remove_entry`].
-    pub fn remove_entry(&self, mac: Mac) -> Option<EntryKind> {
-        self.write().remove_entry(mac)
+    pub fn remove_entry(&self, addr: impl Into<Addr>) -> Option<EntryKind> {
+        self.write().remove_entry(addr)
     }
 
     /// [`MacTable::expire`]. Checks under the read lock first, so the timer

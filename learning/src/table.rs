@@ -14,6 +14,32 @@ use crate::ports::{PortId, Ports};
 /// An Ethernet address, in wire order.
 pub type Mac = [u8; 6];
 
+/// What the table is keyed by: a station is an address in a VLAN, so the same MAC in two VLANs
+/// is two entries (as OVS's MAC table and the Linux bridge's fdb key them). A bare [`Mac`]
+/// converts to VLAN 0, the untagged VLAN of a bridge without VLANs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Addr {
+    /// The 802.1Q VID, 0 untagged.
+    pub vlan: u16,
+    /// The station's address.
+    pub mac: Mac,
+}
+
+impl Addr {
+    /// `mac` in `vlan`.
+    #[inline]
+    pub const fn new(vlan: u16, mac: Mac) -> Addr {
+        Addr { vlan, mac }
+    }
+}
+
+impl From<Mac> for Addr {
+    #[inline]
+    fn from(mac: Mac) -> Addr {
+        Addr { vlan: 0, mac }
+    }
+}
+
 /// How big the table may grow and how long a learned entry lives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Config {
@@ -80,6 +106,8 @@ pub enum EntryKind {
 pub struct EntryInfo {
     /// The station's address.
     pub mac: Mac,
+    /// The VLAN it was learned in.
+    pub vlan: u16,
     /// Where frames to it go.
     pub port: PortId,
     /// Time since the last timestamp write; zero for `Static` and `Local`
@@ -116,22 +144,24 @@ pub fn is_learnable(mac: Mac) -> bool {
 /// allowed `mac-table-size`); a bigger table grows on demand.
 const PREALLOC_LIMIT: usize = 1 << 20;
 
-/// The map's key: the six address bytes in one integer, so that hashing is
-/// one `write_u64` (one multiply in foldhash) and comparing a probed key is
-/// one compare, rather than a length prefix and a byte slice.
+/// The map's key: the six address bytes and the VLAN in one integer (48 bits
+/// of MAC, the VID in the 16 above), so that hashing is one `write_u64` (one
+/// multiply in foldhash) and comparing a probed key is one compare, rather
+/// than a length prefix and a byte slice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct Key(u64);
+pub(crate) struct Key(u64);
 
 impl Key {
     #[inline]
-    fn new(mac: Mac) -> Key {
-        let [a, b, c, d, e, f] = mac;
-        Key(u64::from_le_bytes([a, b, c, d, e, f, 0, 0]))
+    fn new(addr: Addr) -> Key {
+        let [a, b, c, d, e, f] = addr.mac;
+        let [v0, v1] = addr.vlan.to_le_bytes();
+        Key(u64::from_le_bytes([a, b, c, d, e, f, v0, v1]))
     }
 
-    fn mac(self) -> Mac {
-        let [a, b, c, d, e, f, ..] = self.0.to_le_bytes();
-        [a, b, c, d, e, f]
+    fn addr(self) -> Addr {
+        let [a, b, c, d, e, f, v0, v1] = self.0.to_le_bytes();
+        Addr::new(u16::from_le_bytes([v0, v1]), [a, b, c, d, e, f])
     }
 }
 
@@ -213,7 +243,7 @@ struct Entry {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Slot {
     /// To find the map entry from a list (expiry, eviction, flushes).
-    mac: Mac,
+    key: Key,
     /// When the timestamp was last written (`None` for pinned entries): the
     /// deadlines in the map derive from it, the lists are sorted by it.
     stamped: Option<Instant>,
@@ -326,11 +356,12 @@ impl MacTable {
     /// last write is [`STAMP_INTERVAL`] old, so the common case writes nothing.
     /// A new entry in a full table first sweeps expired entries, then evicts
     /// the least recently stamped entry of the port holding the most.
-    pub fn learn(&mut self, mac: Mac, port: PortId, now: Instant) -> Learned {
-        if !is_learnable(mac) {
+    pub fn learn(&mut self, addr: impl Into<Addr>, port: PortId, now: Instant) -> Learned {
+        let addr = addr.into();
+        if !is_learnable(addr.mac) {
             return Learned::Ignored;
         }
-        if let Some(entry) = self.map.get_mut(&Key::new(mac)) {
+        if let Some(entry) = self.map.get_mut(&Key::new(addr)) {
             let idx = entry.slot;
             match entry.stamp {
                 Stamp::Static | Stamp::Local => return Learned::Pinned,
@@ -375,7 +406,7 @@ impl MacTable {
         }
         let stamp = next_stamp(&mut self.latest, now);
         let deadlines = Deadlines::new(stamp, self.config.ageing);
-        let idx = self.insert_entry(mac, port, Stamp::Dynamic(deadlines), Some(stamp));
+        let idx = self.insert_entry(addr, port, Stamp::Dynamic(deadlines), Some(stamp));
         self.ageing.push_back(&mut self.slots, idx, Chain::Age);
         self.counters.learned += 1;
         Learned::New
@@ -385,17 +416,17 @@ impl MacTable {
     /// ignored source, a pinned entry, or an entry on `port` stamped less than
     /// [`STAMP_INTERVAL`] ago. Needs only `&self`, so it runs under a read lock.
     #[inline]
-    pub fn needs_update(&self, mac: Mac, port: PortId, now: Instant) -> bool {
-        self.settled(mac, port, now).is_none()
+    pub fn needs_update(&self, addr: impl Into<Addr>, port: PortId, now: Instant) -> bool {
+        self.settled(addr.into(), port, now).is_none()
     }
 
     /// What `learn` would return if it would write nothing; `None` if it writes.
     #[inline]
-    pub(crate) fn settled(&self, mac: Mac, port: PortId, now: Instant) -> Option<Learned> {
-        if !is_learnable(mac) {
+    pub(crate) fn settled(&self, addr: Addr, port: PortId, now: Instant) -> Option<Learned> {
+        if !is_learnable(addr.mac) {
             return Some(Learned::Ignored);
         }
-        let entry = self.map.get(&Key::new(mac))?;
+        let entry = self.map.get(&Key::new(addr))?;
         match entry.stamp {
             Stamp::Static | Stamp::Local => Some(Learned::Pinned),
             // Before the restamp deadline implies not expired: it is at most
@@ -411,8 +442,8 @@ impl MacTable {
     /// miss even before [`expire`](Self::expire) removes it. Reads one hash
     /// bucket; writes nothing.
     #[inline]
-    pub fn lookup(&self, mac: Mac, now: Instant) -> Option<PortId> {
-        let entry = self.map.get(&Key::new(mac))?;
+    pub fn lookup(&self, addr: impl Into<Addr>, now: Instant) -> Option<PortId> {
+        let entry = self.map.get(&Key::new(addr.into()))?;
         match entry.stamp {
             Stamp::Dynamic(d) if d.is_expired(now) => None,
             _ => Some(entry.port),
@@ -423,21 +454,22 @@ impl MacTable {
     /// entry `mac` had. Pinned entries never age and are not bounded by
     /// `max_entries`: the administrator configures them, the network does not.
     /// `kind` `Dynamic` is taken as `Static`.
-    pub fn insert_static(&mut self, mac: Mac, port: PortId, kind: EntryKind) {
+    pub fn insert_static(&mut self, addr: impl Into<Addr>, port: PortId, kind: EntryKind) {
+        let addr = addr.into();
         let stamp = match kind {
             EntryKind::Local => Stamp::Local,
             EntryKind::Static | EntryKind::Dynamic => Stamp::Static,
         };
-        if let Some(entry) = self.map.get(&Key::new(mac)) {
+        if let Some(entry) = self.map.get(&Key::new(addr)) {
             self.remove(entry.slot);
         }
-        self.insert_entry(mac, port, stamp, None);
+        self.insert_entry(addr, port, stamp, None);
     }
 
     /// Removes the entry for `mac`, whatever its kind, and returns that kind.
     /// Counts nothing: this is the administrator's `fdb/del`.
-    pub fn remove_entry(&mut self, mac: Mac) -> Option<EntryKind> {
-        let entry = *self.map.get(&Key::new(mac))?;
+    pub fn remove_entry(&mut self, addr: impl Into<Addr>) -> Option<EntryKind> {
+        let entry = *self.map.get(&Key::new(addr.into()))?;
         self.remove(entry.slot);
         Some(entry.stamp.kind())
     }
@@ -503,8 +535,10 @@ impl MacTable {
                     .map_or(Duration::ZERO, |t| now.saturating_duration_since(t)),
                 Stamp::Static | Stamp::Local => Duration::ZERO,
             };
+            let addr = key.addr();
             Some(EntryInfo {
-                mac: key.mac(),
+                mac: addr.mac,
+                vlan: addr.vlan,
                 port: entry.port,
                 age,
                 kind: entry.stamp.kind(),
@@ -550,7 +584,7 @@ impl MacTable {
         if idx == NIL {
             return None;
         }
-        match self.map[&Key::new(self.slots[idx as usize].mac)].stamp {
+        match self.map[&self.slots[idx as usize].key].stamp {
             Stamp::Dynamic(d) => Some((idx, d)),
             Stamp::Static | Stamp::Local => unreachable!("pinned entries do not age"),
         }
@@ -571,14 +605,15 @@ impl MacTable {
     /// caller puts a dynamic entry on the ageing list.
     fn insert_entry(
         &mut self,
-        mac: Mac,
+        addr: Addr,
         port: PortId,
         stamp: Stamp,
         stamped: Option<Instant>,
     ) -> u32 {
         let p = self.ports.find_or_add(port);
+        let key = Key::new(addr);
         let slot = Slot {
-            mac,
+            key,
             stamped,
             port: p,
             age_link: UNLINKED,
@@ -596,7 +631,7 @@ impl MacTable {
             }
         };
         self.map.insert(
-            Key::new(mac),
+            key,
             Entry {
                 port,
                 stamp,
@@ -634,7 +669,7 @@ impl MacTable {
     fn remove(&mut self, idx: u32) {
         let entry = self
             .map
-            .remove(&Key::new(self.slots[idx as usize].mac))
+            .remove(&self.slots[idx as usize].key)
             .expect("a used slot is mapped");
         let dynamic = matches!(entry.stamp, Stamp::Dynamic(_));
         self.unlink_port(idx, dynamic);
@@ -681,7 +716,7 @@ impl MacTable {
             out
         };
         let entry = |idx: u32| {
-            let entry = self.map[&Key::new(self.slots[idx as usize].mac)];
+            let entry = self.map[&self.slots[idx as usize].key];
             assert_eq!(entry.slot, idx, "map and slab agree");
             entry
         };
@@ -722,8 +757,7 @@ impl MacTable {
         assert_eq!(on_ports, self.map.len(), "every entry on one port list");
         for (key, e) in &self.map {
             assert_eq!(
-                self.slots[e.slot as usize].mac,
-                key.mac(),
+                self.slots[e.slot as usize].key, *key,
                 "map points at its slot"
             );
         }

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use learning::{
-    Config, Counters, EntryInfo, EntryKind, Learned, Mac, MacTable, PortId, is_learnable,
+    Addr, Config, Counters, EntryInfo, EntryKind, Learned, Mac, MacTable, PortId, is_learnable,
 };
 
 const A: PortId = PortId(1);
@@ -367,12 +367,14 @@ fn entries_report_live_entries_with_their_age() {
         [
             EntryInfo {
                 mac: mac(2),
+                vlan: 0,
                 port: B,
                 age: secs(250.0),
                 kind: EntryKind::Dynamic
             },
             EntryInfo {
                 mac: mac(3),
+                vlan: 0,
                 port: C,
                 age: Duration::ZERO,
                 kind: EntryKind::Local
@@ -524,4 +526,62 @@ fn out_of_order_now_keeps_working() {
 #[test]
 fn port_id_displays_as_its_number() {
     assert_eq!(PortId(7).to_string(), "7");
+}
+
+#[test]
+fn the_same_mac_in_two_vlans_is_two_entries() {
+    let mut t = table(100);
+    let t0 = Instant::now();
+    let (v100, v200) = (Addr::new(100, mac(1)), Addr::new(200, mac(1)));
+    assert_eq!(t.learn(v100, A, t0), Learned::New);
+    assert_eq!(t.learn(v200, B, t0), Learned::New, "not a move");
+    assert_eq!(t.len(), 2);
+    assert_eq!(t.lookup(v100, t0), Some(A));
+    assert_eq!(t.lookup(v200, t0), Some(B));
+    assert_eq!(t.lookup(mac(1), t0), None, "VLAN 0 knows nothing of it");
+    assert_eq!(t.lookup(Addr::new(300, mac(1)), t0), None);
+    // Moving in one VLAN leaves the other alone.
+    assert_eq!(t.learn(v100, C, t0), Learned::Moved { from: A });
+    assert_eq!(t.lookup(v200, t0), Some(B));
+    let mut v: Vec<(u16, PortId)> = t.entries(t0).map(|e| (e.vlan, e.port)).collect();
+    v.sort();
+    assert_eq!(v, [(100, C), (200, B)]);
+    assert_eq!(t.remove_entry(v200), Some(EntryKind::Dynamic));
+    assert_eq!(t.lookup(v100, t0), Some(C));
+    assert_eq!(t.counters().learned, 2);
+    assert_eq!(t.counters().moved, 1);
+}
+
+#[test]
+fn vlans_share_the_bound_and_evict_fairly_by_port() {
+    let mut t = table(4);
+    let t0 = Instant::now();
+    // Port A holds three entries over two VLANs, B one.
+    t.learn(Addr::new(1, mac(1)), A, t0);
+    t.learn(Addr::new(2, mac(1)), A, t0 + secs(1.0));
+    t.learn(Addr::new(2, mac(2)), A, t0 + secs(2.0));
+    t.learn(Addr::new(1, mac(9)), B, t0 + secs(3.0));
+    assert_eq!(
+        t.learn(Addr::new(3, mac(5)), C, t0 + secs(4.0)),
+        Learned::New
+    );
+    assert_eq!(t.counters().evicted, 1);
+    assert_eq!(
+        t.lookup(Addr::new(1, mac(1)), t0 + secs(4.0)),
+        None,
+        "A's oldest"
+    );
+    assert_eq!(t.lookup(Addr::new(2, mac(1)), t0 + secs(4.0)), Some(A));
+    assert_eq!(t.lookup(Addr::new(1, mac(9)), t0 + secs(4.0)), Some(B));
+}
+
+#[test]
+fn vlans_age_apart() {
+    let mut t = table(10);
+    let t0 = Instant::now();
+    t.learn(Addr::new(10, mac(1)), A, t0);
+    t.learn(Addr::new(20, mac(1)), A, t0 + secs(200.0));
+    assert_eq!(t.expire(t0 + secs(300.0)), 1);
+    assert_eq!(t.lookup(Addr::new(10, mac(1)), t0 + secs(300.0)), None);
+    assert_eq!(t.lookup(Addr::new(20, mac(1)), t0 + secs(300.0)), Some(A));
 }

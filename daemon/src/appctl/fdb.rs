@@ -55,7 +55,7 @@ fn fdb_show(state: &DaemonState, bridge: &str, format: Format) -> Result<String,
                 json!({
                     "port": e.port,
                     "port_no": e.port_no,
-                    "vlan": 0,
+                    "vlan": e.entry.vlan,
                     "mac": mac(e.entry.mac),
                     "age": e.entry.age.as_secs(),
                     "static": e.entry.kind != learning::EntryKind::Dynamic,
@@ -78,7 +78,7 @@ fn fdb_show(state: &DaemonState, bridge: &str, format: Format) -> Result<String,
             s,
             "{:>5}  {:>4}  {}  {:>3}",
             e.port,
-            0,
+            e.entry.vlan,
             mac(e.entry.mac),
             age
         );

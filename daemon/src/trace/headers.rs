@@ -113,6 +113,7 @@ mod tests {
             EthernetAddress::BROADCAST,
             EthernetAddress([2, 0, 0, 0, 0, 1]),
             0x0806,
+            None,
         );
         let mut buf = [0u8; encap::tunnel::MAX_OUTER_LEN];
         let n = header.emit(&mut buf, &frame, 7).unwrap();
@@ -144,6 +145,7 @@ mod tests {
             EthernetAddress::BROADCAST,
             EthernetAddress([2, 0, 0, 0, 0, 1]),
             0x0806,
+            None,
         );
         let header = encap::OuterHeader::new(Ipv4Addr::new(192, 0, 2, 2));
         let mut buf = [0u8; encap::tunnel::MAX_OUTER_LEN];

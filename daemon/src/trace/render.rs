@@ -59,6 +59,12 @@ pub fn render_text(t: &Trace) -> String {
         );
         return finish_text(s, t);
     }
+    if let Some(v) = &t.vlan {
+        step(&mut s, v.step(&t.in_port.name));
+        if v.vlan.is_none() {
+            return finish_text(s, t);
+        }
+    }
     let learn = match (t.learning, t.learning_from.as_deref()) {
         ("new", _) => format!(
             "Learning: {src} is not in the MAC table: it would be learned on {}, so frames to {src} go there",
@@ -125,12 +131,18 @@ pub fn render_text(t: &Trace) -> String {
                 "spanning tree: the port is {}, not forwarding (it would close a loop); only BPDUs pass",
                 &why[4..]
             ),
+            "vlan_not_carried" => format!(
+                "VLAN: the port does not carry VLAN {}",
+                t.vlan.as_ref().and_then(|v| v.vlan).unwrap_or(0)
+            ),
             _ => "split horizon: a frame from one tunnel never goes into another (tunnel-split-horizon=true)"
                 .to_string(),
         };
         let _ = writeln!(s, "     not to {}: {why}", e.port);
     }
+    let frame_vlan = t.vlan.as_ref().and_then(|v| v.vlan).unwrap_or(0);
     for a in &t.actions {
+        let tag_line = a.vlan.map(|action| vlan::action_text(action, frame_vlan));
         match &a.encapsulation {
             None if a.port.kind == "internal" && a.result == "sent" => step(
                 &mut s,
@@ -178,6 +190,9 @@ pub fn render_text(t: &Trace) -> String {
                 );
                 render_fields(&mut s, e);
             }
+        }
+        if let Some(line) = tag_line {
+            let _ = writeln!(s, "     VLAN: {line}");
         }
     }
     finish_text(s, t)

@@ -93,6 +93,17 @@ impl Engine {
                 state.io.close();
                 self.update_sources();
             }
+            Command::SetPortVlan { id, vlan } => {
+                let Some(Some(port)) = self.ports.get_mut(id.0 as usize) else {
+                    return;
+                };
+                port.vlan = vlan;
+                // Entries in VLANs the port no longer carries would send frames where they may
+                // not go.
+                if let Some(Some(b)) = self.bridges.get(port.bridge) {
+                    b.table.flush_port(id);
+                }
+            }
             Command::SetLink { id, link } => {
                 if let Some(PortState {
                     io: PortIo::Tunnel(t),

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use learning::{Config, Learned, PortId, SharedMacTable};
 
 use super::*;
+use crate::vlan::{Retag, VlanSet};
 
 const A: [u8; 6] = [0x02, 0, 0, 0, 0, 0xa];
 const B: [u8; 6] = [0x02, 0, 0, 0, 0, 0xb];
@@ -18,11 +19,11 @@ fn frame(dst: [u8; 6], src: [u8; 6]) -> Vec<u8> {
     f
 }
 
-fn open(id: u32) -> PortView {
+fn open(id: u32) -> PortView<'static> {
     PortView::internal(PortId(id), Gate::Open)
 }
 
-fn tunnel(id: u32, max_frame: u32) -> PortView {
+fn tunnel(id: u32, max_frame: u32) -> PortView<'static> {
     PortView {
         tunnel: true,
         max_frame: Some(max_frame),
@@ -189,12 +190,24 @@ fn watchers_hear_the_action_as_a_verdict() {
     );
 }
 
-fn may(egress: &PortView, ingress: &PortView, split: bool, d: Delivery) -> Result<(), Exclusion> {
+fn may(
+    egress: &PortView<'_>,
+    ingress: &PortView<'_>,
+    split: bool,
+    d: Delivery,
+) -> Result<(), Exclusion> {
     let rules = Rules {
         split_horizon: split,
         spanning_tree: false,
     };
-    should_deliver(egress, ingress, rules, d, FrameSize::plain(60))
+    should_deliver(
+        egress,
+        ingress,
+        rules,
+        d,
+        FrameVlan::UNTAGGED,
+        FrameSize::plain(60),
+    )
 }
 
 #[test]
@@ -252,15 +265,36 @@ fn a_frame_its_tunnel_cannot_carry_is_too_big() {
     let fits = FrameSize::plain(1462);
     let over = FrameSize::plain(1463);
     assert_eq!(
-        should_deliver(&t, &ingress, rules, Delivery::Unicast, fits),
+        should_deliver(
+            &t,
+            &ingress,
+            rules,
+            Delivery::Unicast,
+            FrameVlan::UNTAGGED,
+            fits
+        ),
         Ok(())
     );
-    let refused = should_deliver(&t, &ingress, rules, Delivery::Unicast, over);
+    let refused = should_deliver(
+        &t,
+        &ingress,
+        rules,
+        Delivery::Unicast,
+        FrameVlan::UNTAGGED,
+        over,
+    );
     assert_eq!(refused, Err(Exclusion::TooBig));
     assert!(refused.unwrap_err().is_refusal());
     // Internal ports take what the host hands them.
     assert_eq!(
-        should_deliver(&open(3), &ingress, rules, Delivery::Flood, over),
+        should_deliver(
+            &open(3),
+            &ingress,
+            rules,
+            Delivery::Flood,
+            FrameVlan::UNTAGGED,
+            over
+        ),
         Ok(())
     );
     // A TSO frame is judged by its largest segment, unless the tunnel carries it whole.
@@ -269,7 +303,14 @@ fn a_frame_its_tunnel_cannot_carry_is_too_big() {
         segment: Some(1462),
     };
     assert_eq!(
-        should_deliver(&t, &ingress, rules, Delivery::Flood, tso),
+        should_deliver(
+            &t,
+            &ingress,
+            rules,
+            Delivery::Flood,
+            FrameVlan::UNTAGGED,
+            tso
+        ),
         Ok(())
     );
     let big_segments = FrameSize {
@@ -277,7 +318,14 @@ fn a_frame_its_tunnel_cannot_carry_is_too_big() {
         ..tso
     };
     assert_eq!(
-        should_deliver(&t, &ingress, rules, Delivery::Flood, big_segments),
+        should_deliver(
+            &t,
+            &ingress,
+            rules,
+            Delivery::Flood,
+            FrameVlan::UNTAGGED,
+            big_segments
+        ),
         Err(Exclusion::TooBig)
     );
     let whole = PortView {
@@ -285,12 +333,180 @@ fn a_frame_its_tunnel_cannot_carry_is_too_big() {
         ..t
     };
     assert_eq!(
-        should_deliver(&whole, &ingress, rules, Delivery::Flood, big_segments),
+        should_deliver(
+            &whole,
+            &ingress,
+            rules,
+            Delivery::Flood,
+            FrameVlan::UNTAGGED,
+            big_segments
+        ),
         Ok(())
     );
     assert_eq!(
-        should_deliver(&whole, &ingress, rules, Delivery::Flood, over),
+        should_deliver(
+            &whole,
+            &ingress,
+            rules,
+            Delivery::Flood,
+            FrameVlan::UNTAGGED,
+            over
+        ),
         Err(Exclusion::TooBig),
         "a plain frame still has to fit"
+    );
+}
+
+fn tagged_frame(dst: [u8; 6], src: [u8; 6], tci: u16) -> Vec<u8> {
+    let mut f = frame(dst, src);
+    f.splice(12..12, [0x81, 0x00, (tci >> 8) as u8, tci as u8]);
+    f
+}
+
+fn with_vlan<'a>(view: PortView<'_>, vlan: &'a PortVlan) -> PortView<'a> {
+    PortView { vlan, ..view }
+}
+
+#[test]
+fn the_ingress_port_and_the_tag_give_the_frames_vlan() {
+    let t = SharedMacTable::new(Config::default());
+    let now = Instant::now();
+    let access = PortVlan::Access(100);
+    let trunk = PortVlan::Trunk(VlanSet::new([200]));
+    let run =
+        |port: &PortVlan, f: &[u8]| process(&t, Rules::default(), with_vlan(open(1), port), f, now);
+    let o = run(&access, &frame(B, A));
+    assert_eq!(o.vlan, Some(FrameVlan::new(100, None)));
+    assert_eq!(o.action, Action::Flood);
+    // Priority bits travel with the frame's VLAN; VID 0 is untagged.
+    let o = run(&access, &tagged_frame(B, A, 0xa000));
+    assert_eq!(o.vlan, Some(FrameVlan::new(100, Some(0xa000))));
+    let o = run(&trunk, &tagged_frame(B, A, 0x6000 | 200));
+    assert_eq!(o.vlan, Some(FrameVlan::new(200, Some(0x6000 | 200))));
+    for (port, f) in [
+        (&access, tagged_frame(B, A, 100)),
+        (&trunk, tagged_frame(B, A, 100)),
+        (&PortVlan::TrunkAll, tagged_frame(B, A, 4095)),
+    ] {
+        let o = run(port, &f);
+        assert_eq!(
+            o.action,
+            Action::Drop(DropReason::VlanNotAllowed),
+            "{port:?}"
+        );
+        assert_eq!(o.learned, None, "a refused frame teaches nothing");
+    }
+    let all = t.entries(now);
+    let mut vlans: Vec<u16> = all.iter().map(|e| e.vlan).collect();
+    vlans.sort();
+    assert_eq!(vlans, [100, 200], "A learned once per VLAN");
+}
+
+#[test]
+fn learning_and_lookup_stay_inside_the_vlan() {
+    let t = SharedMacTable::new(Config::default());
+    let now = Instant::now();
+    let trunk = PortVlan::TrunkAll;
+    let run = |port: u32, f: &[u8]| {
+        process(&t, Rules::default(), with_vlan(open(port), &trunk), f, now).action
+    };
+    // A in VLAN 100 on port 1, and the same A in VLAN 200 on port 2.
+    assert_eq!(run(1, &tagged_frame(B, A, 100)), Action::Flood);
+    assert_eq!(run(2, &tagged_frame(B, A, 200)), Action::Flood);
+    assert_eq!(run(3, &tagged_frame(A, B, 100)), Action::Deliver(PortId(1)));
+    assert_eq!(run(3, &tagged_frame(A, B, 200)), Action::Deliver(PortId(2)));
+    assert_eq!(
+        run(3, &tagged_frame(A, B, 300)),
+        Action::Flood,
+        "unknown in 300"
+    );
+    assert_eq!(run(3, &frame(A, B)), Action::Flood, "unknown untagged");
+}
+
+#[test]
+fn a_bpdu_is_untouched_by_vlans() {
+    let t = SharedMacTable::new(Config::default());
+    let rules = Rules {
+        spanning_tree: true,
+        ..Rules::default()
+    };
+    let access = PortVlan::Access(5);
+    let o = process(
+        &t,
+        rules,
+        with_vlan(open(1), &access),
+        &frame(STP, A),
+        Instant::now(),
+    );
+    assert_eq!(o.action, Action::Local);
+}
+
+#[test]
+fn floods_reach_only_ports_that_carry_the_vlan() {
+    let rules = Rules::default();
+    let size = FrameSize::plain(60);
+    let (a100, a200) = (PortVlan::Access(100), PortVlan::Access(200));
+    let trunk = PortVlan::Trunk(VlanSet::new([100]));
+    let ingress = open(1);
+    let in_100 = FrameVlan::new(100, None);
+    let deliver = |egress: PortView<'_>| {
+        should_deliver(&egress, &ingress, rules, Delivery::Flood, in_100, size)
+    };
+    assert_eq!(deliver(with_vlan(open(2), &a100)), Ok(()));
+    assert_eq!(
+        deliver(with_vlan(open(3), &a200)),
+        Err(Exclusion::VlanNotCarried)
+    );
+    assert_eq!(deliver(with_vlan(open(4), &trunk)), Ok(()));
+    assert_eq!(deliver(tunnel(5, 1462)), Ok(()), "tunnels trunk every VLAN");
+    let in_300 = FrameVlan::new(300, Some(300));
+    assert_eq!(
+        should_deliver(
+            &with_vlan(open(4), &trunk),
+            &ingress,
+            rules,
+            Delivery::Unicast,
+            in_300,
+            size
+        ),
+        Err(Exclusion::VlanNotCarried)
+    );
+    assert!(!Exclusion::VlanNotCarried.is_refusal());
+}
+
+#[test]
+fn the_too_big_rule_counts_the_tag_a_tunnel_pushes_or_pops() {
+    let rules = Rules::default();
+    let ingress = open(1);
+    let t = tunnel(2, 1462);
+    let untagged_100 = FrameVlan::new(100, None);
+    assert_eq!(untagged_100.retag(t.vlan), Some(Retag::Push(100)));
+    let deliver = |vlan, size| should_deliver(&t, &ingress, rules, Delivery::Unicast, vlan, size);
+    assert_eq!(deliver(untagged_100, FrameSize::plain(1458)), Ok(()));
+    assert_eq!(
+        deliver(untagged_100, FrameSize::plain(1459)),
+        Err(Exclusion::TooBig),
+        "1459 + the pushed tag is 1463"
+    );
+    // A TSO frame's segments grow by the tag as well.
+    let tso = FrameSize {
+        len: 64_000,
+        segment: Some(1459),
+    };
+    assert_eq!(deliver(untagged_100, tso), Err(Exclusion::TooBig));
+    // An access tunnel pops the tag: a tagged 1466-byte frame leaves as 1462.
+    let access = PortVlan::Access(100);
+    let popping = with_vlan(t, &access);
+    let tagged_100 = FrameVlan::new(100, Some(100));
+    assert_eq!(
+        should_deliver(
+            &popping,
+            &ingress,
+            rules,
+            Delivery::Unicast,
+            tagged_100,
+            FrameSize::plain(1466)
+        ),
+        Ok(())
     );
 }

@@ -20,6 +20,7 @@ use learning::PortId;
 use crate::counters::PortCounters;
 use crate::pipeline::{Gate, PortView};
 use crate::sys::{RecvBatch, TapError};
+use crate::vlan::PortVlan;
 
 /// A port's IO, owned by the datapath thread.
 pub(crate) enum PortIo {
@@ -87,6 +88,8 @@ pub(crate) struct PortState {
     pub(crate) io: PortIo,
     /// What spanning tree lets the port do; `Open` outside the tree.
     pub(crate) gate: Gate,
+    /// The VLANs it carries (Port `tag`, `trunks`, `vlan_mode`).
+    pub(crate) vlan: PortVlan,
 }
 
 impl PortState {
@@ -96,11 +99,15 @@ impl PortState {
 
     /// The port as the decision sees it.
     #[inline]
-    pub(crate) fn view(&self, id: PortId) -> PortView {
+    pub(crate) fn view(&self, id: PortId) -> PortView<'_> {
         match &self.io {
-            PortIo::Internal(_) => PortView::internal(id, self.gate),
+            PortIo::Internal(_) => PortView {
+                vlan: &self.vlan,
+                ..PortView::internal(id, self.gate)
+            },
             PortIo::Tunnel(t) => PortView {
                 id,
+                vlan: &self.vlan,
                 tunnel: true,
                 gate: self.gate,
                 max_frame: Some(t.path_mtu.saturating_sub(t.header.len() as u32)),

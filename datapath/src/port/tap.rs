@@ -46,6 +46,12 @@ impl InternalPort {
         self.tap.write(frame)
     }
 
+    /// Writes one frame given in pieces (`writev`): a TAP takes each write as one frame.
+    #[inline]
+    pub(crate) fn write_parts(&self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.tap.write_parts(parts)
+    }
+
     /// The port is deleted: the interface goes away with the last file descriptor.
     pub(crate) fn destroy(self) {
         if let Err(e) = self.tap.set_persist(false) {

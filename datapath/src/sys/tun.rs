@@ -162,6 +162,11 @@ impl Tap {
     pub fn write(&self, frame: &[u8]) -> io::Result<usize> {
         io::Write::write(&mut &self.file, frame)
     }
+
+    /// One frame in pieces, by `writev`.
+    pub fn write_parts(&self, parts: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        io::Write::write_vectored(&mut &self.file, parts)
+    }
 }
 
 impl AsFd for Tap {
