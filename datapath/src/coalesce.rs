@@ -8,8 +8,9 @@ use encap::vnet::{self, VnetHeader};
 use learning::PortId;
 
 use crate::counters::DropCounters;
-use crate::forward::write_tap;
+use crate::forward::{send_system_one, write_tap};
 use crate::port::{PortIo, PortState};
+use crate::sys::SystemSendScratch;
 
 /// One frame being built from consecutive TCP segments (see `encap::gro`).
 pub(crate) struct Coalescer {
@@ -23,6 +24,8 @@ pub(crate) struct Coalescer {
     first: TcpSegment,
     end_seq: u32,
     psh: bool,
+    /// For a system port target: the one-message `sendmmsg`'s headers.
+    scratch: SystemSendScratch,
 }
 
 impl Default for Coalescer {
@@ -40,6 +43,7 @@ impl Default for Coalescer {
             },
             end_seq: 0,
             psh: false,
+            scratch: SystemSendScratch::default(),
         }
     }
 }
@@ -112,16 +116,26 @@ impl Coalescer {
         let Some(Some(port)) = ports.get(self.port.0 as usize) else {
             return;
         };
-        let PortIo::Internal(tap) = &port.io else {
-            return;
-        };
-        write_tap(
-            tap,
-            &port.counters,
-            &self.buf[..end],
-            segments,
-            bytes,
-            drops,
-        );
+        match &port.io {
+            PortIo::Internal(tap) => write_tap(
+                tap,
+                &port.counters,
+                &self.buf[..end],
+                segments,
+                bytes,
+                drops,
+            ),
+            // A veth takes the whole GSO frame, as a TAP does.
+            PortIo::System(system) => send_system_one(
+                system,
+                &port.counters,
+                &self.buf[..end],
+                segments,
+                bytes,
+                &mut self.scratch,
+                drops,
+            ),
+            PortIo::Tunnel(_) => {}
+        }
     }
 }

@@ -27,7 +27,7 @@ use crate::offload;
 use crate::pipeline::{self, Action, Delivery, Exclusion, Rules, should_deliver};
 use crate::port::tunnel::NoTunnel;
 use crate::port::{PortIo, PortState, Source, TunnelMap};
-use crate::sys::{self, MAX_BATCH, RecvBatch};
+use crate::sys::{self, LinkEvents, MAX_BATCH, RecvBatch, SYSTEM_BATCH, SystemRecvBatch};
 use crate::tree::{self, Tree};
 
 /// Frames read from a TAP per batch when they may be 64 KB each.
@@ -68,6 +68,11 @@ pub(crate) struct Engine {
     tunnels: TunnelMap,
     /// What the loop polls, in order.
     sources: Vec<Source>,
+    /// The kernel's link events, opened with the first system port: they, not a timer, tell
+    /// system ports that their interface came, went or was made again.
+    link_events: Option<LinkEvents>,
+    /// `sources` was rebuilt since the last poll.
+    sources_changed: bool,
     /// Frames to and from TAPs carry a virtio-net header.
     offload: bool,
     /// Scratch: the ports the current frame goes to.
@@ -101,6 +106,8 @@ impl Engine {
             ports: Vec::new(),
             tunnels: TunnelMap::default(),
             sources: vec![Source::Wake, Source::Tunnels],
+            link_events: None,
+            sources_changed: false,
             offload,
             targets: Vec::new(),
             coalescer: Coalescer::default(),
@@ -110,6 +117,8 @@ impl Engine {
 
     pub(crate) fn run(&mut self) {
         let mut rx = RecvBatch::new();
+        // Zeroed on allocation: pages are only made resident when a system port fills them.
+        let mut system_rx = SystemRecvBatch::new();
         let mut tx = TxQueues::default();
         let mut pollfds = Vec::new();
         let mut ready = Vec::new();
@@ -130,7 +139,7 @@ impl Engine {
                 if now >= next_tree_tick {
                     next_tree_tick = now + tree::TICK;
                     self.run_trees(now, &mut tx);
-                    self.flush(&mut tx, &rx);
+                    self.flush(&mut tx, rx.buffers());
                 }
                 timeout = timeout.min(next_tree_tick.saturating_duration_since(now));
             }
@@ -140,9 +149,20 @@ impl Engine {
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
             }
+            self.sources_changed = false;
             for i in 0..self.sources.len() {
+                // A drain that attached or detached a system port rebuilt the poll set: the
+                // readiness flags no longer line up with it, so poll again.
+                if self.sources_changed {
+                    break;
+                }
                 if ready.get(i) == Some(&true) {
-                    self.drain(self.sources[i], &mut rx, &mut tx);
+                    match self.sources[i] {
+                        Source::Port(id) if self.is_system(id) => {
+                            self.drain_system(id, &mut system_rx, &mut tx)
+                        }
+                        source => self.drain(source, &mut rx, &mut tx),
+                    }
                 }
             }
             let now = Instant::now();
@@ -203,6 +223,7 @@ impl Engine {
         match source {
             Source::Wake => Some(self.wake.as_fd()),
             Source::Tunnels => Some(self.sockets.raw.as_fd()),
+            Source::LinkEvents => self.link_events.as_ref().map(|e| e.as_fd()),
             Source::Port(id) => self.ports.get(id.0 as usize)?.as_ref()?.io.poll_fd(),
         }
     }
@@ -210,8 +231,12 @@ impl Engine {
     /// Rebuilds the poll set after ports came or went: the wake socket, the tunnels' socket,
     /// then every port with a device of its own.
     pub(super) fn update_sources(&mut self) {
+        self.sources_changed = true;
         self.sources.clear();
         self.sources.extend([Source::Wake, Source::Tunnels]);
+        if self.link_events.is_some() {
+            self.sources.push(Source::LinkEvents);
+        }
         let own = self.ports.iter().enumerate().filter_map(|(i, p)| {
             let p = p.as_ref()?;
             p.io.polls_itself()
@@ -227,6 +252,7 @@ impl Engine {
                 let mut sink = [0u8; 64];
                 while self.wake.recv(&mut sink).is_ok() {}
             }
+            Source::LinkEvents => self.follow_links(),
             Source::Tunnels => {
                 for _ in 0..BATCHES_PER_WAKE {
                     let n = match self.sockets.raw.recv(rx) {
@@ -240,7 +266,7 @@ impl Engine {
                         break;
                     }
                     self.tunnel_batch(rx, n, tx);
-                    self.flush(tx, rx);
+                    self.flush(tx, rx.buffers());
                     if n < MAX_BATCH {
                         break;
                     }
@@ -264,12 +290,122 @@ impl Engine {
                         break;
                     }
                     self.tap_batch(id, rx, n, tx);
-                    self.flush(tx, rx);
+                    self.flush(tx, rx.buffers());
                     if n < limit {
                         break;
                     }
                 }
             }
+        }
+    }
+
+    fn is_system(&self, id: PortId) -> bool {
+        matches!(
+            self.ports.get(id.0 as usize),
+            Some(Some(PortState {
+                io: PortIo::System(_),
+                ..
+            }))
+        )
+    }
+
+    /// The kernel says links changed: every system port follows its interface (attached,
+    /// re-attached to a new ifindex, detached).
+    fn follow_links(&mut self) {
+        let Some(events) = &self.link_events else {
+            return;
+        };
+        if let Err(e) = events.drain() {
+            tracing::warn!(error = %e, "reading link events failed");
+        }
+        let mut changed = false;
+        for port in self.ports.iter_mut().flatten() {
+            if let PortIo::System(system) = &mut port.io {
+                changed |= system.refresh();
+            }
+        }
+        if changed {
+            self.update_sources();
+        }
+    }
+
+    /// Opens the link events socket for the first system port.
+    pub(super) fn need_link_events(&mut self) {
+        if self.link_events.is_none() {
+            match LinkEvents::open() {
+                Ok(events) => self.link_events = Some(events),
+                Err(e) => tracing::error!(
+                    error = %e,
+                    "no link events: system ports will not follow their interfaces"
+                ),
+            }
+        }
+    }
+
+    /// Reads a system port's socket: up to `BATCHES_PER_WAKE` batches, each decided and sent. A
+    /// failed read means the interface went down or away: the port follows it.
+    fn drain_system(&mut self, id: PortId, rx: &mut SystemRecvBatch, tx: &mut TxQueues) {
+        for _ in 0..BATCHES_PER_WAKE {
+            let Some(Some(PortState {
+                io: PortIo::System(system),
+                ..
+            })) = self.ports.get_mut(id.0 as usize)
+            else {
+                return;
+            };
+            let Some(socket) = system.socket() else {
+                return;
+            };
+            let n = match socket.recv(rx) {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::debug!(port = system.name(), error = %e, "system port read failed");
+                    if system.refresh() {
+                        self.update_sources();
+                    }
+                    return;
+                }
+            };
+            if n == 0 {
+                break;
+            }
+            self.system_batch(id, rx, n, tx);
+            self.flush(tx, rx.buffers());
+            if n < SYSTEM_BATCH {
+                break;
+            }
+        }
+    }
+
+    /// Frames from a system port: each behind its virtio-net header, as from an offloading TAP.
+    fn system_batch(&mut self, id: PortId, rx: &mut SystemRecvBatch, n: usize, tx: &mut TxQueues) {
+        let now = Instant::now();
+        for i in 0..n {
+            if rx.truncated(i) {
+                self.drops.add(DropReason::FrameTruncated);
+                continue;
+            }
+            let vnet = match offload::take_offload_work(rx.packet_mut(i)) {
+                Ok(v) => v,
+                Err(reason) => {
+                    self.drops.add(reason);
+                    continue;
+                }
+            };
+            let (start, end) = rx.span(i);
+            let packet = rx.packet(i);
+            let bytes = &packet[vnet::HEADER_LEN..];
+            let frame = FrameRef {
+                buf: i,
+                range: start + vnet::HEADER_LEN..end,
+                bytes,
+                // A TAP without the virtio-net header takes the frame alone.
+                tap_bytes: if self.offload { packet } else { bytes },
+                packet: bytes,
+                overwritten: None,
+                vnet,
+            };
+            self.forward(id, frame, now, tx);
         }
     }
 
@@ -471,21 +607,29 @@ impl Engine {
         self.targets = targets;
     }
 
-    /// The TAP a frame from a tunnel is coalesced for, if it goes to exactly one internal port
-    /// and the TAP takes GSO frames.
+    /// The port a frame from a tunnel is coalesced for, if it goes to exactly one port that
+    /// takes GSO frames: an internal port with offloads, or a system port (its socket always
+    /// speaks the virtio-net header).
     #[inline]
     fn coalescible_target(&self, from_tunnel: bool, targets: &[PortId]) -> Option<PortId> {
         match targets {
-            [p] if from_tunnel && self.offload => match self.ports.get(p.0 as usize) {
-                Some(Some(port)) if !port.is_tunnel() => Some(*p),
+            [p] if from_tunnel => match self.ports.get(p.0 as usize) {
+                Some(Some(PortState {
+                    io: PortIo::Internal(_),
+                    ..
+                })) if self.offload => Some(*p),
+                Some(Some(PortState {
+                    io: PortIo::System(_),
+                    ..
+                })) => Some(*p),
                 _ => None,
             },
             _ => None,
         }
     }
 
-    /// Sends the queued tunnel packets.
-    fn flush(&mut self, tx: &mut TxQueues, rx: &RecvBatch) {
-        self.sockets.send(tx, rx, &self.ports, &self.drops);
+    /// Sends the queued tunnel and system port packets, whose frames are in `bufs`.
+    fn flush(&mut self, tx: &mut TxQueues, bufs: &[Box<[u8]>]) {
+        self.sockets.send(tx, bufs, &self.ports, &self.drops);
     }
 }

@@ -23,7 +23,7 @@ use crate::monitor::{self, Monitor, MonitorSink, MonitorSpec};
 use crate::pipeline::Gate;
 use crate::port::link::{self, Link};
 use crate::port::tunnel::TunnelAddressError;
-use crate::port::{PortIo, PortState, TunnelConfig, TunnelPort};
+use crate::port::{PortIo, PortState, SystemStatus, TunnelConfig, TunnelPort};
 use crate::sys::{self, PacketTx, RawGre, TapError};
 use crate::tree::{TreePortSettings, TreeSettings};
 
@@ -108,6 +108,9 @@ pub enum PortKind {
         mtu_request: Option<u32>,
     },
     Tunnel(TunnelConfig),
+    /// An existing interface of the daemon's namespace (a veth, a tap another process holds, a
+    /// NIC); grebe never changes its MTU. It may not exist yet: the port waits for it.
+    System,
 }
 
 /// One port's counters and state, for `dpif/show` and `get interface P statistics`.
@@ -126,6 +129,19 @@ pub struct PortStats {
     /// Tunnels sending by the packet socket: the interface their packets leave by.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// OVS's `admin_state` and `link_state`: `up` or `down` (a tunnel is always up, as in
+    /// OVS; a system port without its interface is down).
+    pub admin_state: &'static str,
+    pub link_state: &'static str,
+    /// OVS's `mac_in_use`: the interface's MAC, for ports with an interface.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_in_use: Option<String>,
+    /// System ports: the interface index the port is attached to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ifindex: Option<u32>,
+    /// Why the port carries no traffic, in OVS's words (`could not open network device ...`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     #[serde(flatten)]
     pub counters: PortCountersSnapshot,
 }
@@ -199,6 +215,8 @@ struct PortHandle {
     mtu: Option<u32>,
     /// Tunnels: the Ethernet link the datapath thread sends by, and its interface.
     link: Option<(Link, String)>,
+    /// System ports: what the datapath thread has it attached to.
+    system: Option<Arc<SystemStatus>>,
     tree: TreePortSettings,
     /// The port's settings as the datapath thread's spanning tree has them.
     tree_sent: Option<stp::PortConfig>,
@@ -413,8 +431,14 @@ impl Datapath {
             .get(bridge)
             .ok_or_else(|| DatapathError::NoSuchBridge(bridge.into()))?
             .idx;
+        let mut system = None;
         let (io, mtu) = match kind {
             PortKind::Internal { .. } => (PortIo::open_internal(name, self.options.offload)?, None),
+            PortKind::System => {
+                let status = Arc::new(SystemStatus::default());
+                system = Some(status.clone());
+                (PortIo::open_system(name, status), None)
+            }
             PortKind::Tunnel(config) => {
                 self.check_tunnel_unique(name, &config)?;
                 let tunnel = tunnel_port(name, config)?;
@@ -449,6 +473,7 @@ impl Datapath {
                 counters,
                 mtu,
                 link: None,
+                system,
                 tree: TreePortSettings::default(),
                 tree_sent: None,
             },
@@ -575,6 +600,7 @@ impl Datapath {
                 self.update_internal_mtus(&bridge);
                 Ok(())
             }
+            (PortKind::System, PortKind::System) => Ok(()),
             (PortKind::Internal { .. }, PortKind::Internal { .. }) => {
                 self.ports.get_mut(name).expect("checked above").kind = kind;
                 self.update_internal_mtus(&bridge);
@@ -659,7 +685,7 @@ impl Datapath {
                 PortKind::Tunnel(c) => {
                     Some(p.mtu.unwrap_or(DEFAULT_MTU).saturating_sub(c.overhead()))
                 }
-                PortKind::Internal { .. } => None,
+                PortKind::Internal { .. } | PortKind::System => None,
             })
             .min()
             .unwrap_or(DEFAULT_MTU)
@@ -690,7 +716,21 @@ impl Datapath {
                     PortKind::Internal { .. } => {
                         ("internal", sys::interface_mtu(name).ok(), None, None)
                     }
+                    PortKind::System => ("system", sys::interface_mtu(name).ok(), None, None),
                     PortKind::Tunnel(c) => ("gre", p.mtu, Some(c.remote_ip), c.effective_key()),
+                };
+                let attached = p.system.as_ref().map(|s| s.get());
+                let error = p.system.as_ref().and_then(|s| s.error(name));
+                let (admin_state, link_state, mac_in_use) = match p.kind {
+                    PortKind::Tunnel(_) => ("up", "up", None),
+                    _ if error.is_some() => ("down", "down", None),
+                    _ => {
+                        let (admin, link) = interface_state(name);
+                        let mac = crate::interface_mac(name)
+                            .ok()
+                            .map(|m| encap::ethernet::EthernetAddress(m).to_string());
+                        (admin, link, mac)
+                    }
                 };
                 PortStats {
                     name: name.clone(),
@@ -701,6 +741,11 @@ impl Datapath {
                     remote_ip,
                     key,
                     link: p.link.as_ref().map(|(_, dev)| dev.clone()),
+                    admin_state,
+                    link_state,
+                    mac_in_use,
+                    ifindex: attached.and_then(Result::ok),
+                    error,
                     counters: p.counters.snapshot(),
                 }
             })
@@ -807,6 +852,24 @@ fn tunnel_port(name: &str, config: TunnelConfig) -> Result<TunnelPort, DatapathE
         })?;
     tunnel.path_mtu = path_mtu(tunnel.remote());
     Ok(tunnel)
+}
+
+/// An interface's `admin_state` (IFF_UP) and `link_state` (carrier, as the kernel's operstate
+/// says), as OVS reports them.
+fn interface_state(name: &str) -> (&'static str, &'static str) {
+    let read = |file: &str| std::fs::read_to_string(format!("/sys/class/net/{name}/{file}"));
+    let up = |b: bool| if b { "up" } else { "down" };
+    let flags = read("flags")
+        .ok()
+        .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0);
+    let admin = flags & libc::IFF_UP as u32 != 0;
+    // "unknown" is what a TAP without carrier notion reports while it works.
+    let carrier = matches!(
+        read("operstate").as_deref().map(str::trim),
+        Ok("up" | "unknown")
+    );
+    (up(admin), up(admin && carrier))
 }
 
 fn path_mtu(remote: Ipv4Addr) -> u32 {

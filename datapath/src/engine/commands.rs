@@ -52,6 +52,9 @@ impl Engine {
                     let large = t.config.large_frames;
                     self.sockets.need_large(large);
                 }
+                if let PortIo::System(_) = &state.io {
+                    self.need_link_events();
+                }
                 *slot(&mut self.ports, id.0 as usize) = Some(state);
                 self.update_sources();
             }
