@@ -21,6 +21,20 @@ pub struct DaemonState {
     pub started: Instant,
 }
 
+impl DaemonState {
+    /// Why each interface is not (fully) carrying traffic: what the configuration could not
+    /// apply, and system ports whose interface is missing now.
+    pub fn interface_errors(&self, stats: &[PortStats]) -> BTreeMap<String, String> {
+        let mut errors = self.errors.clone();
+        for s in stats {
+            if let Some(e) = &s.error {
+                errors.entry(s.name.clone()).or_insert_with(|| e.clone());
+            }
+        }
+        errors
+    }
+}
+
 /// What the configuration asks the datapath for one interface.
 fn desired_kind(name: &str, iface: &Interface) -> Result<PortKind, String> {
     match iface.kind {
@@ -31,9 +45,8 @@ fn desired_kind(name: &str, iface: &Interface) -> Result<PortKind, String> {
             .gre_options_named(name)
             .map(PortKind::Tunnel)
             .map_err(|e| e.to_string()),
-        InterfaceType::System => Err(format!(
-            "could not open network device {name} (No such device): grebe has internal and gre ports only (set interface {name} type=internal or type=gre)"
-        )),
+        // Whether the interface exists is the datapath's to follow: the port waits for it.
+        InterfaceType::System => Ok(PortKind::System),
     }
 }
 
@@ -215,7 +228,10 @@ impl<'a> Live<'a> {
 
 impl vsctl::LiveState for Live<'_> {
     fn interface_error(&self, iface: &str) -> Option<String> {
-        self.errors.get(iface).cloned()
+        self.errors
+            .get(iface)
+            .cloned()
+            .or_else(|| self.stats.get(iface)?.error.clone())
     }
 
     fn interface_statistics(&self, iface: &str) -> Vec<(String, u64)> {

@@ -416,6 +416,12 @@ fn port_ref(p: &BridgePort) -> PortRef {
             kind: "gre",
             remote_ip: c.ipv4_ends().ok().map(|(remote, _)| remote),
         },
+        PortKind::System => PortRef {
+            name: p.name.clone(),
+            port_no: p.id.0,
+            kind: "system",
+            remote_ip: None,
+        },
     }
 }
 
@@ -607,7 +613,7 @@ fn stp_exclusion(state: stp::PortState) -> &'static str {
 /// its path MTU less its outer headers.
 fn port_view(p: &BridgePort, gate: Gate) -> PortView {
     match p.kind {
-        PortKind::Internal { .. } => PortView::internal(p.id, gate),
+        PortKind::Internal { .. } | PortKind::System => PortView::internal(p.id, gate),
         PortKind::Tunnel(c) => PortView {
             id: p.id,
             tunnel: true,
@@ -843,6 +849,13 @@ pub fn render_text(t: &Trace) -> String {
                 format!(
                     "{}: the TAP device {} is down, the kernel refuses the frame: {} (ip link set {} up)",
                     a.port.name, a.port.name, a.result, a.port.name
+                ),
+            ),
+            None if a.port.kind == "system" && a.result == "sent" => step(
+                &mut s,
+                format!(
+                    "{}: sent on the interface {} by its packet socket",
+                    a.port.name, a.port.name
                 ),
             ),
             None => step(&mut s, format!("{}: {}", a.port.name, a.result)),

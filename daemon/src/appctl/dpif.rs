@@ -19,6 +19,7 @@ pub fn register(r: &mut Registry<DaemonState>) {
 fn dpif_show(state: &DaemonState, format: Format) -> String {
     let ports = state.datapath.port_stats();
     let drops = state.datapath.drops();
+    let errors = state.interface_errors(&ports);
     if format == Format::Json {
         let bridges: Vec<_> = state
             .config
@@ -43,11 +44,8 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
             .iter()
             .map(|(r, n)| (r.name().to_string(), json!(n)))
             .collect();
-        let errors: serde_json::Map<String, serde_json::Value> = state
-            .errors
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
+        let errors: serde_json::Map<String, serde_json::Value> =
+            errors.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
         return format!(
             "{}\n",
             json!({ "bridges": bridges, "drops": drops, "errors": errors })
@@ -70,6 +68,7 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
             let what = match (&p.link, p.remote_ip) {
                 (Some(dev), _) => format!("{what}, out {dev}"),
                 (None, Some(_)) => format!("{what}, out the raw socket"),
+                (None, None) if p.kind == "system" => format!("system, {}", p.link_state),
                 (None, None) => what,
             };
             let mtu = p.mtu.map_or(String::new(), |m| format!(" mtu {m}"));
@@ -87,8 +86,7 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
                 );
             }
         }
-        for (iface, error) in state
-            .errors
+        for (iface, error) in errors
             .iter()
             .filter(|(i, _)| state.config.bridges[b].ports.contains_key(i.as_str()))
         {

@@ -1,0 +1,174 @@
+//! Whole-system tests of system ports: existing interfaces (a container's veth, a VM guest's tap
+//! held by another process) on br-int, carried through GRE like the hosts' own mgmt0; an
+//! interface that goes and comes back; MTU-1500 workloads whose TCP and path MTU discovery work
+//! across the tunnel.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use lab::netns::{Lab, ip};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A port's entry in `dpif/show --format json`.
+fn port_json(lab: &Lab, host: &str, port: &str) -> serde_json::Value {
+    let v = dpif(lab, host);
+    v["bridges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["ports"].as_array().unwrap().clone())
+        .find(|p| p["name"] == port)
+        .unwrap_or_else(|| panic!("no port {port} on {host}: {v}"))
+}
+
+fn sysfs(lab: &Lab, host: &str, path: &str) -> String {
+    let out = lab.sh(host, &["cat", path]).unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// The veth of container `name` on `host` made again by the same names, as a restarted
+/// container gets a new one: `<name>-l` in the host, `eth0` at `address` in the container.
+fn recreate_container_veth(lab: &Lab, host: &str, name: &str, address: &str) {
+    let (host_ns, ns) = (lab.netns(host), lab.netns(name));
+    let port = format!("{name}-l");
+    ip(&[
+        "-n", &host_ns, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &ns,
+    ])
+    .unwrap();
+    ip(&["-n", &ns, "addr", "add", address, "dev", "eth0"]).unwrap();
+    ip(&["-n", &ns, "link", "set", "eth0", "up"]).unwrap();
+    ip(&["-n", &host_ns, "link", "set", &port, "up"]).unwrap();
+}
+
+#[test]
+fn a_container_and_a_guest_reach_each_other_and_the_hosts_through_gre() {
+    let Some(lab) = lab("sysping") else { return };
+    two_hosts(&lab);
+    let veth = lab.add_container("a", "ct", "198.51.100.11/24").unwrap();
+    lab.vsctl_ok("a", &["add-port", "br-int", &veth]).unwrap();
+    lab.add_guest("b", "vm", "vnet0", "198.51.100.12/24")
+        .unwrap();
+    lab.vsctl_ok("b", &["add-port", "br-int", "vnet0"]).unwrap();
+
+    lab.wait_ping("ct", "198.51.100.12", WAIT).unwrap();
+    lab.ping("ct", "198.51.100.12", 3).unwrap();
+    lab.ping("vm", "198.51.100.11", 3).unwrap();
+    lab.ping("ct", "198.51.100.2", 3).unwrap();
+    lab.ping("vm", "198.51.100.1", 3).unwrap();
+    lab.ping("a", "198.51.100.12", 2).unwrap();
+
+    // The workloads' MTU is theirs: grebe changed neither.
+    assert_eq!(
+        sysfs(&lab, "a", &format!("/sys/class/net/{veth}/mtu")),
+        "1500"
+    );
+    assert_eq!(sysfs(&lab, "b", "/sys/class/net/vnet0/mtu"), "1500");
+    let p = port_json(&lab, "a", &veth);
+    assert_eq!(p["type"], "system");
+    assert_eq!(p["link_state"], "up");
+    assert_eq!(p["admin_state"], "up");
+    assert_eq!(p["mac_in_use"], mac_of(&lab, "a", &veth));
+    assert!(p.get("error").is_none(), "{p}");
+    let stats = lab
+        .vsctl_ok("a", &["get", "interface", &veth, "statistics"])
+        .unwrap();
+    assert!(stats.contains("rx_packets="), "{stats}");
+    assert!(
+        lab.vsctl_ok("a", &["get", "interface", &veth, "ofport"])
+            .unwrap()
+            .trim()
+            .parse::<u32>()
+            .unwrap()
+            > 0
+    );
+
+    // Frames grebe sent on the veth did not come back as received: the port received no more
+    // than the container sent, and b's mgmt0 is learned on the tunnel only.
+    let sent_by_container: u64 = sysfs(&lab, "ct", "/sys/class/net/eth0/statistics/tx_packets")
+        .parse()
+        .unwrap();
+    let rx = port_counter(&lab, "a", &veth, "rx_packets");
+    let tx = port_counter(&lab, "a", &veth, "tx_packets");
+    assert!(rx >= 9 && tx >= 9, "rx {rx} tx {tx}");
+    assert!(
+        rx <= sent_by_container,
+        "rx {rx} > container sent {sent_by_container}"
+    );
+    let b_mac = mac_of(&lab, "b", "mgmt0");
+    let fdb = lab.appctl("a", &["fdb/show", "br-int"]).unwrap();
+    let line = fdb.lines().find(|l| l.contains(&b_mac)).unwrap();
+    assert!(line.trim_start().starts_with("gre0"), "{fdb}");
+    assert_eq!(drops(&lab, "a", "same_port"), 0);
+    assert_eq!(drops(&lab, "b", "same_port"), 0);
+}
+
+#[test]
+fn a_missing_interface_waits_and_a_recreated_one_is_picked_up_within_a_second() {
+    let Some(lab) = lab("sysre") else { return };
+    two_hosts(&lab);
+    // Configured before the interface exists: kept, shown down, with OVS's error.
+    lab.vsctl_ok("a", &["add-port", "br-int", "ct-l"]).unwrap();
+    let missing = "could not open network device ct-l (No such device)";
+    let error = |lab: &Lab| {
+        lab.vsctl_ok("a", &["get", "interface", "ct-l", "error"])
+            .unwrap()
+    };
+    assert!(error(&lab).contains(missing), "{}", error(&lab));
+    let show = lab.vsctl_ok("a", &["show"]).unwrap();
+    assert!(show.contains(missing), "{show}");
+    let p = port_json(&lab, "a", "ct-l");
+    assert_eq!(p["link_state"], "down");
+    assert_eq!(p["error"], missing);
+    assert_eq!(dpif(&lab, "a")["errors"]["ct-l"], missing);
+
+    // It appears: the port attaches without a command.
+    lab.add_container("a", "ct", "198.51.100.11/24").unwrap();
+    lab.wait_ping("ct", "198.51.100.2", WAIT).unwrap();
+    assert_eq!(error(&lab).trim(), "[]");
+    let first = port_json(&lab, "a", "ct-l")["ifindex"].as_u64().unwrap();
+
+    // It goes: still configured, down, and frames to it are counted as port_down.
+    ip(&["-n", &lab.netns("a"), "link", "del", "ct-l"]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while port_json(&lab, "a", "ct-l")["link_state"] != "down" {
+        assert!(Instant::now() < deadline, "deletion not seen within 1 s");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(error(&lab).contains(missing), "{}", error(&lab));
+    assert!(
+        lab.vsctl_ok("a", &["list-ports", "br-int"])
+            .unwrap()
+            .contains("ct-l")
+    );
+    let deadline = Instant::now() + WAIT;
+    while port_counter(&lab, "a", "ct-l", "tx_dropped") == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "frames to the missing interface not counted: {}",
+            std::fs::read_to_string(lab.rundir("a").join("daemon.log")).unwrap_or_default()
+        );
+        assert!(
+            lab.ping("a", "198.51.100.11", 1).is_err(),
+            "nobody is there"
+        );
+    }
+    assert!(drops(&lab, "a", "port_down") > 0);
+
+    // Made again (a new ifindex): picked up, traffic resumes within a second.
+    let made = Instant::now();
+    recreate_container_veth(&lab, "a", "ct", "198.51.100.11/24");
+    lab.wait_ping("ct", "198.51.100.2", Duration::from_secs(1))
+        .unwrap();
+    let resumed = made.elapsed();
+    assert!(
+        resumed < Duration::from_secs(1),
+        "traffic resumed after {resumed:?}"
+    );
+    let p = port_json(&lab, "a", "ct-l");
+    assert_ne!(p["ifindex"].as_u64().unwrap(), first, "{p}");
+    assert_eq!(p["link_state"], "up");
+    assert_eq!(error(&lab).trim(), "[]");
+}
