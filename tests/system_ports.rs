@@ -172,3 +172,106 @@ fn a_missing_interface_waits_and_a_recreated_one_is_picked_up_within_a_second() 
     assert_eq!(p["link_state"], "up");
     assert_eq!(error(&lab).trim(), "[]");
 }
+
+/// A path MTU counter from `dpif/show`.
+fn pmtu_counter(lab: &Lab, host: &str, name: &str) -> u64 {
+    dpif(lab, host)["pmtu"][name]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no pmtu counter {name} in dpif/show"))
+}
+
+/// Two containers with the usual MTU of 1500 on two hosts, on br-int, reachable.
+fn two_containers(lab: &Lab) {
+    two_hosts(lab);
+    let c1 = lab.add_container("a", "c1", "198.51.100.21/24").unwrap();
+    lab.vsctl_ok("a", &["add-port", "br-int", &c1]).unwrap();
+    let c2 = lab.add_container("b", "c2", "198.51.100.22/24").unwrap();
+    lab.vsctl_ok("b", &["add-port", "br-int", &c2]).unwrap();
+    assert_eq!(sysfs(lab, "c1", "/sys/class/net/eth0/mtu"), "1500");
+    lab.wait_ping("c1", "198.51.100.22", WAIT).unwrap();
+}
+
+#[test]
+fn mtu_1500_containers_exchange_20_mb_over_tcp_across_gre() {
+    let Some(lab) = lab("sys20m") else { return };
+    two_containers(&lab);
+    let elapsed = tcp_transfer(&lab, "c1", "c2", "198.51.100.22", 20 << 20);
+    eprintln!("20 MiB container to container in {elapsed:?}");
+    // Both SYNs were clamped where they entered a tunnel, so no segment was too big for it.
+    assert!(pmtu_counter(&lab, "a", "mss_clamped") >= 1);
+    assert!(pmtu_counter(&lab, "b", "mss_clamped") >= 1);
+    assert_eq!(drops(&lab, "a", "too_big"), 0);
+    assert_eq!(drops(&lab, "b", "too_big"), 0);
+    assert_eq!(drops(&lab, "b", "bad_offload"), 0);
+    assert!(port_counter(&lab, "b", "c2-l", "tx_bytes") > 20 << 20);
+
+    // Turned off, a SYN crosses unchanged.
+    lab.vsctl_ok(
+        "a",
+        &["set", "bridge", "br-int", "other_config:mss-clamp=false"],
+    )
+    .unwrap();
+    let before = pmtu_counter(&lab, "a", "mss_clamped");
+    tcp_transfer(&lab, "c1", "c2", "198.51.100.22", 1000);
+    assert_eq!(pmtu_counter(&lab, "a", "mss_clamped"), before);
+}
+
+/// Sends two 1472-byte UDP datagrams with DF (IP_PMTUDISC_DO) from `host` to `dst`, half a
+/// second apart; prints whether the second was refused (EMSGSIZE: the kernel learned a smaller
+/// path MTU) and the socket's path MTU.
+fn udp_with_df(lab: &Lab, host: &str, dst: &str) -> String {
+    const SENDER: &str = "import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, 10, 2)  # IP_MTU_DISCOVER = IP_PMTUDISC_DO
+s.connect((sys.argv[1], 9))
+s.send(bytes(1472))
+time.sleep(0.5)
+try:
+    s.send(bytes(1472))
+    print('sent')
+except OSError as e:
+    print('refused', e.errno)
+print('mtu', s.getsockopt(socket.IPPROTO_IP, 14))  # IP_MTU
+";
+    let out = lab
+        .command(host, "python3")
+        .args(["-c", SENDER, dst])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_udp_sender_with_df_learns_the_tunnel_mtu_from_icmp() {
+    let Some(lab) = lab("sysdf") else { return };
+    two_containers(&lab);
+    let out = udp_with_df(&lab, "c1", "198.51.100.22");
+    // The tunnel carries 1462-byte IP packets: the ICMP error said so, and the kernel believed it.
+    assert!(out.contains("refused 90"), "{out}");
+    assert!(out.contains("mtu 1462"), "{out}");
+    let route = lab
+        .sh("c1", &["ip", "route", "get", "198.51.100.22"])
+        .unwrap();
+    let route = String::from_utf8_lossy(&route.stdout);
+    assert!(route.contains("mtu 1462"), "{route}");
+    assert!(pmtu_counter(&lab, "a", "too_big_icmp_sent") >= 1);
+    assert!(drops(&lab, "a", "too_big") >= 1);
+
+    // Turned off: the datagram is still dropped, nobody is told.
+    lab.vsctl_ok(
+        "a",
+        &["set", "bridge", "br-int", "other_config:icmp-too-big=false"],
+    )
+    .unwrap();
+    let sent = pmtu_counter(&lab, "a", "too_big_icmp_sent");
+    let dropped = drops(&lab, "a", "too_big");
+    let out = udp_with_df(&lab, "c1", "198.51.100.2");
+    assert!(out.contains("sent") && out.contains("mtu 1500"), "{out}");
+    assert_eq!(pmtu_counter(&lab, "a", "too_big_icmp_sent"), sent);
+    assert!(drops(&lab, "a", "too_big") >= dropped + 2);
+}

@@ -125,6 +125,7 @@ impl DaemonState {
                         ageing: s.mac_aging_time,
                     },
                     split_horizon: s.tunnel_split_horizon,
+                    pmtu: pmtu_settings(name, b),
                 },
                 Err(e) => {
                     tracing::error!(bridge = %name, error = %e, "bad bridge settings");
@@ -166,6 +167,24 @@ impl DaemonState {
         if let Err(e) = dp.sync() {
             tracing::error!(error = %e, "datapath is not running");
         }
+    }
+}
+
+/// The bridge's path MTU helpers: `other_config:mss-clamp` and `other_config:icmp-too-big`,
+/// each `true` (the default) or `false`. Another value is logged and the default kept, as OVS
+/// does with a bridge's other_config it cannot parse.
+fn pmtu_settings(bridge: &str, b: &Bridge) -> datapath::PmtuSettings {
+    let flag = |key: &str| match b.other_config.get(key).map(String::as_str) {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(other) => {
+            tracing::warn!(%bridge, "other_config:{key}={other} must be true or false; using true");
+            true
+        }
+    };
+    datapath::PmtuSettings {
+        mss_clamp: flag("mss-clamp"),
+        icmp_too_big: flag("icmp-too-big"),
     }
 }
 

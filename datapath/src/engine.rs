@@ -19,16 +19,21 @@ use encap::vnet::{self, VnetHeader};
 use learning::{PortId, SharedMacTable};
 
 use crate::coalesce::Coalescer;
-use crate::counters::{DropCounters, DropReason, bump};
-use crate::forward::{FrameRef, TunnelSockets, TxQueues, output};
+use crate::counters::{DropCounters, DropReason, Event, EventCounters, bump};
+use crate::forward::{FrameRef, TunnelSockets, TxQueues, output, send_system_one, write_tap};
 use crate::handle::Command;
 use crate::monitor::Watchers;
 use crate::offload;
 use crate::pipeline::{self, Action, Delivery, Exclusion, Rules, should_deliver};
+use crate::pmtu::{self, PmtuSettings, TokenBucket};
 use crate::port::tunnel::NoTunnel;
 use crate::port::{PortIo, PortState, Source, TunnelMap};
-use crate::sys::{self, LinkEvents, MAX_BATCH, RecvBatch, SYSTEM_BATCH, SystemRecvBatch};
+use crate::sys::{
+    self, LinkEvents, MAX_BATCH, RecvBatch, SYSTEM_BATCH, SystemRecvBatch, SystemSendScratch,
+};
 use crate::tree::{self, Tree};
+use encap::too_big;
+use encap::vnet::Gso;
 
 /// Frames read from a TAP per batch when they may be 64 KB each.
 const TAP_BATCH_OFFLOAD: usize = 8;
@@ -43,6 +48,11 @@ pub(crate) struct BridgeState {
     pub(crate) ports: Vec<PortId>,
     pub(crate) split_horizon: bool,
     pub(crate) tree: Option<Tree>,
+    pub(crate) pmtu: PmtuSettings,
+    /// The smallest frame limit of the bridge's tunnels (that have one): what a SYN's MSS is
+    /// clamped to. Kept up to date as ports come, go and change.
+    pub(crate) tunnel_frame: Option<u32>,
+    pub(crate) icmp_bucket: TokenBucket,
 }
 
 impl BridgeState {
@@ -62,6 +72,10 @@ pub(crate) struct Engine {
     wake: UnixDatagram,
     commands: mpsc::Receiver<Command>,
     drops: Arc<DropCounters>,
+    events: Arc<EventCounters>,
+    /// An ICMP too-big answer being built: virtio-net header, then the frame. Allocated once.
+    icmp: Box<[u8]>,
+    icmp_scratch: SystemSendScratch,
     bridges: Vec<Option<BridgeState>>,
     /// Indexed by port number.
     ports: Vec<Option<PortState>>,
@@ -95,6 +109,7 @@ impl Engine {
         wake: UnixDatagram,
         commands: mpsc::Receiver<Command>,
         drops: Arc<DropCounters>,
+        events: Arc<EventCounters>,
         offload: bool,
     ) -> Engine {
         Engine {
@@ -102,6 +117,9 @@ impl Engine {
             wake,
             commands,
             drops,
+            events,
+            icmp: vec![0; vnet::HEADER_LEN + too_big::MAX_REPLY_LEN].into_boxed_slice(),
+            icmp_scratch: SystemSendScratch::default(),
             bridges: Vec::new(),
             ports: Vec::new(),
             tunnels: TunnelMap::default(),
@@ -392,6 +410,11 @@ impl Engine {
                     continue;
                 }
             };
+            self.clamp_syn(
+                id,
+                &mut rx.packet_mut(i)[vnet::HEADER_LEN..],
+                vnet.needs_csum(),
+            );
             let (start, end) = rx.span(i);
             let packet = rx.packet(i);
             let bytes = &packet[vnet::HEADER_LEN..];
@@ -424,6 +447,9 @@ impl Engine {
             } else {
                 VnetHeader::PLAIN
             };
+            if let Some(frame) = rx.packet_mut(i).get_mut(skip..) {
+                self.clamp_syn(id, frame, vnet.needs_csum());
+            }
             let packet = rx.packet(i);
             let Some(bytes) = packet.get(skip..) else {
                 self.drops.add(DropReason::FrameTruncated);
@@ -570,6 +596,8 @@ impl Engine {
         if self.coalescer.is_pending() {
             self.coalescer.flush(&self.ports, &self.drops);
         }
+        // The smallest frame limit of a tunnel that refused the frame as too big.
+        let mut too_big_for = None;
         for &p in &targets {
             let Some(Some(port)) = self.ports.get_mut(p.0 as usize) else {
                 // Learned on a port deleted since: the table flush races this batch.
@@ -589,6 +617,8 @@ impl Engine {
                 Err(_) => {
                     bump(&port.counters.tx_dropped, 1);
                     self.drops.add(DropReason::TooBig);
+                    let limit = port.view(p).max_frame.unwrap_or(u32::MAX);
+                    too_big_for = Some(too_big_for.map_or(limit, |l: u32| l.min(limit)));
                     continue;
                 }
             }
@@ -605,6 +635,91 @@ impl Engine {
             }
         }
         self.targets = targets;
+        if let Some(limit) = too_big_for
+            && !from.tunnel
+            && frame.vnet.gso() == Gso::None
+        {
+            self.answer_too_big(ingress, frame.bytes, limit, now);
+        }
+    }
+
+    /// Lowers the MSS of a TCP SYN from a local port of a bridge with tunnels, so that its
+    /// connection's segments fit the smallest of them (`pmtu`).
+    #[inline]
+    fn clamp_syn(&self, ingress: PortId, frame: &mut [u8], partial: bool) {
+        let Some(Some(port)) = self.ports.get(ingress.0 as usize) else {
+            return;
+        };
+        let Some(Some(b)) = self.bridges.get(port.bridge) else {
+            return;
+        };
+        if let (true, Some(limit)) = (b.pmtu.mss_clamp, b.tunnel_frame) {
+            pmtu::clamp_syn(frame, limit, partial, &self.events);
+        }
+    }
+
+    /// Tells the sender of a frame too big for a tunnel carrying at most `limit` bytes, by ICMP
+    /// out of the port it came in on, so path MTU discovery works (rate limited per bridge).
+    #[cold]
+    fn answer_too_big(&mut self, ingress: PortId, frame: &[u8], limit: u32, now: Instant) {
+        let Some(Some(port)) = self.ports.get(ingress.0 as usize) else {
+            return;
+        };
+        let Some(Some(b)) = self.bridges.get_mut(port.bridge) else {
+            return;
+        };
+        if !b.pmtu.icmp_too_big {
+            return;
+        }
+        let mtu = pmtu::ip_mtu(frame, limit);
+        let Some(len) = too_big::reply(frame, mtu, &mut self.icmp[vnet::HEADER_LEN..]) else {
+            return;
+        };
+        if !b.icmp_bucket.take(now) {
+            self.events.add(Event::TooBigIcmpLimited);
+            return;
+        }
+        VnetHeader::PLAIN.emit(&mut self.icmp[..vnet::HEADER_LEN]);
+        let packet = &self.icmp[..vnet::HEADER_LEN + len];
+        match &port.io {
+            PortIo::Internal(tap) => {
+                let bytes = if self.offload {
+                    packet
+                } else {
+                    &packet[vnet::HEADER_LEN..]
+                };
+                write_tap(tap, &port.counters, bytes, 1, len, &self.drops);
+            }
+            PortIo::System(system) => send_system_one(
+                system,
+                &port.counters,
+                packet,
+                1,
+                len,
+                &mut self.icmp_scratch,
+                &self.drops,
+            ),
+            PortIo::Tunnel(_) => return,
+        }
+        self.events.add(Event::TooBigIcmpSent);
+    }
+
+    /// Recomputes a bridge's tunnel frame limit (for MSS clamping) after its ports changed.
+    pub(super) fn update_tunnel_frame(&mut self, idx: usize) {
+        let Some(Some(b)) = self.bridges.get_mut(idx) else {
+            return;
+        };
+        b.tunnel_frame = b
+            .ports
+            .iter()
+            .filter_map(|id| {
+                let port = self.ports.get(id.0 as usize)?.as_ref()?;
+                port.is_tunnel().then(|| port.view(*id))
+            })
+            // A large_frames tunnel takes segments of any size: the transport fragments them.
+            .filter(|v| !v.whole_gso)
+            .filter_map(|v| v.max_frame)
+            .min();
     }
 
     /// The port a frame from a tunnel is coalesced for, if it goes to exactly one port that

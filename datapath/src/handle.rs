@@ -16,11 +16,14 @@ use std::time::Instant;
 
 use learning::{EntryInfo, Learned, PortId, SharedMacTable};
 
-use crate::counters::{DropCounters, DropReason, PerWriter, PortCounters, PortCountersSnapshot};
+use crate::counters::{
+    DropCounters, DropReason, Event, EventCounters, PerWriter, PortCounters, PortCountersSnapshot,
+};
 use crate::engine::Engine;
 use crate::forward::TunnelSockets;
 use crate::monitor::{self, Monitor, MonitorSink, MonitorSpec};
 use crate::pipeline::Gate;
+use crate::pmtu::PmtuSettings;
 use crate::port::link::{self, Link};
 use crate::port::tunnel::TunnelAddressError;
 use crate::port::{PortIo, PortState, SystemStatus, TunnelConfig, TunnelPort};
@@ -98,6 +101,8 @@ pub struct BridgeSettings {
     pub table: learning::Config,
     /// Never flood a frame that came from a tunnel to another tunnel.
     pub split_horizon: bool,
+    /// MSS clamping and ICMP too-big answers at the tunnels' entry.
+    pub pmtu: PmtuSettings,
 }
 
 /// What a port is.
@@ -159,6 +164,11 @@ pub(crate) enum Command {
         idx: usize,
         table: Arc<SharedMacTable>,
         split_horizon: bool,
+        pmtu: PmtuSettings,
+    },
+    SetPmtu {
+        idx: usize,
+        pmtu: PmtuSettings,
     },
     SetSplitHorizon {
         idx: usize,
@@ -236,6 +246,7 @@ pub struct Datapath {
     wake: UnixDatagram,
     thread: Option<JoinHandle<()>>,
     drops: PerWriter<DropCounters>,
+    events: PerWriter<EventCounters>,
     bridges: BTreeMap<String, BridgeHandle>,
     ports: BTreeMap<String, PortHandle>,
     free_bridge_slots: Vec<usize>,
@@ -257,6 +268,7 @@ impl Datapath {
             .map_err(DatapathError::Thread)?;
         let (commands, command_rx) = mpsc::channel();
         let drops = PerWriter::new(WRITERS);
+        let events = PerWriter::new(WRITERS);
         let packet_tx = if options.link_tx {
             PacketTx::open()
                 .map_err(|e| tracing::warn!(error = %e, "no packet socket: every tunnel packet goes by the raw socket"))
@@ -274,6 +286,7 @@ impl Datapath {
             wake_rx,
             command_rx,
             drops.writer(0),
+            events.writer(0),
             options.offload,
         );
         let thread = std::thread::Builder::new()
@@ -285,6 +298,7 @@ impl Datapath {
             wake,
             thread: Some(thread),
             drops,
+            events,
             bridges: BTreeMap::new(),
             ports: BTreeMap::new(),
             free_bridge_slots: Vec::new(),
@@ -328,6 +342,7 @@ impl Datapath {
             idx,
             table: table.clone(),
             split_horizon: settings.split_horizon,
+            pmtu: settings.pmtu,
         })?;
         self.bridges.insert(
             name.into(),
@@ -355,7 +370,14 @@ impl Datapath {
         }
         let idx = b.idx;
         let changed = b.settings.split_horizon != settings.split_horizon;
+        let pmtu_changed = b.settings.pmtu != settings.pmtu;
         b.settings = settings;
+        if pmtu_changed {
+            self.send(Command::SetPmtu {
+                idx,
+                pmtu: settings.pmtu,
+            })?;
+        }
         if changed {
             self.send(Command::SetSplitHorizon {
                 idx,
@@ -754,6 +776,11 @@ impl Datapath {
 
     pub fn drops(&self) -> Vec<(DropReason, u64)> {
         self.drops.snapshot()
+    }
+
+    /// What the datapath did for path MTU's sake (clamped SYNs, ICMP too-big answers).
+    pub fn events(&self) -> Vec<(Event, u64)> {
+        self.events.snapshot()
     }
 
     /// The bridge's live MAC table entries, with port names.

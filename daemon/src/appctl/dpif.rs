@@ -20,6 +20,7 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
     let ports = state.datapath.port_stats();
     let drops = state.datapath.drops();
     let errors = state.interface_errors(&ports);
+    let events = state.datapath.events();
     if format == Format::Json {
         let bridges: Vec<_> = state
             .config
@@ -46,9 +47,13 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
             .collect();
         let errors: serde_json::Map<String, serde_json::Value> =
             errors.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let events: serde_json::Map<String, serde_json::Value> = events
+            .iter()
+            .map(|(e, n)| (e.name().to_string(), json!(n)))
+            .collect();
         return format!(
             "{}\n",
-            json!({ "bridges": bridges, "drops": drops, "errors": errors })
+            json!({ "bridges": bridges, "drops": drops, "errors": errors, "pmtu": events })
         );
     }
     let mut s = format!(
@@ -91,6 +96,13 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
             .filter(|(i, _)| state.config.bridges[b].ports.contains_key(i.as_str()))
         {
             let _ = writeln!(s, "    {iface}: error: {error}");
+        }
+    }
+    let done: Vec<_> = events.iter().filter(|(_, n)| *n > 0).collect();
+    if !done.is_empty() {
+        s.push_str("  path MTU:\n");
+        for (e, n) in done {
+            let _ = writeln!(s, "    {:<26} {n:>8}  {}", e.name(), e.description());
         }
     }
     let nonzero: Vec<_> = drops.iter().filter(|(_, n)| *n > 0).collect();

@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::{BridgeState, Engine, slot};
 use crate::handle::Command;
 use crate::pipeline::Gate;
+use crate::pmtu::TokenBucket;
 use crate::port::{PortIo, PortState};
 use crate::tree::{Tree, TreeSettings};
 
@@ -28,13 +29,22 @@ impl Engine {
                 idx,
                 table,
                 split_horizon,
+                pmtu,
             } => {
                 *slot(&mut self.bridges, idx) = Some(BridgeState {
                     table,
                     ports: Vec::new(),
                     split_horizon,
                     tree: None,
+                    pmtu,
+                    tunnel_frame: None,
+                    icmp_bucket: TokenBucket::new(Instant::now()),
                 });
+            }
+            Command::SetPmtu { idx, pmtu } => {
+                if let Some(b) = slot(&mut self.bridges, idx) {
+                    b.pmtu = pmtu;
+                }
             }
             Command::SetSplitHorizon { idx, split_horizon } => {
                 if let Some(b) = slot(&mut self.bridges, idx) {
@@ -55,8 +65,10 @@ impl Engine {
                 if let PortIo::System(_) = &state.io {
                     self.need_link_events();
                 }
+                let bridge = state.bridge;
                 *slot(&mut self.ports, id.0 as usize) = Some(state);
                 self.update_sources();
+                self.update_tunnel_frame(bridge);
             }
             Command::UpdateTunnel { id, tunnel } => {
                 let config = tunnel.config;
@@ -78,6 +90,9 @@ impl Engine {
                     t.set_link(link);
                 }
                 self.sockets.need_large(config.large_frames);
+                if let Some(Some(port)) = self.ports.get(id.0 as usize) {
+                    self.update_tunnel_frame(port.bridge);
+                }
             }
             Command::DelPort { id } => {
                 let Some(state) = slot(&mut self.ports, id.0 as usize).take() else {
@@ -93,8 +108,10 @@ impl Engine {
                 if let PortIo::Tunnel(t) = &state.io {
                     self.tunnels.remove(&t.config, id);
                 }
+                let bridge = state.bridge;
                 state.io.close();
                 self.update_sources();
+                self.update_tunnel_frame(bridge);
             }
             Command::SetLink { id, link } => {
                 if let Some(PortState {
