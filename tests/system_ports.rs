@@ -275,3 +275,66 @@ fn a_udp_sender_with_df_learns_the_tunnel_mtu_from_icmp() {
     assert_eq!(pmtu_counter(&lab, "a", "too_big_icmp_sent"), sent);
     assert!(drops(&lab, "a", "too_big") >= dropped + 2);
 }
+
+#[test]
+fn with_df_default_false_the_transport_fragments_instead() {
+    let Some(lab) = lab("sysfrag") else { return };
+    two_containers(&lab);
+    for host in ["a", "b"] {
+        lab.vsctl_ok(
+            host,
+            &["set", "interface", "gre0", "options:df_default=false"],
+        )
+        .unwrap();
+    }
+    // A whole 1500-byte IP packet with DF crosses: the outer packet is fragmented and the
+    // peer's kernel reassembles it; nobody is told to send less.
+    let ping = lab
+        .command("c1", "ping")
+        .args([
+            "-M",
+            "do",
+            "-s",
+            "1472",
+            "-c",
+            "3",
+            "-i",
+            "0.2",
+            "-W",
+            "2",
+            "-q",
+            "198.51.100.22",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        ping.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ping.stdout)
+    );
+    // The datagram reached c2, whose kernel answered port unreachable (ECONNREFUSED on the
+    // next send), and the path MTU stayed 1500.
+    let out = udp_with_df(&lab, "c1", "198.51.100.22");
+    assert!(out.contains("refused 111") && out.contains("mtu 1500"), "{out}");
+    tcp_transfer(&lab, "c1", "c2", "198.51.100.22", 2 << 20);
+    for host in ["a", "b"] {
+        assert_eq!(drops(&lab, host, "too_big"), 0, "{host}");
+        assert_eq!(pmtu_counter(&lab, host, "too_big_icmp_sent"), 0, "{host}");
+    }
+    assert_eq!(pmtu_counter(&lab, "a", "mss_clamped"), 0);
+    // Bad input: refused with the reason, nothing changed.
+    let out = lab
+        .vsctl(
+            "a",
+            &["set", "interface", "gre0", "options:df_default=maybe"],
+        )
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("df_default"));
+    assert_eq!(
+        lab.vsctl_ok("a", &["get", "interface", "gre0", "options:df_default"])
+            .unwrap()
+            .trim(),
+        "\"false\""
+    );
+}

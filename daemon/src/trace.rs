@@ -618,9 +618,11 @@ fn port_view(p: &BridgePort, gate: Gate) -> PortView {
             id: p.id,
             tunnel: true,
             gate,
+            // DF clear (df_default=false): the transport fragments what does not fit.
             max_frame: p
                 .mtu
                 .zip(c.outer_header().ok())
+                .filter(|_| c.df_default)
                 .map(|(mtu, h)| mtu.saturating_sub(h.len() as u32)),
             whole_gso: c.large_frames,
         },

@@ -8,7 +8,7 @@ use std::ops::Range;
 use learning::PortId;
 
 use crate::counters::{DropCounters, DropReason, PortCounters, bump};
-use crate::offload::{queue_large, queue_segments};
+use crate::offload::{self, queue_fragmenting, queue_large, queue_segments};
 use crate::port::{InternalPort, PortIo, PortState, SystemPort, TunnelPort};
 use crate::sys::{PacketTx, RawGre, SendBatch, SendEntry, SystemSendScratch};
 use encap::ipv4;
@@ -171,12 +171,21 @@ pub(crate) fn output(
             }
         }
         PortIo::Tunnel(t) => {
+            // DF clear (`df_default=false`): what does not fit the path goes by the socket
+            // whose kernel fragments it.
+            let fragment = !t.config.df_default
+                && offload::frame_size(frame.bytes, &frame.vnet)
+                    .segment
+                    .unwrap_or(frame.bytes.len() as u32)
+                    > t.max_frame();
             let result = match (frame.vnet.gso(), t.config.large_frames) {
+                (Gso::None, _) if fragment => queue_fragmenting(id, t, frame, &mut tx.large),
                 (Gso::None, _) => {
                     let queue = tx.for_tunnel(t);
                     queue_frame(id, t, frame, queue)
                 }
-                (_, true) => queue_large(id, t, frame, &mut tx.large),
+                (_, true) => queue_large(id, t, frame, &mut tx.large, true),
+                (_, false) if fragment => queue_large(id, t, frame, &mut tx.large, false),
                 (_, false) => {
                     let queue = tx.for_tunnel(t);
                     queue_segments(id, t, frame, queue)

@@ -59,7 +59,7 @@ impl Engine {
                 if let PortIo::Tunnel(t) = &state.io {
                     // Uniqueness was checked on the control side.
                     let _ = self.tunnels.insert(&t.config, id);
-                    let large = t.config.large_frames;
+                    let large = t.needs_fragmenting();
                     self.sockets.need_large(large);
                 }
                 if let PortIo::System(_) = &state.io {
@@ -89,7 +89,8 @@ impl Engine {
                     t.next_seq = next_seq;
                     t.set_link(link);
                 }
-                self.sockets.need_large(config.large_frames);
+                self.sockets
+                    .need_large(config.large_frames || !config.df_default);
                 if let Some(Some(port)) = self.ports.get(id.0 as usize) {
                     self.update_tunnel_frame(port.bridge);
                 }

@@ -117,7 +117,8 @@ impl PortState {
                 id,
                 tunnel: true,
                 gate: self.gate,
-                max_frame: Some(t.path_mtu.saturating_sub(t.header.len() as u32)),
+                // DF clear: the transport fragments what does not fit.
+                max_frame: t.config.df_default.then(|| t.max_frame()),
                 whole_gso: t.config.large_frames,
             },
         }
