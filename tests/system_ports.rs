@@ -75,7 +75,18 @@ fn a_container_and_a_guest_reach_each_other_and_the_hosts_through_gre() {
     let stats = lab
         .vsctl_ok("a", &["get", "interface", &veth, "statistics"])
         .unwrap();
-    assert!(stats.contains("rx_packets="), "{stats}");
+    for key in [
+        "rx_packets=",
+        "rx_bytes=",
+        "rx_dropped=",
+        "rx_errors=",
+        "tx_packets=",
+        "tx_bytes=",
+        "tx_dropped=",
+        "tx_errors=",
+    ] {
+        assert!(stats.contains(key), "{key} in {stats}");
+    }
     assert!(
         lab.vsctl_ok("a", &["get", "interface", &veth, "ofport"])
             .unwrap()
@@ -315,7 +326,10 @@ fn with_df_default_false_the_transport_fragments_instead() {
     // The datagram reached c2, whose kernel answered port unreachable (ECONNREFUSED on the
     // next send), and the path MTU stayed 1500.
     let out = udp_with_df(&lab, "c1", "198.51.100.22");
-    assert!(out.contains("refused 111") && out.contains("mtu 1500"), "{out}");
+    assert!(
+        out.contains("refused 111") && out.contains("mtu 1500"),
+        "{out}"
+    );
     tcp_transfer(&lab, "c1", "c2", "198.51.100.22", 2 << 20);
     for host in ["a", "b"] {
         assert_eq!(drops(&lab, host, "too_big"), 0, "{host}");

@@ -258,13 +258,23 @@ impl vsctl::LiveState for Live<'_> {
             return Vec::new();
         };
         let c = s.counters;
+        // A port with an interface: the kernel's own drop and error counts are added, as OVS
+        // reports a netdev's; grebe's own refusals are in tx_dropped too.
+        let k = s.kernel.unwrap_or_default();
         let mut stats = vec![
             ("rx_bytes".into(), c.rx_bytes),
             ("rx_packets".into(), c.rx_packets),
             ("tx_bytes".into(), c.tx_bytes),
-            ("tx_dropped".into(), c.tx_dropped),
+            ("tx_dropped".into(), c.tx_dropped + k.tx_dropped),
             ("tx_packets".into(), c.tx_packets),
         ];
+        if s.kernel.is_some() {
+            stats.extend([
+                ("rx_dropped".into(), k.rx_dropped),
+                ("rx_errors".into(), k.rx_errors),
+                ("tx_errors".into(), k.tx_errors),
+            ]);
+        }
         // OVS's names for a port's BPDU counts (its Port table statistics).
         if c.bpdu_tx + c.bpdu_rx + c.bpdu_errors > 0 {
             stats.extend([

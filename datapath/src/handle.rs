@@ -147,8 +147,41 @@ pub struct PortStats {
     /// Why the port carries no traffic, in OVS's words (`could not open network device ...`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Ports with an interface: the kernel's drop and error counts for it, in the bridge's
+    /// direction (what the port received, what it sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<KernelStats>,
     #[serde(flatten)]
     pub counters: PortCountersSnapshot,
+}
+
+/// What the kernel counted on a port's interface, as OVS reports a netdev's errors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KernelStats {
+    pub rx_dropped: u64,
+    pub rx_errors: u64,
+    pub tx_dropped: u64,
+    pub tx_errors: u64,
+}
+
+impl KernelStats {
+    /// From sysfs; `swapped` for a TAP, whose kernel side sends what the bridge receives.
+    fn read(name: &str, swapped: bool) -> Option<KernelStats> {
+        let read = |c: &str| -> Option<u64> {
+            std::fs::read_to_string(format!("/sys/class/net/{name}/statistics/{c}"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        };
+        let (rx, tx) = if swapped { ("tx", "rx") } else { ("rx", "tx") };
+        Some(KernelStats {
+            rx_dropped: read(&format!("{rx}_dropped"))?,
+            rx_errors: read(&format!("{rx}_errors"))?,
+            tx_dropped: read(&format!("{tx}_dropped"))?,
+            tx_errors: read(&format!("{tx}_errors"))?,
+        })
+    }
 }
 
 /// One learned MAC, for `fdb/show`.
@@ -767,6 +800,11 @@ impl Datapath {
                     link_state,
                     mac_in_use,
                     ifindex: attached.and_then(Result::ok),
+                    kernel: match p.kind {
+                        PortKind::Internal { .. } => KernelStats::read(name, true),
+                        PortKind::System if error.is_none() => KernelStats::read(name, false),
+                        _ => None,
+                    },
                     error,
                     counters: p.counters.snapshot(),
                 }

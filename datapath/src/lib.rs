@@ -37,8 +37,8 @@ pub mod vlan;
 
 pub use counters::{DropReason, Event, PortCountersSnapshot};
 pub use handle::{
-    BridgeSettings, Datapath, DatapathError, DatapathOptions, FdbEntry, PortKind, PortStats,
-    TreeStatus,
+    BridgeSettings, Datapath, DatapathError, DatapathOptions, FdbEntry, KernelStats, PortKind,
+    PortStats, TreeStatus,
 };
 pub use monitor::{Decision, Direction, FrameEvent, Monitor, MonitorSpec};
 pub use pipeline::{
