@@ -352,3 +352,108 @@ fn with_df_default_false_the_transport_fragments_instead() {
         "\"false\""
     );
 }
+
+/// Sends `bytes` over one TCP connection over IPv6 from `from` to `[to_ip]:5201` on `to`; returns
+/// what the receiver counted.
+fn tcp6_send(lab: &Lab, from: &str, to: &str, to_ip: &str, bytes: u64) -> u64 {
+    const SERVER: &str = "import socket, sys
+s = socket.create_server((sys.argv[1], 5201), family=socket.AF_INET6)
+s.settimeout(30)
+c, _ = s.accept()
+c.settimeout(30)
+n = 0
+while True:
+    d = c.recv(1 << 16)
+    if not d:
+        break
+    n += len(d)
+print(n)
+";
+    const CLIENT: &str = "import socket, sys, time
+deadline = time.time() + 10
+while True:
+    try:
+        c = socket.create_connection((sys.argv[1], 5201), timeout=30)
+        break
+    except OSError:
+        if time.time() > deadline:
+            raise
+        time.sleep(0.1)
+c.sendall(bytes(int(sys.argv[2])))
+c.close()
+";
+    let server = lab
+        .command(to, "python3")
+        .args(["-c", SERVER, to_ip])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let client = lab
+        .command(from, "python3")
+        .args(["-c", CLIENT, to_ip, &bytes.to_string()])
+        .output()
+        .unwrap();
+    let server = server.wait_with_output().unwrap();
+    assert!(
+        client.status.success(),
+        "{}",
+        String::from_utf8_lossy(&client.stderr)
+    );
+    String::from_utf8_lossy(&server.stdout)
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn mtu_1500_containers_exchange_tcp_over_ipv6_across_gre() {
+    let Some(lab) = lab("sys6") else { return };
+    two_containers(&lab);
+    for (ct, addr) in [("c1", "2001:db8::21/64"), ("c2", "2001:db8::22/64")] {
+        ip(&[
+            "-n",
+            &lab.netns(ct),
+            "addr",
+            "add",
+            addr,
+            "dev",
+            "eth0",
+            "nodad",
+        ])
+        .unwrap();
+    }
+    let clamped = pmtu_counter(&lab, "a", "mss_clamped");
+    assert_eq!(
+        tcp6_send(&lab, "c1", "c2", "2001:db8::22", 4 << 20),
+        4 << 20
+    );
+    assert!(pmtu_counter(&lab, "a", "mss_clamped") > clamped);
+    assert_eq!(drops(&lab, "a", "too_big"), 0);
+    assert_eq!(drops(&lab, "b", "too_big"), 0);
+
+    // A 1500-byte IPv6 packet is answered with packet too big, and the sender's kernel learns
+    // the tunnel's MTU for that destination.
+    let sent = pmtu_counter(&lab, "a", "too_big_icmp_sent");
+    let _ = lab
+        .command("c1", "ping")
+        .args([
+            "-6",
+            "-M",
+            "do",
+            "-s",
+            "1452",
+            "-c",
+            "1",
+            "-W",
+            "1",
+            "2001:db8::22",
+        ])
+        .output()
+        .unwrap();
+    assert!(pmtu_counter(&lab, "a", "too_big_icmp_sent") > sent);
+    let route = lab
+        .sh("c1", &["ip", "-6", "route", "get", "2001:db8::22"])
+        .unwrap();
+    let route = String::from_utf8_lossy(&route.stdout);
+    assert!(route.contains("mtu 1462"), "{route}");
+}

@@ -584,7 +584,7 @@ impl Engine {
         if watched {
             self.monitors
                 .rx(ingress, &frame, action.verdict(), &targets);
-        } else if let Some(tap) = self.coalescible_target(from.tunnel, &targets)
+        } else if let Some(tap) = self.coalescible_target(from.tunnel, &targets, tx)
             && let Some(segment) = gro::tcp4_segment(frame.bytes)
         {
             self.coalescer
@@ -726,17 +726,24 @@ impl Engine {
     /// takes GSO frames: an internal port with offloads, or a system port (its socket always
     /// speaks the virtio-net header).
     #[inline]
-    fn coalescible_target(&self, from_tunnel: bool, targets: &[PortId]) -> Option<PortId> {
+    fn coalescible_target(
+        &self,
+        from_tunnel: bool,
+        targets: &[PortId],
+        tx: &TxQueues,
+    ) -> Option<PortId> {
         match targets {
             [p] if from_tunnel => match self.ports.get(p.0 as usize) {
                 Some(Some(PortState {
                     io: PortIo::Internal(_),
                     ..
                 })) if self.offload => Some(*p),
+                // The coalesced frame is sent at once, frames queued for system ports at the
+                // end of the batch: none may be waiting, or the coalesced one would overtake.
                 Some(Some(PortState {
                     io: PortIo::System(_),
                     ..
-                })) => Some(*p),
+                })) if tx.system.is_empty() => Some(*p),
                 _ => None,
             },
             _ => None,

@@ -65,6 +65,11 @@ struct SystemEntry {
 
 impl SystemQueue {
     #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    #[inline]
     fn push(&mut self, port: PortId, frame: &FrameRef<'_>) {
         let mut vnet = [0; encap::vnet::HEADER_LEN];
         frame.vnet.emit(&mut vnet);
