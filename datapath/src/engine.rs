@@ -33,7 +33,6 @@ use crate::sys::{
 };
 use crate::tree::{self, Tree};
 use encap::too_big;
-use encap::vnet::Gso;
 
 /// Frames read from a TAP per batch when they may be 64 KB each.
 const TAP_BATCH_OFFLOAD: usize = 8;
@@ -635,9 +634,10 @@ impl Engine {
             }
         }
         self.targets = targets;
+        // A TSO frame too big is answered too: the sender's TCP matches the error by the
+        // ports it quotes and lowers its MSS, which path MTU discovery is there for.
         if let Some(limit) = too_big_for
             && !from.tunnel
-            && frame.vnet.gso() == Gso::None
         {
             self.answer_too_big(ingress, frame.bytes, limit, now);
         }
