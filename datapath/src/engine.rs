@@ -2,8 +2,12 @@
 //! the raw GRE socket and the TAPs, reads a batch, and for each frame runs the bridge's decision
 //! and hands the frame to `forward`; between batches it applies the control side's `Command`s
 //! (`engine::commands`) and runs the timers (MAC ageing, spanning tree, neighbour probes).
+//! System ports' sockets and link events are `engine::system`'s; MSS clamping and ICMP too-big
+//! answers `engine::mtu`'s.
 
 mod commands;
+mod mtu;
+mod system;
 
 use std::net::IpAddr;
 use std::ops::Range;
@@ -19,18 +23,16 @@ use encap::vnet::{self, VnetHeader};
 use learning::{PortId, SharedMacTable};
 
 use crate::coalesce::Coalescer;
-use crate::counters::{DropCounters, DropReason, Event, EventCounters, bump};
-use crate::forward::{FrameRef, TunnelSockets, TxQueues, output, send_system_one, write_tap};
+use crate::counters::{DropCounters, DropReason, EventCounters, bump};
+use crate::forward::{FrameRef, TunnelSockets, TxQueues, output};
 use crate::handle::Command;
 use crate::monitor::Watchers;
 use crate::offload;
 use crate::pipeline::{self, Action, Delivery, Exclusion, Rules, should_deliver};
-use crate::pmtu::{self, PmtuSettings, TokenBucket};
+use crate::pmtu::{PmtuSettings, TokenBucket};
 use crate::port::tunnel::NoTunnel;
 use crate::port::{PortIo, PortState, Source, TunnelMap};
-use crate::sys::{
-    self, LinkEvents, MAX_BATCH, RecvBatch, SYSTEM_BATCH, SystemRecvBatch, SystemSendScratch,
-};
+use crate::sys::{self, LinkEvents, MAX_BATCH, RecvBatch, SystemRecvBatch, SystemSendScratch};
 use crate::tree::{self, Tree};
 use encap::too_big;
 
@@ -316,121 +318,6 @@ impl Engine {
         }
     }
 
-    fn is_system(&self, id: PortId) -> bool {
-        matches!(
-            self.ports.get(id.0 as usize),
-            Some(Some(PortState {
-                io: PortIo::System(_),
-                ..
-            }))
-        )
-    }
-
-    /// The kernel says links changed: every system port follows its interface (attached,
-    /// re-attached to a new ifindex, detached).
-    fn follow_links(&mut self) {
-        let Some(events) = &self.link_events else {
-            return;
-        };
-        if let Err(e) = events.drain() {
-            tracing::warn!(error = %e, "reading link events failed");
-        }
-        let mut changed = false;
-        for port in self.ports.iter_mut().flatten() {
-            if let PortIo::System(system) = &mut port.io {
-                changed |= system.refresh();
-            }
-        }
-        if changed {
-            self.update_sources();
-        }
-    }
-
-    /// Opens the link events socket for the first system port.
-    pub(super) fn need_link_events(&mut self) {
-        if self.link_events.is_none() {
-            match LinkEvents::open() {
-                Ok(events) => self.link_events = Some(events),
-                Err(e) => tracing::error!(
-                    error = %e,
-                    "no link events: system ports will not follow their interfaces"
-                ),
-            }
-        }
-    }
-
-    /// Reads a system port's socket: up to `BATCHES_PER_WAKE` batches, each decided and sent. A
-    /// failed read means the interface went down or away: the port follows it.
-    fn drain_system(&mut self, id: PortId, rx: &mut SystemRecvBatch, tx: &mut TxQueues) {
-        for _ in 0..BATCHES_PER_WAKE {
-            let Some(Some(PortState {
-                io: PortIo::System(system),
-                ..
-            })) = self.ports.get_mut(id.0 as usize)
-            else {
-                return;
-            };
-            let Some(socket) = system.socket() else {
-                return;
-            };
-            let n = match socket.recv(rx) {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::debug!(port = system.name(), error = %e, "system port read failed");
-                    if system.refresh() {
-                        self.update_sources();
-                    }
-                    return;
-                }
-            };
-            if n == 0 {
-                break;
-            }
-            self.system_batch(id, rx, n, tx);
-            self.flush(tx, rx.buffers());
-            if n < SYSTEM_BATCH {
-                break;
-            }
-        }
-    }
-
-    /// Frames from a system port: each behind its virtio-net header, as from an offloading TAP.
-    fn system_batch(&mut self, id: PortId, rx: &mut SystemRecvBatch, n: usize, tx: &mut TxQueues) {
-        let now = Instant::now();
-        for i in 0..n {
-            if rx.truncated(i) {
-                self.drops.add(DropReason::FrameTruncated);
-                continue;
-            }
-            let vnet = match offload::take_offload_work(rx.packet_mut(i)) {
-                Ok(v) => v,
-                Err(reason) => {
-                    self.drops.add(reason);
-                    continue;
-                }
-            };
-            self.clamp_syn(
-                id,
-                &mut rx.packet_mut(i)[vnet::HEADER_LEN..],
-                vnet.needs_csum(),
-            );
-            let (start, end) = rx.span(i);
-            let packet = rx.packet(i);
-            let bytes = &packet[vnet::HEADER_LEN..];
-            let frame = FrameRef {
-                buf: i,
-                range: start + vnet::HEADER_LEN..end,
-                bytes,
-                // A TAP without the virtio-net header takes the frame alone.
-                tap_bytes: if self.offload { packet } else { bytes },
-                packet: bytes,
-                overwritten: None,
-                vnet,
-            };
-            self.forward(id, frame, now, tx);
-        }
-    }
-
     fn tap_batch(&mut self, id: PortId, rx: &mut RecvBatch, n: usize, tx: &mut TxQueues) {
         let now = Instant::now();
         let skip = if self.offload { vnet::HEADER_LEN } else { 0 };
@@ -641,85 +528,6 @@ impl Engine {
         {
             self.answer_too_big(ingress, frame.bytes, limit, now);
         }
-    }
-
-    /// Lowers the MSS of a TCP SYN from a local port of a bridge with tunnels, so that its
-    /// connection's segments fit the smallest of them (`pmtu`).
-    #[inline]
-    fn clamp_syn(&self, ingress: PortId, frame: &mut [u8], partial: bool) {
-        let Some(Some(port)) = self.ports.get(ingress.0 as usize) else {
-            return;
-        };
-        let Some(Some(b)) = self.bridges.get(port.bridge) else {
-            return;
-        };
-        if let (true, Some(limit)) = (b.pmtu.mss_clamp, b.tunnel_frame) {
-            pmtu::clamp_syn(frame, limit, partial, &self.events);
-        }
-    }
-
-    /// Tells the sender of a frame too big for a tunnel carrying at most `limit` bytes, by ICMP
-    /// out of the port it came in on, so path MTU discovery works (rate limited per bridge).
-    #[cold]
-    fn answer_too_big(&mut self, ingress: PortId, frame: &[u8], limit: u32, now: Instant) {
-        let Some(Some(port)) = self.ports.get(ingress.0 as usize) else {
-            return;
-        };
-        let Some(Some(b)) = self.bridges.get_mut(port.bridge) else {
-            return;
-        };
-        if !b.pmtu.icmp_too_big {
-            return;
-        }
-        let mtu = pmtu::ip_mtu(frame, limit);
-        let Some(len) = too_big::reply(frame, mtu, &mut self.icmp[vnet::HEADER_LEN..]) else {
-            return;
-        };
-        if !b.icmp_bucket.take(now) {
-            self.events.add(Event::TooBigIcmpLimited);
-            return;
-        }
-        VnetHeader::PLAIN.emit(&mut self.icmp[..vnet::HEADER_LEN]);
-        let packet = &self.icmp[..vnet::HEADER_LEN + len];
-        match &port.io {
-            PortIo::Internal(tap) => {
-                let bytes = if self.offload {
-                    packet
-                } else {
-                    &packet[vnet::HEADER_LEN..]
-                };
-                write_tap(tap, &port.counters, bytes, 1, len, &self.drops);
-            }
-            PortIo::System(system) => send_system_one(
-                system,
-                &port.counters,
-                packet,
-                1,
-                len,
-                &mut self.icmp_scratch,
-                &self.drops,
-            ),
-            PortIo::Tunnel(_) => return,
-        }
-        self.events.add(Event::TooBigIcmpSent);
-    }
-
-    /// Recomputes a bridge's tunnel frame limit (for MSS clamping) after its ports changed.
-    pub(super) fn update_tunnel_frame(&mut self, idx: usize) {
-        let Some(Some(b)) = self.bridges.get_mut(idx) else {
-            return;
-        };
-        b.tunnel_frame = b
-            .ports
-            .iter()
-            .filter_map(|id| {
-                let port = self.ports.get(id.0 as usize)?.as_ref()?;
-                port.is_tunnel().then(|| port.view(*id))
-            })
-            // A large_frames tunnel takes segments of any size: the transport fragments them.
-            .filter(|v| !v.whole_gso)
-            .filter_map(|v| v.max_frame)
-            .min();
     }
 
     /// The port a frame from a tunnel is coalesced for, if it goes to exactly one port that
