@@ -28,6 +28,7 @@ fn tunnel(key: Option<u32>) -> TunnelConfig {
         ttl: 64,
         tos: 0,
         large_frames: false,
+        df_default: true,
     }
 }
 

@@ -352,11 +352,14 @@ pub fn serve(state: &Mutex<DaemonState>, conn: &mut StreamConn, args: &[String])
                 "capturing on {port} (bridge {bridge}, GRE to {}): inner Ethernet frames (--outer for the GRE packets); Ctrl-C to stop",
                 c.remote_ip
             ),
-            PortKind::Internal { .. } if outer => {
+            PortKind::Internal { .. } | PortKind::System if outer => {
                 return usage(&format!(
-                    "--outer needs a GRE port: {port} is an internal port, its frames have no outer header"
+                    "--outer needs a GRE port: {port} is not a tunnel, its frames have no outer header"
                 ));
             }
+            PortKind::System => format!(
+                "capturing on {port} (bridge {bridge}, system): Ethernet frames; Ctrl-C to stop"
+            ),
             PortKind::Internal { .. } => format!(
                 "capturing on {port} (bridge {bridge}, internal): Ethernet frames; Ctrl-C to stop"
             ),

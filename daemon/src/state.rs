@@ -22,6 +22,20 @@ pub struct DaemonState {
     pub started: Instant,
 }
 
+impl DaemonState {
+    /// Why each interface is not (fully) carrying traffic: what the configuration could not
+    /// apply, and system ports whose interface is missing now.
+    pub fn interface_errors(&self, stats: &[PortStats]) -> BTreeMap<String, String> {
+        let mut errors = self.errors.clone();
+        for s in stats {
+            if let Some(e) = &s.error {
+                errors.entry(s.name.clone()).or_insert_with(|| e.clone());
+            }
+        }
+        errors
+    }
+}
+
 /// What the configuration asks the datapath for one interface.
 fn desired_kind(name: &str, iface: &Interface) -> Result<PortKind, String> {
     match iface.kind {
@@ -32,9 +46,8 @@ fn desired_kind(name: &str, iface: &Interface) -> Result<PortKind, String> {
             .gre_options_named(name)
             .map(PortKind::Tunnel)
             .map_err(|e| e.to_string()),
-        InterfaceType::System => Err(format!(
-            "could not open network device {name} (No such device): grebe has internal and gre ports only (set interface {name} type=internal or type=gre)"
-        )),
+        // Whether the interface exists is the datapath's to follow: the port waits for it.
+        InterfaceType::System => Ok(PortKind::System),
     }
 }
 
@@ -113,6 +126,7 @@ impl DaemonState {
                         ageing: s.mac_aging_time,
                     },
                     split_horizon: s.tunnel_split_horizon,
+                    pmtu: pmtu_settings(name, b),
                 },
                 Err(e) => {
                     tracing::error!(bridge = %name, error = %e, "bad bridge settings");
@@ -169,6 +183,24 @@ impl DaemonState {
         if let Err(e) = dp.sync() {
             tracing::error!(error = %e, "datapath is not running");
         }
+    }
+}
+
+/// The bridge's path MTU helpers: `other_config:mss-clamp` and `other_config:icmp-too-big`,
+/// each `true` (the default) or `false`. Another value is logged and the default kept, as OVS
+/// does with a bridge's other_config it cannot parse.
+fn pmtu_settings(bridge: &str, b: &Bridge) -> datapath::PmtuSettings {
+    let flag = |key: &str| match b.other_config.get(key).map(String::as_str) {
+        None | Some("true") => true,
+        Some("false") => false,
+        Some(other) => {
+            tracing::warn!(%bridge, "other_config:{key}={other} must be true or false; using true");
+            true
+        }
+    };
+    datapath::PmtuSettings {
+        mss_clamp: flag("mss-clamp"),
+        icmp_too_big: flag("icmp-too-big"),
     }
 }
 
@@ -231,7 +263,10 @@ impl<'a> Live<'a> {
 
 impl vsctl::LiveState for Live<'_> {
     fn interface_error(&self, iface: &str) -> Option<String> {
-        self.errors.get(iface).cloned()
+        self.errors
+            .get(iface)
+            .cloned()
+            .or_else(|| self.stats.get(iface)?.error.clone())
     }
 
     fn interface_statistics(&self, iface: &str) -> Vec<(String, u64)> {
@@ -239,13 +274,23 @@ impl vsctl::LiveState for Live<'_> {
             return Vec::new();
         };
         let c = s.counters;
+        // A port with an interface: the kernel's own drop and error counts are added, as OVS
+        // reports a netdev's; grebe's own refusals are in tx_dropped too.
+        let k = s.kernel.unwrap_or_default();
         let mut stats = vec![
             ("rx_bytes".into(), c.rx_bytes),
             ("rx_packets".into(), c.rx_packets),
             ("tx_bytes".into(), c.tx_bytes),
-            ("tx_dropped".into(), c.tx_dropped),
+            ("tx_dropped".into(), c.tx_dropped + k.tx_dropped),
             ("tx_packets".into(), c.tx_packets),
         ];
+        if s.kernel.is_some() {
+            stats.extend([
+                ("rx_dropped".into(), k.rx_dropped),
+                ("rx_errors".into(), k.rx_errors),
+                ("tx_errors".into(), k.tx_errors),
+            ]);
+        }
         // OVS's names for a port's BPDU counts (its Port table statistics).
         if c.bpdu_tx + c.bpdu_rx + c.bpdu_errors > 0 {
             stats.extend([

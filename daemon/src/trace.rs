@@ -379,6 +379,12 @@ fn port_ref(p: &BridgePort) -> PortRef {
             kind: "gre",
             remote_ip: c.ipv4_ends().ok().map(|(remote, _)| remote),
         },
+        PortKind::System => PortRef {
+            name: p.name.clone(),
+            port_no: p.id.0,
+            kind: "system",
+            remote_ip: None,
+        },
     }
 }
 
@@ -592,7 +598,7 @@ fn gated_view<'p>(p: &'p BridgePort, closed: &BTreeMap<PortId, stp::PortState>) 
 /// its path MTU less its outer headers.
 fn port_view(p: &BridgePort, gate: Gate) -> PortView<'_> {
     match p.kind {
-        PortKind::Internal { .. } => PortView {
+        PortKind::Internal { .. } | PortKind::System => PortView {
             vlan: &p.vlan,
             ..PortView::internal(p.id, gate)
         },
@@ -601,9 +607,11 @@ fn port_view(p: &BridgePort, gate: Gate) -> PortView<'_> {
             vlan: &p.vlan,
             tunnel: true,
             gate,
+            // DF clear (df_default=false): the transport fragments what does not fit.
             max_frame: p
                 .mtu
                 .zip(c.outer_header().ok())
+                .filter(|_| c.df_default)
                 .map(|(mtu, h)| mtu.saturating_sub(h.len() as u32)),
             whole_gso: c.large_frames,
         },

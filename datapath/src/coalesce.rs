@@ -8,8 +8,9 @@ use encap::vnet::{self, VnetHeader};
 use learning::PortId;
 
 use crate::counters::DropCounters;
-use crate::forward::write_tap;
+use crate::forward::{send_system_one, write_tap};
 use crate::port::{PortIo, PortState};
+use crate::sys::SystemSendScratch;
 use crate::vlan::{HEAD_LEN, Retag};
 
 /// One frame being built from consecutive TCP segments (see `encap::gro`).
@@ -24,6 +25,8 @@ pub(crate) struct Coalescer {
     first: TcpSegment,
     end_seq: u32,
     psh: bool,
+    /// For a system port target: the one-message `sendmmsg`'s headers.
+    scratch: SystemSendScratch,
 }
 
 impl Default for Coalescer {
@@ -42,6 +45,7 @@ impl Default for Coalescer {
             },
             end_seq: 0,
             psh: false,
+            scratch: SystemSendScratch::default(),
         }
     }
 }
@@ -152,17 +156,27 @@ impl Coalescer {
         let Some(Some(port)) = ports.get(self.port.0 as usize) else {
             return;
         };
-        let PortIo::Internal(tap) = &port.io else {
-            return;
-        };
-        write_tap(
-            tap,
-            &port.counters,
-            &self.buf[..end],
-            segments,
-            bytes,
-            drops,
-        );
+        match &port.io {
+            PortIo::Internal(tap) => write_tap(
+                tap,
+                &port.counters,
+                &self.buf[..end],
+                segments,
+                bytes,
+                drops,
+            ),
+            // A veth takes the whole GSO frame, as a TAP does.
+            PortIo::System(system) => send_system_one(
+                system,
+                &port.counters,
+                &self.buf[..end],
+                segments,
+                bytes,
+                &mut self.scratch,
+                drops,
+            ),
+            PortIo::Tunnel(_) => {}
+        }
     }
 }
 

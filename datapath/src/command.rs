@@ -7,6 +7,7 @@ use std::sync::mpsc;
 use learning::{PortId, SharedMacTable};
 
 use crate::monitor::MonitorSink;
+use crate::pmtu::PmtuSettings;
 use crate::port::link::Link;
 use crate::port::{PortState, TunnelPort};
 use crate::tree::TreeSettings;
@@ -17,6 +18,11 @@ pub(crate) enum Command {
         idx: usize,
         table: Arc<SharedMacTable>,
         split_horizon: bool,
+        pmtu: PmtuSettings,
+    },
+    SetPmtu {
+        idx: usize,
+        pmtu: PmtuSettings,
     },
     SetSplitHorizon {
         idx: usize,

@@ -160,6 +160,71 @@ impl DropCounters {
     }
 }
 
+macro_rules! events {
+    ($($variant:ident => $name:literal, $doc:literal;)*) => {
+        /// What grebe did to frames besides forwarding them, for path MTU's sake.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Event {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl Event {
+            pub const ALL: &'static [Event] = &[$(Event::$variant,)*];
+
+            /// Stable snake_case name, as `dpif/show` prints it.
+            pub fn name(self) -> &'static str {
+                match self { $(Event::$variant => $name,)* }
+            }
+
+            pub fn description(self) -> &'static str {
+                match self { $(Event::$variant => $doc,)* }
+            }
+        }
+    };
+}
+
+events! {
+    MssClamped => "mss_clamped", "A TCP SYN entering a tunnel had its MSS lowered to what the tunnel carries.";
+    TooBigIcmpSent => "too_big_icmp_sent", "A frame too big for its tunnel was answered with ICMP fragmentation-needed / packet-too-big.";
+    TooBigIcmpLimited => "too_big_icmp_rate_limited", "An ICMP too-big answer was due but the bridge's rate limit held it back.";
+}
+
+/// Events by kind, written by one datapath thread.
+#[derive(Debug)]
+#[repr(align(64))]
+pub struct EventCounters {
+    counts: [AtomicU64; Event::ALL.len()],
+}
+
+impl Default for EventCounters {
+    fn default() -> Self {
+        EventCounters {
+            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl EventCounters {
+    #[inline]
+    pub(crate) fn add(&self, event: Event) {
+        bump(&self.counts[event as usize], 1);
+    }
+
+    pub fn get(&self, event: Event) -> u64 {
+        self.counts[event as usize].load(Relaxed)
+    }
+}
+
+impl PerWriter<EventCounters> {
+    /// Every event with its count summed over the writers, zeros included.
+    pub(crate) fn snapshot(&self) -> Vec<(Event, u64)> {
+        Event::ALL
+            .iter()
+            .map(|e| (*e, self.blocks.iter().map(|b| b.get(*e)).sum()))
+            .collect()
+    }
+}
+
 /// One port's traffic as one datapath thread saw it, written by that thread only. Eight
 /// counters: one cache line, which no other writer shares.
 #[derive(Debug, Default)]

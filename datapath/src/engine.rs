@@ -2,8 +2,12 @@
 //! the raw GRE socket and the TAPs, reads a batch, and for each frame runs the bridge's decision
 //! and hands the frame to `forward`; between batches it applies the control side's `Command`s
 //! (`engine::commands`) and runs the timers (MAC ageing, spanning tree, neighbour probes).
+//! System ports' sockets and link events are `engine::system`'s; MSS clamping and ICMP too-big
+//! answers `engine::mtu`'s.
 
 mod commands;
+mod mtu;
+mod system;
 
 use std::net::IpAddr;
 use std::ops::Range;
@@ -20,17 +24,19 @@ use learning::{PortId, SharedMacTable};
 
 use crate::coalesce::Coalescer;
 use crate::command::Command;
-use crate::counters::{DropCounters, DropReason, bump};
+use crate::counters::{DropCounters, DropReason, EventCounters, bump};
 use crate::forward::{TunnelSockets, TxQueues, output};
 use crate::frame::FrameRef;
 use crate::monitor::Watchers;
 use crate::offload;
 use crate::pipeline::{self, Action, Delivery, Exclusion, PortView, Rules, should_deliver};
+use crate::pmtu::{PmtuSettings, TokenBucket};
 use crate::port::tunnel::NoTunnel;
 use crate::port::{PortIo, PortState, Source, TunnelMap};
-use crate::sys::{self, MAX_BATCH, RecvBatch};
+use crate::sys::{self, LinkEvents, MAX_BATCH, RecvBatch, SystemRecvBatch, SystemSendScratch};
 use crate::tree::{self, Tree};
 use crate::vlan::{FrameVlan, Retag, TRUNK_ALL};
+use encap::too_big;
 
 /// Frames read from a TAP per batch when they may be 64 KB each.
 const TAP_BATCH_OFFLOAD: usize = 8;
@@ -45,6 +51,11 @@ pub(crate) struct BridgeState {
     pub(crate) ports: Vec<PortId>,
     pub(crate) split_horizon: bool,
     pub(crate) tree: Option<Tree>,
+    pub(crate) pmtu: PmtuSettings,
+    /// The smallest frame limit of the bridge's tunnels (that have one): what a SYN's MSS is
+    /// clamped to. Kept up to date as ports come, go and change.
+    pub(crate) tunnel_frame: Option<u32>,
+    pub(crate) icmp_bucket: TokenBucket,
 }
 
 impl BridgeState {
@@ -64,12 +75,21 @@ pub(crate) struct Engine {
     wake: UnixDatagram,
     commands: mpsc::Receiver<Command>,
     drops: Arc<DropCounters>,
+    events: Arc<EventCounters>,
+    /// An ICMP too-big answer being built: virtio-net header, then the frame. Allocated once.
+    icmp: Box<[u8]>,
+    icmp_scratch: SystemSendScratch,
     bridges: Vec<Option<BridgeState>>,
     /// Indexed by port number.
     ports: Vec<Option<PortState>>,
     tunnels: TunnelMap,
     /// What the loop polls, in order.
     sources: Vec<Source>,
+    /// The kernel's link events, opened with the first system port: they, not a timer, tell
+    /// system ports that their interface came, went or was made again.
+    link_events: Option<LinkEvents>,
+    /// `sources` was rebuilt since the last poll.
+    sources_changed: bool,
     /// Frames to and from TAPs carry a virtio-net header.
     offload: bool,
     /// Scratch: the ports the current frame goes to.
@@ -92,6 +112,7 @@ impl Engine {
         wake: UnixDatagram,
         commands: mpsc::Receiver<Command>,
         drops: Arc<DropCounters>,
+        events: Arc<EventCounters>,
         offload: bool,
     ) -> Engine {
         Engine {
@@ -99,10 +120,15 @@ impl Engine {
             wake,
             commands,
             drops,
+            events,
+            icmp: vec![0; vnet::HEADER_LEN + too_big::MAX_REPLY_LEN].into_boxed_slice(),
+            icmp_scratch: SystemSendScratch::default(),
             bridges: Vec::new(),
             ports: Vec::new(),
             tunnels: TunnelMap::default(),
             sources: vec![Source::Wake, Source::Tunnels],
+            link_events: None,
+            sources_changed: false,
             offload,
             targets: Vec::new(),
             coalescer: Coalescer::default(),
@@ -112,6 +138,8 @@ impl Engine {
 
     pub(crate) fn run(&mut self) {
         let mut rx = RecvBatch::new();
+        // Zeroed on allocation: pages are only made resident when a system port fills them.
+        let mut system_rx = SystemRecvBatch::new();
         let mut tx = TxQueues::default();
         let mut pollfds = Vec::new();
         let mut ready = Vec::new();
@@ -132,7 +160,7 @@ impl Engine {
                 if now >= next_tree_tick {
                     next_tree_tick = now + tree::TICK;
                     self.run_trees(now, &mut tx);
-                    self.flush(&mut tx, &rx);
+                    self.flush(&mut tx, rx.buffers());
                 }
                 timeout = timeout.min(next_tree_tick.saturating_duration_since(now));
             }
@@ -142,9 +170,20 @@ impl Engine {
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
             }
+            self.sources_changed = false;
             for i in 0..self.sources.len() {
+                // A drain that attached or detached a system port rebuilt the poll set: the
+                // readiness flags no longer line up with it, so poll again.
+                if self.sources_changed {
+                    break;
+                }
                 if ready.get(i) == Some(&true) {
-                    self.drain(self.sources[i], &mut rx, &mut tx);
+                    match self.sources[i] {
+                        Source::Port(id) if self.is_system(id) => {
+                            self.drain_system(id, &mut system_rx, &mut tx)
+                        }
+                        source => self.drain(source, &mut rx, &mut tx),
+                    }
                 }
             }
             let now = Instant::now();
@@ -205,6 +244,7 @@ impl Engine {
         match source {
             Source::Wake => Some(self.wake.as_fd()),
             Source::Tunnels => Some(self.sockets.raw.as_fd()),
+            Source::LinkEvents => self.link_events.as_ref().map(|e| e.as_fd()),
             Source::Port(id) => self.ports.get(id.0 as usize)?.as_ref()?.io.poll_fd(),
         }
     }
@@ -212,8 +252,12 @@ impl Engine {
     /// Rebuilds the poll set after ports came or went: the wake socket, the tunnels' socket,
     /// then every port with a device of its own.
     pub(super) fn update_sources(&mut self) {
+        self.sources_changed = true;
         self.sources.clear();
         self.sources.extend([Source::Wake, Source::Tunnels]);
+        if self.link_events.is_some() {
+            self.sources.push(Source::LinkEvents);
+        }
         let own = self.ports.iter().enumerate().filter_map(|(i, p)| {
             let p = p.as_ref()?;
             p.io.polls_itself()
@@ -229,6 +273,7 @@ impl Engine {
                 let mut sink = [0u8; 64];
                 while self.wake.recv(&mut sink).is_ok() {}
             }
+            Source::LinkEvents => self.follow_links(),
             Source::Tunnels => {
                 for _ in 0..BATCHES_PER_WAKE {
                     let n = match self.sockets.raw.recv(rx) {
@@ -242,7 +287,7 @@ impl Engine {
                         break;
                     }
                     self.tunnel_batch(rx, n, tx);
-                    self.flush(tx, rx);
+                    self.flush(tx, rx.buffers());
                     if n < MAX_BATCH {
                         break;
                     }
@@ -266,7 +311,7 @@ impl Engine {
                         break;
                     }
                     self.tap_batch(id, rx, n, tx);
-                    self.flush(tx, rx);
+                    self.flush(tx, rx.buffers());
                     if n < limit {
                         break;
                     }
@@ -290,6 +335,9 @@ impl Engine {
             } else {
                 VnetHeader::PLAIN
             };
+            if let Some(frame) = rx.packet_mut(i).get_mut(skip..) {
+                self.clamp_syn(id, frame, vnet.needs_csum());
+            }
             let packet = rx.packet(i);
             let Some(bytes) = packet.get(skip..) else {
                 self.drops.add(DropReason::FrameTruncated);
@@ -432,7 +480,7 @@ impl Engine {
         if watched {
             self.monitors
                 .rx(ingress, &frame, action.verdict(), &targets);
-        } else if let Some((tap, retag)) = self.coalescible_target(from.tunnel, &targets, vlan)
+        } else if let Some((tap, retag)) = self.coalescible_target(from.tunnel, &targets, vlan, tx)
             && let Some(segment) = gro::tcp4_segment(frame.bytes)
             && self
                 .coalescer
@@ -445,6 +493,8 @@ impl Engine {
         if self.coalescer.is_pending() {
             self.coalescer.flush(&self.ports, &self.drops);
         }
+        // The smallest frame limit of a tunnel that refused the frame as too big.
+        let mut too_big_for = None;
         for &p in &targets {
             let Some(Some(port)) = self.ports.get_mut(p.0 as usize) else {
                 // Learned on a port deleted since: the table flush races this batch.
@@ -470,6 +520,8 @@ impl Engine {
                 Err(_) => {
                     bump(&port.counters.tx_dropped, 1);
                     self.drops.add(DropReason::TooBig);
+                    let limit = port.view(p).max_frame.unwrap_or(u32::MAX);
+                    too_big_for = Some(too_big_for.map_or(limit, |l: u32| l.min(limit)));
                     continue;
                 }
             }
@@ -488,28 +540,50 @@ impl Engine {
             }
         }
         self.targets = targets;
+        // A TSO frame too big is answered too: the sender's TCP matches the error by the
+        // ports it quotes and lowers its MSS, which path MTU discovery is there for.
+        if let Some(limit) = too_big_for
+            && !from.tunnel
+        {
+            self.answer_too_big(ingress, frame.bytes, limit, now);
+        }
     }
 
-    /// The TAP a frame from a tunnel is coalesced for, if it goes to exactly one internal port
-    /// that carries its VLAN and takes GSO frames, with what the port does to the tag.
+    /// The port a frame from a tunnel is coalesced for, if it goes to exactly one port that
+    /// carries its VLAN and takes GSO frames (an internal port with offloads, or a system port:
+    /// its socket always speaks the virtio-net header), with what the port does to the tag.
     #[inline]
     fn coalescible_target(
         &self,
         from_tunnel: bool,
         targets: &[PortId],
         vlan: FrameVlan,
+        tx: &TxQueues,
     ) -> Option<(PortId, Retag)> {
         match targets {
-            [p] if from_tunnel && self.offload => match self.ports.get(p.0 as usize) {
-                Some(Some(port)) if !port.is_tunnel() => Some((*p, vlan.retag(&port.vlan)?)),
+            [p] if from_tunnel => match self.ports.get(p.0 as usize) {
+                Some(Some(
+                    port @ PortState {
+                        io: PortIo::Internal(_),
+                        ..
+                    },
+                )) if self.offload => Some((*p, vlan.retag(&port.vlan)?)),
+                // The coalesced frame is sent at once, frames queued for system ports at the
+                // end of the batch: none may be waiting, or the coalesced one would overtake.
+                Some(Some(
+                    port @ PortState {
+                        io: PortIo::System(_),
+                        ..
+                    },
+                )) if tx.system.is_empty() => Some((*p, vlan.retag(&port.vlan)?)),
                 _ => None,
             },
             _ => None,
         }
     }
 
-    /// Sends the queued tunnel packets.
-    fn flush(&mut self, tx: &mut TxQueues, rx: &RecvBatch) {
-        self.sockets.send(tx, rx, &self.ports, &self.drops);
+    /// Sends the queued tunnel and system port packets, whose frames are in `bufs`.
+    fn flush(&mut self, tx: &mut TxQueues, bufs: &[Box<[u8]>]) {
+        self.sockets.send(tx, bufs, &self.ports, &self.drops);
     }
 }

@@ -8,9 +8,9 @@ use learning::PortId;
 
 use crate::counters::{DropCounters, DropReason, PortCounters, bump};
 use crate::frame::FrameRef;
-use crate::offload::{queue_large, queue_segments};
-use crate::port::{InternalPort, PortIo, PortState, TunnelPort};
-use crate::sys::{PacketTx, RawGre, RecvBatch, SendBatch, SendEntry};
+use crate::offload::{self, queue_fragmenting, queue_large, queue_segments};
+use crate::port::{InternalPort, PortIo, PortState, SystemPort, TunnelPort};
+use crate::sys::{PacketTx, RawGre, SendBatch, SendEntry, SystemSendScratch};
 use crate::vlan::{HEAD_LEN, Retag};
 use encap::ipv4;
 use encap::vnet::Gso;
@@ -23,6 +23,113 @@ pub(crate) struct TxQueues {
     pub(crate) gre: SendBatch,
     pub(crate) link: SendBatch,
     pub(crate) large: SendBatch,
+    pub(crate) system: SystemQueue,
+}
+
+/// Frames for system ports waiting for the next `sendmmsg`, each with the virtio-net header it
+/// is sent with; the frame stays in its receive buffer.
+#[derive(Default)]
+pub(crate) struct SystemQueue {
+    entries: Vec<SystemEntry>,
+    /// Scratch, reused: the ports with entries, and one port's entries.
+    ports: Vec<u32>,
+    group: Vec<SystemEntry>,
+    scratch: SystemSendScratch,
+}
+
+#[derive(Clone, Copy)]
+struct SystemEntry {
+    port: u32,
+    buf: u16,
+    /// The rest of the frame after `head`, in its receive buffer.
+    frame: (u32, u32),
+    vnet: [u8; encap::vnet::HEADER_LEN],
+    /// The frame's first bytes as they leave (the VLAN tag pushed, popped or rewritten); empty
+    /// when it leaves as it came.
+    head: [u8; HEAD_LEN],
+    head_len: u8,
+}
+
+impl SystemEntry {
+    /// The frame's length as it leaves.
+    fn len(&self) -> usize {
+        (self.frame.1 - self.frame.0) as usize + usize::from(self.head_len)
+    }
+}
+
+impl SystemQueue {
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    #[inline]
+    fn push(&mut self, port: PortId, frame: &FrameRef<'_>, retag: Retag) {
+        let mut head = [0u8; HEAD_LEN];
+        let (n, rest) = retag.head(frame.bytes, &mut head);
+        let mut vnet = [0; encap::vnet::HEADER_LEN];
+        frame.vnet.moved_by(retag.len_change()).emit(&mut vnet);
+        self.entries.push(SystemEntry {
+            port: port.0,
+            buf: frame.buf as u16,
+            frame: ((frame.range.start + rest) as u32, frame.range.end as u32),
+            vnet,
+            head,
+            head_len: n as u8,
+        });
+    }
+
+    /// Sends the queued frames from `bufs`, one `sendmmsg` per port, and counts each outcome.
+    pub(crate) fn send(
+        &mut self,
+        bufs: &[Box<[u8]>],
+        ports: &[Option<PortState>],
+        drops: &DropCounters,
+    ) {
+        if self.entries.is_empty() {
+            return;
+        }
+        self.ports.clear();
+        for e in &self.entries {
+            if !self.ports.contains(&e.port) {
+                self.ports.push(e.port);
+            }
+        }
+        for &p in &self.ports {
+            self.group.clear();
+            self.group
+                .extend(self.entries.iter().filter(|e| e.port == p).copied());
+            let Some(Some(port)) = ports.get(p as usize) else {
+                continue;
+            };
+            let PortIo::System(system) = &port.io else {
+                continue;
+            };
+            let Some(socket) = system.socket() else {
+                bump(&port.counters.tx_dropped, self.group.len() as u64);
+                for _ in 0..self.group.len() {
+                    drops.add(DropReason::PortDown);
+                }
+                continue;
+            };
+            let group = &self.group;
+            let packets = group.iter().map(|e| {
+                [
+                    &e.vnet[..],
+                    &e.head[..usize::from(e.head_len)],
+                    &bufs[usize::from(e.buf)][e.frame.0 as usize..e.frame.1 as usize],
+                ]
+            });
+            socket.send(packets, &mut self.scratch, |i, result| match result {
+                Ok(()) => port.counters.tx(group[i].len()),
+                Err(e) => {
+                    bump(&port.counters.tx_dropped, 1);
+                    drops.add(tx_failure(&e));
+                }
+            });
+        }
+        self.entries.clear();
+    }
 }
 
 impl TxQueues {
@@ -38,10 +145,11 @@ impl TxQueues {
     }
 }
 
-/// Sends the frame out of `port`: written to a TAP now, or queued with its own outer headers for
-/// the next `sendmmsg`. `retag` is what the port does to its VLAN tag: the changed first bytes
-/// go in a piece of their own in front of the rest of the frame, which stays where it is (other
-/// ports may be sending the frame as it came).
+/// Sends the frame out of `port`: written to a TAP now, or queued (with its own outer headers for
+/// a tunnel, with its virtio-net header for a system port) for the next `sendmmsg`. `retag` is
+/// what the port does to its VLAN tag: the changed first bytes go in a piece of their own in
+/// front of the rest of the frame, which stays where it is (other ports may be sending the
+/// frame as it came).
 #[inline]
 pub(crate) fn output(
     id: PortId,
@@ -61,13 +169,30 @@ pub(crate) fn output(
             drops,
         ),
         PortIo::Internal(tap) => write_tap_retagged(tap, &port.counters, frame, retag, drops),
+        PortIo::System(system) => {
+            if system.socket().is_some() {
+                tx.system.push(id, frame, retag);
+            } else {
+                bump(&port.counters.tx_dropped, 1);
+                drops.add(DropReason::PortDown);
+            }
+        }
         PortIo::Tunnel(t) => {
+            // DF clear (`df_default=false`): what does not fit the path goes by the socket
+            // whose kernel fragments it.
+            let fragment = !t.config.df_default
+                && offload::frame_size(frame.bytes, &frame.vnet)
+                    .segment
+                    .unwrap_or(frame.bytes.len() as u32)
+                    > t.max_frame();
             let result = match (frame.vnet.gso(), t.config.large_frames) {
+                (Gso::None, _) if fragment => queue_fragmenting(id, t, frame, retag, &mut tx.large),
                 (Gso::None, _) => {
                     let queue = tx.for_tunnel(t);
                     queue_frame(id, t, frame, retag, queue)
                 }
-                (_, true) => queue_large(id, t, frame, retag, &mut tx.large),
+                (_, true) => queue_large(id, t, frame, retag, &mut tx.large, true),
+                (_, false) if fragment => queue_large(id, t, frame, retag, &mut tx.large, false),
                 (_, false) => {
                     let queue = tx.for_tunnel(t);
                     queue_segments(id, t, frame, retag, queue)
@@ -96,7 +221,7 @@ pub(crate) fn write_tap(
         Ok(_) => counters.tx_many(frames, len),
         Err(e) => {
             bump(&counters.tx_dropped, frames);
-            let reason = tap_write_failure(&e);
+            let reason = tx_failure(&e);
             for _ in 0..frames {
                 drops.add(reason);
             }
@@ -130,14 +255,47 @@ fn write_tap_retagged(
         Ok(_) => counters.tx(len),
         Err(e) => {
             bump(&counters.tx_dropped, 1);
-            drops.add(tap_write_failure(&e));
+            drops.add(tx_failure(&e));
         }
     }
 }
 
-/// Why a TAP refused a frame: EIO means the interface is down.
-fn tap_write_failure(e: &io::Error) -> DropReason {
-    if e.raw_os_error() == Some(libc::EIO) {
+/// Sends one frame behind its virtio-net header (`packet`) to a system port now (a coalesced
+/// frame, `frames` segments of `len` bytes in all) and counts the outcome.
+pub(crate) fn send_system_one(
+    system: &SystemPort,
+    counters: &PortCounters,
+    packet: &[u8],
+    frames: u64,
+    len: usize,
+    scratch: &mut SystemSendScratch,
+    drops: &DropCounters,
+) {
+    let (header, frame) = packet.split_at(encap::vnet::HEADER_LEN.min(packet.len()));
+    let mut failure = Some(DropReason::PortDown);
+    if let Some(socket) = system.socket() {
+        socket.send([[header, &[], frame]], scratch, |_, result| {
+            failure = result.err().map(|e| tx_failure(&e));
+        });
+    }
+    match failure {
+        None => counters.tx_many(frames, len),
+        Some(reason) => {
+            bump(&counters.tx_dropped, frames);
+            for _ in 0..frames {
+                drops.add(reason);
+            }
+        }
+    }
+}
+
+/// Why a TAP or an interface refused a frame: EIO (a TAP) and ENETDOWN (a packet socket) mean
+/// the interface is down.
+fn tx_failure(e: &io::Error) -> DropReason {
+    if matches!(
+        e.raw_os_error(),
+        Some(libc::EIO | libc::ENETDOWN | libc::ENXIO)
+    ) {
         DropReason::PortDown
     } else {
         DropReason::TxFailed
@@ -203,16 +361,17 @@ impl TunnelSockets {
     pub(crate) fn send(
         &mut self,
         tx: &mut TxQueues,
-        rx: &RecvBatch,
+        bufs: &[Box<[u8]>],
         ports: &[Option<PortState>],
         drops: &DropCounters,
     ) {
-        send_counted(&self.raw, &mut tx.gre, rx, ports, drops, 0);
+        tx.system.send(bufs, ports, drops);
+        send_counted(&self.raw, &mut tx.gre, bufs, ports, drops, 0);
         if !tx.link.is_empty() {
             match &mut self.packet_tx {
                 Some(packet_tx) => packet_tx.send(
                     &mut tx.link,
-                    rx.buffers(),
+                    bufs,
                     |tag| match ports.get(tag as usize) {
                         Some(Some(PortState {
                             io: PortIo::Tunnel(t),
@@ -231,7 +390,7 @@ impl TunnelSockets {
         }
         match &self.raw_large {
             // The kernel writes the outer IPv4 header of these.
-            Some(raw) => send_counted(raw, &mut tx.large, rx, ports, drops, ipv4::HEADER_LEN),
+            Some(raw) => send_counted(raw, &mut tx.large, bufs, ports, drops, ipv4::HEADER_LEN),
             None => {
                 for _ in 0..tx.large.len() {
                     drops.add(DropReason::TxFailed);
@@ -247,7 +406,7 @@ impl TunnelSockets {
 fn send_counted(
     raw: &RawGre,
     queue: &mut SendBatch,
-    rx: &RecvBatch,
+    bufs: &[Box<[u8]>],
     ports: &[Option<PortState>],
     drops: &DropCounters,
     kernel_header: usize,
@@ -255,7 +414,7 @@ fn send_counted(
     if queue.is_empty() {
         return;
     }
-    raw.send(queue, rx.buffers(), count_sent(ports, drops, kernel_header));
+    raw.send(queue, bufs, count_sent(ports, drops, kernel_header));
 }
 
 /// Counts one sent (or refused) tunnel packet against its port.

@@ -17,14 +17,17 @@ use std::time::Instant;
 use learning::{EntryInfo, Learned, PortId, SharedMacTable};
 
 use crate::command::Command;
-use crate::counters::{DropCounters, DropReason, PerWriter, PortCounters, PortCountersSnapshot};
+use crate::counters::{
+    DropCounters, DropReason, Event, EventCounters, PerWriter, PortCounters, PortCountersSnapshot,
+};
 use crate::engine::Engine;
 use crate::forward::TunnelSockets;
 use crate::monitor::{self, Monitor, MonitorSpec};
 use crate::pipeline::Gate;
+use crate::pmtu::PmtuSettings;
 use crate::port::link::{self, Link};
 use crate::port::tunnel::TunnelAddressError;
-use crate::port::{PortIo, PortState, TunnelConfig, TunnelPort};
+use crate::port::{PortIo, PortState, SystemStatus, TunnelConfig, TunnelPort};
 use crate::sys::{self, PacketTx, RawGre, TapError};
 use crate::tree::{TreePortSettings, TreeSettings};
 use crate::vlan::PortVlan;
@@ -100,6 +103,8 @@ pub struct BridgeSettings {
     pub table: learning::Config,
     /// Never flood a frame that came from a tunnel to another tunnel.
     pub split_horizon: bool,
+    /// MSS clamping and ICMP too-big answers at the tunnels' entry.
+    pub pmtu: PmtuSettings,
 }
 
 /// What a port is.
@@ -110,6 +115,9 @@ pub enum PortKind {
         mtu_request: Option<u32>,
     },
     Tunnel(TunnelConfig),
+    /// An existing interface of the daemon's namespace (a veth, a tap another process holds, a
+    /// NIC); grebe never changes its MTU. It may not exist yet: the port waits for it.
+    System,
 }
 
 /// One port's counters and state, for `dpif/show` and `get interface P statistics`.
@@ -128,8 +136,54 @@ pub struct PortStats {
     /// Tunnels sending by the packet socket: the interface their packets leave by.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
+    /// OVS's `admin_state` and `link_state`: `up` or `down` (a tunnel is always up, as in
+    /// OVS; a system port without its interface is down).
+    pub admin_state: &'static str,
+    pub link_state: &'static str,
+    /// OVS's `mac_in_use`: the interface's MAC, for ports with an interface.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_in_use: Option<String>,
+    /// System ports: the interface index the port is attached to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ifindex: Option<u32>,
+    /// Why the port carries no traffic, in OVS's words (`could not open network device ...`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Ports with an interface: the kernel's drop and error counts for it, in the bridge's
+    /// direction (what the port received, what it sent).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kernel: Option<KernelStats>,
     #[serde(flatten)]
     pub counters: PortCountersSnapshot,
+}
+
+/// What the kernel counted on a port's interface, as OVS reports a netdev's errors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KernelStats {
+    pub rx_dropped: u64,
+    pub rx_errors: u64,
+    pub tx_dropped: u64,
+    pub tx_errors: u64,
+}
+
+impl KernelStats {
+    /// From sysfs; `swapped` for a TAP, whose kernel side sends what the bridge receives.
+    fn read(name: &str, swapped: bool) -> Option<KernelStats> {
+        let read = |c: &str| -> Option<u64> {
+            std::fs::read_to_string(format!("/sys/class/net/{name}/statistics/{c}"))
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        };
+        let (rx, tx) = if swapped { ("tx", "rx") } else { ("rx", "tx") };
+        Some(KernelStats {
+            rx_dropped: read(&format!("{rx}_dropped"))?,
+            rx_errors: read(&format!("{rx}_errors"))?,
+            tx_dropped: read(&format!("{tx}_dropped"))?,
+            tx_errors: read(&format!("{tx}_errors"))?,
+        })
+    }
 }
 
 /// One learned MAC, for `fdb/show`.
@@ -156,6 +210,8 @@ struct PortHandle {
     mtu: Option<u32>,
     /// Tunnels: the Ethernet link the datapath thread sends by, and its interface.
     link: Option<(Link, String)>,
+    /// System ports: what the datapath thread has it attached to.
+    system: Option<Arc<SystemStatus>>,
     tree: TreePortSettings,
     /// The port's settings as the datapath thread's spanning tree has them.
     tree_sent: Option<stp::PortConfig>,
@@ -176,6 +232,7 @@ pub struct Datapath {
     wake: UnixDatagram,
     thread: Option<JoinHandle<()>>,
     drops: PerWriter<DropCounters>,
+    events: PerWriter<EventCounters>,
     bridges: BTreeMap<String, BridgeHandle>,
     ports: BTreeMap<String, PortHandle>,
     free_bridge_slots: Vec<usize>,
@@ -197,6 +254,7 @@ impl Datapath {
             .map_err(DatapathError::Thread)?;
         let (commands, command_rx) = mpsc::channel();
         let drops = PerWriter::new(WRITERS);
+        let events = PerWriter::new(WRITERS);
         let packet_tx = if options.link_tx {
             PacketTx::open()
                 .map_err(|e| tracing::warn!(error = %e, "no packet socket: every tunnel packet goes by the raw socket"))
@@ -214,6 +272,7 @@ impl Datapath {
             wake_rx,
             command_rx,
             drops.writer(0),
+            events.writer(0),
             options.offload,
         );
         let thread = std::thread::Builder::new()
@@ -225,6 +284,7 @@ impl Datapath {
             wake,
             thread: Some(thread),
             drops,
+            events,
             bridges: BTreeMap::new(),
             ports: BTreeMap::new(),
             free_bridge_slots: Vec::new(),
@@ -268,6 +328,7 @@ impl Datapath {
             idx,
             table: table.clone(),
             split_horizon: settings.split_horizon,
+            pmtu: settings.pmtu,
         })?;
         self.bridges.insert(
             name.into(),
@@ -295,7 +356,14 @@ impl Datapath {
         }
         let idx = b.idx;
         let changed = b.settings.split_horizon != settings.split_horizon;
+        let pmtu_changed = b.settings.pmtu != settings.pmtu;
         b.settings = settings;
+        if pmtu_changed {
+            self.send(Command::SetPmtu {
+                idx,
+                pmtu: settings.pmtu,
+            })?;
+        }
         if changed {
             self.send(Command::SetSplitHorizon {
                 idx,
@@ -371,8 +439,14 @@ impl Datapath {
             .get(bridge)
             .ok_or_else(|| DatapathError::NoSuchBridge(bridge.into()))?
             .idx;
+        let mut system = None;
         let (io, mtu) = match kind {
             PortKind::Internal { .. } => (PortIo::open_internal(name, self.options.offload)?, None),
+            PortKind::System => {
+                let status = Arc::new(SystemStatus::default());
+                system = Some(status.clone());
+                (PortIo::open_system(name, status), None)
+            }
             PortKind::Tunnel(config) => {
                 self.check_tunnel_unique(name, &config)?;
                 let tunnel = tunnel_port(name, config)?;
@@ -408,6 +482,7 @@ impl Datapath {
                 counters,
                 mtu,
                 link: None,
+                system,
                 tree: TreePortSettings::default(),
                 tree_sent: None,
                 vlan: PortVlan::TrunkAll,
@@ -535,6 +610,7 @@ impl Datapath {
                 self.update_internal_mtus(&bridge);
                 Ok(())
             }
+            (PortKind::System, PortKind::System) => Ok(()),
             (PortKind::Internal { .. }, PortKind::Internal { .. }) => {
                 self.ports.get_mut(name).expect("checked above").kind = kind;
                 self.update_internal_mtus(&bridge);
@@ -652,7 +728,7 @@ impl Datapath {
                         .unwrap_or(DEFAULT_MTU)
                         .saturating_sub(c.overhead() + tag),
                 ),
-                PortKind::Internal { .. } => None,
+                PortKind::Internal { .. } | PortKind::System => None,
             })
             .min()
             .unwrap_or(DEFAULT_MTU)
@@ -683,7 +759,21 @@ impl Datapath {
                     PortKind::Internal { .. } => {
                         ("internal", sys::interface_mtu(name).ok(), None, None)
                     }
+                    PortKind::System => ("system", sys::interface_mtu(name).ok(), None, None),
                     PortKind::Tunnel(c) => ("gre", p.mtu, Some(c.remote_ip), c.effective_key()),
+                };
+                let attached = p.system.as_ref().map(|s| s.get());
+                let error = p.system.as_ref().and_then(|s| s.error(name));
+                let (admin_state, link_state, mac_in_use) = match p.kind {
+                    PortKind::Tunnel(_) => ("up", "up", None),
+                    _ if error.is_some() => ("down", "down", None),
+                    _ => {
+                        let (admin, link) = interface_state(name);
+                        let mac = crate::interface_mac(name)
+                            .ok()
+                            .map(|m| encap::ethernet::EthernetAddress(m).to_string());
+                        (admin, link, mac)
+                    }
                 };
                 PortStats {
                     name: name.clone(),
@@ -694,6 +784,16 @@ impl Datapath {
                     remote_ip,
                     key,
                     link: p.link.as_ref().map(|(_, dev)| dev.clone()),
+                    admin_state,
+                    link_state,
+                    mac_in_use,
+                    ifindex: attached.and_then(Result::ok),
+                    kernel: match p.kind {
+                        PortKind::Internal { .. } => KernelStats::read(name, true),
+                        PortKind::System if error.is_none() => KernelStats::read(name, false),
+                        _ => None,
+                    },
+                    error,
                     counters: p.counters.snapshot(),
                 }
             })
@@ -702,6 +802,11 @@ impl Datapath {
 
     pub fn drops(&self) -> Vec<(DropReason, u64)> {
         self.drops.snapshot()
+    }
+
+    /// What the datapath did for path MTU's sake (clamped SYNs, ICMP too-big answers).
+    pub fn events(&self) -> Vec<(Event, u64)> {
+        self.events.snapshot()
     }
 
     /// The bridge's live MAC table entries, with port names.
@@ -800,6 +905,24 @@ fn tunnel_port(name: &str, config: TunnelConfig) -> Result<TunnelPort, DatapathE
         })?;
     tunnel.path_mtu = path_mtu(tunnel.remote());
     Ok(tunnel)
+}
+
+/// An interface's `admin_state` (IFF_UP) and `link_state` (carrier, as the kernel's operstate
+/// says), as OVS reports them.
+fn interface_state(name: &str) -> (&'static str, &'static str) {
+    let read = |file: &str| std::fs::read_to_string(format!("/sys/class/net/{name}/{file}"));
+    let up = |b: bool| if b { "up" } else { "down" };
+    let flags = read("flags")
+        .ok()
+        .and_then(|f| u32::from_str_radix(f.trim().trim_start_matches("0x"), 16).ok())
+        .unwrap_or(0);
+    let admin = flags & libc::IFF_UP as u32 != 0;
+    // "unknown" is what a TAP without carrier notion reports while it works.
+    let carrier = matches!(
+        read("operstate").as_deref().map(str::trim),
+        Ok("up" | "unknown")
+    );
+    (up(admin), up(admin && carrier))
 }
 
 fn path_mtu(remote: Ipv4Addr) -> u32 {

@@ -30,22 +30,24 @@ pub mod handle;
 pub mod monitor;
 mod offload;
 pub mod pipeline;
+pub mod pmtu;
 pub mod port;
 #[allow(unsafe_code)]
 mod sys;
 mod tree;
 pub mod vlan;
 
-pub use counters::{DropReason, PortCountersSnapshot};
+pub use counters::{DropReason, Event, PortCountersSnapshot};
 pub use handle::{
-    BridgeSettings, Datapath, DatapathError, DatapathOptions, FdbEntry, PortKind, PortStats,
-    TreeStatus,
+    BridgeSettings, Datapath, DatapathError, DatapathOptions, FdbEntry, KernelStats, PortKind,
+    PortStats, TreeStatus,
 };
 pub use monitor::{Decision, Direction, FrameEvent, Monitor, MonitorSpec};
 pub use pipeline::{
     Action, Delivery, Exclusion, FrameSize, Gate, Outcome, PortView, Rules, Verdict, process,
     should_deliver,
 };
+pub use pmtu::PmtuSettings;
 pub use port::TunnelConfig;
 pub use port::tap::interface_mac;
 pub use tree::{TreePortSettings, TreeSettings};

@@ -111,22 +111,29 @@ pub(crate) fn queue_segments(
 /// Largest IPv4 packet: what one large-frame GRE packet may fill.
 const MAX_IPV4_LEN: usize = 65_535;
 
-/// A TCP frame of up to 64 KB on a `large_frames` tunnel: one GRE packet (two when the frame
-/// and headers exceed an IPv4 packet), cut at a whole number of MSS, which the transport
-/// fragments and the peer reassembles. The kernel writes the outer IPv4 header.
+/// A TCP frame of up to 64 KB on a tunnel whose kernel writes the outer IPv4 header and
+/// fragments: `whole` (a `large_frames` tunnel), one GRE packet (two when the frame and headers
+/// exceed an IPv4 packet), cut at a whole number of MSS, which the peer reassembles; else one
+/// GRE packet per MSS-sized segment (`df_default=false`: the segments as the sender made them,
+/// fragmented on the way).
 pub(crate) fn queue_large(
     id: PortId,
     t: &mut TunnelPort,
     frame: &FrameRef<'_>,
     retag: Retag,
     tx: &mut SendBatch,
+    whole: bool,
 ) -> Result<(), DropReason> {
     let gre_len = t.header.gre(0).header_len();
     let probe = Segmenter::new(frame.bytes, &frame.vnet)?;
     let seg_len = probe.header_len();
     let out_seg_len = retag.apply_len(seg_len as u32) as usize;
     let room = MAX_IPV4_LEN - encap::ipv4::HEADER_LEN - gre_len - out_seg_len;
-    let size = (room / probe.mss()).max(1) * probe.mss();
+    let size = if whole {
+        (room / probe.mss()).max(1) * probe.mss()
+    } else {
+        probe.mss()
+    };
     let mut segmenter = Segmenter::with_segment_size(frame.bytes, &frame.vnet, size)?;
     let mut scratch = [0u8; MAX_SEGMENT_HEADER_LEN];
     while let Some(payload) = segmenter.next_segment(&mut scratch) {
@@ -141,6 +148,31 @@ pub(crate) fn queue_large(
         entry.header_len = (gre_len + out_len) as u16;
         t.advance_seq();
     }
+    Ok(())
+}
+
+/// One frame, one GRE packet for the socket whose kernel writes the outer IPv4 header with DF
+/// clear and fragments it (`df_default=false`, a frame larger than the path carries). `retag`'s
+/// new first bytes go after the GRE header, in front of the rest of the frame.
+pub(crate) fn queue_fragmenting(
+    id: PortId,
+    t: &mut TunnelPort,
+    frame: &FrameRef<'_>,
+    retag: Retag,
+    tx: &mut SendBatch,
+) -> Result<(), DropReason> {
+    let gre_len = t.header.gre(0).header_len();
+    let mut head = [0u8; HEAD_LEN];
+    let (n, rest) = retag.head(frame.bytes, &mut head);
+    let range = frame.range.start + rest..frame.range.end;
+    let entry = tx.push(frame.buf, range, t.remote(), id.0);
+    t.header.gre(t.next_seq).emit_header_parts(
+        &mut entry.header[..gre_len],
+        &[&head[..n], &frame.bytes[rest..]],
+    );
+    entry.header[gre_len..gre_len + n].copy_from_slice(&head[..n]);
+    entry.header_len = (gre_len + n) as u16;
+    t.advance_seq();
     Ok(())
 }
 

@@ -19,6 +19,8 @@ pub fn register(r: &mut Registry<DaemonState>) {
 fn dpif_show(state: &DaemonState, format: Format) -> String {
     let ports = state.datapath.port_stats();
     let drops = state.datapath.drops();
+    let errors = state.interface_errors(&ports);
+    let events = state.datapath.events();
     if format == Format::Json {
         let bridges: Vec<_> = state
             .config
@@ -43,14 +45,15 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
             .iter()
             .map(|(r, n)| (r.name().to_string(), json!(n)))
             .collect();
-        let errors: serde_json::Map<String, serde_json::Value> = state
-            .errors
+        let errors: serde_json::Map<String, serde_json::Value> =
+            errors.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        let events: serde_json::Map<String, serde_json::Value> = events
             .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
+            .map(|(e, n)| (e.name().to_string(), json!(n)))
             .collect();
         return format!(
             "{}\n",
-            json!({ "bridges": bridges, "drops": drops, "errors": errors })
+            json!({ "bridges": bridges, "drops": drops, "errors": errors, "pmtu": events })
         );
     }
     let mut s = format!(
@@ -70,6 +73,7 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
             let what = match (&p.link, p.remote_ip) {
                 (Some(dev), _) => format!("{what}, out {dev}"),
                 (None, Some(_)) => format!("{what}, out the raw socket"),
+                (None, None) if p.kind == "system" => format!("system, {}", p.link_state),
                 (None, None) => what,
             };
             let mtu = p.mtu.map_or(String::new(), |m| format!(" mtu {m}"));
@@ -87,12 +91,18 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
                 );
             }
         }
-        for (iface, error) in state
-            .errors
+        for (iface, error) in errors
             .iter()
             .filter(|(i, _)| state.config.bridges[b].ports.contains_key(i.as_str()))
         {
             let _ = writeln!(s, "    {iface}: error: {error}");
+        }
+    }
+    let done: Vec<_> = events.iter().filter(|(_, n)| *n > 0).collect();
+    if !done.is_empty() {
+        s.push_str("  path MTU:\n");
+        for (e, n) in done {
+            let _ = writeln!(s, "    {:<26} {n:>8}  {}", e.name(), e.description());
         }
     }
     let nonzero: Vec<_> = drops.iter().filter(|(_, n)| *n > 0).collect();

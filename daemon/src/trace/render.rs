@@ -21,6 +21,10 @@ pub fn render_text(t: &Trace) -> String {
             "Ingress: port {} ({}), a GRE tunnel from {ip}: the frame arrived inside a GRE packet from {ip} and was taken out of it",
             t.in_port.name, t.in_port.port_no
         ),
+        None if t.in_port.kind == "system" => format!(
+            "Ingress: port {} ({}), a system port: the frame arrived on the interface {} and its packet socket read it",
+            t.in_port.name, t.in_port.port_no, t.in_port.name
+        ),
         None => format!(
             "Ingress: port {} ({}), an internal port: the host sent the frame into its TAP device",
             t.in_port.name, t.in_port.port_no
@@ -156,6 +160,13 @@ pub fn render_text(t: &Trace) -> String {
                 format!(
                     "{}: the TAP device {} is down, the kernel refuses the frame: {} (ip link set {} up)",
                     a.port.name, a.port.name, a.result, a.port.name
+                ),
+            ),
+            None if a.port.kind == "system" && a.result == "sent" => step(
+                &mut s,
+                format!(
+                    "{}: sent on the interface {} by its packet socket",
+                    a.port.name, a.port.name
                 ),
             ),
             None => step(&mut s, format!("{}: {}", a.port.name, a.result)),

@@ -7,6 +7,7 @@ use std::time::Instant;
 use super::{BridgeState, Engine, slot};
 use crate::command::Command;
 use crate::pipeline::Gate;
+use crate::pmtu::TokenBucket;
 use crate::port::{PortIo, PortState};
 use crate::tree::{Tree, TreeSettings};
 
@@ -28,13 +29,22 @@ impl Engine {
                 idx,
                 table,
                 split_horizon,
+                pmtu,
             } => {
                 *slot(&mut self.bridges, idx) = Some(BridgeState {
                     table,
                     ports: Vec::new(),
                     split_horizon,
                     tree: None,
+                    pmtu,
+                    tunnel_frame: None,
+                    icmp_bucket: TokenBucket::new(Instant::now()),
                 });
+            }
+            Command::SetPmtu { idx, pmtu } => {
+                if let Some(b) = slot(&mut self.bridges, idx) {
+                    b.pmtu = pmtu;
+                }
             }
             Command::SetSplitHorizon { idx, split_horizon } => {
                 if let Some(b) = slot(&mut self.bridges, idx) {
@@ -49,11 +59,16 @@ impl Engine {
                 if let PortIo::Tunnel(t) = &state.io {
                     // Uniqueness was checked on the control side.
                     let _ = self.tunnels.insert(&t.config, id);
-                    let large = t.config.large_frames;
+                    let large = t.needs_fragmenting();
                     self.sockets.need_large(large);
                 }
+                if let PortIo::System(_) = &state.io {
+                    self.need_link_events();
+                }
+                let bridge = state.bridge;
                 *slot(&mut self.ports, id.0 as usize) = Some(state);
                 self.update_sources();
+                self.update_tunnel_frame(bridge);
             }
             Command::UpdateTunnel { id, tunnel } => {
                 let config = tunnel.config;
@@ -74,7 +89,11 @@ impl Engine {
                     t.next_seq = next_seq;
                     t.set_link(link);
                 }
-                self.sockets.need_large(config.large_frames);
+                self.sockets
+                    .need_large(config.large_frames || !config.df_default);
+                if let Some(Some(port)) = self.ports.get(id.0 as usize) {
+                    self.update_tunnel_frame(port.bridge);
+                }
             }
             Command::DelPort { id } => {
                 let Some(state) = slot(&mut self.ports, id.0 as usize).take() else {
@@ -90,8 +109,10 @@ impl Engine {
                 if let PortIo::Tunnel(t) = &state.io {
                     self.tunnels.remove(&t.config, id);
                 }
+                let bridge = state.bridge;
                 state.io.close();
                 self.update_sources();
+                self.update_tunnel_frame(bridge);
             }
             Command::SetPortVlan { id, vlan } => {
                 let Some(Some(port)) = self.ports.get_mut(id.0 as usize) else {

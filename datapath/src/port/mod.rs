@@ -6,12 +6,14 @@
 //! one arm in each `PortIo` method, not an edit across the loop.
 
 pub mod link;
+pub mod system;
 pub mod tap;
 pub mod tunnel;
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 
+pub use system::{SystemPort, SystemStatus};
 pub use tap::InternalPort;
 pub use tunnel::{TunnelAddressError, TunnelConfig, TunnelMap, TunnelPort};
 
@@ -26,6 +28,7 @@ use crate::vlan::PortVlan;
 pub(crate) enum PortIo {
     Internal(InternalPort),
     Tunnel(TunnelPort),
+    System(SystemPort),
 }
 
 /// What the loop waits on: each readable file descriptor and whose frames it brings, so the poll
@@ -36,7 +39,9 @@ pub(crate) enum Source {
     Wake,
     /// The raw GRE socket, shared: packets for every tunnel.
     Tunnels,
-    /// A port with a device of its own (a TAP).
+    /// The kernel's link events: system ports follow their interfaces.
+    LinkEvents,
+    /// A port with a device of its own (a TAP, a system port's socket).
     Port(PortId),
 }
 
@@ -51,6 +56,11 @@ impl PortIo {
         PortIo::Tunnel(tunnel)
     }
 
+    /// An existing interface, attached now if it exists (see `system`).
+    pub(crate) fn open_system(name: &str, status: Arc<SystemStatus>) -> PortIo {
+        PortIo::System(SystemPort::open(name, status))
+    }
+
     /// Whether the port has a file descriptor of its own to poll (`Source::Port`).
     pub(crate) fn polls_itself(&self) -> bool {
         self.poll_fd().is_some()
@@ -61,14 +71,16 @@ impl PortIo {
         match self {
             PortIo::Internal(tap) => Some(tap.tap().as_fd()),
             PortIo::Tunnel(_) => None,
+            PortIo::System(port) => port.poll_fd(),
         }
     }
 
-    /// Reads up to `limit` frames from the port's own device.
+    /// Reads up to `limit` frames from the port's TAP (a system port reads into its own batch,
+    /// `engine::drain_system`).
     pub(crate) fn read_batch(&self, rx: &mut RecvBatch, limit: usize) -> usize {
         match self {
             PortIo::Internal(tap) => tap.read_batch(rx, limit),
-            PortIo::Tunnel(_) => 0,
+            PortIo::Tunnel(_) | PortIo::System(_) => 0,
         }
     }
 
@@ -76,7 +88,8 @@ impl PortIo {
     pub(crate) fn close(self) {
         match self {
             PortIo::Internal(tap) => tap.destroy(),
-            PortIo::Tunnel(_) => {}
+            // Not grebe's interface: only the socket goes.
+            PortIo::Tunnel(_) | PortIo::System(_) => {}
         }
     }
 }
@@ -101,7 +114,8 @@ impl PortState {
     #[inline]
     pub(crate) fn view(&self, id: PortId) -> PortView<'_> {
         match &self.io {
-            PortIo::Internal(_) => PortView {
+            // Learned and forwarded exactly as an internal port.
+            PortIo::Internal(_) | PortIo::System(_) => PortView {
                 vlan: &self.vlan,
                 ..PortView::internal(id, self.gate)
             },
@@ -110,7 +124,8 @@ impl PortState {
                 vlan: &self.vlan,
                 tunnel: true,
                 gate: self.gate,
-                max_frame: Some(t.path_mtu.saturating_sub(t.header.len() as u32)),
+                // DF clear: the transport fragments what does not fit.
+                max_frame: t.config.df_default.then(|| t.max_frame()),
                 whole_gso: t.config.large_frames,
             },
         }
@@ -120,7 +135,7 @@ impl PortState {
     pub(crate) fn outer_len(&self) -> usize {
         match &self.io {
             PortIo::Tunnel(t) => t.header.len(),
-            PortIo::Internal(_) => 0,
+            PortIo::Internal(_) | PortIo::System(_) => 0,
         }
     }
 }

@@ -22,6 +22,10 @@ pub struct TunnelConfig {
     /// tunnel as one GRE packet without DF, fragmented by the transport and reassembled by the
     /// peer, instead of as MSS-sized segments. Both ends must set it.
     pub large_frames: bool,
+    /// OVS's `options:df_default`: true (the default) sets DF on the outer header, so a frame
+    /// larger than the path carries is dropped (and answered by ICMP); false leaves DF clear
+    /// and lets the transport fragment the outer packet, which the peer's kernel reassembles.
+    pub df_default: bool,
 }
 
 /// Why a tunnel's addresses cannot be used (yet).
@@ -69,8 +73,8 @@ impl TunnelConfig {
             dst: remote,
             ttl: self.ttl,
             tos: self.tos,
-            // As OVS: never let the transport fragment a tunnel packet.
-            dont_frag: true,
+            // As OVS: the transport fragments a tunnel packet only if asked to.
+            dont_frag: self.df_default,
             key: self.effective_key(),
             csum: self.csum,
             seq: self.seq,
@@ -115,6 +119,18 @@ impl TunnelPort {
     }
 
     /// A tunnel port for `config`; fails for addresses the datapath cannot send to.
+    /// The longest inner frame one packet of the tunnel carries whole on its path.
+    #[inline]
+    pub(crate) fn max_frame(&self) -> u32 {
+        self.path_mtu.saturating_sub(self.header.len() as u32)
+    }
+
+    /// Whether packets too big for the path leave through the socket whose kernel writes and
+    /// fragments the outer header (`large_frames`, `df_default=false`).
+    pub(crate) fn needs_fragmenting(&self) -> bool {
+        self.config.large_frames || !self.config.df_default
+    }
+
     pub fn new(config: TunnelConfig, path_mtu: u32) -> Result<Self, TunnelAddressError> {
         Ok(TunnelPort {
             header: config.outer_header()?,
@@ -245,6 +261,7 @@ mod tests {
             ttl: 64,
             tos: 0,
             large_frames: false,
+            df_default: true,
         }
     }
 

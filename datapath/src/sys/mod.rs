@@ -3,14 +3,11 @@
 
 mod packet;
 mod raw;
-// The system port (`port/system.rs`) that uses this lands with the port lifecycle.
-#[allow(dead_code)]
 mod system;
 mod tun;
 
 pub use packet::{EthLink, PacketTx};
 pub use raw::{MAX_BATCH, RawGre, RecvBatch, SendBatch, SendEntry, route_mtu};
-#[allow(unused_imports)]
 pub use system::{
     LinkEvents, SYSTEM_BATCH, SystemRecvBatch, SystemSendScratch, SystemSocket, interface_index,
 };

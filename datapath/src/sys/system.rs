@@ -277,14 +277,14 @@ impl SystemSocket {
     /// `scratch` holds the call's iovecs and message headers, reused by the caller.
     pub fn send<'a>(
         &self,
-        packets: impl IntoIterator<Item = (&'a [u8], &'a [u8])>,
+        packets: impl IntoIterator<Item = [&'a [u8]; 3]>,
         scratch: &mut SystemSendScratch,
         on_done: impl FnMut(usize, Result<(), io::Error>),
     ) {
         scratch.iovs.clear();
         scratch.msgs.clear();
-        for (header, frame) in packets {
-            scratch.iovs.push([iovec(header), iovec(frame)]);
+        for [header, head, rest] in packets {
+            scratch.iovs.push([iovec(header), iovec(head), iovec(rest)]);
         }
         for iov in scratch.iovs.iter_mut() {
             // SAFETY: mmsghdr is plain old data; all-zero is a valid (empty) value: no address,
@@ -294,7 +294,7 @@ impl SystemSocket {
             msg.msg_hdr.msg_iovlen = iov.len();
             scratch.msgs.push(msg);
         }
-        // Every message points at two iovecs over bytes borrowed for this whole call.
+        // Every message points at three iovecs over bytes borrowed for this whole call.
         send_all(self.fd.as_raw_fd(), &mut scratch.msgs, on_done);
     }
 }
@@ -308,7 +308,7 @@ impl AsFd for SystemSocket {
 /// The iovecs and message headers of one `SystemSocket::send`, kept by the caller for reuse.
 #[derive(Default)]
 pub struct SystemSendScratch {
-    iovs: Vec<[libc::iovec; 2]>,
+    iovs: Vec<[libc::iovec; 3]>,
     msgs: Vec<libc::mmsghdr>,
 }
 
@@ -501,7 +501,7 @@ mod tests {
             tagged.extend_from_slice(&[0x81, 0x00, 0xa0, 10, 0x88, 0xb5]);
             tagged.extend_from_slice(&[7; 50]);
             let mut sent = 0;
-            let packets = [(&vnet[..], &plain[..]), (&vnet[..], &tagged[..])];
+            let packets = [[&vnet[..], &[], &plain[..]], [&vnet[..], &[], &tagged[..]]];
             b.send(packets, &mut scratch, |_, r| {
                 r.unwrap();
                 sent += 1;
@@ -518,7 +518,9 @@ mod tests {
             );
             // What `a` sends, `a` does not read back; `b` does.
             received(&b, &mut batch);
-            a.send([(&vnet[..], &plain[..])], &mut scratch, |_, r| r.unwrap());
+            a.send([[&vnet[..], &[], &plain[..]]], &mut scratch, |_, r| {
+                r.unwrap()
+            });
             assert!(received(&a, &mut batch).iter().all(|f| f[6..12] != src));
             assert!(received(&b, &mut batch).contains(&plain));
         });

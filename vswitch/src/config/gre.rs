@@ -15,6 +15,7 @@ pub const GRE_OPTION_KEYS: &[&str] = &[
     "ttl",
     "tos",
     "large_frames",
+    "df_default",
 ];
 
 /// Typed, validated view of a `type=gre` interface's `options`: exactly what the datapath takes
@@ -125,6 +126,7 @@ pub(super) fn parse_gre_options(
         ttl: DEFAULT_GRE_TTL,
         tos: 0,
         large_frames: false,
+        df_default: true,
     };
     let mut remote_ip = None;
     for (key, value) in options {
@@ -166,6 +168,7 @@ pub(super) fn parse_gre_options(
             "csum" => out.csum = parse_bool_option(iface, key, value)?,
             "seq" => out.seq = parse_bool_option(iface, key, value)?,
             "large_frames" => out.large_frames = parse_bool_option(iface, key, value)?,
+            "df_default" => out.df_default = parse_bool_option(iface, key, value)?,
             "ttl" => {
                 if value == "inherit" {
                     return Err(iface_err(
@@ -235,7 +238,20 @@ pub(super) fn parse_gre_options(
         return Err(iface_err(
             iface,
             format!(
-                "options:large_frames=true sends with the kernel's own outer header, so it                  cannot be combined with ttl, tos or local_ip (ovs-vsctl remove interface                  {iface} options ttl tos local_ip)"
+                "options:large_frames=true sends with the kernel's own outer header, so it \
+                 cannot be combined with ttl, tos or local_ip (ovs-vsctl remove interface \
+                 {iface} options ttl tos local_ip)"
+            ),
+        ));
+    }
+    // Packets too big for the path leave through the same socket as large frames.
+    if !out.df_default && (out.ttl != DEFAULT_GRE_TTL || out.tos != 0 || out.local_ip.is_some()) {
+        return Err(iface_err(
+            iface,
+            format!(
+                "options:df_default=false lets the kernel write and fragment the outer header of \
+                 packets too big for the path, so it cannot be combined with ttl, tos or local_ip \
+                 (ovs-vsctl remove interface {iface} options ttl tos local_ip)"
             ),
         ));
     }
@@ -317,6 +333,7 @@ mod tests {
                 ttl: 32,
                 tos: 184,
                 large_frames: false,
+                df_default: true,
             }
         );
     }
@@ -360,7 +377,7 @@ mod tests {
             (
                 &[("remote_ip", "192.0.2.15"), ("bogus", "1")],
                 "interface gre0: unknown option options:bogus for type=gre (grebe supports: \
-                 remote_ip, local_ip, key, csum, seq, ttl, tos, large_frames; remove it: ovs-vsctl remove \
+                 remote_ip, local_ip, key, csum, seq, ttl, tos, large_frames, df_default; remove it: ovs-vsctl remove \
                  interface gre0 options bogus)",
             ),
             (

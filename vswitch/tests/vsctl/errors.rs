@@ -443,7 +443,7 @@ fn validation_failures_leave_config_unchanged() {
         ),
         (
             &["set", "interface", "gre0", "options:bogus=1"],
-            "interface gre0: unknown option options:bogus for type=gre (grebe supports: remote_ip, local_ip, key, csum, seq, ttl, tos, large_frames; remove it: ovs-vsctl remove interface gre0 options bogus)",
+            "interface gre0: unknown option options:bogus for type=gre (grebe supports: remote_ip, local_ip, key, csum, seq, ttl, tos, large_frames, df_default; remove it: ovs-vsctl remove interface gre0 options bogus)",
         ),
         (
             &["set", "interface", "gre0", "options:remote_ip=192.0.2.256"],
