@@ -244,7 +244,11 @@ impl PortVlan {
         match (self, vid) {
             (PortVlan::Access(n), None) => Ok(*n),
             (PortVlan::Access(_), Some(_)) => Err(VlanDrop::NotAllowed),
-            (PortVlan::TrunkAll | PortVlan::Trunk(_), None) => Ok(0),
+            // VLAN 0 is a VLAN like any other to a trunk: an explicit `trunks` without 0
+            // takes no untagged frames (OVS's `xbundle_trunks_vlan`).
+            (PortVlan::TrunkAll, None) => Ok(0),
+            (PortVlan::Trunk(set), None) if set.contains(0) => Ok(0),
+            (PortVlan::Trunk(_), None) => Err(VlanDrop::NotAllowed),
             (
                 PortVlan::NativeTagged { native, .. } | PortVlan::NativeUntagged { native, .. },
                 None,
@@ -261,7 +265,8 @@ impl PortVlan {
             PortVlan::Access(n) => (*n == vlan).then_some(Egress::Untagged),
             PortVlan::NativeUntagged { native, .. } if *native == vlan => Some(Egress::Untagged),
             _ if vlan == 0 => match self {
-                PortVlan::TrunkAll | PortVlan::Trunk(_) => Some(Egress::Untagged),
+                PortVlan::TrunkAll => Some(Egress::Untagged),
+                PortVlan::Trunk(set) if set.contains(0) => Some(Egress::Untagged),
                 _ => None,
             },
             _ => self.carries(vlan).then_some(Egress::Tagged),
@@ -308,14 +313,24 @@ mod tests {
     }
 
     #[test]
-    fn a_trunk_carries_its_set_tagged_and_vlan_0_untagged() {
+    fn a_trunk_carries_its_set_tagged_and_vlan_0_untagged_only_if_listed() {
         let p = trunk(&[10, 20]);
-        assert_eq!(p.ingress(None), Ok(0));
+        assert_eq!(
+            p.ingress(None),
+            Err(VlanDrop::NotAllowed),
+            "untagged is VLAN 0, not in trunks"
+        );
+        assert_eq!(p.ingress(Some(0)), Err(VlanDrop::NotAllowed));
         assert_eq!(p.ingress(Some(20)), Ok(20));
         assert_eq!(p.ingress(Some(30)), Err(VlanDrop::NotAllowed));
         assert_eq!(p.egress(10), Some(Tagged));
         assert_eq!(p.egress(30), None);
-        assert_eq!(p.egress(0), Some(Untagged));
+        assert_eq!(p.egress(0), None);
+        let with_0 = trunk(&[0, 10]);
+        assert_eq!(with_0.ingress(None), Ok(0));
+        assert_eq!(with_0.egress(0), Some(Untagged));
+        assert_eq!(PortVlan::TrunkAll.ingress(None), Ok(0));
+        assert_eq!(PortVlan::TrunkAll.egress(0), Some(Untagged));
         let all = PortVlan::TrunkAll;
         assert_eq!(all.ingress(Some(4094)), Ok(4094));
         assert_eq!(all.egress(4094), Some(Tagged));
