@@ -4,8 +4,8 @@
 //! as `ovs-vsctl`. A container is a process in its own namespace, found by a docker stand-in
 //! (`Lab::tool_path`); a guest's tap is held open by another process, as qemu holds it.
 //!
-//! Written ahead of the system ports they need (issue 18): ignored until the datapath attaches
-//! an existing interface, so that the clients' command lines are fixed here first.
+//! Under CI these run, never skip: `.ci/test` installs openvswitch-switch (which brings
+//! openvswitch-common's `ovs-docker`) and uuid-runtime.
 
 mod common;
 
@@ -45,7 +45,6 @@ fn tool_ok(lab: &Lab, host: &str, program: &str, args: &[&str]) -> String {
 }
 
 #[test]
-#[ignore = "system ports are not in the datapath yet (issue 18); run with --ignored once they are"]
 fn ovs_docker_attaches_containers_that_talk_through_gre() {
     let Some(lab) = lab_with(
         "dock",
@@ -139,7 +138,6 @@ fn ovs_docker_attaches_containers_that_talk_through_gre() {
 }
 
 #[test]
-#[ignore = "system ports are not in the datapath yet (issue 18); run with --ignored once they are"]
 fn libvirt_attaches_and_detaches_a_guest_with_its_own_command_lines() {
     let Some(lab) = lab("virt") else {
         return;
