@@ -49,7 +49,8 @@ pub struct Outcome {
 }
 
 /// Live information from the daemon, for `show` and for the read-only
-/// Interface columns (`statistics`, `error`, `mtu`, `ofport`).
+/// Interface columns (`statistics`, `error`, `mtu`, `ofport`, `mac_in_use`,
+/// `admin_state`, `link_state`).
 pub trait LiveState {
     fn interface_error(&self, iface: &str) -> Option<String>;
     fn interface_statistics(&self, iface: &str) -> Vec<(String, u64)>;
