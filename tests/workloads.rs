@@ -295,3 +295,113 @@ fn libvirt_attaches_and_detaches_a_guest_with_its_own_command_lines() {
         &["--timeout=5", "--", "--if-exists", "del-port", "vnet0"],
     );
 }
+
+/// The ports of `dpif/show --format json`, by name, with their kind and port number: what the
+/// datapath carries.
+fn datapath_ports(lab: &Lab, host: &str) -> Vec<(String, String, u64)> {
+    let v = dpif(lab, host);
+    let mut ports: Vec<_> = v["bridges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["ports"].as_array().unwrap().clone())
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["type"].as_str().unwrap().to_owned(),
+                p["port_no"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    ports.sort();
+    ports
+}
+
+#[test]
+fn refused_command_lines_leave_the_daemon_as_it_was() {
+    let Some(lab) = lab("refuse") else { return };
+    two_hosts(&lab);
+    lab.add_guest("a", "vm1", "vnet0", "198.51.100.111/24")
+        .unwrap();
+    lab.vsctl_ok("a", &["add-port", "br-int", "vnet0", "tag=0"])
+        .unwrap();
+    lab.wait_ping("vm1", "198.51.100.2", WAIT).unwrap();
+
+    let file = lab.rundir("a").join("conf.json");
+    let saved = std::fs::read(&file).unwrap();
+    let show = lab.vsctl_ok("a", &["show"]).unwrap();
+    let ports = datapath_ports(&lab, "a");
+    let range = |n: &str| {
+        format!("constraint violation: {n} is not in the valid range 0 to 4095 (inclusive)")
+    };
+    let not_int = |v: &str| format!("\"{v}\" is not a valid integer or range");
+    let attached_mac = "external-ids:attached-mac=\"52:54:00:12:34:56\"";
+    let refused: &[(&[&str], String)] = &[
+        (&["set", "port", "vnet0", "tag=4096"], range("4096")),
+        (&["set", "port", "vnet0", "tag=-1"], range("-1")),
+        (&["set", "port", "vnet0", "trunks=4096"], range("4096")),
+        (&["set", "port", "vnet0", "trunks=abc"], not_int("abc")),
+        (&["set", "port", "vnet0", "trunks=[1,x]"], not_int("x")),
+        (
+            &["set", "port", "vnet0", "vlan_mode=bogus"],
+            "constraint violation: bogus is not one of the allowed values ([access, \
+             dot1q-tunnel, native-tagged, native-untagged, trunk])"
+                .into(),
+        ),
+        (
+            &["add-port", "br-int", "gre0"],
+            "cannot create a port named gre0 because a port named gre0 already exists on \
+             bridge br-int"
+                .into(),
+        ),
+        // libvirt attaching a second guest in a VLAN that cannot exist: nothing of the line
+        // is applied, its external-ids neither.
+        (
+            &[
+                "--timeout=5",
+                "--",
+                "--may-exist",
+                "add-port",
+                "br-int",
+                "vnet1",
+                "tag=4096",
+                "--",
+                "set",
+                "Interface",
+                "vnet1",
+                attached_mac,
+                "--",
+                "set",
+                "Interface",
+                "vnet1",
+                "external-ids:iface-status=active",
+            ],
+            range("4096"),
+        ),
+    ];
+    for (args, msg) in refused {
+        let out = tool(&lab, "a", "ovs-vsctl", args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("ovs-vsctl: {msg}\n"),
+            "{args:?}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            saved,
+            "{args:?} changed the saved configuration"
+        );
+        assert_eq!(lab.vsctl_ok("a", &["show"]).unwrap(), show, "{args:?}");
+        assert_eq!(datapath_ports(&lab, "a"), ports, "{args:?}");
+    }
+    // The guest and the tunnel carry traffic as before.
+    lab.ping("vm1", "198.51.100.2", 2).unwrap();
+    assert_eq!(
+        lab.vsctl_ok("a", &["get", "port", "vnet0", "tag"])
+            .unwrap()
+            .trim(),
+        "0"
+    );
+}

@@ -140,6 +140,81 @@ fn bad_values_are_refused_and_nothing_changes() {
     assert_eq!(c.bridges["br-int"].ports["vnet0"].tag, Some(7));
 }
 
+/// What OVS 3.1's ovs-vsctl prints for VLAN ids out of range, garbage in `trunks` and bad
+/// `vlan_mode` values, in every form a client writes them (run against a scratch
+/// ovsdb-server): each refused, the configuration unchanged.
+#[test]
+fn out_of_range_and_garbage_vlans_are_refused_with_ovs_vsctl_s_messages() {
+    let mut c = with_port();
+    ok(&mut c, &["set", "port", "vnet0", "tag=7", "trunks=7,8"]);
+    let range = |n: &str| {
+        format!("constraint violation: {n} is not in the valid range 0 to 4095 (inclusive)")
+    };
+    let not_int = |v: &str| format!("\"{v}\" is not a valid integer or range");
+    let bad_mode = "constraint violation: bogus is not one of the allowed values ([access, \
+                    dot1q-tunnel, native-tagged, native-untagged, trunk])";
+    let table: &[(&[&str], String)] = &[
+        (&["set", "port", "vnet0", "trunks=4096"], range("4096")),
+        (&["set", "port", "vnet0", "trunks=1,4096"], range("4096")),
+        (&["set", "port", "vnet0", "trunks=-1"], range("-1")),
+        (&["set", "port", "vnet0", "trunk=4096"], range("4096")),
+        (&["set", "port", "vnet0", "trunks=abc"], not_int("abc")),
+        (&["set", "port", "vnet0", "trunks=[1,x]"], not_int("x")),
+        (&["add", "port", "vnet0", "trunks", "x"], not_int("x")),
+        (&["set", "port", "vnet0", "tag=1.5"], not_int("1.5")),
+        (
+            &["set", "port", "vnet0", "trunks=[1,2"],
+            "[1,2: missing \"]\" at end of data".into(),
+        ),
+        (&["add-port", "br-int", "p2", "tag=4096"], range("4096")),
+        (&["add-port", "br-int", "p2", "tag=-1"], range("-1")),
+        (&["add-port", "br-int", "p2", "trunks=4096"], range("4096")),
+        (&["add-port", "br-int", "p2", "trunks=abc"], not_int("abc")),
+        (&["add-port", "br-int", "p2", "trunk=[1,x]"], not_int("x")),
+        (
+            &["add-port", "br-int", "p2", "vlan_mode=bogus"],
+            bad_mode.into(),
+        ),
+        (
+            &["set", "port", "vnet0", "vlan-mode=bogus"],
+            bad_mode.into(),
+        ),
+        (
+            &["add-port", "br-int", "vnet0"],
+            "cannot create a port named vnet0 because a port named vnet0 already exists on \
+             bridge br-int"
+                .into(),
+        ),
+        (
+            &["add-port", "br-int", "gre0", "tag=10"],
+            "cannot create a port named gre0 because a port named gre0 already exists on \
+             bridge br-int"
+                .into(),
+        ),
+    ];
+    for (a, msg) in table {
+        err(&mut c, a, msg);
+    }
+    // As OVS: --may-exist on a port that exists ignores the settings, even bad ones.
+    let before = c.clone();
+    let o = vs(
+        &mut c,
+        &[
+            "--",
+            "--may-exist",
+            "add-port",
+            "br-int",
+            "vnet0",
+            "tag=4096",
+        ],
+    );
+    assert_eq!(o, Outcome::default());
+    assert_eq!(c, before);
+    assert_eq!(c.bridge_of_port("p2"), None);
+    let i = &c.bridges["br-int"].ports["vnet0"];
+    assert_eq!((i.tag, i.trunks.clone()), (Some(7), [7, 8].into()));
+}
+
 /// Configuration files written before the VLAN columns load; files without VLANs look as
 /// before.
 #[test]
