@@ -405,3 +405,125 @@ fn refused_command_lines_leave_the_daemon_as_it_was() {
         "0"
     );
 }
+
+/// virNetDevOpenvswitchAddPort's command line for guest NIC `tap` with MAC `mac`: `vlan` is
+/// what libvirt puts after the port name for the guest's `<vlan>` element.
+fn libvirt_add_port(lab: &Lab, host: &str, tap: &str, vlan: &[&str], mac: &str) {
+    let attached_mac = format!("external-ids:attached-mac=\"{mac}\"");
+    let iface_id = "external-ids:iface-id=\"0b6e3bc4-2a8c-4b1e-9f3b-5f8a2a6c1d01\"";
+    let vm_id = "external-ids:vm-id=\"7c1f6e5e-9d2a-4a6b-8e3d-2b4c6d8e0f12\"";
+    let mut args = vec![
+        "--timeout=5",
+        "--",
+        "--may-exist",
+        "add-port",
+        "br-int",
+        tap,
+    ];
+    args.extend_from_slice(vlan);
+    for set in [
+        attached_mac.as_str(),
+        iface_id,
+        vm_id,
+        "external-ids:iface-status=active",
+    ] {
+        args.extend_from_slice(&["--", "set", "Interface", tap, set]);
+    }
+    tool_ok(lab, host, "ovs-vsctl", &args);
+}
+
+#[test]
+fn libvirt_guests_in_vlans_with_its_own_add_port_forms() {
+    let Some(lab) = lab("virtvlan") else {
+        return;
+    };
+    two_hosts(&lab);
+    for (guest, tap, address) in [
+        ("vm1", "vnet0", "198.51.100.121/24"),
+        ("vm2", "vnet1", "198.51.100.122/24"),
+        ("vm3", "vnet2", "198.51.100.123/24"),
+    ] {
+        lab.add_guest("a", guest, tap, address).unwrap();
+    }
+    // <vlan><tag id='42'/></vlan>; <vlan trunk='yes'> with a native untagged 42 and 43;
+    // no <vlan>.
+    libvirt_add_port(
+        &lab,
+        "a",
+        "vnet0",
+        &["tag=42"],
+        &mac_of(&lab, "vm1", "eth0"),
+    );
+    libvirt_add_port(
+        &lab,
+        "a",
+        "vnet1",
+        &["vlan_mode=native-untagged", "tag=42", "trunk=42,43"],
+        &mac_of(&lab, "vm2", "eth0"),
+    );
+    libvirt_add_port(&lab, "a", "vnet2", &[], &mac_of(&lab, "vm3", "eth0"));
+    assert_eq!(
+        lab.vsctl_ok("a", &["get", "port", "vnet1", "tag", "trunks", "vlan_mode"])
+            .unwrap(),
+        "42\n[42, 43]\nnative-untagged\n"
+    );
+    assert_eq!(
+        lab.vsctl_ok("a", &["get", "port", "vnet0", "tag", "trunks", "vlan_mode"])
+            .unwrap(),
+        "42\n[]\n[]\n"
+    );
+    // The two guests of VLAN 42 talk; the untagged guest reaches the other host but neither
+    // of them.
+    lab.wait_ping("vm1", "198.51.100.122", WAIT).unwrap();
+    lab.wait_ping("vm3", "198.51.100.2", WAIT).unwrap();
+    assert!(
+        lab.ping("vm3", "198.51.100.121", 1).is_err(),
+        "VLAN 0 reached VLAN 42"
+    );
+    assert!(
+        lab.ping("vm3", "198.51.100.122", 1).is_err(),
+        "VLAN 0 reached VLAN 42"
+    );
+    // <vlan trunk='yes'> with tags 10 and 20 only, changed live.
+    tool_ok(
+        &lab,
+        "a",
+        "ovs-vsctl",
+        &[
+            "--timeout=5",
+            "--",
+            "--if-exists",
+            "clear",
+            "Port",
+            "vnet1",
+            "tag",
+            "--",
+            "--if-exists",
+            "clear",
+            "Port",
+            "vnet1",
+            "trunk",
+            "--",
+            "--if-exists",
+            "clear",
+            "Port",
+            "vnet1",
+            "vlan_mode",
+            "--",
+            "--if-exists",
+            "set",
+            "Port",
+            "vnet1",
+            "trunk=10,20",
+        ],
+    );
+    assert_eq!(
+        lab.vsctl_ok("a", &["get", "port", "vnet1", "tag", "trunks", "vlan_mode"])
+            .unwrap(),
+        "[]\n[10, 20]\n[]\n"
+    );
+    assert!(
+        lab.ping("vm1", "198.51.100.122", 1).is_err(),
+        "vnet1 left VLAN 42"
+    );
+}
