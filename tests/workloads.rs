@@ -78,6 +78,61 @@ fn ovs_docker_attaches_containers_that_talk_through_gre() {
     // The containers reach each other and the hosts through the tunnel.
     lab.wait_ping("web", "198.51.100.102", WAIT).unwrap();
     lab.wait_ping("db", "198.51.100.1", WAIT).unwrap();
+    // set-vlan makes a container's port an access port: web alone in VLAN 100 reaches
+    // nobody, both in it reach each other across the tunnel, and not the hosts' mgmt0.
+    tool_ok(
+        &lab,
+        "a",
+        "ovs-docker",
+        &["set-vlan", "br-int", "eth1", "web", "100"],
+    );
+    assert!(
+        lab.ping("web", "198.51.100.102", 1).is_err(),
+        "VLAN 100 reached VLAN 0"
+    );
+    tool_ok(
+        &lab,
+        "b",
+        "ovs-docker",
+        &["set-vlan", "br-int", "eth1", "db", "100"],
+    );
+    lab.wait_ping("web", "198.51.100.102", WAIT).unwrap();
+    assert!(
+        lab.ping("web", "198.51.100.2", 1).is_err(),
+        "VLAN 100 reached mgmt0"
+    );
+    // A VLAN that cannot exist is refused with ovsdb's message, the port as it was
+    // (ovs-docker itself exits 0 whatever ovs-vsctl said).
+    let bad = tool(
+        &lab,
+        "a",
+        "ovs-docker",
+        &["set-vlan", "br-int", "eth1", "web", "4096"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr),
+        "ovs-vsctl: constraint violation: 4096 is not in the valid range 0 to 4095 (inclusive)\n"
+    );
+    let web_port = tool_ok(
+        &lab,
+        "a",
+        "ovs-vsctl",
+        &[
+            "--data=bare",
+            "--no-heading",
+            "--columns=name",
+            "find",
+            "interface",
+            "external_ids:container_id=web",
+        ],
+    );
+    assert_eq!(
+        lab.vsctl_ok("a", &["get", "port", web_port.trim(), "tag"])
+            .unwrap()
+            .trim(),
+        "100"
+    );
+    lab.ping("web", "198.51.100.102", 1).unwrap();
     // ovs-docker finds its port again by external_ids, as it does on del-port.
     let port = tool_ok(
         &lab,
