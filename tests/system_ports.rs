@@ -463,3 +463,134 @@ fn mtu_1500_containers_exchange_tcp_over_ipv6_across_gre() {
     let route = String::from_utf8_lossy(&route.stdout);
     assert!(route.contains("mtu 1462"), "{route}");
 }
+
+/// `ovs-vsctl get interface IFACE COLUMN`, trimmed.
+fn get_interface(lab: &Lab, host: &str, iface: &str, column: &str) -> String {
+    lab.vsctl_ok(host, &["get", "interface", iface, column])
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// Waits until `get interface IFACE link_state` says `want`.
+fn wait_link_state(lab: &Lab, host: &str, iface: &str, want: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let got = get_interface(lab, host, iface, "link_state");
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{iface}'s link_state stayed {got}, not {want}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_live_interface_columns_follow_the_interfaces_as_ovs_shows_them() {
+    let Some(lab) = lab("syscols") else { return };
+    two_hosts(&lab);
+    let veth = lab.add_container("a", "ct", "198.51.100.11/24").unwrap();
+    lab.vsctl_ok("a", &["add-port", "br-int", &veth]).unwrap();
+    lab.wait_ping("ct", "198.51.100.2", WAIT).unwrap();
+
+    // The veth's own MAC, quoted as OVS prints a string with colons; up and up.
+    let mac = mac_of(&lab, "a", &veth);
+    assert_eq!(
+        get_interface(&lab, "a", &veth, "mac_in_use"),
+        format!("\"{mac}\"")
+    );
+    assert_eq!(get_interface(&lab, "a", &veth, "admin_state"), "up");
+    assert_eq!(get_interface(&lab, "a", &veth, "link_state"), "up");
+    // mgmt0 (internal) and the tunnel have them too, as in OVS.
+    assert_eq!(
+        get_interface(&lab, "a", "mgmt0", "mac_in_use"),
+        format!("\"{}\"", mac_of(&lab, "a", "mgmt0"))
+    );
+    assert_eq!(get_interface(&lab, "a", "mgmt0", "link_state"), "up");
+    assert_eq!(get_interface(&lab, "a", "gre0", "admin_state"), "up");
+    assert_eq!(get_interface(&lab, "a", "gre0", "link_state"), "up");
+    let tunnel_mac = get_interface(&lab, "a", "gre0", "mac_in_use");
+    assert_eq!(tunnel_mac.len(), 19, "a quoted MAC: {tunnel_mac}");
+    for port in ["gre0", "mgmt0", veth.as_str()] {
+        let ofport: i64 = get_interface(&lab, "a", port, "ofport").parse().unwrap();
+        assert!(ofport > 0, "{port}'s ofport {ofport}");
+    }
+
+    // The container takes its end down: the host end loses its carrier, not its admin state.
+    ip(&["-n", &lab.netns("ct"), "link", "set", "eth0", "down"]).unwrap();
+    wait_link_state(&lab, "a", &veth, "down");
+    assert_eq!(get_interface(&lab, "a", &veth, "admin_state"), "up");
+    let list = lab.vsctl_ok("a", &["list", "interface", &veth]).unwrap();
+    for line in [
+        "admin_state         : up".to_owned(),
+        "link_state          : down".to_owned(),
+        format!("mac_in_use          : \"{mac}\""),
+        format!("name                : {veth}"),
+    ] {
+        assert!(list.lines().any(|l| l == line), "{line:?} in\n{list}");
+    }
+    ip(&["-n", &lab.netns("ct"), "link", "set", "eth0", "up"]).unwrap();
+    wait_link_state(&lab, "a", &veth, "up");
+    lab.wait_ping("ct", "198.51.100.2", WAIT).unwrap();
+    // The host takes its end down: admin_state follows.
+    ip(&["-n", &lab.netns("a"), "link", "set", &veth, "down"]).unwrap();
+    wait_link_state(&lab, "a", &veth, "down");
+    assert_eq!(get_interface(&lab, "a", &veth, "admin_state"), "down");
+
+    // libvirt's statistics query: OVS's names for a Linux interface, in OVS's order.
+    let stats = lab
+        .vsctl_ok(
+            "a",
+            &[
+                "--format=list",
+                "--data=json",
+                "--no-headings",
+                "--columns=statistics",
+                "list",
+                "Interface",
+                &veth,
+            ],
+        )
+        .unwrap();
+    let stats: serde_json::Value = serde_json::from_str(stats.trim()).expect("JSON");
+    let keys: Vec<&str> = stats[1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|kv| kv[0].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "collisions",
+            "rx_bytes",
+            "rx_crc_err",
+            "rx_dropped",
+            "rx_errors",
+            "rx_frame_err",
+            "rx_missed_errors",
+            "rx_over_err",
+            "rx_packets",
+            "tx_bytes",
+            "tx_dropped",
+            "tx_errors",
+            "tx_packets",
+        ],
+        "{stats}"
+    );
+
+    // Gone: OVS's ofport -1 and empty state columns, the error saying why.
+    ip(&["-n", &lab.netns("a"), "link", "del", &veth]).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while get_interface(&lab, "a", &veth, "ofport") != "-1" {
+        assert!(Instant::now() < deadline, "ofport never became -1");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for column in ["mac_in_use", "admin_state", "link_state"] {
+        assert_eq!(get_interface(&lab, "a", &veth, column), "[]", "{column}");
+    }
+    assert!(get_interface(&lab, "a", &veth, "error").contains("No such device"));
+}

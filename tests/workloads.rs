@@ -4,8 +4,8 @@
 //! as `ovs-vsctl`. A container is a process in its own namespace, found by a docker stand-in
 //! (`Lab::tool_path`); a guest's tap is held open by another process, as qemu holds it.
 //!
-//! Written ahead of the system ports they need (issue 18): ignored until the datapath attaches
-//! an existing interface, so that the clients' command lines are fixed here first.
+//! Under CI these run, never skip: `.ci/test` installs openvswitch-switch (which brings
+//! openvswitch-common's `ovs-docker`) and uuid-runtime.
 
 mod common;
 
@@ -45,7 +45,6 @@ fn tool_ok(lab: &Lab, host: &str, program: &str, args: &[&str]) -> String {
 }
 
 #[test]
-#[ignore = "system ports are not in the datapath yet (issue 18); run with --ignored once they are"]
 fn ovs_docker_attaches_containers_that_talk_through_gre() {
     let Some(lab) = lab_with(
         "dock",
@@ -79,6 +78,61 @@ fn ovs_docker_attaches_containers_that_talk_through_gre() {
     // The containers reach each other and the hosts through the tunnel.
     lab.wait_ping("web", "198.51.100.102", WAIT).unwrap();
     lab.wait_ping("db", "198.51.100.1", WAIT).unwrap();
+    // set-vlan makes a container's port an access port: web alone in VLAN 100 reaches
+    // nobody, both in it reach each other across the tunnel, and not the hosts' mgmt0.
+    tool_ok(
+        &lab,
+        "a",
+        "ovs-docker",
+        &["set-vlan", "br-int", "eth1", "web", "100"],
+    );
+    assert!(
+        lab.ping("web", "198.51.100.102", 1).is_err(),
+        "VLAN 100 reached VLAN 0"
+    );
+    tool_ok(
+        &lab,
+        "b",
+        "ovs-docker",
+        &["set-vlan", "br-int", "eth1", "db", "100"],
+    );
+    lab.wait_ping("web", "198.51.100.102", WAIT).unwrap();
+    assert!(
+        lab.ping("web", "198.51.100.2", 1).is_err(),
+        "VLAN 100 reached mgmt0"
+    );
+    // A VLAN that cannot exist is refused with ovsdb's message, the port as it was
+    // (ovs-docker itself exits 0 whatever ovs-vsctl said).
+    let bad = tool(
+        &lab,
+        "a",
+        "ovs-docker",
+        &["set-vlan", "br-int", "eth1", "web", "4096"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr),
+        "ovs-vsctl: constraint violation: 4096 is not in the valid range 0 to 4095 (inclusive)\n"
+    );
+    let web_port = tool_ok(
+        &lab,
+        "a",
+        "ovs-vsctl",
+        &[
+            "--data=bare",
+            "--no-heading",
+            "--columns=name",
+            "find",
+            "interface",
+            "external_ids:container_id=web",
+        ],
+    );
+    assert_eq!(
+        lab.vsctl_ok("a", &["get", "port", web_port.trim(), "tag"])
+            .unwrap()
+            .trim(),
+        "100"
+    );
+    lab.ping("web", "198.51.100.102", 1).unwrap();
     // ovs-docker finds its port again by external_ids, as it does on del-port.
     let port = tool_ok(
         &lab,
@@ -139,7 +193,6 @@ fn ovs_docker_attaches_containers_that_talk_through_gre() {
 }
 
 #[test]
-#[ignore = "system ports are not in the datapath yet (issue 18); run with --ignored once they are"]
 fn libvirt_attaches_and_detaches_a_guest_with_its_own_command_lines() {
     let Some(lab) = lab("virt") else {
         return;
@@ -295,5 +348,237 @@ fn libvirt_attaches_and_detaches_a_guest_with_its_own_command_lines() {
         "a",
         "ovs-vsctl",
         &["--timeout=5", "--", "--if-exists", "del-port", "vnet0"],
+    );
+}
+
+/// The ports of `dpif/show --format json`, by name, with their kind and port number: what the
+/// datapath carries.
+fn datapath_ports(lab: &Lab, host: &str) -> Vec<(String, String, u64)> {
+    let v = dpif(lab, host);
+    let mut ports: Vec<_> = v["bridges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["ports"].as_array().unwrap().clone())
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap().to_owned(),
+                p["type"].as_str().unwrap().to_owned(),
+                p["port_no"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    ports.sort();
+    ports
+}
+
+#[test]
+fn refused_command_lines_leave_the_daemon_as_it_was() {
+    let Some(lab) = lab("refuse") else { return };
+    two_hosts(&lab);
+    lab.add_guest("a", "vm1", "vnet0", "198.51.100.111/24")
+        .unwrap();
+    lab.vsctl_ok("a", &["add-port", "br-int", "vnet0", "tag=0"])
+        .unwrap();
+    lab.wait_ping("vm1", "198.51.100.2", WAIT).unwrap();
+
+    let file = lab.rundir("a").join("conf.json");
+    let saved = std::fs::read(&file).unwrap();
+    let show = lab.vsctl_ok("a", &["show"]).unwrap();
+    let ports = datapath_ports(&lab, "a");
+    let range = |n: &str| {
+        format!("constraint violation: {n} is not in the valid range 0 to 4095 (inclusive)")
+    };
+    let not_int = |v: &str| format!("\"{v}\" is not a valid integer or range");
+    let attached_mac = "external-ids:attached-mac=\"52:54:00:12:34:56\"";
+    let refused: &[(&[&str], String)] = &[
+        (&["set", "port", "vnet0", "tag=4096"], range("4096")),
+        (&["set", "port", "vnet0", "tag=-1"], range("-1")),
+        (&["set", "port", "vnet0", "trunks=4096"], range("4096")),
+        (&["set", "port", "vnet0", "trunks=abc"], not_int("abc")),
+        (&["set", "port", "vnet0", "trunks=[1,x]"], not_int("x")),
+        (
+            &["set", "port", "vnet0", "vlan_mode=bogus"],
+            "constraint violation: bogus is not one of the allowed values ([access, \
+             dot1q-tunnel, native-tagged, native-untagged, trunk])"
+                .into(),
+        ),
+        (
+            &["add-port", "br-int", "gre0"],
+            "cannot create a port named gre0 because a port named gre0 already exists on \
+             bridge br-int"
+                .into(),
+        ),
+        // libvirt attaching a second guest in a VLAN that cannot exist: nothing of the line
+        // is applied, its external-ids neither.
+        (
+            &[
+                "--timeout=5",
+                "--",
+                "--may-exist",
+                "add-port",
+                "br-int",
+                "vnet1",
+                "tag=4096",
+                "--",
+                "set",
+                "Interface",
+                "vnet1",
+                attached_mac,
+                "--",
+                "set",
+                "Interface",
+                "vnet1",
+                "external-ids:iface-status=active",
+            ],
+            range("4096"),
+        ),
+    ];
+    for (args, msg) in refused {
+        let out = tool(&lab, "a", "ovs-vsctl", args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            format!("ovs-vsctl: {msg}\n"),
+            "{args:?}"
+        );
+        assert!(out.stdout.is_empty(), "{args:?}");
+        assert_eq!(
+            std::fs::read(&file).unwrap(),
+            saved,
+            "{args:?} changed the saved configuration"
+        );
+        assert_eq!(lab.vsctl_ok("a", &["show"]).unwrap(), show, "{args:?}");
+        assert_eq!(datapath_ports(&lab, "a"), ports, "{args:?}");
+    }
+    // The guest and the tunnel carry traffic as before.
+    lab.ping("vm1", "198.51.100.2", 2).unwrap();
+    assert_eq!(
+        lab.vsctl_ok("a", &["get", "port", "vnet0", "tag"])
+            .unwrap()
+            .trim(),
+        "0"
+    );
+}
+
+/// virNetDevOpenvswitchAddPort's command line for guest NIC `tap` with MAC `mac`: `vlan` is
+/// what libvirt puts after the port name for the guest's `<vlan>` element.
+fn libvirt_add_port(lab: &Lab, host: &str, tap: &str, vlan: &[&str], mac: &str) {
+    let attached_mac = format!("external-ids:attached-mac=\"{mac}\"");
+    let iface_id = "external-ids:iface-id=\"0b6e3bc4-2a8c-4b1e-9f3b-5f8a2a6c1d01\"";
+    let vm_id = "external-ids:vm-id=\"7c1f6e5e-9d2a-4a6b-8e3d-2b4c6d8e0f12\"";
+    let mut args = vec![
+        "--timeout=5",
+        "--",
+        "--may-exist",
+        "add-port",
+        "br-int",
+        tap,
+    ];
+    args.extend_from_slice(vlan);
+    for set in [
+        attached_mac.as_str(),
+        iface_id,
+        vm_id,
+        "external-ids:iface-status=active",
+    ] {
+        args.extend_from_slice(&["--", "set", "Interface", tap, set]);
+    }
+    tool_ok(lab, host, "ovs-vsctl", &args);
+}
+
+#[test]
+fn libvirt_guests_in_vlans_with_its_own_add_port_forms() {
+    let Some(lab) = lab("virtvlan") else {
+        return;
+    };
+    two_hosts(&lab);
+    for (guest, tap, address) in [
+        ("vm1", "vnet0", "198.51.100.121/24"),
+        ("vm2", "vnet1", "198.51.100.122/24"),
+        ("vm3", "vnet2", "198.51.100.123/24"),
+    ] {
+        lab.add_guest("a", guest, tap, address).unwrap();
+    }
+    // <vlan><tag id='42'/></vlan>; <vlan trunk='yes'> with a native untagged 42 and 43;
+    // no <vlan>.
+    libvirt_add_port(
+        &lab,
+        "a",
+        "vnet0",
+        &["tag=42"],
+        &mac_of(&lab, "vm1", "eth0"),
+    );
+    libvirt_add_port(
+        &lab,
+        "a",
+        "vnet1",
+        &["vlan_mode=native-untagged", "tag=42", "trunk=42,43"],
+        &mac_of(&lab, "vm2", "eth0"),
+    );
+    libvirt_add_port(&lab, "a", "vnet2", &[], &mac_of(&lab, "vm3", "eth0"));
+    assert_eq!(
+        lab.vsctl_ok("a", &["get", "port", "vnet1", "tag", "trunks", "vlan_mode"])
+            .unwrap(),
+        "42\n[42, 43]\nnative-untagged\n"
+    );
+    assert_eq!(
+        lab.vsctl_ok("a", &["get", "port", "vnet0", "tag", "trunks", "vlan_mode"])
+            .unwrap(),
+        "42\n[]\n[]\n"
+    );
+    // The two guests of VLAN 42 talk; the untagged guest reaches the other host but neither
+    // of them.
+    lab.wait_ping("vm1", "198.51.100.122", WAIT).unwrap();
+    lab.wait_ping("vm3", "198.51.100.2", WAIT).unwrap();
+    assert!(
+        lab.ping("vm3", "198.51.100.121", 1).is_err(),
+        "VLAN 0 reached VLAN 42"
+    );
+    assert!(
+        lab.ping("vm3", "198.51.100.122", 1).is_err(),
+        "VLAN 0 reached VLAN 42"
+    );
+    // <vlan trunk='yes'> with tags 10 and 20 only, changed live.
+    tool_ok(
+        &lab,
+        "a",
+        "ovs-vsctl",
+        &[
+            "--timeout=5",
+            "--",
+            "--if-exists",
+            "clear",
+            "Port",
+            "vnet1",
+            "tag",
+            "--",
+            "--if-exists",
+            "clear",
+            "Port",
+            "vnet1",
+            "trunk",
+            "--",
+            "--if-exists",
+            "clear",
+            "Port",
+            "vnet1",
+            "vlan_mode",
+            "--",
+            "--if-exists",
+            "set",
+            "Port",
+            "vnet1",
+            "trunk=10,20",
+        ],
+    );
+    assert_eq!(
+        lab.vsctl_ok("a", &["get", "port", "vnet1", "tag", "trunks", "vlan_mode"])
+            .unwrap(),
+        "[]\n[10, 20]\n[]\n"
+    );
+    assert!(
+        lab.ping("vm1", "198.51.100.122", 1).is_err(),
+        "vnet1 left VLAN 42"
     );
 }

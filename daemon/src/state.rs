@@ -261,6 +261,14 @@ impl<'a> Live<'a> {
     }
 }
 
+impl Live<'_> {
+    /// A port whose interface is open. OVS clears `admin_state`, `link_state` and `mac_in_use`
+    /// of an interface it could not open (`iface_clear_db_record`), so these are empty then.
+    fn opened(&self, iface: &str) -> Option<&PortStats> {
+        self.stats.get(iface).filter(|s| s.error.is_none())
+    }
+}
+
 impl vsctl::LiveState for Live<'_> {
     fn interface_error(&self, iface: &str) -> Option<String> {
         self.errors
@@ -290,6 +298,16 @@ impl vsctl::LiveState for Live<'_> {
                 ("rx_errors".into(), k.rx_errors),
                 ("tx_errors".into(), k.tx_errors),
             ]);
+            // The rest of what OVS reports for a Linux netdev (netdev-linux), by OVS's names;
+            // they have no direction, so a TAP's are not swapped.
+            for (ovs, kernel) in KERNEL_ONLY_COUNTERS {
+                let n =
+                    std::fs::read_to_string(format!("/sys/class/net/{iface}/statistics/{kernel}"))
+                        .ok()
+                        .and_then(|n| n.trim().parse().ok())
+                        .unwrap_or(0);
+                stats.push((ovs.into(), n));
+            }
         }
         // OVS's names for a port's BPDU counts (its Port table statistics).
         if c.bpdu_tx + c.bpdu_rx + c.bpdu_errors > 0 {
@@ -306,7 +324,44 @@ impl vsctl::LiveState for Live<'_> {
         self.stats.get(iface).and_then(|s| s.mtu)
     }
 
+    /// As OVS: -1 for an interface that could not be opened (a system port whose interface is
+    /// missing, a port the configuration could not apply), the port number otherwise.
     fn ofport(&self, iface: &str) -> Option<i64> {
-        self.stats.get(iface).map(|s| i64::from(s.port_no))
+        match self.opened(iface) {
+            Some(s) => Some(i64::from(s.port_no)),
+            None if self.interface_error(iface).is_some() => Some(-1),
+            None => None,
+        }
+    }
+
+    /// An interface's own MAC; for a tunnel, which has none, a stable locally administered one
+    /// made from its name (OVS shows a random one it made for the tunnel's netdev).
+    fn interface_mac_in_use(&self, iface: &str) -> Option<String> {
+        let s = self.opened(iface)?;
+        match &s.mac_in_use {
+            Some(mac) => Some(mac.clone()),
+            None if s.remote_ip.is_some() => {
+                Some(encap::ethernet::EthernetAddress(name_mac(iface)).to_string())
+            }
+            None => None,
+        }
+    }
+
+    fn interface_admin_up(&self, iface: &str) -> Option<bool> {
+        Some(self.opened(iface)?.admin_state == "up")
+    }
+
+    fn interface_link_up(&self, iface: &str) -> Option<bool> {
+        Some(self.opened(iface)?.link_state == "up")
     }
 }
+
+/// OVS's names for the kernel counters of a Linux interface it reports besides the basic eight,
+/// with the kernel's (sysfs) names.
+const KERNEL_ONLY_COUNTERS: [(&str, &str); 5] = [
+    ("collisions", "collisions"),
+    ("rx_crc_err", "rx_crc_errors"),
+    ("rx_frame_err", "rx_frame_errors"),
+    ("rx_missed_errors", "rx_missed_errors"),
+    ("rx_over_err", "rx_over_errors"),
+];

@@ -49,7 +49,8 @@ pub struct Outcome {
 }
 
 /// Live information from the daemon, for `show` and for the read-only
-/// Interface columns (`statistics`, `error`, `mtu`, `ofport`).
+/// Interface columns (`statistics`, `error`, `mtu`, `ofport`, `mac_in_use`,
+/// `admin_state`, `link_state`).
 pub trait LiveState {
     fn interface_error(&self, iface: &str) -> Option<String>;
     fn interface_statistics(&self, iface: &str) -> Vec<(String, u64)>;
@@ -125,9 +126,8 @@ pub const SHOW_ID: &str = "00000000-0000-0000-0000-000000000000";
 ///   columns can be set through the Port table (so
 ///   `add-port br-int gre0 type=gre options:remote_ip=...` works, where OVS
 ///   says `Port does not contain a column whose name matches "type"`);
-/// - only the columns of `vsctl/schema.rs` are supported (Port `tag`, `trunks`,
-///   `vlan_mode` are stored but the datapath does not use VLANs yet); other OVS
-///   columns and tables give "grebe does not support ..." errors;
+/// - only the columns of `vsctl/schema.rs` are supported; other OVS columns and
+///   tables give "grebe does not support ..." errors;
 /// - `type` accepts only `""`/`system`, `internal` and `gre` (OVS stores any
 ///   string); `system` is stored as `""`;
 /// - `statistics`, `error`, `ofport`, `mtu`, `mac_in_use`, `admin_state` and
@@ -136,8 +136,8 @@ pub const SHOW_ID: &str = "00000000-0000-0000-0000-000000000000";
 /// - `add-br BR PARENT VLAN` (fake bridges), `--fake-iface`, `--id`,
 ///   `create`, `destroy` and the other OVS commands are not
 ///   supported; `list-br --fake` prints nothing, `--real` is accepted;
-/// - `--pretty` and `--max-column-width` are accepted and ignored; integer ranges
-///   (`trunks=10-20`) are not parsed;
+/// - `--pretty` and `--max-column-width` are accepted and ignored (integer ranges
+///   such as `trunks=10-20` are read as in OVS);
 /// - `add` reports too many values itself (OVS 3.1 lets the server reject
 ///   the transaction with a JSON "constraint violation" message);
 /// - all of a command line's commands are checked for column names only

@@ -209,17 +209,56 @@ pub(super) fn json_unescape(s: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// A decimal integer with an optional sign, as `str_to_llong()` reads it (no overflow).
+fn int_from_str(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        s.strip_prefix('+').unwrap_or(s).parse::<i64>().ok()
+    } else {
+        None
+    }
+}
+
+/// `str_to_llong_range()`: `N-M`, split at the first `-` after the start's own sign.
+fn int_range_from_str(s: &str) -> Option<(i64, i64)> {
+    let sign = usize::from(s.starts_with(['+', '-']));
+    let split = sign + s[sign..].find('-')?;
+    Some((int_from_str(&s[..split])?, int_from_str(&s[split + 1..])?))
+}
+
+/// The most values one range may stand for (OVS's `MAX_OVSDB_ATOM_RANGE_SIZE`).
+const MAX_RANGE_SIZE: i64 = 4096;
+
+/// A set element as `ovsdb_atom_from_string()` reads it with a range end: an integer range
+/// `N-M` stands for every integer from N to M, each end checked against the column's
+/// constraints; anything else is one atom.
+fn set_atoms_from_string(t: AtomType, s: &str) -> Result<Vec<Atom>, String> {
+    let AtomType::Int { .. } = t else {
+        return Ok(vec![atom_from_string(t, s)?]);
+    };
+    let Some((start, end)) = int_range_from_str(s) else {
+        return Ok(vec![atom_from_string(t, s)?]);
+    };
+    if end < start {
+        return Err(format!(
+            "\"{s}\" is not a valid range. Range end cannot be before start."
+        ));
+    }
+    atom_from_string(t, &start.to_string())?;
+    atom_from_string(t, &end.to_string())?;
+    if end - start >= MAX_RANGE_SIZE {
+        return Err(format!(
+            "constraint violation: Range \"{s}\" is too big. Maximum allowed size is {MAX_RANGE_SIZE}."
+        ));
+    }
+    Ok((start..=end).map(Atom::Int).collect())
+}
+
 /// `ovsdb_atom_from_string()`.
 pub(super) fn atom_from_string(t: AtomType, s: &str) -> Result<Atom, String> {
     match t {
         AtomType::Int { min, max } => {
-            let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
-            let n = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
-                s.strip_prefix('+').unwrap_or(s).parse::<i64>().ok()
-            } else {
-                None
-            };
-            let Some(n) = n else {
+            let Some(n) = int_from_str(s) else {
                 return Err(format!("\"{s}\" is not a valid integer or range"));
             };
             // ovsdb_atom_check_constraints()
@@ -309,18 +348,22 @@ pub(super) fn datum_from_string(t: &ColType, s: &str) -> Result<Datum, String> {
         // parse_key_value()
         let start = p;
         let (token, rest) = token_parse(p)?;
-        let key = atom_from_string(t.key, &token)?;
         p = rest;
-        let value = match t.value {
-            None => None,
+        match t.value {
+            // A set: its integer elements may be given as ranges.
+            None => {
+                let keys = set_atoms_from_string(t.key, &token)?;
+                datum.extend(keys.into_iter().map(|k| (k, None)));
+            }
             Some(vt) => {
+                let key = atom_from_string(t.key, &token)?;
                 p = p.trim_start_matches(|c: char| c.is_ascii_whitespace());
                 match p.strip_prefix('=') {
                     Some(rest) => {
                         p = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());
                         let (token, rest) = token_parse(p)?;
                         p = rest;
-                        Some(atom_from_string(vt, &token)?)
+                        datum.push((key, Some(atom_from_string(vt, &token)?)));
                     }
                     None => {
                         // C prints the character with %c; at the end of the
@@ -332,8 +375,7 @@ pub(super) fn datum_from_string(t: &ColType, s: &str) -> Result<Datum, String> {
                     }
                 }
             }
-        };
-        datum.push((key, value));
+        }
         p = p.trim_start_matches(|c: char| c.is_ascii_whitespace());
         if let Some(rest) = p.strip_prefix(',') {
             p = rest.trim_start_matches(|c: char| c.is_ascii_whitespace());

@@ -140,6 +140,153 @@ fn bad_values_are_refused_and_nothing_changes() {
     assert_eq!(c.bridges["br-int"].ports["vnet0"].tag, Some(7));
 }
 
+/// What OVS 3.1's ovs-vsctl prints for VLAN ids out of range, garbage in `trunks` and bad
+/// `vlan_mode` values, in every form a client writes them (run against a scratch
+/// ovsdb-server): each refused, the configuration unchanged.
+#[test]
+fn out_of_range_and_garbage_vlans_are_refused_with_ovs_vsctl_s_messages() {
+    let mut c = with_port();
+    ok(&mut c, &["set", "port", "vnet0", "tag=7", "trunks=7,8"]);
+    let range = |n: &str| {
+        format!("constraint violation: {n} is not in the valid range 0 to 4095 (inclusive)")
+    };
+    let not_int = |v: &str| format!("\"{v}\" is not a valid integer or range");
+    let bad_mode = "constraint violation: bogus is not one of the allowed values ([access, \
+                    dot1q-tunnel, native-tagged, native-untagged, trunk])";
+    let table: &[(&[&str], String)] = &[
+        (&["set", "port", "vnet0", "trunks=4096"], range("4096")),
+        (&["set", "port", "vnet0", "trunks=1,4096"], range("4096")),
+        (&["set", "port", "vnet0", "trunks=-1"], range("-1")),
+        (&["set", "port", "vnet0", "trunk=4096"], range("4096")),
+        (&["set", "port", "vnet0", "trunks=abc"], not_int("abc")),
+        (&["set", "port", "vnet0", "trunks=[1,x]"], not_int("x")),
+        (&["add", "port", "vnet0", "trunks", "x"], not_int("x")),
+        (&["set", "port", "vnet0", "tag=1.5"], not_int("1.5")),
+        (
+            &["set", "port", "vnet0", "trunks=[1,2"],
+            "[1,2: missing \"]\" at end of data".into(),
+        ),
+        (&["add-port", "br-int", "p2", "tag=4096"], range("4096")),
+        (&["add-port", "br-int", "p2", "tag=-1"], range("-1")),
+        (&["add-port", "br-int", "p2", "trunks=4096"], range("4096")),
+        (&["add-port", "br-int", "p2", "trunks=abc"], not_int("abc")),
+        (&["add-port", "br-int", "p2", "trunk=[1,x]"], not_int("x")),
+        (
+            &["add-port", "br-int", "p2", "vlan_mode=bogus"],
+            bad_mode.into(),
+        ),
+        (
+            &["set", "port", "vnet0", "vlan-mode=bogus"],
+            bad_mode.into(),
+        ),
+        (
+            &["add-port", "br-int", "vnet0"],
+            "cannot create a port named vnet0 because a port named vnet0 already exists on \
+             bridge br-int"
+                .into(),
+        ),
+        (
+            &["add-port", "br-int", "gre0", "tag=10"],
+            "cannot create a port named gre0 because a port named gre0 already exists on \
+             bridge br-int"
+                .into(),
+        ),
+    ];
+    for (a, msg) in table {
+        err(&mut c, a, msg);
+    }
+    // As OVS: --may-exist on a port that exists ignores the settings, even bad ones.
+    let before = c.clone();
+    let o = vs(
+        &mut c,
+        &[
+            "--",
+            "--may-exist",
+            "add-port",
+            "br-int",
+            "vnet0",
+            "tag=4096",
+        ],
+    );
+    assert_eq!(o, Outcome::default());
+    assert_eq!(c, before);
+    assert_eq!(c.bridge_of_port("p2"), None);
+    let i = &c.bridges["br-int"].ports["vnet0"];
+    assert_eq!((i.tag, i.trunks.clone()), (Some(7), [7, 8].into()));
+}
+
+/// Integer ranges, as ovsdb reads a set's elements (`trunks=10-20`, `[1,5-7]`, and in `add`
+/// and `remove`), with OVS 3.1's messages for bad ones.
+#[test]
+fn trunks_take_integer_ranges_as_ovs_vsctl_does() {
+    let mut c = with_port();
+    let trunks = |c: &mut Config| ok(c, &["get", "port", "vnet0", "trunks"]);
+    ok(&mut c, &["set", "port", "vnet0", "trunks=10-20"]);
+    assert_eq!(
+        trunks(&mut c),
+        "[10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]\n"
+    );
+    ok(&mut c, &["set", "port", "vnet0", "trunks=[1,5-7]"]);
+    assert_eq!(trunks(&mut c), "[1, 5, 6, 7]\n");
+    ok(&mut c, &["set", "port", "vnet0", "trunks=5-5"]);
+    assert_eq!(trunks(&mut c), "[5]\n");
+    ok(&mut c, &["add", "port", "vnet0", "trunks", "9-11"]);
+    assert_eq!(trunks(&mut c), "[5, 9, 10, 11]\n");
+    ok(&mut c, &["remove", "port", "vnet0", "trunks", "9-10"]);
+    assert_eq!(trunks(&mut c), "[5, 11]\n");
+    ok(&mut c, &["set", "port", "vnet0", "trunks=1-+3"]);
+    assert_eq!(trunks(&mut c), "[1, 2, 3]\n");
+    ok(&mut c, &["set", "port", "vnet0", "trunks=0-4095"]);
+    assert_eq!(c.bridges["br-int"].ports["vnet0"].trunks.len(), 4096);
+    ok(&mut c, &["set", "port", "vnet0", "trunks=7,8"]);
+
+    let range = |n: &str| {
+        format!("constraint violation: {n} is not in the valid range 0 to 4095 (inclusive)")
+    };
+    let backwards =
+        |r: &str| format!("\"{r}\" is not a valid range. Range end cannot be before start.");
+    let not_int = |v: &str| format!("\"{v}\" is not a valid integer or range");
+    let table: &[(&[&str], String)] = &[
+        (&["set", "port", "vnet0", "trunks=7-5"], backwards("7-5")),
+        (&["set", "port", "vnet0", "trunks=1--3"], backwards("1--3")),
+        (&["set", "port", "vnet0", "trunks=4090-4100"], range("4100")),
+        (&["set", "port", "vnet0", "trunks=5000-6000"], range("5000")),
+        (&["set", "port", "vnet0", "trunks=-5-3"], range("-5")),
+        (&["set", "port", "vnet0", "trunks=-3"], range("-3")),
+        (&["set", "port", "vnet0", "trunks=1-"], not_int("1-")),
+        (
+            &["set", "port", "vnet0", "trunks=[1-2-3]"],
+            not_int("1-2-3"),
+        ),
+        (&["set", "port", "vnet0", "trunks=0x1-3"], not_int("0x1-3")),
+        (
+            &["set", "port", "vnet0", "trunks=[1-3,2-4]"],
+            "[1-3,2-4]: set contains duplicate value".into(),
+        ),
+        (
+            &["set", "port", "vnet0", "tag=3-4"],
+            "3-4: 2 value(s) specified but the maximum number is 1".into(),
+        ),
+        (
+            &["set", "port", "vnet0", "tag=-0-5"],
+            "-0-5: 6 value(s) specified but the maximum number is 1".into(),
+        ),
+        (
+            &["set", "interface", "vnet0", "mtu_request=1-5000"],
+            "constraint violation: Range \"1-5000\" is too big. Maximum allowed size is 4096."
+                .into(),
+        ),
+        (
+            &["set", "interface", "vnet0", "mtu_request=0-2"],
+            "constraint violation: 0 is less than minimum allowed value 1".into(),
+        ),
+    ];
+    for (a, msg) in table {
+        err(&mut c, a, msg);
+    }
+    assert_eq!(c.bridges["br-int"].ports["vnet0"].trunks, [7, 8].into());
+}
+
 /// Configuration files written before the VLAN columns load; files without VLANs look as
 /// before.
 #[test]
