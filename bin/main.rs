@@ -76,7 +76,7 @@ enum Cmd {
         #[arg(long)]
         rundir: Option<PathBuf>,
     },
-    /// Build the seed's topology in network namespaces and ping through GRE (needs root).
+    /// Build the classic setup (hosts, a container, a VM guest) in network namespaces and ping through GRE (needs root).
     #[cfg(feature = "lab")]
     Demo {
         /// Leave the namespaces and daemons running, and print how to explore them
@@ -197,12 +197,12 @@ fn run() -> anyhow::Result<ExitCode> {
             if clean {
                 lab::demo::clean()?;
             } else {
-                let protocol = match (mesh, rstp) {
-                    (false, _) => None,
-                    (true, false) => Some(stp::Protocol::Stp),
-                    (true, true) => Some(stp::Protocol::Rstp),
+                let mode = match (mesh, rstp) {
+                    (true, false) => lab::demo::Mode::Tree(stp::Protocol::Stp),
+                    (true, true) => lab::demo::Mode::Tree(stp::Protocol::Rstp),
+                    (false, _) => lab::demo::Mode::Classic,
                 };
-                lab::demo::run(keep, protocol)?;
+                lab::demo::run(keep, mode)?;
             }
             Ok(ExitCode::SUCCESS)
         }
