@@ -91,6 +91,9 @@ enum Cmd {
         /// With --mesh: rapid spanning tree (802.1w) instead of STP
         #[arg(long, requires = "mesh")]
         rstp: bool,
+        /// Two tenants on the mesh, VLAN 100 and VLAN 200, each with a container and a guest
+        #[arg(long, conflicts_with_all = ["clean", "mesh"])]
+        vlan: bool,
     },
     /// Measure grebe against OVS userspace, kernel VXLAN and the bare veth (needs root).
     #[cfg(feature = "lab")]
@@ -193,14 +196,16 @@ fn run() -> anyhow::Result<ExitCode> {
             clean,
             mesh,
             rstp,
+            vlan,
         } => {
             if clean {
                 lab::demo::clean()?;
             } else {
-                let mode = match (mesh, rstp) {
-                    (true, false) => lab::demo::Mode::Tree(stp::Protocol::Stp),
-                    (true, true) => lab::demo::Mode::Tree(stp::Protocol::Rstp),
-                    (false, _) => lab::demo::Mode::Classic,
+                let mode = match (mesh, rstp, vlan) {
+                    (true, false, _) => lab::demo::Mode::Tree(stp::Protocol::Stp),
+                    (true, true, _) => lab::demo::Mode::Tree(stp::Protocol::Rstp),
+                    (false, _, true) => lab::demo::Mode::Tenants,
+                    (false, _, false) => lab::demo::Mode::Classic,
                 };
                 lab::demo::run(keep, mode)?;
             }

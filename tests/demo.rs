@@ -1,5 +1,6 @@
 //! `grebe demo` as a user runs it: the classic setup's pings between bare metal, the container
-//! and the guest all answer, `--keep` leaves it running and `--clean` removes it.
+//! and the guest all answer, `--keep` leaves it running and `--clean` removes it; `--vlan`
+//! shows two tenants whose own pings answer and whose cross-tenant pings do not.
 
 use std::process::{Command, Output};
 use std::sync::Mutex;
@@ -130,5 +131,50 @@ fn the_classic_demo_pings_bare_metal_container_and_guest_through_gre() {
 
     let (out, text) = demo(&["--clean"]);
     assert_success(&out, &text);
+    assert_eq!(demo_namespaces(), Vec::<String>::new());
+}
+
+#[test]
+fn the_vlan_demo_separates_two_tenants_on_one_mesh() {
+    if !can_run("demo_vlan") {
+        return;
+    }
+    let _one = DEMO.lock().unwrap_or_else(|e| e.into_inner());
+    let (out, text) = demo(&["--vlan"]);
+    assert_success(&out, &text);
+    let web100 = ("web100", "198.51.100.21");
+    let vm100 = ("vm100", "198.51.100.31");
+    let web200 = ("web200", "203.0.113.21");
+    let vm200 = ("vm200", "203.0.113.31");
+    for (a, b) in [
+        (web100, vm100),
+        (vm100, web100),
+        (web200, vm200),
+        (vm200, web200),
+    ] {
+        let line = answered(a, b);
+        assert!(text.contains(&line), "no {line:?} in:\n{text}");
+    }
+    for (a, b) in [
+        (web100, vm200),
+        (vm200, web100),
+        (web100, web200),
+        (web100, ("bm", "198.51.100.11")),
+    ] {
+        let line = format!(
+            "   {} {} -> {} {}: no reply, as expected",
+            a.0, a.1, b.0, b.1
+        );
+        assert!(text.contains(&line), "no {line:?} in:\n{text}");
+    }
+    assert!(
+        text.contains("ovs-vsctl --may-exist add-port br-int web100-l tag=100 --"),
+        "{text}"
+    );
+    assert!(
+        text.contains("ovs-vsctl -- --may-exist add-port br-int vnet1 tag=200 --"),
+        "{text}"
+    );
+    // Without --keep nothing stays.
     assert_eq!(demo_namespaces(), Vec::<String>::new());
 }

@@ -8,9 +8,12 @@
 //!
 //! - `classic`: the workloads the setup exists for, a container on the container host and a VM
 //!   guest on the VM host, pinging the bare-metal host and each other;
+//! - `tenants` (`--vlan`): two tenants on the same mesh, VLAN 100 and VLAN 200, each with a
+//!   container and a guest; same-tenant pings answer, cross-tenant ones do not;
 //! - `tree` (`--mesh`): spanning tree instead of split horizon, and the tree each host built.
 
 mod classic;
+mod tenants;
 mod tree;
 
 use std::time::Duration;
@@ -26,6 +29,8 @@ const PREFIX: &str = "grebe-demo";
 pub enum Mode {
     /// A container and a VM guest on the split-horizon mesh.
     Classic,
+    /// Two tenants in VLANs 100 and 200 on the split-horizon mesh.
+    Tenants,
     /// The mesh under spanning tree, by this protocol.
     Tree(stp::Protocol),
 }
@@ -109,6 +114,7 @@ pub fn run(keep: bool, mode: Mode) -> anyhow::Result<()> {
     .context("installing the Ctrl-C handler")?;
     let result = match mode {
         Mode::Classic => classic::build_and_show(&lab),
+        Mode::Tenants => tenants::build_and_show(&lab),
         Mode::Tree(protocol) => tree::build_and_show(&lab, protocol),
     };
     match (&result, keep) {
@@ -216,6 +222,25 @@ fn ping_pairs(lab: &Lab, pairs: &[(Endpoint, Endpoint)]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Pings `b` from `a`, which must get no reply at all (`why` says why not); a reply is an
+/// error, the isolation the demo shows would be broken.
+fn ping_unanswered(lab: &Lab, a: Endpoint, b: Endpoint, why: &str) -> anyhow::Result<()> {
+    if lab.ping(a.name, b.ip, 2).is_ok() {
+        bail!(
+            "{} {} answered {} {} although {why}",
+            b.name,
+            b.ip,
+            a.name,
+            a.ip
+        );
+    }
+    println!(
+        "   {} {} -> {} {}: no reply, as expected ({why})",
+        a.name, a.ip, b.name, b.ip
+    );
+    Ok(())
+}
+
 /// `fdb/show br-int` of every host, indented.
 fn show_fdb(lab: &Lab) -> anyhow::Result<()> {
     for h in &HOSTS {
@@ -260,6 +285,11 @@ fn print_explore(lab: &Lab, mode: Mode) {
             "   ip netns exec {} ping {}   (the container pinging the guest)",
             lab.netns(classic::CONTAINER.name),
             classic::GUEST.ip
+        ),
+        Mode::Tenants => println!(
+            "   ip netns exec {} ping {}   (tenant 100's container pinging its guest)",
+            lab.netns(tenants::CONTAINER_100.name),
+            tenants::GUEST_100.ip
         ),
         Mode::Tree(_) => println!(
             "   ip netns exec {ns} env GREBE_RUNDIR={} {grebe} appctl stp/show",
