@@ -54,6 +54,16 @@ fn demo_namespaces() -> Vec<String> {
         .collect()
 }
 
+/// Runs `grebe demo --clean` when dropped, so that a failed assertion after `--keep` leaves
+/// nothing running.
+struct CleanOnDrop;
+
+impl Drop for CleanOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new(GREBE).args(["demo", "--clean"]).output();
+    }
+}
+
 /// The line the demo prints for a ping from `a` to `b` that answered.
 fn answered(a: (&str, &str), b: (&str, &str)) -> String {
     format!("   {} {} -> {} {}: 3/3 replies", a.0, a.1, b.0, b.1)
@@ -66,6 +76,7 @@ fn the_classic_demo_pings_bare_metal_container_and_guest_through_gre() {
     }
     let _one = DEMO.lock().unwrap_or_else(|e| e.into_inner());
     let (out, text) = demo(&["--keep"]);
+    let _clean = CleanOnDrop;
     assert_success(&out, &text);
     let bm = ("bm", "198.51.100.11");
     let ct = ("ct", "198.51.100.12");
