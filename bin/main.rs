@@ -76,7 +76,7 @@ enum Cmd {
         #[arg(long)]
         rundir: Option<PathBuf>,
     },
-    /// Build the seed's topology in network namespaces and ping through GRE (needs root).
+    /// Build the classic setup (hosts, a container, a VM guest) in network namespaces and ping through GRE (needs root).
     #[cfg(feature = "lab")]
     Demo {
         /// Leave the namespaces and daemons running, and print how to explore them
@@ -91,6 +91,9 @@ enum Cmd {
         /// With --mesh: rapid spanning tree (802.1w) instead of STP
         #[arg(long, requires = "mesh")]
         rstp: bool,
+        /// Two tenants on the mesh, VLAN 100 and VLAN 200, each with a container and a guest
+        #[arg(long, conflicts_with_all = ["clean", "mesh"])]
+        vlan: bool,
     },
     /// Measure grebe against OVS userspace, kernel VXLAN and the bare veth (needs root).
     #[cfg(feature = "lab")]
@@ -193,16 +196,18 @@ fn run() -> anyhow::Result<ExitCode> {
             clean,
             mesh,
             rstp,
+            vlan,
         } => {
             if clean {
                 lab::demo::clean()?;
             } else {
-                let protocol = match (mesh, rstp) {
-                    (false, _) => None,
-                    (true, false) => Some(stp::Protocol::Stp),
-                    (true, true) => Some(stp::Protocol::Rstp),
+                let mode = match (mesh, rstp, vlan) {
+                    (true, false, _) => lab::demo::Mode::Tree(stp::Protocol::Stp),
+                    (true, true, _) => lab::demo::Mode::Tree(stp::Protocol::Rstp),
+                    (false, _, true) => lab::demo::Mode::Tenants,
+                    (false, _, false) => lab::demo::Mode::Classic,
                 };
-                lab::demo::run(keep, protocol)?;
+                lab::demo::run(keep, mode)?;
             }
             Ok(ExitCode::SUCCESS)
         }

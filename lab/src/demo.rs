@@ -1,20 +1,39 @@
-//! `grebe demo`: the seed's topology in network namespaces, pinging through GRE.
+//! `grebe demo`: the classic setup in network namespaces, pinging through GRE.
 //!
 //! Three hosts (bare metal, container host, VM host) on a transport network 192.0.2.0/24, each
 //! with a grebe daemon configured by the same ovs-vsctl commands the classic OVS setup uses, and
 //! an overlay 198.51.100.0/24 on their `mgmt0` ports. A full mesh of tunnels with split horizon:
 //! every host has a tunnel to every other, and a frame from a tunnel never goes into another.
-//! With `--mesh` the same mesh runs spanning tree instead, as the classic setup does: STP (or
-//! RSTP) blocks one tunnel, and the demo shows the tree each host built.
+//! What runs on top is the mode's (a file each):
+//!
+//! - `classic`: the workloads the setup exists for, a container on the container host and a VM
+//!   guest on the VM host, pinging the bare-metal host and each other;
+//! - `tenants` (`--vlan`): two tenants on the same mesh, VLAN 100 and VLAN 200, each with a
+//!   container and a guest; same-tenant pings answer, cross-tenant ones do not;
+//! - `tree` (`--mesh`): spanning tree instead of split horizon, and the tree each host built.
+
+mod classic;
+mod tenants;
+mod tree;
 
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::mesh::{self, MeshHost};
 use crate::netns::{Lab, is_root};
 
 const PREFIX: &str = "grebe-demo";
+
+/// What the demo builds on its three hosts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// A container and a VM guest on the split-horizon mesh.
+    Classic,
+    /// Two tenants in VLANs 100 and 200 on the split-horizon mesh.
+    Tenants,
+    /// The mesh under spanning tree, by this protocol.
+    Tree(stp::Protocol),
+}
 
 struct Host {
     name: &'static str,
@@ -44,8 +63,41 @@ const HOSTS: [Host; 3] = [
     },
 ];
 
-/// Runs the demo: split horizon, or with `mesh` spanning tree by that protocol.
-pub fn run(keep: bool, mesh: Option<stp::Protocol>) -> anyhow::Result<()> {
+/// Something that pings and answers: a host's mgmt0, a container or a guest. `name` is also
+/// the lab host (namespace) it pings from; `host` is the grebe host whose bridge it is on.
+#[derive(Clone, Copy)]
+struct Endpoint<'a> {
+    name: &'a str,
+    ip: &'a str,
+    host: &'a str,
+}
+
+impl<'a> Endpoint<'a> {
+    fn mgmt0(h: &'a Host) -> Self {
+        Endpoint {
+            name: h.name,
+            ip: h.overlay,
+            host: h.name,
+        }
+    }
+
+    /// Every ordered pair of `ends`; with `across_only`, only pairs on different hosts (the
+    /// ones whose frames cross a GRE tunnel).
+    fn every_pair(ends: &[Self], across_only: bool) -> Vec<(Self, Self)> {
+        let mut pairs = Vec::new();
+        for a in ends {
+            for b in ends {
+                if a.name != b.name && !(across_only && a.host == b.host) {
+                    pairs.push((*a, *b));
+                }
+            }
+        }
+        pairs
+    }
+}
+
+/// Runs the demo in `mode`; with `keep`, leaves it running afterwards.
+pub fn run(keep: bool, mode: Mode) -> anyhow::Result<()> {
     if !is_root() {
         bail!(
             "grebe demo creates network namespaces and TAP devices: run it as root (sudo grebe demo)"
@@ -60,13 +112,14 @@ pub fn run(keep: bool, mesh: Option<stp::Protocol>) -> anyhow::Result<()> {
         std::process::exit(130);
     })
     .context("installing the Ctrl-C handler")?;
-    let result = match mesh {
-        None => build_and_show(&lab),
-        Some(protocol) => build_mesh_and_show(&lab, protocol),
+    let result = match mode {
+        Mode::Classic => classic::build_and_show(&lab),
+        Mode::Tenants => tenants::build_and_show(&lab),
+        Mode::Tree(protocol) => tree::build_and_show(&lab, protocol),
     };
     match (&result, keep) {
         (Ok(()), true) => {
-            print_explore(&lab);
+            print_explore(&lab, mode);
             lab.keep();
         }
         _ => lab.cleanup(),
@@ -78,7 +131,9 @@ fn step(text: &str) {
     println!("\n== {text}");
 }
 
-fn build_and_show(lab: &Lab) -> anyhow::Result<()> {
+/// The transport network, the three hosts and their grebe daemons, configured as the classic
+/// setup configures OVS (printing the commands), split horizon on every bridge.
+fn build_hosts(lab: &Lab) -> anyhow::Result<()> {
     step("transport network 192.0.2.0/24: a switch namespace and three hosts");
     lab.add_switch("wan")?;
     for h in &HOSTS {
@@ -113,7 +168,8 @@ fn build_and_show(lab: &Lab) -> anyhow::Result<()> {
             println!("     ovs-vsctl set interface gre{i} type=gre options:remote_ip={r}");
         }
         // A full mesh loops broadcasts without spanning tree; split horizon stops that.
-        lab.vsctl_ok(
+        vsctl_shown(
+            lab,
             h.name,
             &[
                 "set",
@@ -122,206 +178,87 @@ fn build_and_show(lab: &Lab) -> anyhow::Result<()> {
                 "other_config:tunnel-split-horizon=true",
             ],
         )?;
-        println!("     ovs-vsctl set bridge br-int other_config:tunnel-split-horizon=true");
     }
+    Ok(())
+}
 
-    step("ping every pair through the tunnels (overlay 198.51.100.0/24)");
-    let pairs: Vec<(&str, &str)> = HOSTS.iter().map(|h| (h.name, h.overlay)).collect();
-    ping_every_pair(lab, &pairs)?;
+/// Runs `ovs-vsctl ARGS` (grebe's) on `host` and prints the line as a shell would take it.
+fn vsctl_shown(lab: &Lab, host: &str, args: &[&str]) -> anyhow::Result<()> {
+    lab.vsctl_ok(host, args)?;
+    println!("     ovs-vsctl {}", shell_words(args));
+    Ok(())
+}
 
-    step("what each host learned (grebe appctl fdb/show br-int)");
+/// `args` as one shell line: words with quotes or spaces in single quotes.
+fn shell_words(args: &[&str]) -> String {
+    args.iter()
+        .map(|a| {
+            if a.contains(['"', ' ', '\'']) {
+                format!("'{}'", a.replace('\'', r"'\''"))
+            } else {
+                (*a).to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Pings `b` from `a` for every pair, three times, and prints the RTT; fails on the first
+/// pair that does not answer.
+fn ping_pairs(lab: &Lab, pairs: &[(Endpoint, Endpoint)]) -> anyhow::Result<()> {
+    for (a, b) in pairs {
+        // The first packets wait for ARP on both the overlay and the transport.
+        lab.wait_ping(a.name, b.ip, Duration::from_secs(10))?;
+        let rtt = lab.ping(a.name, b.ip, 3)?;
+        println!(
+            "   {} {} -> {} {}: 3/3 replies, rtt avg {:.3} ms",
+            a.name,
+            a.ip,
+            b.name,
+            b.ip,
+            rtt.get(1).copied().unwrap_or(f64::NAN)
+        );
+    }
+    Ok(())
+}
+
+/// Pings `b` from `a`, which must get no reply at all (`why` says why not); a reply is an
+/// error, the isolation the demo shows would be broken.
+fn ping_unanswered(lab: &Lab, a: Endpoint, b: Endpoint, why: &str) -> anyhow::Result<()> {
+    if lab.ping(a.name, b.ip, 2).is_ok() {
+        bail!(
+            "{} {} answered {} {} although {why}",
+            b.name,
+            b.ip,
+            a.name,
+            a.ip
+        );
+    }
+    println!(
+        "   {} {} -> {} {}: no reply, as expected ({why})",
+        a.name, a.ip, b.name, b.ip
+    );
+    Ok(())
+}
+
+/// `fdb/show br-int` of every host, indented.
+fn show_fdb(lab: &Lab) -> anyhow::Result<()> {
     for h in &HOSTS {
         println!("   [{}]", h.name);
         for line in lab.appctl(h.name, &["fdb/show", "br-int"])?.lines() {
             println!("   {line}");
         }
     }
-
-    step("what happened");
-    let mac_of = |host: &str| -> anyhow::Result<String> {
-        let out = lab.sh(host, &["cat", "/sys/class/net/mgmt0/address"])?;
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
-    };
-    println!(
-        "   Each ping began with an ARP broadcast from mgmt0. grebe learned the sender's MAC on mgmt0\n   \
-         and flooded the broadcast into both GRE tunnels; the receivers learned that MAC on the tunnel\n   \
-         it came from and (split horizon) did not pass it on to their other tunnel. The ARP reply was\n   \
-         unicast, and from then on every frame went straight through one tunnel:"
-    );
-    for h in &HOSTS {
-        let mac = mac_of(h.name)?;
-        println!(
-            "   - frames to {} ({}'s mgmt0, {mac}) leave the other hosts through their tunnel to {}",
-            h.overlay, h.name, h.transport
-        );
-    }
-    println!("   What each tunnel carried (grebe appctl dpif/show):");
-    for h in &HOSTS {
-        let dpif: serde_json::Value =
-            serde_json::from_str(&lab.appctl(h.name, &["dpif/show", "--format", "json"])?)?;
-        for port in dpif["bridges"][0]["ports"].as_array().into_iter().flatten() {
-            if port["type"] == "gre" {
-                println!(
-                    "   - {} {} to {}: {} frames out, {} frames in",
-                    h.name,
-                    port["name"].as_str().unwrap_or("?"),
-                    port["remote_ip"].as_str().unwrap_or("?"),
-                    port["tx_packets"],
-                    port["rx_packets"]
-                );
-            }
-        }
-    }
-    println!(
-        "   On the transport each frame is an IPv4 packet (protocol 47) carrying a 4-byte GRE header\n   \
-         (protocol type 0x6558) and the whole Ethernet frame: 38 bytes of overhead, which is why grebe\n   \
-         set mgmt0's MTU to 1462."
-    );
-    let mtu = lab.sh("bm", &["cat", "/sys/class/net/mgmt0/mtu"])?;
-    println!(
-        "   bm's mgmt0 MTU: {}",
-        String::from_utf8_lossy(&mtu.stdout).trim()
-    );
     Ok(())
 }
 
-/// Bridge priorities of the mesh: bm the root, ct next; vm's tunnel to ct is the one to block.
-const MESH_PRIORITIES: [u16; 3] = [4096, 8192, 32768];
-
-fn build_mesh_and_show(lab: &Lab, protocol: stp::Protocol) -> anyhow::Result<()> {
-    let name = match protocol {
-        stp::Protocol::Stp => "STP (802.1D)",
-        stp::Protocol::Rstp => "RSTP (802.1w)",
-    };
-    let hosts: Vec<MeshHost> = HOSTS
-        .iter()
-        .zip(MESH_PRIORITIES)
-        .map(|(h, priority)| MeshHost {
-            name: h.name.to_owned(),
-            transport: h.transport.to_owned(),
-            overlay: h.overlay.to_owned(),
-            ovs: false,
-            priority,
-        })
-        .collect();
-    step(&format!(
-        "three hosts on 192.0.2.0/24, each with a tunnel to both others and {name} on br-int"
-    ));
-    for (h, m) in HOSTS.iter().zip(&hosts) {
-        println!("   [{}] {}, eth0 {}", h.name, h.role, h.transport);
-        println!("     ovs-vsctl add-br br-int");
-        println!(
-            "     ovs-vsctl {}",
-            mesh::tree_args(protocol, m.priority).join(" ")
-        );
-        println!("     ovs-vsctl add-port br-int mgmt0 -- set interface mgmt0 type=internal");
-        for (i, r) in hosts.iter().filter(|o| o.name != h.name).enumerate() {
-            println!(
-                "     ovs-vsctl add-port br-int gre{i} -- set interface gre{i} type=gre options:remote_ip={}",
-                r.transport
-            );
-        }
-    }
-    println!(
-        "   Without a spanning tree this mesh is a loop: the first broadcast would circle it for\n   \
-         ever. Each tunnel starts blocked; BPDUs (frames to 01:80:c2:00:00:00) go through them."
-    );
-    let started = std::time::Instant::now();
-    mesh::build(lab, &hosts, protocol)?;
-
-    step("waiting for the tree: the lowest bridge ID (priority first) becomes the root");
-    let (_, views) = mesh::wait_converged(lab, &hosts, protocol, Duration::from_secs(60))?;
-    let took = started.elapsed();
-    println!(
-        "   converged {:.1} s after the hosts were configured{}",
-        took.as_secs_f64(),
-        match protocol {
-            stp::Protocol::Stp => " (listening 4 s, learning 4 s: twice the forward delay)",
-            stp::Protocol::Rstp => " (proposal and agreement: no timers to wait for)",
-        }
-    );
-
-    step(&format!(
-        "the tree as each host sees it (grebe appctl {} br-int)",
-        mesh::show_command(protocol)
-    ));
-    for (h, v) in hosts.iter().zip(&views) {
-        println!("   [{}]", h.name);
-        for line in v.text.lines() {
-            println!("   {line}");
-        }
-    }
-    let root = hosts
-        .iter()
-        .zip(&views)
-        .find(|(_, v)| v.is_root)
-        .map_or("?", |(h, _)| h.name.as_str());
-    for (h, v) in hosts.iter().zip(&views) {
-        for port in v.blocked() {
-            let peer = hosts
-                .iter()
-                .filter(|o| o.name != h.name)
-                .find(|o| mesh::tunnel_name(&hosts, &h.name, &o.name) == port)
-                .map_or("?", |o| o.name.as_str());
-            println!(
-                "   The root is {root}. {}'s {port} (its tunnel to {peer}) is blocked: it carries \
-                 BPDUs only,\n   so frames between {} and {peer} go through {root}.",
-                h.name, h.name
-            );
-        }
-    }
-
-    step("ping every pair through the tree (overlay 198.51.100.0/24)");
-    let pairs: Vec<(&str, &str)> = hosts
-        .iter()
-        .map(|h| (h.name.as_str(), h.overlay.as_str()))
-        .collect();
-    ping_every_pair(lab, &pairs)?;
-    step("BPDUs and blocked frames (grebe appctl dpif/show)");
-    for h in &hosts {
-        let dpif: serde_json::Value =
-            serde_json::from_str(&lab.appctl(&h.name, &["dpif/show", "--format", "json"])?)?;
-        for port in dpif["bridges"][0]["ports"].as_array().into_iter().flatten() {
-            if port["type"] == "gre" {
-                println!(
-                    "   - {} {}: {} BPDUs out, {} in; {} frames out, {} in",
-                    h.name,
-                    port["name"].as_str().unwrap_or("?"),
-                    port["bpdu_tx"],
-                    port["bpdu_rx"],
-                    port["tx_packets"],
-                    port["rx_packets"]
-                );
-            }
-        }
-        let blocked = &dpif["drops"]["stp_blocked"];
-        if blocked.as_u64().unwrap_or(0) > 0 {
-            println!(
-                "     {} frames arrived on {}'s blocked tunnel and were dropped (stp_blocked)",
-                blocked, h.name
-            );
-        }
-    }
-    Ok(())
+/// An interface's MAC address in `host`'s namespace.
+fn mac_of(lab: &Lab, host: &str, dev: &str) -> anyhow::Result<String> {
+    let out = lab.sh(host, &["cat", &format!("/sys/class/net/{dev}/address")])?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }
 
-/// Pings every (host, overlay address) from every other, three times, and prints the RTT.
-fn ping_every_pair(lab: &Lab, hosts: &[(&str, &str)]) -> anyhow::Result<()> {
-    for (a, a_ip) in hosts {
-        for (b, b_ip) in hosts.iter().filter(|(b, _)| b != a) {
-            // The first packets wait for ARP on both the overlay and the transport.
-            lab.wait_ping(a, b_ip, Duration::from_secs(10))?;
-            let rtt = lab.ping(a, b_ip, 3)?;
-            println!(
-                "   {a} {a_ip} -> {b} {b_ip}: 3/3 replies, rtt avg {:.3} ms",
-                rtt.get(1).copied().unwrap_or(f64::NAN)
-            );
-        }
-    }
-    Ok(())
-}
-
-fn print_explore(lab: &Lab) {
+fn print_explore(lab: &Lab, mode: Mode) {
     let ns = lab.netns("bm");
     let rundir = lab.rundir("bm");
     let grebe = lab.grebe().display();
@@ -343,10 +280,22 @@ fn print_explore(lab: &Lab) {
         "   ip netns exec {}-wan tcpdump -ni sw0 ip proto 47   (if tcpdump is installed)",
         lab.prefix()
     );
-    println!(
-        "   ip netns exec {ns} env GREBE_RUNDIR={} {grebe} appctl stp/show   (with --mesh)",
-        rundir.display()
-    );
+    match mode {
+        Mode::Classic => println!(
+            "   ip netns exec {} ping {}   (the container pinging the guest)",
+            lab.netns(classic::CONTAINER.name),
+            classic::GUEST.ip
+        ),
+        Mode::Tenants => println!(
+            "   ip netns exec {} ping {}   (tenant 100's container pinging its guest)",
+            lab.netns(tenants::CONTAINER_100.name),
+            tenants::GUEST_100.ip
+        ),
+        Mode::Tree(_) => println!(
+            "   ip netns exec {ns} env GREBE_RUNDIR={} {grebe} appctl stp/show",
+            rundir.display()
+        ),
+    }
     println!("   (hosts: bm, ct, vm; replace the namespace and rundir to look at another)");
     println!("   remove it all: {grebe} demo --clean");
 }
@@ -360,4 +309,48 @@ pub fn clean() -> anyhow::Result<()> {
     lab.cleanup();
     println!("removed the demo's namespaces");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shell_words_quote_only_what_a_shell_would_split_or_eat() {
+        assert_eq!(
+            shell_words(&["add-port", "br-int", "vnet0"]),
+            "add-port br-int vnet0"
+        );
+        assert_eq!(
+            shell_words(&[
+                "set",
+                "Interface",
+                "vnet0",
+                "external-ids:attached-mac=\"x\""
+            ]),
+            "set Interface vnet0 'external-ids:attached-mac=\"x\"'"
+        );
+        assert_eq!(shell_words(&["a'b"]), r"'a'\''b'");
+    }
+
+    #[test]
+    fn pairs_across_hosts_leave_out_neighbours_on_one_bridge() {
+        let e = |name, host| Endpoint {
+            name,
+            ip: "198.51.100.1",
+            host,
+        };
+        let ends = [e("bm", "bm"), e("ct", "ct"), e("web", "ct")];
+        let names = |pairs: Vec<(Endpoint, Endpoint)>| {
+            pairs
+                .iter()
+                .map(|(a, b)| format!("{}>{}", a.name, b.name))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(Endpoint::every_pair(&ends, true)),
+            ["bm>ct", "bm>web", "ct>bm", "web>bm"]
+        );
+        assert_eq!(Endpoint::every_pair(&ends, false).len(), 6);
+    }
 }

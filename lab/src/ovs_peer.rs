@@ -195,7 +195,7 @@ pub fn ovs_vsctl(lab: &Lab, host: &str, args: &[&str]) -> anyhow::Result<Output>
 }
 
 /// `ovs-vsctl ARGS`, which must succeed; returns its stdout.
-fn ovs_vsctl_ok(lab: &Lab, host: &str, args: &[&str]) -> anyhow::Result<String> {
+pub fn ovs_vsctl_ok(lab: &Lab, host: &str, args: &[&str]) -> anyhow::Result<String> {
     let out = ovs_vsctl(lab, host, args)?;
     if !out.status.success() {
         bail!(
