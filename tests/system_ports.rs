@@ -594,3 +594,29 @@ fn the_live_interface_columns_follow_the_interfaces_as_ovs_shows_them() {
     }
     assert!(get_interface(&lab, "a", &veth, "error").contains("No such device"));
 }
+
+/// With `--no-offload` the internal port's TAP takes no virtio-net header, so a container's
+/// 64 KB TSO frames cannot reach it whole: grebe hands it the segments, checksums finished.
+#[test]
+fn without_tap_offloads_a_containers_tso_frames_reach_mgmt0_as_segments() {
+    let Some(lab) = lab("sysnooff") else { return };
+    lab.add_switch("wan").unwrap();
+    lab.add_host("a", "wan", "192.0.2.1/24").unwrap();
+    lab.start_daemon_with("a", &["--no-offload"]).unwrap();
+    lab.configure_seed("a", "198.51.100.1/24", &["192.0.2.2"])
+        .unwrap();
+    let c1 = lab.add_container("a", "c1", "198.51.100.21/24").unwrap();
+    lab.vsctl_ok("a", &["add-port", "br-int", &c1]).unwrap();
+    lab.wait_ping("c1", "198.51.100.1", WAIT).unwrap();
+    tcp_transfer(&lab, "c1", "a", "198.51.100.1", 8 << 20);
+    assert_eq!(drops(&lab, "a", "bad_offload"), 0);
+    assert_eq!(drops(&lab, "a", "tx_failed"), 0);
+    // The veth gave 64 KB frames; mgmt0 took segments of at most its MTU.
+    let frames = port_counter(&lab, "a", "c1-l", "rx_packets");
+    let segments = port_counter(&lab, "a", "mgmt0", "tx_packets");
+    assert!(segments > (8 << 20) / 1500, "{segments} segments");
+    assert!(
+        frames < segments / 4,
+        "{frames} frames from the veth: not TSO frames"
+    );
+}

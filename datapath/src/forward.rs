@@ -160,6 +160,16 @@ pub(crate) fn output(
     drops: &DropCounters,
 ) {
     match &mut port.io {
+        // A TAP opened without the virtio-net header (`--no-offload`) cannot take a TSO frame
+        // from a system port whole: it gets the segments.
+        PortIo::Internal(tap)
+            if frame.vnet.gso() != Gso::None && frame.tap_bytes.len() == frame.bytes.len() =>
+        {
+            if let Err(reason) = offload::write_tap_segments(tap, &port.counters, frame, retag) {
+                bump(&port.counters.tx_dropped, 1);
+                drops.add(reason);
+            }
+        }
         PortIo::Internal(tap) if retag == Retag::Keep => write_tap(
             tap,
             &port.counters,

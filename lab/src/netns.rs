@@ -164,6 +164,11 @@ impl Lab {
 
     /// Starts the host's grebe daemon and waits until it answers.
     pub fn start_daemon(&self, host: &str) -> anyhow::Result<()> {
+        self.start_daemon_with(host, &[])
+    }
+
+    /// [`Lab::start_daemon`] with more `grebe daemon` arguments (`--no-offload`, ...).
+    pub fn start_daemon_with(&self, host: &str, args: &[&str]) -> anyhow::Result<()> {
         let rundir = self.rundir(host);
         fs::create_dir_all(&rundir)?;
         let log = fs::OpenOptions::new()
@@ -176,6 +181,7 @@ impl Lab {
             .arg(&rundir)
             .arg("--db")
             .arg(rundir.join("conf.json"))
+            .args(args)
             .env("GREBE_LOG", "info")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
