@@ -153,7 +153,14 @@ impl DaemonState {
                 Ok(kind) if dp.port_kind(name).is_some() => {
                     dp.set_port(name, kind).map_err(|e| error_chain(&e))
                 }
-                Ok(kind) => dp.add_port(bridge, name, kind).map_err(|e| error_chain(&e)),
+                Ok(kind) => {
+                    // A new port starts in its VLANs (set again below, with their errors).
+                    let iface = &config.bridges[bridge].ports[name];
+                    let (vlan, _) =
+                        port_vlan::port_vlan(name, iface.tag, &iface.trunks, iface.vlan_mode);
+                    dp.add_port(bridge, name, kind, vlan)
+                        .map_err(|e| error_chain(&e))
+                }
             };
             if let Err(e) = result {
                 self.errors.insert(name.to_owned(), e);

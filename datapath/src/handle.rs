@@ -425,11 +425,15 @@ impl Datapath {
         Ok(())
     }
 
+    /// Adds a port with its VLAN settings, so that its first frame is already switched in its
+    /// VLAN: a container's first packets (IPv6 DAD, router solicitations) leave as soon as its
+    /// veth is up, before a later `set_port_vlan` would land.
     pub fn add_port(
         &mut self,
         bridge: &str,
         name: &str,
         kind: PortKind,
+        vlan: PortVlan,
     ) -> Result<(), DatapathError> {
         if self.ports.contains_key(name) {
             return Err(DatapathError::PortExists(name.into()));
@@ -470,7 +474,7 @@ impl Datapath {
                 counters: counters.writer(0),
                 io,
                 gate: if joins_tree { Gate::Closed } else { Gate::Open },
-                vlan: PortVlan::TrunkAll,
+                vlan: vlan.clone(),
             },
         })?;
         self.ports.insert(
@@ -485,7 +489,7 @@ impl Datapath {
                 system,
                 tree: TreePortSettings::default(),
                 tree_sent: None,
-                vlan: PortVlan::TrunkAll,
+                vlan,
             },
         );
         self.update_internal_mtus(bridge);
@@ -620,8 +624,7 @@ impl Datapath {
                 let tree = port.tree;
                 let vlan = port.vlan.clone();
                 self.del_port(name)?;
-                self.add_port(&bridge, name, kind)?;
-                self.set_port_vlan(name, vlan)?;
+                self.add_port(&bridge, name, kind, vlan)?;
                 self.set_tree_port(name, tree)
             }
         }
