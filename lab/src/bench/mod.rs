@@ -232,6 +232,14 @@ const METRICS: &[Metric] = &[
         spread: true,
     },
     Metric {
+        key: "udp64_carried_kfps",
+        title: "64-byte frames carried to the receiver",
+        unit: "k frames/s",
+        higher_is_better: true,
+        decimals: 1,
+        spread: true,
+    },
+    Metric {
         key: "udp64_loss_pct",
         title: "64-byte frames lost",
         unit: "%",
