@@ -61,7 +61,13 @@ fn bench_measures_grebe_and_veth_and_their_ratio() {
     // grebe-veth: container to container through veth system ports, MTU 1500, TCP included.
     for setup in ["grebe", "grebe-veth", "veth"] {
         assert_eq!(v["results"][setup]["status"], "ok", "{v:#}");
-        for key in ["tcp1_gbps", "tcp4_gbps", "udp64_kfps", "rtt_median_us"] {
+        for key in [
+            "tcp1_gbps",
+            "tcp4_gbps",
+            "udp64_kfps",
+            "udp64_carried_kfps",
+            "rtt_median_us",
+        ] {
             assert!(
                 metric(setup, key) > 0.0,
                 "{setup} {key} not measured: {v:#}"

@@ -177,7 +177,7 @@ impl Report<'_> {
             text,
             "Ratios are the first setup's value over the second's: above 1 is better for throughput and \
              frame rate,\nbelow 1 is better for loss, retransmits, RTT, memory and CPU. \
-             {SMALL_FRAME}-byte frames: iperf3 -u -l {UDP_PAYLOAD} -b 0; carried: those that reached\nthe \
+             {SMALL_FRAME}-byte frames: iperf3 -u -l {UDP_PAYLOAD} -b 0;\ncarried: those that reached the \
              receiver's socket (its namespace's Udp InDatagrams + RcvbufErrors), read or not.\nMemory: VmRSS after the run \
              (OVS: ovs-vswitchd + ovsdb-server); CPU: utime + stime of the switch processes; \
              — where\nthe kernel is the switch."
