@@ -29,23 +29,18 @@ pub(super) fn measure(
 ) -> anyhow::Result<()> {
     let built = Instant::now();
     build(lab, setup)?;
-    let target = setup.target();
-    lab.wait_ping("a", target, Duration::from_secs(15))
-        .context("the hosts cannot reach each other")?;
+    let ends = setup.ends();
+    lab.wait_ping(ends.client, ends.target, Duration::from_secs(15))
+        .context("the ends cannot reach each other")?;
     // Fill both ends' ARP and MAC tables before timing anything.
-    let back = if setup == Setup::Veth {
-        "192.0.2.1"
-    } else {
-        "198.51.100.1"
-    };
-    for (host, dst) in [("a", target), ("b", back)] {
+    for (host, dst) in [(ends.client, ends.target), (ends.server, ends.back)] {
         lab.sh(
             host,
             &["ping", "-c", "3", "-i", "0.2", "-W", "2", "-q", "-n", dst],
         )
         .with_context(|| format!("warm-up ping from {host} to {dst}"))?;
     }
-    if matches!(setup, Setup::Grebe | Setup::GrebeLarge) {
+    if setup.is_grebe() {
         wait_for_links(lab)?;
     }
     eprintln!("   built in {:.1} s", built.elapsed().as_secs_f64());
@@ -66,7 +61,7 @@ pub(super) fn measure(
     let mut last_cpu = cpu_start;
     let mut phase_cpu = serde_json::Map::new();
     let mut failures = Vec::new();
-    type Step = fn(&Lab, &str, &Plan, &mut Outcome) -> anyhow::Result<()>;
+    type Step = fn(&Lab, &Ends, &Plan, &mut Outcome) -> anyhow::Result<()>;
     let steps: [(&str, Step); 4] = [
         ("tcp1", measure_tcp1),
         ("tcp4", measure_tcp4),
@@ -74,7 +69,7 @@ pub(super) fn measure(
         ("ping", measure_rtt),
     ];
     for (name, step) in steps {
-        if let Err(e) = step(lab, target, plan, out) {
+        if let Err(e) = step(lab, &ends, plan, out) {
             eprintln!("   {name} FAILED: {e:#}");
             failures.push(format!("{name}: {e:#}"));
         }
@@ -127,11 +122,11 @@ pub(super) fn measure(
 
 pub(super) fn measure_tcp1(
     lab: &Lab,
-    target: &str,
+    ends: &Ends,
     plan: &Plan,
     out: &mut Outcome,
 ) -> anyhow::Result<()> {
-    let v = iperf(lab, target, plan.duration, &["-P", "1"])?;
+    let v = iperf(lab, ends, plan.duration, &["-P", "1"])?;
     let gbps = received_bps(&v)? / 1e9;
     out.metrics.insert("tcp1_gbps", gbps);
     if let Some(bytes) = v["end"]["sum_received"]["bytes"].as_f64() {
@@ -150,11 +145,11 @@ pub(super) fn measure_tcp1(
 
 pub(super) fn measure_tcp4(
     lab: &Lab,
-    target: &str,
+    ends: &Ends,
     plan: &Plan,
     out: &mut Outcome,
 ) -> anyhow::Result<()> {
-    let v = iperf(lab, target, plan.duration, &["-P", "4"])?;
+    let v = iperf(lab, ends, plan.duration, &["-P", "4"])?;
     let gbps = received_bps(&v)? / 1e9;
     out.metrics.insert("tcp4_gbps", gbps);
     out.detail.insert(
@@ -169,17 +164,14 @@ pub(super) fn measure_tcp4(
 /// second and the share lost.
 pub(super) fn measure_small_frames(
     lab: &Lab,
-    target: &str,
+    ends: &Ends,
     plan: &Plan,
     out: &mut Outcome,
 ) -> anyhow::Result<()> {
     let payload = UDP_PAYLOAD.to_string();
-    let v = iperf(
-        lab,
-        target,
-        plan.duration,
-        &["-u", "-l", &payload, "-b", "0"],
-    )?;
+    let before = udp_counters_of(lab, ends.server)?;
+    let v = iperf(lab, ends, plan.duration, &["-u", "-l", &payload, "-b", "0"])?;
+    let after = udp_counters_of(lab, ends.server)?;
     let received = &v["end"]["sum_received"];
     let (Some(packets), Some(lost), Some(secs)) = (
         received["packets"].as_f64(),
@@ -195,28 +187,76 @@ pub(super) fn measure_small_frames(
         100.0
     };
     let offered = v["end"]["sum_sent"]["packets"].as_f64().unwrap_or(packets) / secs;
+    // What the switch carried: the datagrams that reached the receiver's socket, read or
+    // dropped there because the receiving iperf3 fell behind (on two shared cores it does,
+    // and then "delivered" measures the receiver, not the switch).
+    let carried = after.carried().saturating_sub(before.carried()) as f64 / secs;
     out.metrics.insert("udp64_kfps", delivered / 1e3);
+    out.metrics.insert("udp64_carried_kfps", carried / 1e3);
+    out.detail.insert(
+        "udp64_receiver_overflow_kfps".into(),
+        json!(round(
+            after.rcvbuf_errors.saturating_sub(before.rcvbuf_errors) as f64 / secs / 1e3,
+            1
+        )),
+    );
     out.metrics.insert("udp64_loss_pct", loss_pct);
     out.detail
         .insert("udp64_offered_kfps".into(), json!(round(offered / 1e3, 1)));
     eprintln!(
-        "   {SMALL_FRAME}-byte frames: {:.1} k/s delivered of {:.1} k/s offered ({loss_pct:.1}% lost)",
+        "   {SMALL_FRAME}-byte frames: {:.1} k/s delivered of {:.1} k/s offered ({loss_pct:.1}% lost), \
+         {:.1} k/s carried to the receiver",
         delivered / 1e3,
-        offered / 1e3
+        offered / 1e3,
+        carried / 1e3
     );
     Ok(())
+}
+
+/// The UDP counters of a namespace that say what reached its sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct UdpCounters {
+    pub(super) in_datagrams: u64,
+    pub(super) rcvbuf_errors: u64,
+}
+
+impl UdpCounters {
+    /// Datagrams that reached a socket: read, or dropped because its buffer was full.
+    pub(super) fn carried(self) -> u64 {
+        self.in_datagrams + self.rcvbuf_errors
+    }
+}
+
+fn udp_counters_of(lab: &Lab, host: &str) -> anyhow::Result<UdpCounters> {
+    let out = lab.sh(host, &["cat", "/proc/net/snmp"])?;
+    parse_udp_counters(&String::from_utf8_lossy(&out.stdout))
+        .with_context(|| format!("no Udp InDatagrams and RcvbufErrors in {host}'s /proc/net/snmp"))
+}
+
+/// The `Udp:` header and value lines of /proc/net/snmp, matched by column name.
+pub(super) fn parse_udp_counters(snmp: &str) -> Option<UdpCounters> {
+    let mut lines = snmp.lines().filter_map(|l| l.strip_prefix("Udp: "));
+    let (names, values) = (lines.next()?, lines.next()?);
+    let field = |name: &str| {
+        let i = names.split_whitespace().position(|n| n == name)?;
+        values.split_whitespace().nth(i)?.parse().ok()
+    };
+    Some(UdpCounters {
+        in_datagrams: field("InDatagrams")?,
+        rcvbuf_errors: field("RcvbufErrors")?,
+    })
 }
 
 /// Round-trip times of many pings, one every few milliseconds on an otherwise idle path.
 pub(super) fn measure_rtt(
     lab: &Lab,
-    target: &str,
+    ends: &Ends,
     plan: &Plan,
     out: &mut Outcome,
 ) -> anyhow::Result<()> {
-    let rtts = ping_rtts(lab, target, plan.pings, plan.ping_interval)?;
+    let rtts = ping_rtts(lab, ends, plan.pings, plan.ping_interval)?;
     if rtts.is_empty() {
-        bail!("no ping replies from {target}");
+        bail!("no ping replies from {}", ends.target);
     }
     let median = percentile(&rtts, 50.0) * 1e3;
     let p99 = percentile(&rtts, 99.0) * 1e3;
@@ -238,7 +278,7 @@ pub(super) fn measure_rtt(
 pub(super) fn build(lab: &Lab, setup: Setup) -> anyhow::Result<()> {
     lab.add_host_pair(("a", TRANSPORT_A), ("b", TRANSPORT_B))?;
     match setup {
-        Setup::Grebe | Setup::GrebeLarge => {
+        Setup::Grebe | Setup::GrebeLarge | Setup::GrebeVeth => {
             for (host, overlay, remote) in
                 [("a", OVERLAY_A, "192.0.2.2"), ("b", OVERLAY_B, "192.0.2.1")]
             {
@@ -251,13 +291,25 @@ pub(super) fn build(lab: &Lab, setup: Setup) -> anyhow::Result<()> {
                     )?;
                 }
             }
+            if setup == Setup::GrebeVeth {
+                // Containers as they come, MTU 1500 and offloads on: grebe needs no setting.
+                for (host, (name, address)) in ["a", "b"].into_iter().zip(CONTAINERS) {
+                    let port = lab.add_container(host, name, address)?;
+                    lab.vsctl_ok(host, &["add-port", "br-int", &port])?;
+                }
+            }
         }
-        Setup::Ovs => {
+        Setup::Ovs | Setup::OvsVeth => {
             for (host, transport, overlay, remote) in [
                 ("a", TRANSPORT_A, OVERLAY_A, "192.0.2.2"),
                 ("b", TRANSPORT_B, OVERLAY_B, "192.0.2.1"),
             ] {
                 ovs::build(lab, host, transport, overlay, remote)?;
+            }
+            if setup == Setup::OvsVeth {
+                for (host, (name, address)) in ["a", "b"].into_iter().zip(CONTAINERS) {
+                    ovs::add_container(lab, host, name, address)?;
+                }
             }
         }
         Setup::Vxlan => {
@@ -291,7 +343,7 @@ pub(super) struct Proc {
 pub(super) fn switch_processes(lab: &Lab, setup: Setup) -> anyhow::Result<Vec<Proc>> {
     let mut procs = Vec::new();
     match setup {
-        Setup::Grebe | Setup::GrebeLarge => {
+        Setup::Grebe | Setup::GrebeLarge | Setup::GrebeVeth => {
             for host in ["a", "b"] {
                 let file = lab.rundir(host).join(daemon::control::PIDFILE_NAME);
                 let pid = fs::read_to_string(&file)
@@ -306,7 +358,7 @@ pub(super) fn switch_processes(lab: &Lab, setup: Setup) -> anyhow::Result<Vec<Pr
                 });
             }
         }
-        Setup::Ovs => {
+        Setup::Ovs | Setup::OvsVeth => {
             for host in ["a", "b"] {
                 let found = ovs::processes(lab, host)?;
                 procs.extend(
@@ -368,14 +420,23 @@ pub(super) fn memory_kb(pid: u32) -> anyhow::Result<(u64, u64)> {
     Ok((field("VmRSS:")?, field("VmHWM:")?))
 }
 
-/// Runs one iperf3 test from `a` to `target` against a fresh one-off server on `b`; returns
-/// iperf3's JSON.
-pub(super) fn iperf(lab: &Lab, target: &str, secs: u64, args: &[&str]) -> anyhow::Result<Value> {
-    let server = IperfServer::start(lab, "b")?;
+/// Runs one iperf3 test from the client end to the target against a fresh one-off server on
+/// the server end; returns iperf3's JSON.
+pub(super) fn iperf(lab: &Lab, ends: &Ends, secs: u64, args: &[&str]) -> anyhow::Result<Value> {
+    let server = IperfServer::start(lab, ends.server)?;
     let limit = (secs + 20).to_string();
     let out = lab
-        .command("a", "timeout")
-        .args(["-k", "5", &limit, "iperf3", "-c", target, "-p", IPERF_PORT])
+        .command(ends.client, "timeout")
+        .args([
+            "-k",
+            "5",
+            &limit,
+            "iperf3",
+            "-c",
+            ends.target,
+            "-p",
+            IPERF_PORT,
+        ])
         .args(["-t", &secs.to_string(), "-J", "--connect-timeout", "5000"])
         .args(args)
         .stdin(Stdio::null())
@@ -457,15 +518,15 @@ impl Drop for IperfServer {
 /// Per-packet round-trip times in ms, from ping's per-reply lines.
 pub(super) fn ping_rtts(
     lab: &Lab,
-    target: &str,
+    ends: &Ends,
     count: u32,
     interval: &str,
 ) -> anyhow::Result<Vec<f64>> {
     let limit = (f64::from(count) * 0.02 + 15.0).ceil().to_string();
     let out = lab
-        .command("a", "timeout")
+        .command(ends.client, "timeout")
         .args(["-k", "5", &limit, "ping", "-n", "-W", "1", "-i", interval])
-        .args(["-c", &count.to_string(), target])
+        .args(["-c", &count.to_string(), ends.target])
         .stdin(Stdio::null())
         .output()
         .context("running ping")?;
@@ -503,6 +564,26 @@ mod tests {
         assert_eq!(percentile(&v, 50.0), 100.0);
         assert_eq!(percentile(&v, 99.0), 198.0);
         assert_eq!(percentile(&[7.0], 99.0), 7.0);
+    }
+
+    #[test]
+    fn udp_counters_come_from_the_udp_lines_by_name() {
+        let snmp = "Ip: Forwarding DefaultTTL\nIp: 2 64\n\
+                    Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\n\
+                    Udp: 203715 0 254175 1 254170 0\n\
+                    UdpLite: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors\n\
+                    UdpLite: 9 9 9 9 9 9\n";
+        let c = parse_udp_counters(snmp).unwrap();
+        assert_eq!(
+            c,
+            UdpCounters {
+                in_datagrams: 203_715,
+                rcvbuf_errors: 254_170
+            }
+        );
+        assert_eq!(c.carried(), 457_885);
+        assert_eq!(parse_udp_counters("Udp: InDatagrams\nUdp: x\n"), None);
+        assert_eq!(parse_udp_counters(""), None);
     }
 
     #[test]

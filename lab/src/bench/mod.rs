@@ -4,8 +4,12 @@
 //! 192.0.2.2/24; overlay 198.51.100.1/24 and 198.51.100.2/24), built fresh for each setup:
 //!
 //! - `grebe`: a grebe daemon per host, the seed configuration (br-int, mgmt0, one GRE port);
+//! - `grebe-veth`: the same, with a container on each host (a namespace whose veth's host end
+//!   is a system port on br-int, MTU 1500): the traffic runs container to container;
 //! - `ovs`: Open vSwitch's userspace datapath per host, the same bridge (inner MTU 1458), when
 //!   `ovs-vswitchd` is installed;
+//! - `ovs-veth`: OVS with the containers of `grebe-veth`, set up as an OVS user must (the
+//!   containers' MTU lowered to what the tunnel carries, their transmit checksum offload off);
 //! - `vxlan`: the kernel's VXLAN device over the same veth, the in-kernel tunnel baseline;
 //! - `veth`: the bare veth pair, no tunnel (the ceiling; the overlay is the transport).
 //!
@@ -64,18 +68,24 @@ pub enum Setup {
     Grebe,
     /// grebe to grebe with options:large_frames=true on both ends
     GrebeLarge,
+    /// a container on each grebe host (veth system ports), container to container over GRE
+    GrebeVeth,
     /// Open vSwitch userspace (netdev) to Open vSwitch userspace over GRE
     Ovs,
+    /// a container on each OVS host (veth ports), container to container over GRE
+    OvsVeth,
     /// kernel VXLAN over the veth
     Vxlan,
     /// the bare veth pair, no tunnel
     Veth,
 }
 
-const ALL_SETUPS: [Setup; 5] = [
+const ALL_SETUPS: [Setup; 7] = [
     Setup::Grebe,
     Setup::GrebeLarge,
+    Setup::GrebeVeth,
     Setup::Ovs,
+    Setup::OvsVeth,
     Setup::Vxlan,
     Setup::Veth,
 ];
@@ -85,7 +95,9 @@ impl Setup {
         match self {
             Setup::Grebe => "grebe",
             Setup::GrebeLarge => "grebe-large",
+            Setup::GrebeVeth => "grebe-veth",
             Setup::Ovs => "ovs",
+            Setup::OvsVeth => "ovs-veth",
             Setup::Vxlan => "vxlan",
             Setup::Veth => "veth",
         }
@@ -95,7 +107,9 @@ impl Setup {
         match self {
             Setup::Grebe => "grebe",
             Setup::GrebeLarge => "grebe large",
+            Setup::GrebeVeth => "grebe veth",
             Setup::Ovs => "OVS",
+            Setup::OvsVeth => "OVS veth",
             Setup::Vxlan => "VXLAN",
             Setup::Veth => "veth",
         }
@@ -105,17 +119,58 @@ impl Setup {
         match self {
             Setup::Grebe => "grebe to grebe, GRE, inner MTU 1462",
             Setup::GrebeLarge => "grebe to grebe, GRE, options:large_frames=true on both ends",
+            Setup::GrebeVeth => {
+                "container to container, veth system ports on grebe, GRE, container MTU 1500"
+            }
             Setup::Ovs => "OVS userspace (netdev) to OVS, GRE, inner MTU 1458",
+            Setup::OvsVeth => {
+                "container to container, veth ports on OVS userspace, GRE, container MTU 1458, \
+                 container tx checksum offload off"
+            }
             Setup::Vxlan => "kernel VXLAN over the veth, inner MTU 1450",
             Setup::Veth => "bare veth pair, no tunnel, MTU 1500",
         }
     }
 
-    /// The address host `b` is reached at (its overlay address).
-    fn target(self) -> &'static str {
+    /// Where the measured traffic runs: the hosts' own addresses, or their containers'.
+    fn ends(self) -> Ends {
         match self {
-            Setup::Veth => "192.0.2.2",
-            _ => "198.51.100.2",
+            Setup::Veth => Ends {
+                client: "a",
+                server: "b",
+                target: "192.0.2.2",
+                back: "192.0.2.1",
+            },
+            Setup::GrebeVeth | Setup::OvsVeth => Ends {
+                client: CONTAINERS[0].0,
+                server: CONTAINERS[1].0,
+                target: CONTAINERS[1].1.split_once('/').map_or("", |(ip, _)| ip),
+                back: CONTAINERS[0].1.split_once('/').map_or("", |(ip, _)| ip),
+            },
+            _ => Ends {
+                client: "a",
+                server: "b",
+                target: "198.51.100.2",
+                back: "198.51.100.1",
+            },
+        }
+    }
+
+    fn is_grebe(self) -> bool {
+        matches!(self, Setup::Grebe | Setup::GrebeLarge | Setup::GrebeVeth)
+    }
+
+    fn is_ovs(self) -> bool {
+        matches!(self, Setup::Ovs | Setup::OvsVeth)
+    }
+
+    /// The setups this one's chart bars are compared with: OVS in the same shape, and the
+    /// ceiling (the bare veth; for containers, grebe's own host-to-host figure).
+    fn baselines(self) -> &'static [Setup] {
+        match self {
+            Setup::Grebe | Setup::GrebeLarge => &[Setup::Ovs, Setup::Veth],
+            Setup::GrebeVeth => &[Setup::OvsVeth, Setup::Grebe],
+            _ => &[],
         }
     }
 
@@ -123,7 +178,9 @@ impl Setup {
         match self {
             Setup::Grebe => "#2a9d8f",
             Setup::GrebeLarge => "#57cc99",
+            Setup::GrebeVeth => "#1d6f65",
             Setup::Ovs => "#e76f51",
+            Setup::OvsVeth => "#f4a261",
             Setup::Vxlan => "#8d99ae",
             Setup::Veth => "#264653",
         }
@@ -169,6 +226,14 @@ const METRICS: &[Metric] = &[
     Metric {
         key: "udp64_kfps",
         title: "64-byte frames delivered",
+        unit: "k frames/s",
+        higher_is_better: true,
+        decimals: 1,
+        spread: true,
+    },
+    Metric {
+        key: "udp64_carried_kfps",
+        title: "64-byte frames carried to the receiver",
         unit: "k frames/s",
         higher_is_better: true,
         decimals: 1,
@@ -224,10 +289,26 @@ const METRICS: &[Metric] = &[
     },
 ];
 
+/// Where a setup's measured traffic runs: from `client` to `server`, which is reached at
+/// `target`; `back` is the client's address, for the server's warm-up ping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ends {
+    client: &'static str,
+    server: &'static str,
+    target: &'static str,
+    back: &'static str,
+}
+
+/// The containers of the `-veth` setups: (name, address), the first on host `a`, the second on
+/// host `b`. Their veth's host end is `<name>-l`.
+const CONTAINERS: [(&str, &str); 2] = [("ct-a", "198.51.100.11/24"), ("ct-b", "198.51.100.12/24")];
+
 /// The ratio columns of the table: (numerator, denominator).
-const TABLE_RATIOS: [(Setup, Setup); 4] = [
+const TABLE_RATIOS: [(Setup, Setup); 6] = [
     (Setup::Grebe, Setup::Ovs),
     (Setup::GrebeLarge, Setup::Ovs),
+    (Setup::GrebeVeth, Setup::OvsVeth),
+    (Setup::GrebeVeth, Setup::Grebe),
     (Setup::Grebe, Setup::Vxlan),
     (Setup::Grebe, Setup::Veth),
 ];
@@ -343,11 +424,13 @@ pub fn run(options: BenchOptions) -> anyhow::Result<()> {
     .context("installing the Ctrl-C handler")?;
 
     let mut skipped: BTreeMap<Setup, String> = BTreeMap::new();
-    if plan.setups.contains(&Setup::Ovs) && !ovs::available() {
-        let why = "ovs-vswitchd is not installed (Debian: apt-get install openvswitch-switch)";
-        eprintln!("== {}: {}", Setup::Ovs.label(), Setup::Ovs.describe());
-        eprintln!("   skipped: {why}");
-        skipped.insert(Setup::Ovs, why.into());
+    for &setup in plan.setups.iter().filter(|s| s.is_ovs()) {
+        let why = ovs::missing(setup);
+        if let Some(why) = why {
+            eprintln!("== {}: {}", setup.label(), setup.describe());
+            eprintln!("   skipped: {why}");
+            skipped.insert(setup, why.into());
+        }
     }
     if plan.rounds > 1 {
         eprintln!(
@@ -478,5 +561,63 @@ fn outcome(metrics: &[(&'static str, f64)], error: Option<&str>) -> Outcome {
         metrics: metrics.iter().copied().collect(),
         error: error.map(str::to_owned),
         ..Outcome::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bench: BenchOptions,
+    }
+
+    #[test]
+    fn the_container_setups_are_named_for_only() {
+        let cli = Cli::try_parse_from(["grebe", "--only", "ovs-veth,grebe,grebe-veth"]).unwrap();
+        assert_eq!(
+            cli.bench.only,
+            [Setup::OvsVeth, Setup::Grebe, Setup::GrebeVeth]
+        );
+        assert!(Cli::try_parse_from(["grebe", "--only", "container"]).is_err());
+        // The JSON keys are the names --only takes.
+        for setup in ALL_SETUPS {
+            let name = clap::ValueEnum::to_possible_value(&setup).unwrap();
+            assert_eq!(name.get_name(), setup.key());
+        }
+    }
+
+    #[test]
+    fn container_setups_run_between_the_containers() {
+        for setup in [Setup::GrebeVeth, Setup::OvsVeth] {
+            assert_eq!(
+                setup.ends(),
+                Ends {
+                    client: "ct-a",
+                    server: "ct-b",
+                    target: "198.51.100.12",
+                    back: "198.51.100.11",
+                }
+            );
+        }
+        let hosts = Setup::Grebe.ends();
+        assert_eq!(
+            (hosts.client, hosts.server, hosts.target, hosts.back),
+            ("a", "b", "198.51.100.2", "198.51.100.1")
+        );
+        assert_eq!(Setup::Veth.ends().target, "192.0.2.2");
+        // Each container is on its own host's overlay, apart from the hosts' mgmt0.
+        for (_, address) in CONTAINERS {
+            assert!(address.starts_with("198.51.100.") && address.ends_with("/24"));
+            assert_ne!(address, OVERLAY_A);
+            assert_ne!(address, OVERLAY_B);
+        }
+        assert!(Setup::GrebeVeth.is_grebe() && !Setup::GrebeVeth.is_ovs());
+        assert!(Setup::OvsVeth.is_ovs() && !Setup::OvsVeth.is_grebe());
+        assert_eq!(Setup::GrebeVeth.baselines(), [Setup::OvsVeth, Setup::Grebe]);
+        assert!(TABLE_RATIOS.contains(&(Setup::GrebeVeth, Setup::OvsVeth)));
     }
 }

@@ -10,6 +10,45 @@ pub fn available() -> bool {
     ovs_peer::ovs_available()
 }
 
+/// Why `setup` (an OVS one) cannot be measured on this machine, if it cannot.
+pub fn missing(setup: Setup) -> Option<&'static str> {
+    if !available() {
+        return Some("ovs-vswitchd is not installed (Debian: apt-get install openvswitch-switch)");
+    }
+    let ethtool = Command::new("ethtool")
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if setup == Setup::OvsVeth && !ethtool {
+        return Some(
+            "ethtool is not installed (Debian: apt-get install ethtool); OVS's containers need \
+             their veth's checksum offload off",
+        );
+    }
+    None
+}
+
+/// A container on an OVS host, attached as an OVS user must: its MTU lowered to what the
+/// tunnel carries (OVS neither clamps TCP's MSS nor answers with ICMP, so 1500-byte segments
+/// are dropped at the tunnel) and its veth's transmit checksum offload off (OVS's userspace
+/// datapath would put the veth's unfinished checksums on the wire). Then
+/// `ovs-vsctl add-port br-int <name>-l`.
+pub fn add_container(lab: &Lab, host: &str, name: &str, address: &str) -> anyhow::Result<()> {
+    let port = lab.add_container(host, name, address)?;
+    lab.sh(name, &["ip", "link", "set", "eth0", "mtu", INNER_MTU])?;
+    lab.sh(name, &["ethtool", "-K", "eth0", "tx", "off"])?;
+    let out = ovs_peer::ovs_vsctl(lab, host, &["add-port", "br-int", &port])?;
+    if !out.status.success() {
+        bail!(
+            "ovs-vsctl add-port br-int {port} on {host}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
 pub fn build(
     lab: &Lab,
     host: &str,

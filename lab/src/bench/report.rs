@@ -177,7 +177,8 @@ impl Report<'_> {
             text,
             "Ratios are the first setup's value over the second's: above 1 is better for throughput and \
              frame rate,\nbelow 1 is better for loss, retransmits, RTT, memory and CPU. \
-             {SMALL_FRAME}-byte frames: iperf3 -u -l {UDP_PAYLOAD} -b 0.\nMemory: VmRSS after the run \
+             {SMALL_FRAME}-byte frames: iperf3 -u -l {UDP_PAYLOAD} -b 0;\ncarried: those that reached the \
+             receiver's socket (its namespace's Udp InDatagrams + RcvbufErrors), read or not.\nMemory: VmRSS after the run \
              (OVS: ovs-vswitchd + ovsdb-server); CPU: utime + stime of the switch processes; \
              — where\nthe kernel is the switch."
         );
@@ -314,13 +315,15 @@ impl Report<'_> {
             r.insert("rounds".into(), json!(rounds));
             results.insert(s.key().into(), Value::Object(r));
         }
-        // Every measured setup over OVS and over the bare veth, and grebe over kernel VXLAN.
+        // Every measured setup over OVS (either shape) and over the bare veth, the table's
+        // ratios, and grebe over kernel VXLAN.
         let mut ratios = serde_json::Map::new();
         let pairs = self.measured().flat_map(|n| {
             self.measured()
                 .filter(move |d| {
                     *d != n
-                        && (matches!(d, Setup::Ovs | Setup::Veth)
+                        && (matches!(d, Setup::Ovs | Setup::OvsVeth | Setup::Veth)
+                            || TABLE_RATIOS.contains(&(n, *d))
                             || (n, *d) == (Setup::Grebe, Setup::Vxlan))
                 })
                 .map(move |d| (n, d))
@@ -434,7 +437,7 @@ impl Report<'_> {
                 );
                 let Some(sp) = self.spread(*setup, m.key) else {
                     let why = match self.results.get(setup) {
-                        Some(r) if r.skipped.is_some() => "not measured (OVS not installed)",
+                        Some(r) if r.skipped.is_some() => "not measured (tools not installed)",
                         Some(r) if r.failed_rounds().next().is_some() => "failed",
                         _ if matches!(setup, Setup::Vxlan | Setup::Veth) => "in the kernel",
                         _ => "not measured",
@@ -471,13 +474,11 @@ impl Report<'_> {
                     text_x = text_x.max(x1 + 5.0);
                     range = format!(" ({})", range_cell(sp, m.decimals, self.plan.rounds));
                 }
-                // grebe's bars also say how it compares with OVS and the bare veth.
+                // grebe's bars also say how it compares with OVS and its ceiling.
                 let mut notes = Vec::new();
-                if matches!(setup, Setup::Grebe | Setup::GrebeLarge) {
-                    for base in [Setup::Ovs, Setup::Veth] {
-                        if let Some(r) = self.ratio(*setup, base, m.key) {
-                            notes.push(format!("{r:.2}× {}", base.label()));
-                        }
+                for &base in setup.baselines() {
+                    if let Some(r) = self.ratio(*setup, base, m.key) {
+                        notes.push(format!("{r:.2}× {}", base.label()));
                     }
                 }
                 let note = if notes.is_empty() {
