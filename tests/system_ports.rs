@@ -359,58 +359,6 @@ fn with_df_default_false_the_transport_fragments_instead() {
     );
 }
 
-/// Sends `bytes` over one TCP connection over IPv6 from `from` to `[to_ip]:5201` on `to`; returns
-/// what the receiver counted.
-fn tcp6_send(lab: &Lab, from: &str, to: &str, to_ip: &str, bytes: u64) -> u64 {
-    const SERVER: &str = "import socket, sys
-s = socket.create_server((sys.argv[1], 5201), family=socket.AF_INET6)
-s.settimeout(30)
-c, _ = s.accept()
-c.settimeout(30)
-n = 0
-while True:
-    d = c.recv(1 << 16)
-    if not d:
-        break
-    n += len(d)
-print(n)
-";
-    const CLIENT: &str = "import socket, sys, time
-deadline = time.time() + 10
-while True:
-    try:
-        c = socket.create_connection((sys.argv[1], 5201), timeout=30)
-        break
-    except OSError:
-        if time.time() > deadline:
-            raise
-        time.sleep(0.1)
-c.sendall(bytes(int(sys.argv[2])))
-c.close()
-";
-    let server = lab
-        .command(to, "python3")
-        .args(["-c", SERVER, to_ip])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let client = lab
-        .command(from, "python3")
-        .args(["-c", CLIENT, to_ip, &bytes.to_string()])
-        .output()
-        .unwrap();
-    let server = server.wait_with_output().unwrap();
-    assert!(
-        client.status.success(),
-        "{}",
-        String::from_utf8_lossy(&client.stderr)
-    );
-    String::from_utf8_lossy(&server.stdout)
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn mtu_1500_containers_exchange_tcp_over_ipv6_across_gre() {
     let Some(lab) = lab("sys6") else { return };
@@ -430,7 +378,7 @@ fn mtu_1500_containers_exchange_tcp_over_ipv6_across_gre() {
     }
     let clamped = pmtu_counter(&lab, "a", "mss_clamped");
     assert_eq!(
-        tcp6_send(&lab, "c1", "c2", "2001:db8::22", 4 << 20),
+        lab::netns::tcp_send(&lab, "c1", "c2", "2001:db8::22", 4 << 20).unwrap(),
         4 << 20
     );
     assert!(pmtu_counter(&lab, "a", "mss_clamped") > clamped);

@@ -377,12 +377,13 @@ impl Drop for Lab {
 }
 
 /// Sends `bytes` (zeros) over one TCP connection from host `from` to `to_ip`:5201 on host `to`,
-/// with python3 at both ends, and returns how many bytes the receiver counted. The client
-/// retries until the server listens; both give up after 30 s without progress, so a broken
-/// tunnel fails instead of hanging.
+/// with python3 at both ends (over IPv6 when `to_ip` is an IPv6 address), and returns how many
+/// bytes the receiver counted. The client retries until the server listens; both give up after
+/// 30 s without progress, so a broken tunnel fails instead of hanging.
 pub fn tcp_send(lab: &Lab, from: &str, to: &str, to_ip: &str, bytes: u64) -> anyhow::Result<u64> {
     const SERVER: &str = "import socket, sys
-s = socket.create_server((sys.argv[1], 5201))
+family = socket.AF_INET6 if ':' in sys.argv[1] else socket.AF_INET
+s = socket.create_server((sys.argv[1], 5201), family=family)
 s.settimeout(30)
 c, _ = s.accept()
 c.settimeout(30)
