@@ -115,6 +115,17 @@ fn the_classic_demo_pings_bare_metal_container_and_guest_through_gre() {
         text.contains("ovs-vsctl -- --may-exist add-port br-int vnet0 -- set Interface vnet0 'external-ids:attached-mac=\""),
         "{text}"
     );
+    for column in [
+        "external-ids:iface-id=",
+        "external-ids:vm-id=",
+        "external-ids:iface-status=active",
+    ] {
+        assert!(
+            text.contains(&format!("-- set Interface vnet0 {column}"))
+                || text.contains(&format!("-- set Interface vnet0 '{column}")),
+            "{column}: {text}"
+        );
+    }
     assert!(text.contains("ct web-l (system port, link up)"), "{text}");
     assert!(text.contains("vm vnet0 (system port, link up)"), "{text}");
     assert!(text.contains("demo --clean"), "{text}");

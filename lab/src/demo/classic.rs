@@ -186,10 +186,18 @@ pub(super) fn add_guest_tagged(
         "external-ids:attached-mac=\"{}\"",
         mac_of(lab, g.name, "eth0")?
     );
+    // libvirt's interface and domain UUIDs; the kernel makes random ones.
+    let uuid =
+        || std::fs::read_to_string("/proc/sys/kernel/random/uuid").map(|u| u.trim().to_owned());
+    let iface_id = format!("external-ids:iface-id=\"{}\"", uuid()?);
+    let vm_id = format!("external-ids:vm-id=\"{}\"", uuid()?);
     let tag = tag.map(|t| format!("tag={t}"));
+    // virNetDevOpenvswitchAddPort's line, as libvirt runs it for a guest.
     let mut args = vec!["--", "--may-exist", "add-port", "br-int", tap];
     args.extend(tag.as_deref());
-    args.extend(["--", "set", "Interface", tap, &attached_mac]);
+    for column in [&attached_mac, &iface_id, &vm_id] {
+        args.extend(["--", "set", "Interface", tap, column.as_str()]);
+    }
     args.extend([
         "--",
         "set",
