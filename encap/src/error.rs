@@ -10,14 +10,15 @@ pub enum Error {
     /// The buffer is shorter than the header says it is.
     #[error("buffer shorter than the header says")]
     Truncated,
-    /// The outer IP version is not 4.
-    #[error("outer IP version is not 4")]
+    /// The outer IP version is not the one expected (4, or 6 for an IPv6 transport).
+    #[error("outer IP version is not the transport's (4, or 6 for ip6gre)")]
     BadIpVersion,
     /// The outer IPv4 header length (IHL) is below 5 words or beyond the total length.
     #[error("outer IPv4 header length below 20 bytes or beyond the total length")]
     BadIpHeaderLen,
-    /// The outer IPv4 total length is larger than the buffer received.
-    #[error("outer IPv4 total length larger than the buffer")]
+    /// The outer IPv4 total length (IPv6: 40 plus the payload length) is larger than the buffer
+    /// received.
+    #[error("outer IP total length larger than the buffer")]
     BadIpTotalLen,
     /// The outer IPv4 header checksum is wrong.
     #[error("outer IPv4 header checksum is wrong")]

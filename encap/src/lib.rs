@@ -63,6 +63,7 @@ pub mod gre;
 pub mod gro;
 pub mod icmpv4;
 pub mod ipv4;
+pub mod ipv6;
 pub mod mss;
 pub mod tcp;
 pub mod too_big;
@@ -76,6 +77,7 @@ pub use error::{Error, HeaderError};
 pub use ethernet::{EtherType, EthernetAddress};
 pub use gre::GreRepr;
 pub use ipv4::Ipv4Repr;
+pub use ipv6::Ipv6Repr;
 pub use tunnel::{Decap, OuterHeader, decap};
 
 /// Network-endian reads and writes of fixed fields, always inlined so that constant ranges

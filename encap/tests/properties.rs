@@ -2,11 +2,12 @@
 //! valid packet is rejected, emit then parse gives back what was emitted, and the checksum
 //! agrees with a plain RFC 1071 implementation.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use encap::ethernet::{self, EtherType, Frame};
 use encap::gre::{self, GreRepr};
 use encap::ipv4::{self, Ipv4Repr};
+use encap::ipv6::{self, Ipv6Repr};
 use encap::tunnel::MAX_OUTER_LEN;
 use encap::{Error, OuterHeader, checksum, decap};
 use proptest::prelude::*;
@@ -100,6 +101,17 @@ fn touch_everything(bytes: &[u8]) {
         let _ = (p.options(), p.payload());
     }
     let _ = Ipv4Repr::parse(&ipv4::Packet::new_unchecked(bytes));
+    if let Ok(p) = ipv6::Packet::new_checked(bytes) {
+        let _ = (
+            p.version(),
+            p.traffic_class(),
+            p.flow_label(),
+            p.payload_len(),
+        );
+        let _ = (p.next_header(), p.hop_limit(), p.src_addr(), p.dst_addr());
+        let _ = p.payload();
+    }
+    let _ = Ipv6Repr::parse(&ipv6::Packet::new_unchecked(bytes));
     if let Ok(p) = gre::Packet::new_checked(bytes) {
         let _ = (
             p.csum_present(),
@@ -233,6 +245,26 @@ proptest! {
         let view = ipv4::Packet::new_checked(&buf[..]).unwrap();
         prop_assert_eq!(Ipv4Repr::parse(&view), Ok(repr));
         prop_assert_eq!(reference_checksum(&[&buf[..20]]), 0);
+    }
+
+    #[test]
+    fn ipv6_emit_parse_round_trip(
+        src in any::<[u8; 16]>(), dst in any::<[u8; 16]>(), next_header in any::<u8>(),
+        payload_len in 0usize..300, hop_limit in any::<u8>(), traffic_class in any::<u8>(),
+        flow_label in 0u32..(1 << 20),
+    ) {
+        let repr = Ipv6Repr {
+            src_addr: Ipv6Addr::from(src), dst_addr: Ipv6Addr::from(dst), next_header,
+            payload_len, hop_limit, traffic_class, flow_label,
+        };
+        let mut buf = vec![0xa5u8; 40 + payload_len];
+        repr.emit(&mut ipv6::Packet::new_unchecked(&mut buf[..]));
+        let view = ipv6::Packet::new_checked(&buf[..]).unwrap();
+        prop_assert_eq!(Ipv6Repr::parse(&view), Ok(repr));
+        // Every truncation is refused, never read past.
+        for len in 0..buf.len() {
+            prop_assert!(Ipv6Repr::parse(&ipv6::Packet::new_unchecked(&buf[..len])).is_err());
+        }
     }
 
     #[test]
