@@ -458,3 +458,46 @@ fn trace_learns_only_when_asked() {
         .unwrap_or_else(|| panic!("not learned:\n{table}"));
     assert!(line.trim_start().starts_with("gre0"), "{line}");
 }
+
+/// A client that connects and sends nothing, or sends half a request, holds only its own
+/// connection: every other command is answered meanwhile, and the daemon drops the stalled one
+/// after its timeout instead of waiting for it forever.
+#[test]
+fn a_client_that_stalls_keeps_no_one_waiting() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    let Some(lab) = lab("vstall") else { return };
+    lab.add_switch("wan").unwrap();
+    lab.add_host("a", "wan", "192.0.2.1/24").unwrap();
+    lab.start_daemon("a").unwrap();
+    let socket = lab.rundir("a").join(daemon::control::SOCKET_NAME);
+    let silent = UnixStream::connect(&socket).unwrap();
+    let mut half = UnixStream::connect(&socket).unwrap();
+    half.write_all(b"{\"kind\":").unwrap();
+    let mut stalled = vec![silent, half];
+    // Answered while the stalled clients are still connected. A daemon that waited for them
+    // would hang: the commands run on a thread, and if they are not answered the stalled
+    // clients go away (freeing such a daemon) and the test fails.
+    let (tx, rx) = mpsc::channel();
+    let answered = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let _ = lab.vsctl_ok("a", &["add-br", "br-int"]);
+            let _ = tx.send(lab.vsctl_ok("a", &["show"]));
+        });
+        let answered = rx.recv_timeout(Duration::from_secs(60));
+        if answered.is_err() {
+            stalled.clear();
+        }
+        answered
+    });
+    let shown = answered
+        .expect("commands answered while clients stall")
+        .unwrap();
+    assert!(shown.contains("Bridge br-int"), "{shown}");
+    // Both stalled clients are still connected: the answers did not wait for them to go.
+    for s in &mut stalled {
+        s.set_nonblocking(true).unwrap();
+        let e = s.read(&mut [0u8; 1]).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}");
+    }
+}

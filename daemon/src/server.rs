@@ -142,26 +142,84 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
         })?;
     for conn in listener.incoming() {
         let Ok(conn) = conn else { continue };
-        let reply = match control::read_request(&conn) {
-            Ok(request) if request.kind == RequestKind::Stream => {
-                spawn_stream(&state, &registry, conn, request);
-                continue;
-            }
-            Ok(request) => {
-                let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
-                match request.kind {
-                    RequestKind::Vsctl => s.vsctl(&request.args),
-                    RequestKind::Appctl => registry.run(&s, &request.args),
-                    RequestKind::Stream => unreachable!("streams are served above"),
-                }
-            }
-            Err(e) => Reply::error(1, format!("grebe: {e:#}\n")),
-        };
-        if let Err(e) = control::write_reply(&conn, &reply) {
-            tracing::debug!(error = %e, "client went away");
-        }
+        spawn_client(&state, &registry, conn);
     }
     Ok(())
+}
+
+/// Clients served at once; more are refused with an error until one is done.
+const MAX_CLIENTS: usize = 64;
+static CLIENTS: AtomicUsize = AtomicUsize::new(0);
+/// How long a client may take to send its request, and to take its reply: a client that
+/// connects and stalls holds only its own thread, and only this long.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves one connection on its own thread, so that a client that stalls (connects and sends
+/// nothing, or never reads its reply) never keeps the others waiting. Commands still run one at a
+/// time, under the state's lock.
+fn spawn_client(
+    state: &Arc<Mutex<DaemonState>>,
+    registry: &Arc<Registry<DaemonState>>,
+    conn: UnixStream,
+) {
+    if CLIENTS.fetch_add(1, Ordering::Relaxed) >= MAX_CLIENTS {
+        CLIENTS.fetch_sub(1, Ordering::Relaxed);
+        let _ = conn.set_write_timeout(Some(CLIENT_TIMEOUT));
+        let reply = Reply::error(
+            1,
+            format!("grebe: {MAX_CLIENTS} clients are already connected; try again\n"),
+        );
+        let _ = control::write_reply(&conn, &reply);
+        return;
+    }
+    let state = state.clone();
+    let registry = registry.clone();
+    let spawned = std::thread::Builder::new()
+        .name("grebe-client".into())
+        .spawn(move || {
+            serve_client(&state, &registry, conn);
+            CLIENTS.fetch_sub(1, Ordering::Relaxed);
+        });
+    if let Err(e) = spawned {
+        CLIENTS.fetch_sub(1, Ordering::Relaxed);
+        tracing::warn!(error = %e, "cannot start a client thread");
+    }
+}
+
+fn serve_client(
+    state: &Arc<Mutex<DaemonState>>,
+    registry: &Arc<Registry<DaemonState>>,
+    conn: UnixStream,
+) {
+    let timeouts = |t| {
+        conn.set_read_timeout(t)
+            .and_then(|()| conn.set_write_timeout(t))
+    };
+    if let Err(e) = timeouts(Some(CLIENT_TIMEOUT)) {
+        tracing::debug!(error = %e, "cannot set a client's timeouts");
+        return;
+    }
+    let reply = match control::read_request(&conn) {
+        Ok(request) if request.kind == RequestKind::Stream => {
+            // A stream lives as long as its client wants it.
+            if timeouts(None).is_ok() {
+                spawn_stream(state, registry, conn, request);
+            }
+            return;
+        }
+        Ok(request) => {
+            let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+            match request.kind {
+                RequestKind::Vsctl => s.vsctl(&request.args),
+                RequestKind::Appctl => registry.run(&s, &request.args),
+                RequestKind::Stream => unreachable!("streams are served above"),
+            }
+        }
+        Err(e) => Reply::error(1, format!("grebe: {e:#}\n")),
+    };
+    if let Err(e) = control::write_reply(&conn, &reply) {
+        tracing::debug!(error = %e, "client went away");
+    }
 }
 
 /// Streams (`ofproto/trace-live`, `grebe capture`) at once; more are refused.
