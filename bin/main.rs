@@ -102,15 +102,28 @@ enum Cmd {
 
 /// Logs to stderr at the level GREBE_LOG names (error, warn, info, debug, trace; default info).
 /// A plain level rather than an env-filter keeps a regex engine out of a small daemon.
-fn init_logging() {
+/// Colour only on a terminal: journald and log files would keep the escape codes as text.
+/// `GREBE_LOG_FORMAT=json` writes one JSON object a line, for log shippers.
+fn init_logging() -> anyhow::Result<()> {
+    use std::io::IsTerminal;
     let level = std::env::var("GREBE_LOG")
         .ok()
         .and_then(|v| v.parse::<tracing::Level>().ok())
         .unwrap_or(tracing::Level::INFO);
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match std::env::var("GREBE_LOG_FORMAT").as_deref() {
+        Ok("json") => builder.json().with_ansi(false).init(),
+        Ok("text") | Err(std::env::VarError::NotPresent) => {
+            builder.with_ansi(std::io::stderr().is_terminal()).init()
+        }
+        Ok(other) => anyhow::bail!("GREBE_LOG_FORMAT={other:?}: use text or json"),
+        Err(std::env::VarError::NotUnicode(v)) => {
+            anyhow::bail!("GREBE_LOG_FORMAT={v:?}: use text or json")
+        }
+    }
+    Ok(())
 }
 
 /// Forwards a vsctl/appctl command to the daemon and mirrors its output and exit code.
@@ -164,7 +177,7 @@ fn run() -> anyhow::Result<ExitCode> {
             no_offload,
             raw_tx,
         } => {
-            init_logging();
+            init_logging()?;
             server::run(DaemonOptions {
                 rundir: control::rundir(rundir),
                 db,
