@@ -45,6 +45,10 @@ enum Cmd {
         /// Ethernet frames (faster; the kernel's routing and neighbour table still decide where)
         #[arg(long)]
         raw_tx: bool,
+        /// Serve the metrics (`appctl metrics`) on HTTP GET /metrics at this address only, for
+        /// a Prometheus server to scrape (off unless given)
+        #[arg(long, value_name = "ADDR:PORT")]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
     /// Configure bridges and ports with ovs-vsctl's syntax (also: invoke grebe as `ovs-vsctl`).
     Vsctl {
@@ -176,6 +180,7 @@ fn run() -> anyhow::Result<ExitCode> {
             pidfile,
             no_offload,
             raw_tx,
+            metrics_listen,
         } => {
             init_logging()?;
             server::run(DaemonOptions {
@@ -185,6 +190,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 detach,
                 offload: !no_offload,
                 link_tx: !raw_tx,
+                metrics_listen,
             })?;
             Ok(ExitCode::SUCCESS)
         }

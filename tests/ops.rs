@@ -152,3 +152,270 @@ fn an_unknown_log_format_is_refused() {
     assert!(err.contains("text or json"), "{err}");
     assert!(!Path::new("/nonexistent/grebe-test").exists());
 }
+
+/// Two hosts as `common::two_hosts` makes them, a's daemon started as `how` says.
+fn two_hosts_with(lab: &Lab, how: &Start) -> Child {
+    lab.add_switch("wan").unwrap();
+    lab.add_host("a", "wan", "192.0.2.1/24").unwrap();
+    lab.add_host("b", "wan", "192.0.2.2/24").unwrap();
+    let a = start(lab, "a", how).unwrap_or_else(|log| panic!("daemon on a exited: {log}"));
+    lab.start_daemon("b").unwrap();
+    lab.configure_seed("a", "198.51.100.1/24", &["192.0.2.2"])
+        .unwrap();
+    lab.configure_seed("b", "198.51.100.2/24", &["192.0.2.1"])
+        .unwrap();
+    a
+}
+
+/// The pinned version of Python's Prometheus client whose text parser checks our output.
+const PROMETHEUS_CLIENT: &str = "prometheus-client==0.26.0";
+
+/// A virtualenv with `PROMETHEUS_CLIENT`, made once per build directory; its python.
+fn prometheus_python() -> PathBuf {
+    static VENV: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    VENV.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("venv-prometheus-client-0.26.0");
+        let python = dir.join("bin/python");
+        let ready = || {
+            Command::new(&python)
+                .args(["-c", "import prometheus_client.parser"])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !ready() {
+            let _ = fs::remove_dir_all(&dir);
+            let ok = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&dir)
+                .status()
+                .expect("python3 -m venv")
+                .success();
+            assert!(ok, "python3 -m venv failed (Debian: python3-venv)");
+            let ok = Command::new(dir.join("bin/pip"))
+                .args([
+                    "install",
+                    "-q",
+                    "--disable-pip-version-check",
+                    PROMETHEUS_CLIENT,
+                ])
+                .status()
+                .expect("pip install")
+                .success();
+            assert!(ok, "pip install {PROMETHEUS_CLIENT} failed");
+            assert!(ready(), "prometheus_client does not import");
+        }
+        python
+    })
+    .clone()
+}
+
+/// One sample as the parser gives it: name, labels (sorted), value.
+type Sample = (String, Vec<(String, String)>, f64);
+
+/// Parses the text with prometheus_client; panics with its message when it does not parse.
+/// Every family must have a help text, a type and a `grebe_` name.
+fn parse_metrics(text: &str) -> Vec<Sample> {
+    const PARSE: &str = r#"import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = []
+for f in text_string_to_metric_families(sys.stdin.read()):
+    if not f.name.startswith("grebe_"):
+        sys.exit("not a grebe_ name: " + f.name)
+    if not f.documentation:
+        sys.exit("no HELP for " + f.name)
+    if f.type not in ("counter", "gauge"):
+        sys.exit("no TYPE for " + f.name + ": " + f.type)
+    for s in f.samples:
+        out.append([s.name, sorted(s.labels.items()), s.value])
+print(json.dumps(out))
+"#;
+    use std::io::Write as _;
+    let mut child = Command::new(prometheus_python())
+        .args(["-c", PARSE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "prometheus_client rejects the metrics: {}\n{text}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The one sample of `name` whose labels include `labels`.
+fn sample(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
+    let found: Vec<f64> = samples
+        .iter()
+        .filter(|(n, l, _)| {
+            n == name
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v))
+        })
+        .map(|(_, _, v)| *v)
+        .collect();
+    assert_eq!(found.len(), 1, "samples of {name} {labels:?}: {found:?}");
+    found[0]
+}
+
+/// GET `path` from the daemon's metrics address inside `host`'s namespace: (status, body).
+fn http_get(lab: &Lab, host: &str, addr: &str, path: &str) -> (u16, String) {
+    const GET: &str = r#"import sys, urllib.request, urllib.error
+try:
+    r = urllib.request.urlopen("http://" + sys.argv[1] + sys.argv[2], timeout=5)
+    print(r.status); print(r.headers["Content-Type"]); sys.stdout.write(r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code); print(e.headers["Content-Type"])
+"#;
+    let out = lab.sh(host, &["python3", "-c", GET, addr, path]).unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (status, rest) = text.split_once('\n').unwrap();
+    let (_content_type, body) = rest.split_once('\n').unwrap_or((rest, ""));
+    (status.parse().unwrap(), body.to_string())
+}
+
+#[test]
+fn metrics_parse_and_move_with_traffic() {
+    let Some(lab) = common::lab("metrics") else {
+        return;
+    };
+    let how = Start {
+        args: &["--metrics-listen", "127.0.0.1:9477"],
+        ..Start::default()
+    };
+    let daemon_a = two_hosts_with(&lab, &how);
+    let before = parse_metrics(&lab.appctl("a", &["metrics"]).unwrap());
+    let gre0 = [("bridge", "br-int"), ("port", "gre0")];
+    let mgmt0 = [("bridge", "br-int"), ("port", "mgmt0")];
+    assert_eq!(sample(&before, "grebe_port_up", &gre0), 1.0);
+    assert_eq!(sample(&before, "grebe_port_up", &mgmt0), 1.0);
+    let mtu = sample(&before, "grebe_tunnel_path_mtu_bytes", &gre0);
+    assert_eq!(mtu, 1500.0, "the transport veth's MTU");
+    assert_eq!(
+        sample(
+            &before,
+            "grebe_mac_table_max_entries",
+            &[("bridge", "br-int")]
+        ),
+        8192.0
+    );
+    assert_eq!(
+        sample(&before, "grebe_drops_total", &[("reason", "key_mismatch")]),
+        0.0
+    );
+
+    lab.ping("a", "198.51.100.2", 5).unwrap();
+    let after = parse_metrics(&lab.appctl("a", &["metrics"]).unwrap());
+    for counter in ["grebe_port_rx_packets_total", "grebe_port_tx_packets_total"] {
+        for port in [&gre0, &mgmt0] {
+            let (b, a) = (
+                sample(&before, counter, port),
+                sample(&after, counter, port),
+            );
+            assert!(a >= b + 5.0, "{counter} {port:?}: {b} -> {a}");
+        }
+    }
+    let (b, a) = (
+        sample(&before, "grebe_port_rx_bytes_total", &gre0),
+        sample(&after, "grebe_port_rx_bytes_total", &gre0),
+    );
+    assert!(a >= b + 5.0 * 98.0, "5 pings' bytes: {b} -> {a}");
+    let br = [("bridge", "br-int")];
+    assert!(sample(&after, "grebe_mac_table_entries", &br) >= 2.0);
+    assert!(sample(&after, "grebe_mac_learned_total", &br) >= 2.0);
+    assert_eq!(sample(&after, "grebe_mac_evicted_total", &br), 0.0);
+
+    // The same over HTTP, on the loopback address of a's namespace and nowhere else.
+    let (status, body) = http_get(&lab, "a", "127.0.0.1:9477", "/metrics");
+    assert_eq!(status, 200);
+    let scraped = parse_metrics(&body);
+    assert!(
+        sample(&scraped, "grebe_port_rx_packets_total", &gre0)
+            >= sample(&after, "grebe_port_rx_packets_total", &gre0)
+    );
+    assert_eq!(http_get(&lab, "a", "127.0.0.1:9477", "/").0, 404);
+    let from_b = lab
+        .command("b", "python3")
+        .args([
+            "-c",
+            "import socket; socket.create_connection(('192.0.2.1', 9477), timeout=3)",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !from_b.status.success(),
+        "metrics reachable from the transport network"
+    );
+    let from_a_eth0 = lab
+        .command("a", "python3")
+        .args([
+            "-c",
+            "import socket; socket.create_connection(('192.0.2.1', 9477), timeout=3)",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !from_a_eth0.status.success(),
+        "metrics bound beyond 127.0.0.1"
+    );
+
+    // With spanning tree on, each tunnel is in exactly one state.
+    lab.vsctl_ok("a", &["set", "bridge", "br-int", "stp_enable=true"])
+        .unwrap();
+    let tree = parse_metrics(&lab.appctl("a", &["metrics"]).unwrap());
+    let states: Vec<f64> = tree
+        .iter()
+        .filter(|(n, l, _)| {
+            n == "grebe_stp_port_state" && l.iter().any(|(k, v)| k == "port" && v == "gre0")
+        })
+        .map(|(_, _, v)| *v)
+        .collect();
+    assert_eq!(states.len(), 6, "{states:?}");
+    assert_eq!(states.iter().sum::<f64>(), 1.0, "{states:?}");
+    stop(daemon_a);
+}
+
+#[test]
+fn a_metrics_address_in_use_fails_the_start() {
+    let Some(lab) = one_host("metricsbusy") else {
+        return;
+    };
+    let mut taken = lab
+        .command("a", "python3")
+        .args([
+            "-c",
+            "import socket, time; s = socket.socket(); s.bind(('127.0.0.1', 9478)); s.listen(); print('ok', flush=True); time.sleep(30)",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(taken.stdout.as_mut().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "ok");
+    let how = Start {
+        args: &["--metrics-listen", "127.0.0.1:9478"],
+        ..Start::default()
+    };
+    let log = start(&lab, "a", &how).expect_err("started on a taken address");
+    assert!(
+        log.contains("listening for metrics on 127.0.0.1:9478"),
+        "{log}"
+    );
+    let _ = taken.kill();
+    let _ = taken.wait();
+}

@@ -10,6 +10,7 @@
 pub mod appctl;
 pub mod capture;
 pub mod control;
+pub mod metrics_http;
 pub mod port_vlan;
 pub mod registry;
 pub mod server;

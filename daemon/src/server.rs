@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
@@ -19,7 +20,7 @@ use datapath::{Datapath, DatapathOptions};
 use crate::control::{self, Reply, Request, RequestKind};
 use crate::registry::Registry;
 use crate::state::DaemonState;
-use crate::{appctl, capture, trace};
+use crate::{appctl, capture, metrics_http, trace};
 use vswitch::config::Config;
 
 /// Where the configuration lives unless `--db` or `GREBE_DB` says otherwise.
@@ -40,6 +41,8 @@ pub struct DaemonOptions {
     pub offload: bool,
     /// Send to on-link remotes by a packet socket (see `DatapathOptions::link_tx`).
     pub link_tx: bool,
+    /// Serve `GET /metrics` on this address (off when None).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
@@ -88,6 +91,12 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
         started: Instant::now(),
     };
     state.reconcile();
+    let metrics_listener = opts
+        .metrics_listen
+        .map(|addr| {
+            metrics_http::bind(addr).with_context(|| format!("listening for metrics on {addr}"))
+        })
+        .transpose()?;
     let listener =
         UnixListener::bind(&socket).with_context(|| format!("binding {}", socket.display()))?;
     fs::set_permissions(&socket, fs::Permissions::from_mode(0o600))?;
@@ -116,6 +125,10 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
     );
 
     let state = Arc::new(Mutex::new(state));
+    if let Some(l) = metrics_listener {
+        tracing::info!(addr = %l.local_addr()?, "serving metrics on /metrics");
+        metrics_http::spawn(l, state.clone()).context("starting the metrics thread")?;
+    }
     let registry = Arc::new(Registry::new(&[
         appctl::register,
         trace::register,
@@ -238,6 +251,9 @@ fn detach(opts: &DaemonOptions) -> anyhow::Result<()> {
     }
     if !opts.link_tx {
         cmd.arg("--raw-tx");
+    }
+    if let Some(addr) = opts.metrics_listen {
+        cmd.arg("--metrics-listen").arg(addr.to_string());
     }
     let mut child = cmd
         .stdin(Stdio::null())

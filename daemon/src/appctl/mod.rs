@@ -1,9 +1,10 @@
 //! ovs-appctl's commands that show what the datapath does: `dpif/show` (`dpif`), the MAC table
-//! (`fdb`), the spanning tree (`tree`), and `version`. `ofproto/trace` registers itself in
+//! (`fdb`), the spanning tree (`tree`), Prometheus' text (`metrics`), and `version`. `ofproto/trace` registers itself in
 //! `crate::trace`.
 
 mod dpif;
 mod fdb;
+pub mod metrics;
 mod tree;
 
 use crate::registry::Registry;
@@ -16,6 +17,7 @@ pub fn register(r: &mut Registry<DaemonState>) {
     dpif::register(r);
     fdb::register(r);
     tree::register(r);
+    metrics::register(r);
 }
 
 pub(crate) fn no_bridge(bridge: &str) -> String {
