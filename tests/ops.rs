@@ -419,3 +419,107 @@ fn a_metrics_address_in_use_fails_the_start() {
     let _ = taken.kill();
     let _ = taken.wait();
 }
+
+/// `appctl health` on `host`, as (port, what it says) by "BRIDGE PORT".
+fn health(lab: &Lab, host: &str) -> std::collections::BTreeMap<String, String> {
+    lab.appctl(host, &["health"])
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let (port, what) = l.split_once(": ").unwrap_or_else(|| panic!("{l}"));
+            (port.to_string(), what.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn health_says_what_each_port_does_or_why_not() {
+    let Some(lab) = common::lab("health") else {
+        return;
+    };
+    common::two_hosts(&lab);
+    // An idle port: a veth end on a bridge of its own, the peer silent (no IPv6 chatter).
+    lab.sh(
+        "a",
+        &[
+            "ip", "link", "add", "idle0", "type", "veth", "peer", "name", "idle0p",
+        ],
+    )
+    .unwrap();
+    for dev in ["idle0", "idle0p"] {
+        lab.sh(
+            "a",
+            &[
+                "sysctl",
+                "-qw",
+                &format!("net.ipv6.conf.{dev}.disable_ipv6=1"),
+            ],
+        )
+        .unwrap();
+        lab.sh("a", &["ip", "link", "set", dev, "up"]).unwrap();
+    }
+    lab.vsctl_ok("a", &["add-br", "br-idle"]).unwrap();
+    lab.vsctl_ok("a", &["add-port", "br-idle", "idle0"])
+        .unwrap();
+    lab.vsctl_ok("a", &["add-port", "br-idle", "ghost0"])
+        .unwrap();
+    lab.vsctl_ok(
+        "a",
+        &[
+            "add-port",
+            "br-idle",
+            "far0",
+            "--",
+            "set",
+            "interface",
+            "far0",
+            "type=gre",
+            "options:remote_ip=203.0.113.9",
+        ],
+    )
+    .unwrap();
+    health(&lab, "a"); // the window starts here
+    lab.ping("a", "198.51.100.2", 3).unwrap();
+    let h = health(&lab, "a");
+    assert_eq!(h.len(), 7, "one line a port: {h:#?}");
+    for port in ["br-int mgmt0", "br-int gre0"] {
+        assert!(
+            h[port].starts_with("up, carrying traffic"),
+            "{port}: {h:#?}"
+        );
+    }
+    assert_eq!(
+        h["br-idle idle0"],
+        "up, idle (no frames since the last check)"
+    );
+    assert_eq!(
+        h["br-idle ghost0"],
+        "down: could not open network device ghost0 (No such device)"
+    );
+    assert!(
+        h["br-idle far0"].starts_with("down: no route to the remote 203.0.113.9"),
+        "{h:#?}"
+    );
+    assert_eq!(
+        h["br-idle br-idle"],
+        "down: the interface is administratively down (ip link set dev br-idle up)"
+    );
+    // The next window starts after the pings: fewer frames than they carried, if any.
+    let frames_in = |line: &str| -> u64 {
+        line.strip_prefix("up, carrying traffic (")
+            .and_then(|r| r.split(' ').next())
+            .map_or(0, |n| n.parse().unwrap())
+    };
+    let first = frames_in(&h["br-int gre0"]);
+    assert!(first >= 3, "{h:#?}");
+    let h = health(&lab, "a");
+    assert!(frames_in(&h["br-int gre0"]) < first, "{h:#?}");
+    // b stopped: a's tunnel still sends (ARP, pings) but hears nothing back.
+    lab.stop_daemon("b", false).unwrap();
+    let _ = lab.ping("a", "198.51.100.2", 2);
+    let h = health(&lab, "a");
+    assert!(
+        h["br-int gre0"].contains("but nothing received from 192.0.2.2"),
+        "{h:#?}"
+    );
+}

@@ -1,9 +1,11 @@
 //! ovs-appctl's commands that show what the datapath does: `dpif/show` (`dpif`), the MAC table
-//! (`fdb`), the spanning tree (`tree`), Prometheus' text (`metrics`), and `version`. `ofproto/trace` registers itself in
+//! (`fdb`), the spanning tree (`tree`), Prometheus' text (`metrics`), a
+//! line a port (`health`), and `version`. `ofproto/trace` registers itself in
 //! `crate::trace`.
 
 mod dpif;
 mod fdb;
+mod health;
 pub mod metrics;
 mod tree;
 
@@ -18,6 +20,7 @@ pub fn register(r: &mut Registry<DaemonState>) {
     fdb::register(r);
     tree::register(r);
     metrics::register(r);
+    health::register(r);
 }
 
 pub(crate) fn no_bridge(bridge: &str) -> String {
