@@ -523,3 +523,164 @@ fn health_says_what_each_port_does_or_why_not() {
         "{h:#?}"
     );
 }
+
+/// The repository's unit with ExecStart pointing at the binary under test, in a directory of
+/// its own (systemd-analyze wants the file named as the unit).
+fn unit_for_test(name: &str) -> PathBuf {
+    let unit = fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/packaging/grebe.service"
+    ))
+    .unwrap();
+    assert!(unit.contains("ExecStart=/usr/bin/grebe daemon"), "{unit}");
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("grebe.service");
+    fs::write(&path, unit.replace("/usr/bin/grebe", GREBE)).unwrap();
+    path
+}
+
+fn systemd_analyze_present() -> bool {
+    Command::new("systemd-analyze")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn the_systemd_unit_verifies() {
+    if !systemd_analyze_present() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "systemd-analyze missing under CI"
+        );
+        eprintln!(
+            "SKIPPED the_systemd_unit_verifies: no systemd-analyze (apt-get install systemd)"
+        );
+        return;
+    }
+    let unit = unit_for_test("unit-verify");
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The keys the service depends on, as systemd reads them.
+    let text = fs::read_to_string(&unit).unwrap();
+    for key in [
+        "Type=notify",
+        "WatchdogSec=",
+        "Restart=on-failure",
+        "AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW\n",
+        "CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW\n",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "NoNewPrivileges=yes",
+        "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK AF_PACKET\n",
+        "StateDirectory=grebe\n",
+        "RuntimeDirectory=grebe\n",
+    ] {
+        assert!(text.contains(key), "the unit lacks {key:?}");
+    }
+    // A broken unit fails: the check can fail.
+    let broken = unit.with_file_name("broken.service");
+    fs::write(&broken, text.replace(GREBE, "/nonexistent/grebe")).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&broken)
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "verify passed a unit whose binary is missing"
+    );
+}
+
+/// `systemd-analyze security` rates the unit from the file alone (`--offline`); the README
+/// reports the figure, and it must not get worse.
+#[test]
+fn the_systemd_unit_exposure_stays_low() {
+    if !systemd_analyze_present() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "systemd-analyze missing under CI"
+        );
+        eprintln!("SKIPPED the_systemd_unit_exposure_stays_low: no systemd-analyze");
+        return;
+    }
+    let unit = unit_for_test("unit-security");
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=true", "--no-pager"])
+        .arg(&unit)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let score: f64 = text
+        .split("Overall exposure level for grebe.service: ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no exposure level in:\n{text}"));
+    assert!(score <= 2.5, "exposure {score} (README says 2.5):\n{text}");
+}
+
+#[test]
+fn the_daemon_tells_systemd_it_is_ready_and_pings_the_watchdog() {
+    let Some(lab) = one_host("notify") else {
+        return;
+    };
+    let dir = lab.dir().join("notify");
+    fs::create_dir_all(&dir).unwrap();
+    let socket_path = dir.join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let notify = socket_path.to_str().unwrap();
+    let how = Start {
+        env: &[("NOTIFY_SOCKET", notify), ("WATCHDOG_USEC", "200000")],
+        ..Start::default()
+    };
+    // Configuration saved by an earlier run: READY comes once it is applied.
+    let first_run = start(&lab, "a", &Start::default()).unwrap();
+    lab.vsctl_ok("a", &["add-br", "br-int"]).unwrap();
+    stop(first_run);
+    let child = start(&lab, "a", &how).unwrap();
+    let mut buf = [0u8; 4096];
+    let n = socket.recv(&mut buf).expect("no READY=1 within 10 s");
+    let first = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(first.lines().any(|l| l == "READY=1"), "{first:?}");
+    assert!(first.contains("STATUS=1 bridges, 1 ports"), "{first:?}");
+    // The control socket answers by the time READY is sent.
+    assert!(lab.vsctl_ok("a", &["list-br"]).unwrap().contains("br-int"));
+    let mut pings = 0;
+    let started = Instant::now();
+    while pings < 3 {
+        let n = socket.recv(&mut buf).expect("the watchdog pings stopped");
+        if String::from_utf8_lossy(&buf[..n])
+            .lines()
+            .any(|l| l == "WATCHDOG=1")
+        {
+            pings += 1;
+        }
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "pings every 100 ms expected"
+    );
+    stop(child);
+    let n = socket.recv(&mut buf).expect("no STOPPING=1 on SIGTERM");
+    let mut last = String::from_utf8_lossy(&buf[..n]).into_owned();
+    // A watchdog ping may still be in the queue.
+    while !last.contains("STOPPING=1") {
+        let n = socket.recv(&mut buf).expect("no STOPPING=1 on SIGTERM");
+        last = String::from_utf8_lossy(&buf[..n]).into_owned();
+    }
+}

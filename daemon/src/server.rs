@@ -113,6 +113,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
         for p in &cleanup_paths {
             let _ = fs::remove_file(p);
         }
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         tracing::info!("exiting on signal");
         std::process::exit(0);
     })
@@ -134,6 +135,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
         trace::register,
         capture::register,
     ]));
+    notify_ready(&state)?;
     let refresher = state.clone();
     std::thread::Builder::new()
         .name("grebe-mtu".into())
@@ -174,6 +176,59 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
             tracing::debug!(error = %e, "client went away");
         }
     }
+    Ok(())
+}
+
+/// Under systemd (`Type=notify`, `NOTIFY_SOCKET` set): READY=1 now that the configuration is
+/// applied, the ports are open and the control socket answers; and with `WatchdogSec=`, a
+/// thread that pings the watchdog each time a round trip through the datapath thread's command
+/// queue comes back. A wedged packet loop stops the pings, and systemd restarts the daemon.
+/// Without systemd, nothing.
+fn notify_ready(state: &Arc<Mutex<DaemonState>>) -> anyhow::Result<()> {
+    let status = {
+        let s = state.lock().unwrap_or_else(|e| e.into_inner());
+        format!(
+            "{} bridges, {} ports",
+            s.config.bridges.len(),
+            s.datapath.port_names().count()
+        )
+    };
+    // A bad NOTIFY_SOCKET is systemd's to report (the start times out), not a reason to stop.
+    if let Err(e) = sd_notify::notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&status),
+    ]) {
+        tracing::warn!(error = %e, "cannot tell systemd the daemon is ready (NOTIFY_SOCKET)");
+    }
+    let Some(period) = sd_notify::watchdog_enabled() else {
+        return Ok(());
+    };
+    let state = state.clone();
+    std::thread::Builder::new()
+        .name("grebe-watchdog".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(period / 2);
+                let alive = state
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .datapath
+                    .sync();
+                match alive {
+                    Ok(()) => {
+                        if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]) {
+                            tracing::warn!(error = %e, "cannot ping systemd's watchdog");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "the datapath thread is gone: no more watchdog pings");
+                        return;
+                    }
+                }
+            }
+        })
+        .context("starting the watchdog thread")?;
+    tracing::info!(period = ?period, "pinging systemd's watchdog");
     Ok(())
 }
 
