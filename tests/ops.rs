@@ -684,3 +684,111 @@ fn the_daemon_tells_systemd_it_is_ready_and_pings_the_watchdog() {
         last = String::from_utf8_lossy(&buf[..n]).into_owned();
     }
 }
+
+/// A wrapper that runs the daemon as nobody (65534) with exactly `caps` (setpriv's syntax,
+/// `+net_admin,+net_raw`). Debian's udev makes /dev/net/tun 0666; a container's may be 0600,
+/// so a copy of the node that nobody may open is bind-mounted over it, in the mount namespace
+/// `ip netns exec` made for this process only.
+fn as_nobody(lab: &Lab, host: &str, caps: &str) -> Vec<String> {
+    let rundir = lab.rundir(host);
+    fs::create_dir_all(&rundir).unwrap();
+    std::os::unix::fs::chown(&rundir, Some(65534), Some(65534)).unwrap();
+    let tun = lab.dir().join(format!("{host}-tun"));
+    let _ = fs::remove_file(&tun);
+    let ok = Command::new("mknod")
+        .args(["-m", "666"])
+        .arg(&tun)
+        .args(["c", "10", "200"])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mknod {}", tun.display());
+    [
+        "sh",
+        "-c",
+        &format!("mount --bind {} /dev/net/tun && exec \"$@\"", tun.display()),
+        "sh",
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        &format!("--inh-caps={caps}"),
+        &format!("--ambient-caps={caps}"),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// A line of /proc/PID/status.
+fn proc_status(pid: u32, key: &str) -> String {
+    fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
+}
+
+#[test]
+fn without_root_two_capabilities_are_enough_to_forward() {
+    let Some(lab) = common::lab("nobody") else {
+        return;
+    };
+    lab.add_switch("wan").unwrap();
+    lab.add_host("a", "wan", "192.0.2.1/24").unwrap();
+    let wrapper = as_nobody(&lab, "a", "+net_admin,+net_raw");
+    let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
+    let how = Start {
+        wrapper: &wrapper,
+        ..Start::default()
+    };
+    let daemon = start(&lab, "a", &how).unwrap_or_else(|log| panic!("as nobody: {log}"));
+    assert_eq!(
+        proc_status(daemon.id(), "Uid:").split_whitespace().next(),
+        Some("65534")
+    );
+    // Effective: CAP_NET_ADMIN (12) and CAP_NET_RAW (13), nothing else.
+    assert_eq!(proc_status(daemon.id(), "CapEff:"), "0000000000003000");
+    lab.add_host("b", "wan", "192.0.2.2/24").unwrap();
+    lab.start_daemon("b").unwrap();
+    lab.configure_seed("a", "198.51.100.1/24", &["192.0.2.2"])
+        .unwrap();
+    lab.configure_seed("b", "198.51.100.2/24", &["192.0.2.1"])
+        .unwrap();
+    lab.ping("a", "198.51.100.2", 3).unwrap();
+    lab.ping("b", "198.51.100.1", 3).unwrap();
+    assert!(common::port_counter(&lab, "a", "gre0", "rx_packets") >= 6);
+    // The configuration was saved by nobody, into its own directory.
+    let db = lab.rundir("a").join("conf.json");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(fs::metadata(&db).unwrap().uid(), 65534);
+    stop(daemon);
+}
+
+#[test]
+fn without_a_capability_the_daemon_names_it() {
+    let Some(lab) = one_host("nocap") else {
+        return;
+    };
+    for (caps, missing, present) in [
+        ("+net_admin", "CAP_NET_RAW", "CAP_NET_ADMIN"),
+        ("+net_raw", "CAP_NET_ADMIN", "CAP_NET_RAW"),
+    ] {
+        let wrapper = as_nobody(&lab, "a", caps);
+        let wrapper: Vec<&str> = wrapper.iter().map(String::as_str).collect();
+        let how = Start {
+            wrapper: &wrapper,
+            ..Start::default()
+        };
+        let log = start(&lab, "a", &how).expect_err("started without a capability");
+        assert!(
+            log.contains(&format!("grebe daemon lacks {missing} (")),
+            "{caps}: {log}"
+        );
+        assert!(!log.contains(&format!("lacks {present}")), "{caps}: {log}");
+        assert!(!log.contains("panicked"), "{log}");
+        assert!(
+            !lab.rundir("a").join(daemon::control::SOCKET_NAME).exists(),
+            "a control socket left behind"
+        );
+    }
+}

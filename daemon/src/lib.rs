@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod appctl;
+pub mod capabilities;
 pub mod capture;
 pub mod control;
 pub mod metrics_http;

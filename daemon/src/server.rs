@@ -49,6 +49,10 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
     if opts.detach {
         return detach(&opts);
     }
+    let missing = crate::capabilities::missing();
+    if !missing.is_empty() {
+        bail!("{}", crate::capabilities::explain(&missing));
+    }
     if !Path::new("/dev/net/tun").exists() {
         bail!(
             "/dev/net/tun is missing: grebe's internal ports are TAP devices (load the tun module: modprobe tun)"
