@@ -1,11 +1,11 @@
-//! The `grebe` command line: daemon, vsctl, appctl, capture, demo.
+//! The `grebe` command line: daemon, vsctl, appctl, capture, demo, and its own manuals.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use daemon::control::{self, Request, RequestKind};
 use daemon::server::{self, DaemonOptions};
 
@@ -20,9 +20,21 @@ struct Cli {
     command: Cmd,
 }
 
+/// What `grebe daemon` reads besides its flags, for `--help` and its man page.
+const DAEMON_ENVIRONMENT: &str = "Environment:
+  GREBE_LOG          log level: error, warn, info (default), debug, trace
+  GREBE_LOG_FORMAT   text (default; colour only on a terminal) or json (one object a line)
+  GREBE_RUNDIR       as --rundir; GREBE_DB as --db
+  NOTIFY_SOCKET      set by systemd (Type=notify): READY=1 once the configuration is applied
+  WATCHDOG_USEC      set by systemd (WatchdogSec=): pinged while the packet loop turns
+
+Capabilities: CAP_NET_ADMIN (TAP devices, MTUs) and CAP_NET_RAW (raw and packet sockets);
+root, or a user given both (packaging/grebe.service).";
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the switch: holds the configuration and moves the frames.
+    #[command(after_long_help = DAEMON_ENVIRONMENT)]
     Daemon {
         /// Directory of the control socket and pidfile [env: GREBE_RUNDIR; default /run/grebe]
         #[arg(long)]
@@ -79,6 +91,13 @@ enum Cmd {
         count: Option<u64>,
         #[arg(long)]
         rundir: Option<PathBuf>,
+    },
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions { shell: clap_complete::Shell },
+    /// Write the manual pages (grebe.1, grebe-daemon.1, grebe-vsctl.1, ...) into DIR.
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
     },
     /// Build the classic setup (hosts, a container, a VM guest) in network namespaces and ping through GRE (needs root).
     #[cfg(feature = "lab")]
@@ -209,6 +228,16 @@ fn run() -> anyhow::Result<ExitCode> {
             outer,
             count,
         }),
+        Cmd::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "grebe", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Man { dir } => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .with_context(|| format!("writing man pages into {}", dir.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
         #[cfg(feature = "lab")]
         Cmd::Demo {
             keep,

@@ -560,9 +560,20 @@ fn the_systemd_unit_verifies() {
         return;
     }
     let unit = unit_for_test("unit-verify");
+    // The unit's Documentation= names man pages: verify looks them up, in the generated ones.
+    let man = unit.with_file_name("man");
+    let _ = fs::remove_dir_all(&man);
+    let ok = Command::new(GREBE)
+        .arg("man")
+        .arg(man.join("man1"))
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "grebe man");
     let out = Command::new("systemd-analyze")
         .arg("verify")
         .arg(&unit)
+        .env("MANPATH", &man)
         .output()
         .unwrap();
     assert!(
@@ -594,6 +605,7 @@ fn the_systemd_unit_verifies() {
     let out = Command::new("systemd-analyze")
         .arg("verify")
         .arg(&broken)
+        .env("MANPATH", &man)
         .output()
         .unwrap();
     assert!(
@@ -791,4 +803,112 @@ fn without_a_capability_the_daemon_names_it() {
             "a control socket left behind"
         );
     }
+}
+
+#[test]
+fn man_pages_generate_for_every_command() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("man-pages");
+    let _ = fs::remove_dir_all(&dir);
+    let out = Command::new(GREBE).arg("man").arg(&dir).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for (page, mentions) in [
+        ("grebe.1", "daemon"),
+        ("grebe-daemon.1", r"metrics\-listen"),
+        ("grebe-vsctl.1", r"ovs\-vsctl"),
+        ("grebe-appctl.1", r"ovs\-appctl"),
+        ("grebe-capture.1", "pcap"),
+        ("grebe-completions.1", "bash"),
+    ] {
+        let text = fs::read_to_string(dir.join(page)).unwrap_or_else(|e| panic!("{page}: {e}"));
+        assert!(text.contains("\n.TH "), "{page} has no title line");
+        assert!(
+            text.contains(mentions),
+            "{page} does not mention {mentions}"
+        );
+    }
+    // The daemon's page documents what is not a flag: its environment.
+    let daemon = fs::read_to_string(dir.join("grebe-daemon.1")).unwrap();
+    for env in ["GREBE_LOG_FORMAT", "NOTIFY_SOCKET"] {
+        assert!(
+            daemon.contains(env),
+            "grebe-daemon.1 does not mention {env}"
+        );
+    }
+    // man renders them when it is there (man-db).
+    if let Ok(out) = Command::new("man")
+        .arg("-l")
+        .arg(dir.join("grebe-daemon.1"))
+        .env("MANWIDTH", "80")
+        .output()
+    {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Bold and underline come as overstrikes (c BACKSPACE c): keep the last of each.
+        let mut text = String::new();
+        for c in String::from_utf8_lossy(&out.stdout).chars() {
+            if c == '\x08' {
+                text.pop();
+            } else {
+                text.push(c);
+            }
+        }
+        assert!(text.contains("--metrics-listen"), "{text}");
+        assert!(text.contains("GREBE_LOG_FORMAT"), "{text}");
+    }
+    // A path that cannot be a directory is an error, not a panic.
+    let file = dir.join("grebe.1");
+    let out = Command::new(GREBE).arg("man").arg(&file).output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("grebe: creating "), "{err}");
+}
+
+#[test]
+fn completions_generate_for_each_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let out = Command::new(GREBE)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{shell}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let script = String::from_utf8(out.stdout).unwrap();
+        assert!(
+            script.contains("metrics-listen"),
+            "{shell} lacks the daemon's flags"
+        );
+        assert!(
+            script.contains("completions"),
+            "{shell} lacks the subcommands"
+        );
+    }
+    // bash reads the bash script without a syntax error.
+    let out = Command::new(GREBE)
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("grebe.bash");
+    fs::write(&path, &out.stdout).unwrap();
+    let check = Command::new("bash").arg("-n").arg(&path).output().unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let out = Command::new(GREBE)
+        .args(["completions", "tcsh"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid value 'tcsh'"));
 }
