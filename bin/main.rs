@@ -1,11 +1,11 @@
-//! The `grebe` command line: daemon, vsctl, appctl, capture, demo.
+//! The `grebe` command line: daemon, vsctl, appctl, capture, demo, and its own manuals.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use daemon::control::{self, Request, RequestKind};
 use daemon::server::{self, DaemonOptions};
 
@@ -20,9 +20,21 @@ struct Cli {
     command: Cmd,
 }
 
+/// What `grebe daemon` reads besides its flags, for `--help` and its man page.
+const DAEMON_ENVIRONMENT: &str = "Environment:
+  GREBE_LOG          log level: error, warn, info (default), debug, trace
+  GREBE_LOG_FORMAT   text (default; colour only on a terminal) or json (one object a line)
+  GREBE_RUNDIR       as --rundir; GREBE_DB as --db
+  NOTIFY_SOCKET      set by systemd (Type=notify): READY=1 once the configuration is applied
+  WATCHDOG_USEC      set by systemd (WatchdogSec=): pinged while the packet loop turns
+
+Capabilities: CAP_NET_ADMIN (TAP devices, MTUs) and CAP_NET_RAW (raw and packet sockets);
+root, or a user given both (packaging/grebe.service).";
+
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the switch: holds the configuration and moves the frames.
+    #[command(after_long_help = DAEMON_ENVIRONMENT)]
     Daemon {
         /// Directory of the control socket and pidfile [env: GREBE_RUNDIR; default /run/grebe]
         #[arg(long)]
@@ -45,6 +57,10 @@ enum Cmd {
         /// Ethernet frames (faster; the kernel's routing and neighbour table still decide where)
         #[arg(long)]
         raw_tx: bool,
+        /// Serve the metrics (`appctl metrics`) on HTTP GET /metrics at this address only, for
+        /// a Prometheus server to scrape (off unless given)
+        #[arg(long, value_name = "ADDR:PORT")]
+        metrics_listen: Option<std::net::SocketAddr>,
     },
     /// Configure bridges and ports with ovs-vsctl's syntax (also: invoke grebe as `ovs-vsctl`).
     Vsctl {
@@ -76,6 +92,13 @@ enum Cmd {
         #[arg(long)]
         rundir: Option<PathBuf>,
     },
+    /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions { shell: clap_complete::Shell },
+    /// Write the manual pages (grebe.1, grebe-daemon.1, grebe-vsctl.1, ...) into DIR.
+    Man {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Build the classic setup (hosts, a container, a VM guest) in network namespaces and ping through GRE (needs root).
     #[cfg(feature = "lab")]
     Demo {
@@ -102,15 +125,28 @@ enum Cmd {
 
 /// Logs to stderr at the level GREBE_LOG names (error, warn, info, debug, trace; default info).
 /// A plain level rather than an env-filter keeps a regex engine out of a small daemon.
-fn init_logging() {
+/// Colour only on a terminal: journald and log files would keep the escape codes as text.
+/// `GREBE_LOG_FORMAT=json` writes one JSON object a line, for log shippers.
+fn init_logging() -> anyhow::Result<()> {
+    use std::io::IsTerminal;
     let level = std::env::var("GREBE_LOG")
         .ok()
         .and_then(|v| v.parse::<tracing::Level>().ok())
         .unwrap_or(tracing::Level::INFO);
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_max_level(level)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match std::env::var("GREBE_LOG_FORMAT").as_deref() {
+        Ok("json") => builder.json().with_ansi(false).init(),
+        Ok("text") | Err(std::env::VarError::NotPresent) => {
+            builder.with_ansi(std::io::stderr().is_terminal()).init()
+        }
+        Ok(other) => anyhow::bail!("GREBE_LOG_FORMAT={other:?}: use text or json"),
+        Err(std::env::VarError::NotUnicode(v)) => {
+            anyhow::bail!("GREBE_LOG_FORMAT={v:?}: use text or json")
+        }
+    }
+    Ok(())
 }
 
 /// Forwards a vsctl/appctl command to the daemon and mirrors its output and exit code.
@@ -163,8 +199,9 @@ fn run() -> anyhow::Result<ExitCode> {
             pidfile,
             no_offload,
             raw_tx,
+            metrics_listen,
         } => {
-            init_logging();
+            init_logging()?;
             server::run(DaemonOptions {
                 rundir: control::rundir(rundir),
                 db,
@@ -172,6 +209,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 detach,
                 offload: !no_offload,
                 link_tx: !raw_tx,
+                metrics_listen,
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -190,6 +228,16 @@ fn run() -> anyhow::Result<ExitCode> {
             outer,
             count,
         }),
+        Cmd::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "grebe", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Man { dir } => {
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            clap_mangen::generate_to(Cli::command(), &dir)
+                .with_context(|| format!("writing man pages into {}", dir.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
         #[cfg(feature = "lab")]
         Cmd::Demo {
             keep,

@@ -8,8 +8,10 @@
 #![forbid(unsafe_code)]
 
 pub mod appctl;
+pub mod capabilities;
 pub mod capture;
 pub mod control;
+pub mod metrics_http;
 pub mod port_vlan;
 pub mod registry;
 pub mod server;

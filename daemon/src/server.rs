@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::net::SocketAddr;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::os::unix::process::CommandExt;
@@ -19,7 +20,7 @@ use datapath::{Datapath, DatapathOptions};
 use crate::control::{self, Reply, Request, RequestKind};
 use crate::registry::Registry;
 use crate::state::DaemonState;
-use crate::{appctl, capture, trace};
+use crate::{appctl, capture, metrics_http, trace};
 use vswitch::config::Config;
 
 /// Where the configuration lives unless `--db` or `GREBE_DB` says otherwise.
@@ -40,11 +41,17 @@ pub struct DaemonOptions {
     pub offload: bool,
     /// Send to on-link remotes by a packet socket (see `DatapathOptions::link_tx`).
     pub link_tx: bool,
+    /// Serve `GET /metrics` on this address (off when None).
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
     if opts.detach {
         return detach(&opts);
+    }
+    let missing = crate::capabilities::missing();
+    if !missing.is_empty() {
+        bail!("{}", crate::capabilities::explain(&missing));
     }
     if !Path::new("/dev/net/tun").exists() {
         bail!(
@@ -88,6 +95,12 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
         started: Instant::now(),
     };
     state.reconcile();
+    let metrics_listener = opts
+        .metrics_listen
+        .map(|addr| {
+            metrics_http::bind(addr).with_context(|| format!("listening for metrics on {addr}"))
+        })
+        .transpose()?;
     let listener =
         UnixListener::bind(&socket).with_context(|| format!("binding {}", socket.display()))?;
     fs::set_permissions(&socket, fs::Permissions::from_mode(0o600))?;
@@ -104,6 +117,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
         for p in &cleanup_paths {
             let _ = fs::remove_file(p);
         }
+        let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
         tracing::info!("exiting on signal");
         std::process::exit(0);
     })
@@ -116,11 +130,16 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
     );
 
     let state = Arc::new(Mutex::new(state));
+    if let Some(l) = metrics_listener {
+        tracing::info!(addr = %l.local_addr()?, "serving metrics on /metrics");
+        metrics_http::spawn(l, state.clone()).context("starting the metrics thread")?;
+    }
     let registry = Arc::new(Registry::new(&[
         appctl::register,
         trace::register,
         capture::register,
     ]));
+    notify_ready(&state)?;
     let refresher = state.clone();
     std::thread::Builder::new()
         .name("grebe-mtu".into())
@@ -222,6 +241,59 @@ fn serve_client(
     }
 }
 
+/// Under systemd (`Type=notify`, `NOTIFY_SOCKET` set): READY=1 now that the configuration is
+/// applied, the ports are open and the control socket answers; and with `WatchdogSec=`, a
+/// thread that pings the watchdog each time a round trip through the datapath thread's command
+/// queue comes back. A wedged packet loop stops the pings, and systemd restarts the daemon.
+/// Without systemd, nothing.
+fn notify_ready(state: &Arc<Mutex<DaemonState>>) -> anyhow::Result<()> {
+    let status = {
+        let s = state.lock().unwrap_or_else(|e| e.into_inner());
+        format!(
+            "{} bridges, {} ports",
+            s.config.bridges.len(),
+            s.datapath.port_names().count()
+        )
+    };
+    // A bad NOTIFY_SOCKET is systemd's to report (the start times out), not a reason to stop.
+    if let Err(e) = sd_notify::notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&status),
+    ]) {
+        tracing::warn!(error = %e, "cannot tell systemd the daemon is ready (NOTIFY_SOCKET)");
+    }
+    let Some(period) = sd_notify::watchdog_enabled() else {
+        return Ok(());
+    };
+    let state = state.clone();
+    std::thread::Builder::new()
+        .name("grebe-watchdog".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(period / 2);
+                let alive = state
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .datapath
+                    .sync();
+                match alive {
+                    Ok(()) => {
+                        if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Watchdog]) {
+                            tracing::warn!(error = %e, "cannot ping systemd's watchdog");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "the datapath thread is gone: no more watchdog pings");
+                        return;
+                    }
+                }
+            }
+        })
+        .context("starting the watchdog thread")?;
+    tracing::info!(period = ?period, "pinging systemd's watchdog");
+    Ok(())
+}
+
 /// Streams (`ofproto/trace-live`, `grebe capture`) at once; more are refused.
 const MAX_STREAMS: usize = 16;
 static STREAMS: AtomicUsize = AtomicUsize::new(0);
@@ -296,6 +368,9 @@ fn detach(opts: &DaemonOptions) -> anyhow::Result<()> {
     }
     if !opts.link_tx {
         cmd.arg("--raw-tx");
+    }
+    if let Some(addr) = opts.metrics_listen {
+        cmd.arg("--metrics-listen").arg(addr.to_string());
     }
     let mut child = cmd
         .stdin(Stdio::null())

@@ -1,9 +1,12 @@
 //! ovs-appctl's commands that show what the datapath does: `dpif/show` (`dpif`), the MAC table
-//! (`fdb`), the spanning tree (`tree`), and `version`. `ofproto/trace` registers itself in
+//! (`fdb`), the spanning tree (`tree`), Prometheus' text (`metrics`), a
+//! line a port (`health`), and `version`. `ofproto/trace` registers itself in
 //! `crate::trace`.
 
 mod dpif;
 mod fdb;
+mod health;
+pub mod metrics;
 mod tree;
 
 use crate::registry::Registry;
@@ -16,6 +19,8 @@ pub fn register(r: &mut Registry<DaemonState>) {
     dpif::register(r);
     fdb::register(r);
     tree::register(r);
+    metrics::register(r);
+    health::register(r);
 }
 
 pub(crate) fn no_bridge(bridge: &str) -> String {
