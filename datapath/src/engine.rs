@@ -43,7 +43,8 @@ const TAP_BATCH_OFFLOAD: usize = 8;
 /// Batches drained from one fd before the loop looks at the others.
 const BATCHES_PER_WAKE: usize = 4;
 /// How often a tunnel with an Ethernet link sends one packet by the raw socket anyway, so the
-/// kernel keeps confirming (or re-resolving) the remote's MAC.
+/// kernel keeps confirming (or re-resolving) the remote's MAC; and how often a tunnel to an
+/// unresolved remote sends one at all, so the kernel keeps asking for it.
 const NEIGHBOUR_PROBE: Duration = Duration::from_secs(1);
 
 pub(crate) struct BridgeState {
@@ -191,7 +192,7 @@ impl Engine {
                 next_probe = now + NEIGHBOUR_PROBE;
                 for port in self.ports.iter_mut().flatten() {
                     if let PortIo::Tunnel(t) = &mut port.io {
-                        t.probe_raw = t.link.is_some();
+                        t.probe_raw = t.link.is_some() || t.unresolved;
                     }
                 }
             }

@@ -188,6 +188,13 @@ pub(crate) fn output(
             }
         }
         PortIo::Tunnel(t) => {
+            // Unresolved: only the probe the loop allows now and then goes (by the raw
+            // socket: such a tunnel has no link).
+            if t.unresolved && !std::mem::take(&mut t.probe_raw) {
+                bump(&port.counters.tx_dropped, 1);
+                drops.add(DropReason::Unresolved);
+                return;
+            }
             // DF clear (`df_default=false`): what does not fit the path goes by the socket
             // whose kernel fragments it.
             let fragment = !t.config.df_default
@@ -299,16 +306,14 @@ pub(crate) fn send_system_one(
     }
 }
 
-/// Why a TAP or an interface refused a frame: EIO (a TAP) and ENETDOWN (a packet socket) mean
-/// the interface is down.
+/// Why a TAP, a socket or an interface refused a frame: EIO (a TAP) and ENETDOWN (a packet
+/// socket) mean the interface is down; EAGAIN and ENOBUFS that the socket's send buffer or the
+/// device's queue is full (sends never wait for room).
 fn tx_failure(e: &io::Error) -> DropReason {
-    if matches!(
-        e.raw_os_error(),
-        Some(libc::EIO | libc::ENETDOWN | libc::ENXIO)
-    ) {
-        DropReason::PortDown
-    } else {
-        DropReason::TxFailed
+    match e.raw_os_error() {
+        Some(libc::EIO | libc::ENETDOWN | libc::ENXIO) => DropReason::PortDown,
+        Some(libc::EAGAIN | libc::ENOBUFS) => DropReason::TxBusy,
+        _ => DropReason::TxFailed,
     }
 }
 
@@ -447,7 +452,7 @@ fn count_sent<'a>(
                     - port.outer_len()),
             Err(e) => {
                 bump(&port.counters.tx_dropped, 1);
-                drops.add(DropReason::TxFailed);
+                drops.add(tx_failure(&e));
                 tracing::debug!(port = entry.tag, error = %e, "GRE send failed");
             }
         }
