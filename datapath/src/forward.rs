@@ -133,6 +133,12 @@ impl SystemQueue {
 }
 
 impl TxQueues {
+    /// Packets waiting in all queues.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.gre.len() + self.link.len() + self.large.len() + self.system.entries.len()
+    }
+
     /// The queue for a tunnel's next packets with grebe's own outer header.
     #[inline]
     pub(crate) fn for_tunnel(&mut self, t: &mut TunnelPort) -> &mut SendBatch {
