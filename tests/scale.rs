@@ -158,3 +158,136 @@ fn a_flood_to_a_thousand_unresolved_tunnels_does_not_starve_the_real_peer() {
     assert!(drops(&lab, "a", "unresolved") > 0);
     assert!(port_counter(&lab, "a", "t0", "tx_dropped") > 0);
 }
+
+/// The daemon's resident memory in KiB (`VmRSS`).
+fn daemon_rss_kib(lab: &lab::netns::Lab, host: &str) -> u64 {
+    let pidfile = lab.rundir(host).join(daemon::control::PIDFILE_NAME);
+    let pid = std::fs::read_to_string(pidfile).unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid.trim())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or_else(|| panic!("no VmRSS in {status}"))
+}
+
+/// Tunnels t{from}..t{to}, `keys` tunnels per remote, from 192.0.2.10 on.
+fn tunnel_args(range: std::ops::Range<usize>, keys: usize) -> Vec<Vec<String>> {
+    range
+        .map(|i| {
+            let name = format!("t{i}");
+            vec![
+                "add-port".to_owned(),
+                "br-int".to_owned(),
+                name.clone(),
+                "--".to_owned(),
+                "set".to_owned(),
+                "interface".to_owned(),
+                name,
+                "type=gre".to_owned(),
+                format!("options:remote_ip=192.0.2.{}", 10 + i / keys),
+                format!("options:key={}", 1 + i % keys),
+            ]
+        })
+        .collect()
+}
+
+/// One `--`-chained vsctl line of many commands.
+fn chained(commands: &[Vec<String>]) -> Vec<String> {
+    commands
+        .iter()
+        .flat_map(|c| std::iter::once("--".to_owned()).chain(c.iter().cloned()))
+        .collect()
+}
+
+/// The README's scale figures: configuration time (one chained vsctl, and one vsctl per
+/// tunnel) and the daemon's memory per tunnel. Run with
+/// `cargo test --release --test scale -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement, not a check: run it for the README's figures"]
+fn configuration_time_and_memory_per_tunnel() {
+    let Some(lab) = lab("scalem") else { return };
+    lab.add_switch("wan").unwrap();
+    lab.add_host("a", "wan", "192.0.2.1/24").unwrap();
+    lab.start_daemon("a").unwrap();
+    lab.configure_seed("a", "198.51.100.1/24", &[]).unwrap();
+    // 50 keys per remote: 10,000 tunnels need only 200 remotes of 192.0.2.0/24.
+    const KEYS: usize = 50;
+    std::thread::sleep(Duration::from_secs(2));
+    let rss0 = daemon_rss_kib(&lab, "a");
+    eprintln!("no tunnels: VmRSS {rss0} KiB");
+
+    let add = tunnel_args(0..1000, KEYS);
+    let started = Instant::now();
+    lab.vsctl_ok("a", &lab::netns::argv(&chained(&add)))
+        .unwrap();
+    eprintln!("1,000 tunnels, one chained vsctl: {:?}", started.elapsed());
+    std::thread::sleep(Duration::from_secs(2));
+    let rss1k = daemon_rss_kib(&lab, "a");
+    eprintln!(
+        "1,000 tunnels: VmRSS {rss1k} KiB, {:.0} bytes per tunnel",
+        (rss1k - rss0) as f64 * 1024.0 / 1000.0
+    );
+
+    let del: Vec<Vec<String>> = (0..1000)
+        .map(|i| vec!["del-port".to_owned(), format!("t{i}")])
+        .collect();
+    let started = Instant::now();
+    lab.vsctl_ok("a", &lab::netns::argv(&chained(&del)))
+        .unwrap();
+    eprintln!(
+        "1,000 tunnels deleted, one chained vsctl: {:?}",
+        started.elapsed()
+    );
+
+    let started = Instant::now();
+    for c in &add {
+        lab.vsctl_ok("a", &lab::netns::argv(c)).unwrap();
+    }
+    eprintln!(
+        "1,000 tunnels, 1,000 separate vsctl: {:?}",
+        started.elapsed()
+    );
+
+    std::thread::sleep(Duration::from_secs(2));
+    let rss1k = daemon_rss_kib(&lab, "a");
+    // A request is limited to 1 MiB (about 9,000 tunnels): 1,000 per chained vsctl.
+    for chunk in 1..10 {
+        let more = tunnel_args(chunk * 1000..(chunk + 1) * 1000, KEYS);
+        let started = Instant::now();
+        lab.vsctl_ok("a", &lab::netns::argv(&chained(&more)))
+            .unwrap();
+        eprintln!(
+            "tunnels {}..{}, one chained vsctl: {:?}",
+            chunk * 1000,
+            (chunk + 1) * 1000,
+            started.elapsed()
+        );
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let rss10k = daemon_rss_kib(&lab, "a");
+    eprintln!(
+        "10,000 tunnels: VmRSS {rss10k} KiB, {:.0} bytes per tunnel from 0, {:.0} from 1,000",
+        (rss10k - rss0) as f64 * 1024.0 / 10_000.0,
+        (rss10k - rss1k) as f64 * 1024.0 / 9_000.0
+    );
+    // Restarted, the daemon restores the 10,000 from its db: what it holds, without what the
+    // allocator kept from the requests that made them.
+    lab.stop_daemon("a", false).unwrap();
+    let started = Instant::now();
+    lab.start_daemon("a").unwrap();
+    eprintln!("restart with 10,000 tunnels: {:?}", started.elapsed());
+    std::thread::sleep(Duration::from_secs(3));
+    let restored = daemon_rss_kib(&lab, "a");
+    eprintln!(
+        "10,000 tunnels restored: VmRSS {restored} KiB, {:.0} bytes per tunnel",
+        (restored.saturating_sub(rss0)) as f64 * 1024.0 / 10_000.0
+    );
+    let started = Instant::now();
+    let ports = lab.vsctl_ok("a", &["list-ports", "br-int"]).unwrap();
+    assert_eq!(ports.lines().count(), 10_001, "mgmt0 and 10,000 tunnels");
+    eprintln!("list-ports with 10,000 tunnels: {:?}", started.elapsed());
+    let started = Instant::now();
+    dpif(&lab, "a");
+    eprintln!("dpif/show with 10,000 tunnels: {:?}", started.elapsed());
+}
