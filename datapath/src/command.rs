@@ -40,9 +40,12 @@ pub(crate) enum Command {
         id: PortId,
         tunnel: TunnelPort,
     },
+    /// What the kernel's neighbour table says of a tunnel's remote: the link to send by, or
+    /// that it is unresolved (probes only).
     SetLink {
         id: PortId,
         link: Option<Link>,
+        unresolved: bool,
     },
     DelPort {
         id: PortId,

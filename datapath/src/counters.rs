@@ -64,7 +64,9 @@ drop_reasons! {
     TooBig => "too_big", "Frame plus GRE overhead exceeds the tunnel's transport MTU (outer DF is set).";
     BadOffload => "bad_offload", "A TAP's offload request (segmentation, checksum) does not match the frame.";
     PortDown => "port_down", "The internal port is down (`ip link set DEV up` brings it up).";
-    TxFailed => "tx_failed", "The kernel refused the frame (TAP down, no route or ARP to the remote, queue full).";
+    TxFailed => "tx_failed", "The kernel refused the frame (TAP down, no route or ARP to the remote).";
+    TxBusy => "tx_busy", "The socket's send buffer or the device's queue was full: grebe never waits for room, it drops.";
+    Unresolved => "unresolved", "The tunnel's remote does not answer ARP (its neighbour entry is incomplete or failed): only a probe a second is sent.";
 }
 
 impl From<encap::Error> for DropReason {

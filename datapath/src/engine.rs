@@ -42,8 +42,13 @@ use encap::too_big;
 const TAP_BATCH_OFFLOAD: usize = 8;
 /// Batches drained from one fd before the loop looks at the others.
 const BATCHES_PER_WAKE: usize = 4;
+/// Packets queued before they are sent in the middle of a batch: a batch of broadcasts flooded
+/// to a thousand tunnels would otherwise queue tens of thousands, and the queues (which keep
+/// their capacity) would hold megabytes for good.
+const TX_FLUSH_AT: usize = 1024;
 /// How often a tunnel with an Ethernet link sends one packet by the raw socket anyway, so the
-/// kernel keeps confirming (or re-resolving) the remote's MAC.
+/// kernel keeps confirming (or re-resolving) the remote's MAC; and how often a tunnel to an
+/// unresolved remote sends one at all, so the kernel keeps asking for it.
 const NEIGHBOUR_PROBE: Duration = Duration::from_secs(1);
 
 pub(crate) struct BridgeState {
@@ -191,7 +196,7 @@ impl Engine {
                 next_probe = now + NEIGHBOUR_PROBE;
                 for port in self.ports.iter_mut().flatten() {
                     if let PortIo::Tunnel(t) = &mut port.io {
-                        t.probe_raw = t.link.is_some();
+                        t.probe_raw = t.link.is_some() || t.unresolved;
                     }
                 }
             }
@@ -353,6 +358,9 @@ impl Engine {
                 vnet,
             };
             self.forward(id, frame, now, tx);
+            if tx.len() >= TX_FLUSH_AT {
+                self.flush(tx, rx.buffers());
+            }
         }
     }
 
@@ -407,6 +415,9 @@ impl Engine {
                 vnet: vnet_header,
             };
             self.forward(id, frame, now, tx);
+            if tx.len() >= TX_FLUSH_AT {
+                self.flush(tx, rx.buffers());
+            }
         }
         self.coalescer.flush(&self.ports, &self.drops);
     }

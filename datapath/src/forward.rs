@@ -133,6 +133,12 @@ impl SystemQueue {
 }
 
 impl TxQueues {
+    /// Packets waiting in all queues.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.gre.len() + self.link.len() + self.large.len() + self.system.entries.len()
+    }
+
     /// The queue for a tunnel's next packets with grebe's own outer header.
     #[inline]
     pub(crate) fn for_tunnel(&mut self, t: &mut TunnelPort) -> &mut SendBatch {
@@ -188,6 +194,13 @@ pub(crate) fn output(
             }
         }
         PortIo::Tunnel(t) => {
+            // Unresolved: only the probe the loop allows now and then goes (by the raw
+            // socket: such a tunnel has no link).
+            if t.unresolved && !std::mem::take(&mut t.probe_raw) {
+                bump(&port.counters.tx_dropped, 1);
+                drops.add(DropReason::Unresolved);
+                return;
+            }
             // DF clear (`df_default=false`): what does not fit the path goes by the socket
             // whose kernel fragments it.
             let fragment = !t.config.df_default
@@ -299,16 +312,14 @@ pub(crate) fn send_system_one(
     }
 }
 
-/// Why a TAP or an interface refused a frame: EIO (a TAP) and ENETDOWN (a packet socket) mean
-/// the interface is down.
+/// Why a TAP, a socket or an interface refused a frame: EIO (a TAP) and ENETDOWN (a packet
+/// socket) mean the interface is down; EAGAIN and ENOBUFS that the socket's send buffer or the
+/// device's queue is full (sends never wait for room).
 fn tx_failure(e: &io::Error) -> DropReason {
-    if matches!(
-        e.raw_os_error(),
-        Some(libc::EIO | libc::ENETDOWN | libc::ENXIO)
-    ) {
-        DropReason::PortDown
-    } else {
-        DropReason::TxFailed
+    match e.raw_os_error() {
+        Some(libc::EIO | libc::ENETDOWN | libc::ENXIO) => DropReason::PortDown,
+        Some(libc::EAGAIN | libc::ENOBUFS) => DropReason::TxBusy,
+        _ => DropReason::TxFailed,
     }
 }
 
@@ -447,7 +458,7 @@ fn count_sent<'a>(
                     - port.outer_len()),
             Err(e) => {
                 bump(&port.counters.tx_dropped, 1);
-                drops.add(DropReason::TxFailed);
+                drops.add(tx_failure(&e));
                 tracing::debug!(port = entry.tag, error = %e, "GRE send failed");
             }
         }

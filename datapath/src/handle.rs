@@ -25,7 +25,7 @@ use crate::forward::TunnelSockets;
 use crate::monitor::{self, Monitor, MonitorSpec};
 use crate::pipeline::Gate;
 use crate::pmtu::PmtuSettings;
-use crate::port::link::{self, Link};
+use crate::port::link::{Link, Neighbour, NeighbourTable};
 use crate::port::tunnel::TunnelAddressError;
 use crate::port::{PortIo, PortState, SystemStatus, TunnelConfig, TunnelPort};
 use crate::sys::{self, PacketTx, RawGre, TapError};
@@ -210,6 +210,9 @@ struct PortHandle {
     mtu: Option<u32>,
     /// Tunnels: the Ethernet link the datapath thread sends by, and its interface.
     link: Option<(Link, String)>,
+    /// Tunnels: the kernel has an incomplete or failed neighbour entry for the remote, so the
+    /// datapath thread sends it only probes.
+    unresolved: bool,
     /// System ports: what the datapath thread has it attached to.
     system: Option<Arc<SystemStatus>>,
     tree: TreePortSettings,
@@ -486,6 +489,7 @@ impl Datapath {
                 counters,
                 mtu,
                 link: None,
+                unresolved: false,
                 system,
                 tree: TreePortSettings::default(),
                 tree_sent: None,
@@ -608,6 +612,7 @@ impl Datapath {
                 {
                     // The datapath thread dropped the link; the next refresh resolves the new one.
                     port.link = None;
+                    port.unresolved = false;
                 }
                 port.kind = kind;
                 port.mtu = Some(path_mtu);
@@ -688,27 +693,37 @@ impl Datapath {
     }
 
     /// Follows the kernel's neighbour table: a tunnel whose remote became resolved on an
-    /// Ethernet interface sends by the packet socket, one whose entry changed or went follows.
-    /// Call about once a second from the control thread.
+    /// Ethernet interface sends by the packet socket (with `link_tx`), one whose entry changed
+    /// or went follows, and one whose remote does not answer ARP is told to send only probes.
+    /// The table is read once for all tunnels. Call about once a second from the control thread.
     pub fn refresh_links(&mut self) -> Result<(), DatapathError> {
-        if !self.options.link_tx {
-            return Ok(());
-        }
+        let table = NeighbourTable::read();
         let mut changed = Vec::new();
         for p in self.ports.values_mut() {
             // Stored tunnels passed `tunnel_port`: their ends are IPv4.
             if let PortKind::Tunnel(config) = p.kind
                 && let Ok((remote, local)) = config.ipv4_ends()
             {
-                let link = link::resolve(remote, local);
-                if link != p.link {
-                    changed.push((p.id, link.as_ref().map(|(l, _)| *l)));
+                let (link, unresolved) = match table.neighbour(remote, local) {
+                    Neighbour::Resolved(l, dev) => {
+                        (Some((l, dev)).filter(|_| self.options.link_tx), false)
+                    }
+                    Neighbour::Unresolved => (None, true),
+                    Neighbour::Unknown => (None, false),
+                };
+                if link != p.link || unresolved != p.unresolved {
+                    changed.push((p.id, link.as_ref().map(|(l, _)| *l), unresolved));
                     p.link = link;
+                    p.unresolved = unresolved;
                 }
             }
         }
-        for (id, link) in changed {
-            self.send(Command::SetLink { id, link })?;
+        for (id, link, unresolved) in changed {
+            self.send(Command::SetLink {
+                id,
+                link,
+                unresolved,
+            })?;
         }
         Ok(())
     }

@@ -85,7 +85,9 @@ impl Engine {
                     let same_ends = t.config.remote_ip == config.remote_ip
                         && t.config.local_ip == config.local_ip;
                     let link = t.link.filter(|_| same_ends);
+                    let unresolved = t.unresolved && same_ends;
                     *t = tunnel;
+                    t.unresolved = unresolved;
                     t.next_seq = next_seq;
                     t.set_link(link);
                 }
@@ -125,13 +127,18 @@ impl Engine {
                     b.table.flush_port(id);
                 }
             }
-            Command::SetLink { id, link } => {
+            Command::SetLink {
+                id,
+                link,
+                unresolved,
+            } => {
                 if let Some(PortState {
                     io: PortIo::Tunnel(t),
                     ..
                 }) = slot(&mut self.ports, id.0 as usize)
                 {
                     t.set_link(link.filter(|_| self.sockets.packet_tx.is_some()));
+                    t.unresolved = unresolved && t.link.is_none();
                 }
             }
             Command::SetTree { idx, settings } => self.set_tree(idx, settings),

@@ -4,6 +4,7 @@
 //! still decide; a remote that is not on-link, not resolved, or behind a non-Ethernet interface
 //! has no link and its packets go by the raw socket, as before.
 
+use std::collections::HashMap;
 use std::io;
 use std::net::{Ipv4Addr, UdpSocket};
 
@@ -19,15 +20,103 @@ pub struct Link {
     pub src: Ipv4Addr,
 }
 
+/// What the kernel's neighbour table says of a tunnel's remote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Neighbour {
+    /// Resolved on an Ethernet interface (named): packets can leave by the packet socket.
+    Resolved(Link, String),
+    /// An entry that is not complete: the kernel is still asking (ARP in progress) or gave up.
+    /// Packets to it would wait in the kernel's queue for that neighbour, holding the raw
+    /// socket's send buffer, so the datapath sends only a probe now and then.
+    Unresolved,
+    /// No entry (a remote behind a router, or never sent to): the raw socket lets the kernel
+    /// route and resolve.
+    Unknown,
+}
+
+/// The kernel's IPv4 neighbour table (`/proc/net/arp`), read once for every tunnel's refresh:
+/// reading and scanning it per tunnel made a refresh quadratic in the number of tunnels.
+#[derive(Debug, Default)]
+pub struct NeighbourTable {
+    entries: HashMap<Ipv4Addr, Entry>,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    /// `None`: the entry is incomplete or failed.
+    mac: Option<[u8; 6]>,
+    dev: String,
+}
+
+impl NeighbourTable {
+    /// Reads the table now; empty if it cannot be read.
+    pub fn read() -> NeighbourTable {
+        std::fs::read_to_string("/proc/net/arp")
+            .map(|t| NeighbourTable::parse(&t))
+            .unwrap_or_default()
+    }
+
+    /// Parses a `/proc/net/arp` table.
+    pub fn parse(table: &str) -> NeighbourTable {
+        const ATF_COM: u32 = 0x2;
+        let entries = table
+            .lines()
+            .skip(1)
+            .filter_map(|line| {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                let [addr, _hw_type, flags, mac, _mask, dev] = f[..] else {
+                    return None;
+                };
+                let addr = addr.parse::<Ipv4Addr>().ok()?;
+                let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).ok()?;
+                let mac = mac
+                    .parse::<EthernetAddress>()
+                    .ok()
+                    .map(|m| m.0)
+                    .filter(|m| flags & ATF_COM != 0 && *m != [0; 6]);
+                Some((
+                    addr,
+                    Entry {
+                        mac,
+                        dev: dev.to_owned(),
+                    },
+                ))
+            })
+            .collect();
+        NeighbourTable { entries }
+    }
+
+    /// The MAC and interface of `ip`, if its entry is complete.
+    fn complete(&self, ip: Ipv4Addr) -> Option<([u8; 6], &str)> {
+        let e = self.entries.get(&ip)?;
+        Some((e.mac?, e.dev.as_str()))
+    }
+
+    /// What the table says of `remote`; `local` is the tunnel's own source address, if set.
+    pub fn neighbour(&self, remote: Ipv4Addr, local: Option<Ipv4Addr>) -> Neighbour {
+        match self.entries.get(&remote) {
+            None => Neighbour::Unknown,
+            Some(Entry { mac: None, .. }) => Neighbour::Unresolved,
+            // Resolved, but not usable as a link (not Ethernet, no source address): the raw
+            // socket still reaches it.
+            Some(_) => resolve_in(self, remote, local)
+                .map_or(Neighbour::Unknown, |(l, dev)| Neighbour::Resolved(l, dev)),
+        }
+    }
+}
+
 /// The link to `remote` and its interface's name, if the kernel has it resolved on an Ethernet
 /// interface.
-pub fn resolve(remote: Ipv4Addr, local: Option<Ipv4Addr>) -> Option<(Link, String)> {
+fn resolve_in(
+    table: &NeighbourTable,
+    remote: Ipv4Addr,
+    local: Option<Ipv4Addr>,
+) -> Option<(Link, String)> {
+    let (dst_mac, dev) = table.complete(remote)?;
     let src = match local {
         Some(ip) => ip,
         None => source_address(remote).ok()?,
     };
-    let table = std::fs::read_to_string("/proc/net/arp").ok()?;
-    let (dst_mac, dev) = neighbour(&table, remote)?;
     let sys = |file: &str| std::fs::read_to_string(format!("/sys/class/net/{dev}/{file}"));
     // ARPHRD_ETHER: the frame header is the 14 bytes `EthLink` writes.
     if sys("type").ok()?.trim() != "1" {
@@ -53,23 +142,6 @@ fn source_address(remote: Ipv4Addr) -> io::Result<Ipv4Addr> {
     }
 }
 
-/// The MAC and interface of `ip` in a `/proc/net/arp` table, if the entry is complete.
-fn neighbour(table: &str, ip: Ipv4Addr) -> Option<([u8; 6], &str)> {
-    const ATF_COM: u32 = 0x2;
-    table.lines().skip(1).find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let [addr, _hw_type, flags, mac, _mask, dev] = f[..] else {
-            return None;
-        };
-        if addr.parse::<Ipv4Addr>().ok()? != ip {
-            return None;
-        }
-        let flags = u32::from_str_radix(flags.trim_start_matches("0x"), 16).ok()?;
-        let mac = mac.parse::<EthernetAddress>().ok()?.0;
-        (flags & ATF_COM != 0 && mac != [0; 6]).then_some((mac, dev))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,18 +155,44 @@ IP address       HW type     Flags       HW address            Mask     Device
 
     #[test]
     fn only_complete_entries_count() {
+        let t = NeighbourTable::parse(TABLE);
         assert_eq!(
-            neighbour(TABLE, Ipv4Addr::new(192, 0, 2, 2)),
+            t.complete(Ipv4Addr::new(192, 0, 2, 2)),
             Some(([0x52, 0xbe, 0x5a, 0x22, 0xd0, 0xc7], "eth0"))
         );
         // Incomplete (ARP in progress or failed): the raw socket lets the kernel resolve it.
-        assert_eq!(neighbour(TABLE, Ipv4Addr::new(192, 0, 2, 3)), None);
+        assert_eq!(t.complete(Ipv4Addr::new(192, 0, 2, 3)), None);
         assert_eq!(
-            neighbour(TABLE, Ipv4Addr::new(192, 0, 2, 4)),
+            t.complete(Ipv4Addr::new(192, 0, 2, 4)),
             Some(([2, 0, 0, 0, 0, 4], "eth1"))
         );
-        assert_eq!(neighbour(TABLE, Ipv4Addr::new(192, 0, 2, 9)), None);
-        assert_eq!(neighbour("", Ipv4Addr::new(192, 0, 2, 2)), None);
+        assert_eq!(t.complete(Ipv4Addr::new(192, 0, 2, 9)), None);
+        let empty = NeighbourTable::parse("");
+        assert_eq!(empty.complete(Ipv4Addr::new(192, 0, 2, 2)), None);
+    }
+
+    #[test]
+    fn an_incomplete_entry_is_unresolved_a_missing_one_unknown() {
+        let t = NeighbourTable::parse(&format!(
+            "{TABLE}192.0.2.5        0x1         0x2         02:00:00:00:00:05     *        grebe-none0\n"
+        ));
+        assert_eq!(
+            t.neighbour(Ipv4Addr::new(192, 0, 2, 3), None),
+            Neighbour::Unresolved
+        );
+        assert_eq!(
+            t.neighbour(Ipv4Addr::new(192, 0, 2, 9), None),
+            Neighbour::Unknown
+        );
+        // Complete, but on an interface this namespace does not have: not a link, and not
+        // held back either.
+        assert_eq!(
+            t.neighbour(
+                Ipv4Addr::new(192, 0, 2, 5),
+                Some(Ipv4Addr::new(192, 0, 2, 1))
+            ),
+            Neighbour::Unknown
+        );
     }
 
     #[test]

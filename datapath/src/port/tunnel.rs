@@ -107,6 +107,11 @@ pub struct TunnelPort {
     /// Send the next packet by the raw socket even with a link: the kernel then sees traffic to
     /// the remote and keeps its neighbour entry fresh (probing it, noticing a changed MAC).
     pub(crate) probe_raw: bool,
+    /// The kernel has no answer for the remote's MAC (its neighbour entry is incomplete or
+    /// failed): only a probe now and then goes out, by the raw socket, so that the kernel keeps
+    /// asking; the rest are dropped and counted. Sent anyway, they would wait in the kernel's
+    /// queue for the neighbour, holding the shared raw socket's send buffer from every tunnel.
+    pub(crate) unresolved: bool,
 }
 
 impl TunnelPort {
@@ -139,6 +144,7 @@ impl TunnelPort {
             path_mtu,
             link: None,
             probe_raw: false,
+            unresolved: false,
         })
     }
 

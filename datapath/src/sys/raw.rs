@@ -292,7 +292,10 @@ impl AsFd for RawGre {
 
 /// `sendmmsg` until every message is sent or refused, telling `on_done` of each by index: a
 /// message the kernel refuses (no route, no ARP answer, too big) is reported and skipped, and
-/// the rest still go out. The caller makes every message point at memory live for the call.
+/// the rest still go out. The call never waits: a full send buffer (EAGAIN; ENOBUFS from a
+/// full device queue) fails every message left at once, since the next would only fail too
+/// (one call each), and a loop waiting for room would stop forwarding for every port. The
+/// caller makes every message point at memory live for the call.
 pub(super) fn send_all(
     fd: std::os::fd::RawFd,
     msgs: &mut [libc::mmsghdr],
@@ -308,17 +311,25 @@ pub(super) fn send_all(
                 fd,
                 remaining.as_mut_ptr(),
                 remaining.len() as libc::c_uint,
-                0,
+                libc::MSG_DONTWAIT,
             )
         };
         if n < 0 {
             let err = io::Error::last_os_error();
-            if err.kind() == io::ErrorKind::Interrupted {
-                continue;
+            match err.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(code @ (libc::EAGAIN | libc::ENOBUFS)) => {
+                    for i in start..msgs.len() {
+                        on_done(i, Err(io::Error::from_raw_os_error(code)));
+                    }
+                    return;
+                }
+                // The first remaining message failed: report it and go on with the next.
+                _ => {
+                    on_done(start, Err(err));
+                    start += 1;
+                }
             }
-            // The first remaining message failed: report it and go on with the next.
-            on_done(start, Err(err));
-            start += 1;
         } else if n == 0 {
             on_done(start, Err(io::Error::other("not sent")));
             start += 1;
