@@ -46,7 +46,11 @@ fuzz_target!(|bytes: &[u8]| {
             let args: Vec<String> = command.iter().map(|s| s.to_string()).collect();
             let mut c = config.clone();
             let out = run(&mut c, &args, &NoLiveState);
-            assert_eq!(out.exit_code, 0, "{command:?} on a valid configuration: {}", out.stderr);
+            assert_eq!(
+                out.exit_code, 0,
+                "{command:?} on a valid configuration: {}",
+                out.stderr
+            );
             assert_eq!(c, config);
         }
     }

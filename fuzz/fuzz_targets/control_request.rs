@@ -13,7 +13,9 @@ fn decode(bytes: &[u8]) -> anyhow::Result<Request> {
     let (mut client, server) = UnixStream::pair().expect("socketpair");
     // The fuzzer's inputs are far below the socket buffer: the write never blocks.
     client.write_all(bytes).expect("write");
-    client.shutdown(std::net::Shutdown::Write).expect("shutdown");
+    client
+        .shutdown(std::net::Shutdown::Write)
+        .expect("shutdown");
     read_request(&server)
 }
 

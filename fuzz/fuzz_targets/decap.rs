@@ -13,8 +13,15 @@ fuzz_target!(|packet: &[u8]| {
     let total = usize::from(u16::from_be_bytes([packet[2], packet[3]]));
     assert_eq!(packet[0] >> 4, 4);
     assert!(ihl >= 20 && ihl <= total && total <= packet.len());
-    assert!(checksum_ok(&[&packet[..ihl]]), "outer checksum not verified");
-    assert_eq!(u16::from_be_bytes([packet[6], packet[7]]) & 0x3fff, 0, "a fragment");
+    assert!(
+        checksum_ok(&[&packet[..ihl]]),
+        "outer checksum not verified"
+    );
+    assert_eq!(
+        u16::from_be_bytes([packet[6], packet[7]]) & 0x3fff,
+        0,
+        "a fragment"
+    );
     assert_eq!(packet[9], 47);
     assert_eq!(d.outer.protocol, 47);
     assert_eq!(d.outer.payload_len, total - ihl);

@@ -54,7 +54,11 @@ fuzz_target!(|input: Input| {
     assert!(headroom >= tunnel.len());
     assert_eq!(start, headroom - tunnel.len());
     let packet = &buf[start..];
-    assert_eq!(&packet[tunnel.len()..], &input.frame[..], "the frame was touched");
+    assert_eq!(
+        &packet[tunnel.len()..],
+        &input.frame[..],
+        "the frame was touched"
+    );
     match decap(packet) {
         Ok(d) => {
             assert_eq!(d.outer.src_addr, tunnel.src);

@@ -103,11 +103,22 @@ fn check_merged(merged: &mut [u8], first: &TcpSegment, psh: bool, payloads: &[Ve
     let mut done = merged.to_vec();
     let c = checksum_of(&[&done[l4..]]);
     done[l4 + 16..l4 + 18].copy_from_slice(&c.to_be_bytes());
-    let pseudo = pseudo_v4(&done[l3 + 12..l3 + 16], &done[l3 + 16..l3 + 20], 6, done.len() - l4);
-    assert!(checksum_ok(&[&pseudo, &done[l4..]]), "the partial TCP checksum is wrong");
+    let pseudo = pseudo_v4(
+        &done[l3 + 12..l3 + 16],
+        &done[l3 + 16..l3 + 20],
+        6,
+        done.len() - l4,
+    );
+    assert!(
+        checksum_ok(&[&pseudo, &done[l4..]]),
+        "the partial TCP checksum is wrong"
+    );
     let whole = gro::tcp4_segment(&done).expect("the completed frame is a valid segment");
     assert_eq!(whole.seq, first.seq);
-    assert_eq!(whole.payload_len, payloads.iter().map(Vec::len).sum::<usize>());
+    assert_eq!(
+        whole.payload_len,
+        payloads.iter().map(Vec::len).sum::<usize>()
+    );
 
     let mut segmenter = Segmenter::new(merged, &vnet).expect("TSO takes what GRO made");
     let mut headers = [0u8; MAX_SEGMENT_HEADER_LEN];
@@ -115,7 +126,10 @@ fn check_merged(merged: &mut [u8], first: &TcpSegment, psh: bool, payloads: &[Ve
     while let Some(range) = segmenter.next_segment(&mut headers) {
         again.push(merged[range].to_vec());
     }
-    assert_eq!(again, payloads, "TSO of the GRO frame does not give the segments back");
+    assert_eq!(
+        again, payloads,
+        "TSO of the GRO frame does not give the segments back"
+    );
 }
 
 fuzz_target!(|input: Input| {
@@ -125,7 +139,10 @@ fuzz_target!(|input: Input| {
     let mut end_seq = 0u32;
     let mut psh = false;
     let mut seq = input.flow.seq;
-    let flush = |merged: &mut Vec<u8>, first: &mut Option<TcpSegment>, payloads: &mut Vec<Vec<u8>>, psh: bool| {
+    let flush = |merged: &mut Vec<u8>,
+                 first: &mut Option<TcpSegment>,
+                 payloads: &mut Vec<Vec<u8>>,
+                 psh: bool| {
         if let Some(f) = first.take()
             && payloads.len() > 1
         {
@@ -143,7 +160,12 @@ fuzz_target!(|input: Input| {
         let l3 = s.l3;
         let l4 = l3 + 20;
         assert!(checksum_ok(&[&frame[l3..l4]]));
-        let pseudo = pseudo_v4(&frame[l3 + 12..l3 + 16], &frame[l3 + 16..l3 + 20], 6, frame.len() - l4);
+        let pseudo = pseudo_v4(
+            &frame[l3 + 12..l3 + 16],
+            &frame[l3 + 16..l3 + 20],
+            6,
+            frame.len() - l4,
+        );
         assert!(checksum_ok(&[&pseudo, &frame[l4..]]));
         assert_eq!(frame[l3], 0x45);
         assert_eq!(s.flags & !0x18, 0);

@@ -36,11 +36,17 @@ fuzz_target!(|data: &[u8]| {
         Clamp::Clamped { from, to } => {
             assert!(to < from);
             let (ethertype, _) = l3_of(&frame).unwrap();
-            let headers = if ethertype == 0x0800 { IPV4_TCP_HEADERS } else { IPV6_TCP_HEADERS };
+            let headers = if ethertype == 0x0800 {
+                IPV4_TCP_HEADERS
+            } else {
+                IPV6_TCP_HEADERS
+            };
             assert_eq!(to, mtu.saturating_sub(headers));
             let (l4, _) = tcp_of(&frame).expect("clamped a frame that is not TCP");
             assert!(before[l4 + 13] & 0x02 != 0, "clamped a segment without SYN");
-            let changed: Vec<usize> = (0..frame.len()).filter(|&i| frame[i] != before[i]).collect();
+            let changed: Vec<usize> = (0..frame.len())
+                .filter(|&i| frame[i] != before[i])
+                .collect();
             for &i in &changed {
                 let in_checksum = (l4 + 16..l4 + 18).contains(&i);
                 let in_options = i >= l4 + 20 && i < l4 + usize::from(frame[l4 + 12] >> 4) * 4;
@@ -49,7 +55,11 @@ fuzz_target!(|data: &[u8]| {
             if partial {
                 assert_eq!(frame[l4 + 16..l4 + 18], before[l4 + 16..l4 + 18]);
             } else if valid_before == Some(true) {
-                assert_eq!(tcp_checksum_ok(&frame), Some(true), "clamping broke the checksum");
+                assert_eq!(
+                    tcp_checksum_ok(&frame),
+                    Some(true),
+                    "clamping broke the checksum"
+                );
             }
         }
     }

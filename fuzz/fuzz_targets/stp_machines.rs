@@ -37,11 +37,24 @@ struct Fields {
 
 #[derive(Debug, Arbitrary)]
 enum Step {
-    AddPort { number: u16, priority: u8, path_cost: u32 },
+    AddPort {
+        number: u16,
+        priority: u8,
+        path_cost: u32,
+    },
     RemovePort(u16),
-    Receive { port: u16, message: Message },
+    Receive {
+        port: u16,
+        message: Message,
+    },
     Tick(u16),
-    Bridge { priority: u16, system_id: [u8; 6], hello: u8, max_age: u8, forward_delay: u8 },
+    Bridge {
+        priority: u16,
+        system_id: [u8; 6],
+        hello: u8,
+        max_age: u8,
+        forward_delay: u8,
+    },
 }
 
 #[derive(Debug, Arbitrary)]
@@ -84,14 +97,22 @@ fuzz_target!(|input: Input| {
     } else {
         (Box::new(Stp::new(&config)), 255)
     };
-    let protocol = if input.rapid { Protocol::Rstp } else { Protocol::Stp };
+    let protocol = if input.rapid {
+        Protocol::Rstp
+    } else {
+        Protocol::Stp
+    };
     assert_eq!(tree.protocol(), protocol);
     // The states the datapath was told, per port.
     let mut told: BTreeMap<u16, PortState> = BTreeMap::new();
     let port_no = |n: u16| 1 + n % max_port;
     for step in input.steps.iter().take(200) {
         match step {
-            Step::AddPort { number, priority, path_cost } => {
+            Step::AddPort {
+                number,
+                priority,
+                path_cost,
+            } => {
                 let number = port_no(*number);
                 if !tree.status().ports.iter().any(|p| p.number == number) {
                     told.remove(&number);
@@ -111,7 +132,13 @@ fuzz_target!(|input: Input| {
                 let _ = tree.receive(port_no(*port), &frame(message));
             }
             Step::Tick(ms) => tree.tick(Duration::from_millis(u64::from(*ms))),
-            Step::Bridge { priority, system_id, hello, max_age, forward_delay } => {
+            Step::Bridge {
+                priority,
+                system_id,
+                hello,
+                max_age,
+                forward_delay,
+            } => {
                 tree.set_bridge_config(&BridgeConfig {
                     priority: *priority,
                     system_id: *system_id,
@@ -138,24 +165,46 @@ fuzz_target!(|input: Input| {
         }
         let status = tree.status();
         assert_eq!(status.protocol, protocol);
-        assert!(status.ports.windows(2).all(|w| w[0].number < w[1].number), "ports unsorted");
+        assert!(
+            status.ports.windows(2).all(|w| w[0].number < w[1].number),
+            "ports unsorted"
+        );
         for p in &status.ports {
             assert_eq!(tree.port_state(p.number), p.state);
             let allowed = if input.rapid {
-                matches!(p.state, PortState::Discarding | PortState::Learning | PortState::Forwarding | PortState::Disabled)
+                matches!(
+                    p.state,
+                    PortState::Discarding
+                        | PortState::Learning
+                        | PortState::Forwarding
+                        | PortState::Disabled
+                )
             } else {
                 p.state != PortState::Discarding
             };
             assert!(allowed, "{protocol:?} port in state {:?}", p.state);
             if let Some(&state) = told.get(&p.number) {
-                assert_eq!(state, p.state, "the datapath was told another state for port {}", p.number);
+                assert_eq!(
+                    state, p.state,
+                    "the datapath was told another state for port {}",
+                    p.number
+                );
             }
         }
         match status.root_port {
-            None => assert_eq!(status.root_id, status.bridge_id, "root port none, but not root"),
+            None => assert_eq!(
+                status.root_id, status.bridge_id,
+                "root port none, but not root"
+            ),
             Some(root_port) => {
-                assert!(status.ports.iter().any(|p| p.number == root_port), "unknown root port");
-                assert!(status.root_id < status.bridge_id, "a root port towards a worse root");
+                assert!(
+                    status.ports.iter().any(|p| p.number == root_port),
+                    "unknown root port"
+                );
+                assert!(
+                    status.root_id < status.bridge_id,
+                    "a root port towards a worse root"
+                );
             }
         }
     }

@@ -14,7 +14,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let mtu = u16::from_be_bytes([*m0, *m1]);
     let mut out = vec![0u8; MAX_REPLY_LEN];
-    assert_eq!(reply(frame, mtu, &mut out[..MAX_REPLY_LEN - 1]), None, "short buffer");
+    assert_eq!(
+        reply(frame, mtu, &mut out[..MAX_REPLY_LEN - 1]),
+        None,
+        "short buffer"
+    );
     let Some(n) = reply(frame, mtu, &mut out) else {
         return;
     };
@@ -38,7 +42,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(ip[12..16], orig[16..20]);
             assert_eq!(ip[16..20], orig[12..16]);
             let frag = u16::from_be_bytes([orig[6], orig[7]]);
-            assert!(frag & 0x4000 != 0 && frag & 0x1fff == 0, "not a first fragment with DF");
+            assert!(
+                frag & 0x4000 != 0 && frag & 0x1fff == 0,
+                "not a first fragment with DF"
+            );
             let icmp = &ip[20..];
             assert_eq!(icmp[..2], [3, 4]);
             assert_eq!(icmp[6..8], mtu.to_be_bytes());

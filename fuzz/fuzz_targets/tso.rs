@@ -64,7 +64,20 @@ fn build(b: &Built) -> Vec<u8> {
     }
     f.extend_from_slice(&[0x30, 0x39, 0x00, 0x50]);
     f.extend_from_slice(&b.seq.to_be_bytes());
-    f.extend_from_slice(&[0, 0, 0, 1, (tcp_len / 4) as u8 * 16, b.flags, 0xff, 0xff, 0, 0, 0, 0]);
+    f.extend_from_slice(&[
+        0,
+        0,
+        0,
+        1,
+        (tcp_len / 4) as u8 * 16,
+        b.flags,
+        0xff,
+        0xff,
+        0,
+        0,
+        0,
+        0,
+    ]);
     f.extend(std::iter::repeat_n(1u8, tcp_len - 20));
     f.extend((0..payload).map(|i| b.fill.wrapping_add(i as u8)));
     f
@@ -92,8 +105,16 @@ fuzz_target!(|input: Input| {
     assert!(hdr_len <= frame.len() && hdr_len <= MAX_SEGMENT_HEADER_LEN);
     let expected = segmenter.segments();
     let ipv6 = input.gso_type & 0x7f == 4;
-    let l3 = if frame[12..14] == [0x81, 0x00] { 18 } else { 14 };
-    let l4 = if ipv6 { l3 + 40 } else { l3 + usize::from(frame[l3] & 0x0f) * 4 };
+    let l3 = if frame[12..14] == [0x81, 0x00] {
+        18
+    } else {
+        14
+    };
+    let l4 = if ipv6 {
+        l3 + 40
+    } else {
+        l3 + usize::from(frame[l3] & 0x0f) * 4
+    };
     let seq0 = u32::from_be_bytes(frame[l4 + 4..l4 + 8].try_into().unwrap());
     let id0 = u16::from_be_bytes([frame[l3 + 4], frame[l3 + 5]]);
     let flags0 = frame[l4 + 13];
@@ -107,22 +128,34 @@ fuzz_target!(|input: Input| {
         assert_eq!(payload.start, next_payload, "payloads are not consecutive");
         assert!(payload.end <= frame.len() && payload.len() <= mss);
         let last = payload.end == frame.len();
-        assert!(last || payload.len() == mss, "a short segment before the last");
+        assert!(
+            last || payload.len() == mss,
+            "a short segment before the last"
+        );
         let seg = [&headers[..hdr_len], &frame[payload.clone()]].concat();
         let tcp_len = seg.len() - l4;
         if ipv6 {
             let len = usize::from(u16::from_be_bytes([seg[l3 + 4], seg[l3 + 5]]));
             assert_eq!(len, seg.len() - l3 - 40, "IPv6 payload length");
             let pseudo = pseudo_v6(&seg[l3 + 8..l3 + 24], &seg[l3 + 24..l3 + 40], 6, tcp_len);
-            assert!(checksum_ok(&[&pseudo, &seg[l4..]]), "TCP checksum of segment {count}");
+            assert!(
+                checksum_ok(&[&pseudo, &seg[l4..]]),
+                "TCP checksum of segment {count}"
+            );
         } else {
             let len = usize::from(u16::from_be_bytes([seg[l3 + 2], seg[l3 + 3]]));
             assert_eq!(len, seg.len() - l3, "IPv4 total length of segment {count}");
             let id = u16::from_be_bytes([seg[l3 + 4], seg[l3 + 5]]);
             assert_eq!(id, id0.wrapping_add(count as u16));
-            assert!(checksum_ok(&[&seg[l3..l4]]), "IPv4 checksum of segment {count}");
+            assert!(
+                checksum_ok(&[&seg[l3..l4]]),
+                "IPv4 checksum of segment {count}"
+            );
             let pseudo = pseudo_v4(&seg[l3 + 12..l3 + 16], &seg[l3 + 16..l3 + 20], 6, tcp_len);
-            assert!(checksum_ok(&[&pseudo, &seg[l4..]]), "TCP checksum of segment {count}");
+            assert!(
+                checksum_ok(&[&pseudo, &seg[l4..]]),
+                "TCP checksum of segment {count}"
+            );
         }
         let seq = u32::from_be_bytes(seg[l4 + 4..l4 + 8].try_into().unwrap());
         assert_eq!(seq, seq0.wrapping_add((payload.start - hdr_len) as u32));
@@ -150,5 +183,9 @@ fuzz_target!(|input: Input| {
         count += 1;
     }
     assert_eq!(count, expected, "segments() was wrong");
-    assert_eq!(joined, frame[hdr_len..], "the payloads are not the original payload");
+    assert_eq!(
+        joined,
+        frame[hdr_len..],
+        "the payloads are not the original payload"
+    );
 });

@@ -32,7 +32,10 @@ fuzz_target!(|data: &[u8]| {
         let before = config.clone();
         let out = run(&mut config, &args, &NoLiveState);
         if out.exit_code != 0 {
-            assert_eq!(config, before, "a failed command line changed the configuration");
+            assert_eq!(
+                config, before,
+                "a failed command line changed the configuration"
+            );
             assert!(!out.changed);
             assert!(out.stdout.is_empty(), "a failure printed: {}", out.stdout);
             continue;
@@ -44,7 +47,10 @@ fuzz_target!(|data: &[u8]| {
             }
             let json = serde_json::to_vec_pretty(&config).unwrap();
             let back: Config = serde_json::from_slice(&json).expect("the saved JSON loads");
-            assert_eq!(back, config, "the configuration does not round-trip through JSON");
+            assert_eq!(
+                back, config,
+                "the configuration does not round-trip through JSON"
+            );
         }
     }
 });

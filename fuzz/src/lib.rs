@@ -53,7 +53,11 @@ pub fn pseudo_v6(src: &[u8], dst: &[u8], next_header: u8, len: usize) -> [u8; 40
 /// Where a frame's IP header starts and its EtherType, behind one 802.1Q/802.1ad tag at most:
 /// written here again, not taken from `encap::vlan`.
 pub fn l3_of(frame: &[u8]) -> Option<(u16, usize)> {
-    let be = |at: usize| frame.get(at..at + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
+    let be = |at: usize| {
+        frame
+            .get(at..at + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+    };
     match be(12)? {
         0x8100 | 0x88a8 => Some((be(16)?, 18)),
         other => Some((other, 14)),
