@@ -150,7 +150,12 @@ fuzz_target!(|input: Input| {
         }
         for _ in 0..10_000 {
             let Some(t) = tree.poll_transmit() else { break };
-            let sent = Bpdu::parse(&t.frame).expect("a BPDU this bridge sent does not decode");
+            let sent = Bpdu::parse(&t.frame).unwrap_or_else(|e| {
+                panic!(
+                    "port {} sent a BPDU that does not decode ({e}): {:?}",
+                    t.port, t.frame
+                )
+            });
             if !input.rapid {
                 assert!(!matches!(sent, Bpdu::Rst(_)), "STP sent an RST BPDU");
             }
