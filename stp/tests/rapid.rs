@@ -716,3 +716,31 @@ fn sub_second_timers_from_the_root_are_not_relayed_as_zero() {
     assert!(relayed > 0, "nothing relayed");
     assert_eq!(bridge.status().root_port, Some(1));
 }
+
+/// Found by fuzzing (fuzz target stp_machines): a root's information one hop from its max age
+/// was relayed with message age = max age, a BPDU every receiver discards; stay silent instead.
+#[test]
+fn information_at_its_max_age_is_not_relayed() {
+    let mut bridge = Rstp::new(&BridgeConfig {
+        system_id: [2, 0, 0, 0, 0, 0xcc],
+        ..BridgeConfig::default()
+    });
+    bridge.add_port(&port(1));
+    bridge.add_port(&port(2));
+    drain(&mut bridge);
+    let old = ConfigBpdu {
+        message_age: 5 * 256,
+        max_age: 6 * 256,
+        ..from_root(0)
+    };
+    bridge.receive(1, &frame(Bpdu::Rst(old))).unwrap();
+    for _ in 0..4 {
+        bridge.tick(Duration::from_millis(500));
+        // drain() fails on a BPDU that does not decode.
+        for sent in drain(&mut bridge).0 {
+            if let Bpdu::Rst(c) | Bpdu::Config(c) = sent {
+                assert!(c.message_age < c.max_age, "{c:?}");
+            }
+        }
+    }
+}
