@@ -29,7 +29,11 @@ fuzz_target!(|bytes: &[u8]| {
         let theirs = SingleVlanHeaderSlice::from_slice(&bytes[14..]);
         assert_eq!(ours.is_ok(), theirs.is_ok(), "802.1Q acceptance");
         let (Ok(ours), Ok(theirs)) = (ours, theirs) else {
-            assert_eq!(Frame::new_unchecked(bytes).vlan_id(), None);
+            // `vlan_id` needs only the tag control information, not the tag's EtherType.
+            let tci = bytes
+                .get(14..16)
+                .map(|t| u16::from_be_bytes([t[0], t[1]]) & 0x0fff);
+            assert_eq!(Frame::new_unchecked(bytes).vlan_id(), tci);
             return;
         };
         assert_eq!(ours.vid(), theirs.vlan_identifier().value());
