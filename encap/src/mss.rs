@@ -109,8 +109,15 @@ pub fn clamp(frame: &mut [u8], mtu: u16, partial: bool) -> Clamp {
     }
     write_u16(tcp, at..at + 2, max_mss);
     if !partial {
+        // The checksum sums 16-bit words from the (even) start of the TCP header: a value at
+        // an odd offset (after a NOP) straddles two words and counts byte-swapped.
+        let (old, new) = if at % 2 == 0 {
+            (from, max_mss)
+        } else {
+            (from.swap_bytes(), max_mss.swap_bytes())
+        };
         let sum = read_u16(tcp, field::TCP_CHECKSUM);
-        write_u16(tcp, field::TCP_CHECKSUM, adjust(sum, from, max_mss));
+        write_u16(tcp, field::TCP_CHECKSUM, adjust(sum, old, new));
     }
     Clamp::Clamped { from, to: max_mss }
 }
@@ -248,6 +255,21 @@ mod tests {
             assert_eq!(u16::from_be_bytes([f[at], f[at + 1]]), want);
             assert!(checksum_ok(&f, v6, tag), "v6 {v6} tag {tag}");
             assert_eq!(clamp(&mut f, 1462, false), Clamp::Unchanged, "idempotent");
+        }
+    }
+
+    /// Found by fuzzing (fuzz target mss_clamp): after one NOP the MSS value sits at an odd
+    /// offset, where the checksum sums it as a byte-swapped word.
+    #[test]
+    fn an_mss_at_an_odd_offset_keeps_the_checksum_valid() {
+        for (v6, tag) in [(false, false), (false, true), (true, false), (true, true)] {
+            let mut f = syn(v6, tag, &[1, 2, 4, 0x05, 0xb4, 1, 1, 1]);
+            assert!(checksum_ok(&f, v6, tag));
+            assert!(matches!(
+                clamp(&mut f, 1400, false),
+                Clamp::Clamped { from: 1460, .. }
+            ));
+            assert!(checksum_ok(&f, v6, tag), "v6 {v6} tag {tag}");
         }
     }
 

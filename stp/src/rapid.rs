@@ -382,10 +382,12 @@ impl SpanningTree for Rstp {
                     Bpdu::Rst(_) if c.role().is_some() => BpduKind::Rst,
                     _ => BpduKind::Config,
                 };
+                // A timer under a second (valid on the wire) must not become zero: this
+                // bridge would relay it, and zero timers are what every receiver rejects.
                 let times = Times {
-                    forward_delay: seconds(c.forward_delay),
-                    hello_time: seconds(c.hello_time),
-                    max_age: seconds(c.max_age),
+                    forward_delay: seconds(c.forward_delay).max(1),
+                    hello_time: seconds(c.hello_time).max(1),
+                    max_age: seconds(c.max_age).max(1),
                     message_age: seconds(c.message_age),
                 };
                 if kind == BpduKind::Config {

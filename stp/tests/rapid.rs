@@ -684,3 +684,63 @@ fn a_proposal_nobody_answers_forwards_after_the_edge_delay() {
     mesh.run_for(Duration::from_secs(30));
     assert_eq!(mesh.states, states);
 }
+
+/// Found by fuzzing (fuzz target stp_machines): a root announcing a hello time and forward
+/// delay under a second had them relayed as zero, in BPDUs every receiver rejects.
+#[test]
+fn sub_second_timers_from_the_root_are_not_relayed_as_zero() {
+    let mut bridge = Rstp::new(&BridgeConfig {
+        system_id: [2, 0, 0, 0, 0, 0xcc],
+        ..BridgeConfig::default()
+    });
+    bridge.add_port(&port(1));
+    bridge.add_port(&port(2));
+    drain(&mut bridge);
+    let quick = ConfigBpdu {
+        hello_time: 128,
+        forward_delay: 200,
+        ..from_root(0)
+    };
+    bridge.receive(1, &frame(Bpdu::Rst(quick))).unwrap();
+    let mut relayed = 0;
+    for _ in 0..4 {
+        bridge.tick(Duration::from_millis(500));
+        // drain() fails on a BPDU that does not decode.
+        for sent in drain(&mut bridge).0 {
+            if let Bpdu::Rst(c) | Bpdu::Config(c) = sent {
+                assert!(c.hello_time > 0 && c.forward_delay > 0, "{c:?}");
+                relayed += 1;
+            }
+        }
+    }
+    assert!(relayed > 0, "nothing relayed");
+    assert_eq!(bridge.status().root_port, Some(1));
+}
+
+/// Found by fuzzing (fuzz target stp_machines): a root's information one hop from its max age
+/// was relayed with message age = max age, a BPDU every receiver discards; stay silent instead.
+#[test]
+fn information_at_its_max_age_is_not_relayed() {
+    let mut bridge = Rstp::new(&BridgeConfig {
+        system_id: [2, 0, 0, 0, 0, 0xcc],
+        ..BridgeConfig::default()
+    });
+    bridge.add_port(&port(1));
+    bridge.add_port(&port(2));
+    drain(&mut bridge);
+    let old = ConfigBpdu {
+        message_age: 5 * 256,
+        max_age: 6 * 256,
+        ..from_root(0)
+    };
+    bridge.receive(1, &frame(Bpdu::Rst(old))).unwrap();
+    for _ in 0..4 {
+        bridge.tick(Duration::from_millis(500));
+        // drain() fails on a BPDU that does not decode.
+        for sent in drain(&mut bridge).0 {
+            if let Bpdu::Rst(c) | Bpdu::Config(c) = sent {
+                assert!(c.message_age < c.max_age, "{c:?}");
+            }
+        }
+    }
+}

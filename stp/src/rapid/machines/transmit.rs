@@ -154,6 +154,13 @@ pub(super) fn rst_bpdu(p: &Port) -> Bpdu {
 }
 
 pub(super) fn send(queue: &mut std::collections::VecDeque<Transmit>, p: &mut Port, bpdu: Bpdu) {
+    // Information that old would be discarded on arrival (grebe's decoder, 802.1D 9.3.4 for a
+    // configuration BPDU); stay silent instead, as the classic protocol does.
+    if let Bpdu::Config(c) | Bpdu::Rst(c) = &bpdu
+        && c.message_age >= c.max_age
+    {
+        return;
+    }
     if queue.len() >= MAX_QUEUED_TRANSMITS {
         queue.pop_front();
     }
