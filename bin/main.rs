@@ -158,7 +158,19 @@ fn remote(
     if kind == RequestKind::Appctl && daemon::trace::is_live(&args) {
         return daemon::trace::live_client(&control::rundir(rundir), args);
     }
-    let reply = control::call(&control::rundir(rundir), &Request { kind, args })?;
+    let timeout = (kind == RequestKind::Vsctl)
+        .then(|| control::vsctl_timeout(&args))
+        .flatten();
+    let reply =
+        match control::call_within(&control::rundir(rundir), &Request { kind, args }, timeout) {
+            Ok(reply) => reply,
+            // ovs-vsctl dies of SIGALRM when its --timeout expires: the shell sees 128 + 14.
+            Err(e) if e.is::<control::TimedOut>() => {
+                eprintln!("ovs-vsctl: {e}");
+                return Ok(ExitCode::from(142));
+            }
+            Err(e) => return Err(e),
+        };
     print!("{}", reply.stdout);
     eprint!("{}", reply.stderr);
     Ok(ExitCode::from(u8::try_from(reply.exit_code).unwrap_or(1)))

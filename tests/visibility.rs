@@ -501,3 +501,41 @@ fn a_client_that_stalls_keeps_no_one_waiting() {
         assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock, "{e}");
     }
 }
+
+/// `ovs-vsctl --timeout=N` gives up when the daemon does not answer within N seconds, as OVS's
+/// does (killed by SIGALRM: exit status 142), instead of waiting for ever.
+#[test]
+fn vsctl_gives_up_after_its_timeout() {
+    let Some(lab) = lab("vtime") else { return };
+    lab.add_switch("wan").unwrap();
+    lab.add_host("a", "wan", "192.0.2.1/24").unwrap();
+    lab.start_daemon("a").unwrap();
+    lab.vsctl_ok("a", &["--timeout=5", "add-br", "br-int"])
+        .unwrap();
+    let pid = std::fs::read_to_string(lab.rundir("a").join(daemon::control::PIDFILE_NAME))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let signal = |sig: &str| {
+        assert!(
+            std::process::Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    };
+    signal("-STOP");
+    let out = lab.vsctl("a", &["--timeout=1", "show"]);
+    signal("-CONT");
+    let out = out.unwrap();
+    assert_eq!(out.status.code(), Some(142), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did not answer within 1 s"), "{err}");
+    // Running again, it answers.
+    assert!(
+        lab.vsctl_ok("a", &["--timeout=5", "show"])
+            .unwrap()
+            .contains("br-int")
+    );
+}

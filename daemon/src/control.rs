@@ -99,8 +99,22 @@ pub fn socket_path(rundir: &Path) -> PathBuf {
     rundir.join(SOCKET_NAME)
 }
 
+/// The daemon did not answer within the client's `--timeout`.
+#[derive(Debug, thiserror::Error)]
+#[error("the daemon did not answer within {} s (--timeout)", .0.as_secs())]
+pub struct TimedOut(pub std::time::Duration);
+
 /// Sends one request to the daemon of `rundir` and waits for its reply.
 pub fn call(rundir: &Path, request: &Request) -> anyhow::Result<Reply> {
+    call_within(rundir, request, None)
+}
+
+/// [`call`], giving up after `timeout` (ovs-vsctl's `--timeout`) with a [`TimedOut`] error.
+pub fn call_within(
+    rundir: &Path,
+    request: &Request,
+    timeout: Option<std::time::Duration>,
+) -> anyhow::Result<Reply> {
     let path = socket_path(rundir);
     let mut stream = UnixStream::connect(&path).with_context(|| {
         format!(
@@ -108,15 +122,67 @@ pub fn call(rundir: &Path, request: &Request) -> anyhow::Result<Reply> {
             path.display()
         )
     })?;
+    // One deadline for the whole exchange, as OVS's alarm(2): each wait gets what is left.
+    let deadline = timeout.map(|t| (t, std::time::Instant::now() + t));
+    let left = |stream: &UnixStream| -> anyhow::Result<()> {
+        if let Some((t, at)) = deadline {
+            let rest = at.saturating_duration_since(std::time::Instant::now());
+            if rest.is_zero() {
+                return Err(TimedOut(t).into());
+            }
+            stream.set_read_timeout(Some(rest))?;
+            stream.set_write_timeout(Some(rest))?;
+        }
+        Ok(())
+    };
+    let timed_out = |e: std::io::Error| -> anyhow::Error {
+        match (deadline, e.kind()) {
+            (Some((t, _)), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                TimedOut(t).into()
+            }
+            _ => anyhow::Error::new(e).context("talking to the daemon"),
+        }
+    };
     let mut line = serde_json::to_vec(request)?;
     line.push(b'\n');
-    stream.write_all(&line)?;
+    left(&stream)?;
+    stream.write_all(&line).map_err(timed_out)?;
     stream.shutdown(std::net::Shutdown::Write)?;
     let mut reply = Vec::new();
-    stream
-        .read_to_end(&mut reply)
-        .context("reading the daemon's reply")?;
+    let mut chunk = [0u8; 8192];
+    loop {
+        left(&stream)?;
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => reply.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(timed_out(e)),
+        }
+    }
     serde_json::from_slice(&reply).context("the daemon's reply is not valid JSON")
+}
+
+/// ovs-vsctl's `--timeout=SECS` (also `--timeout SECS`, `-t SECS`, `-tSECS`) among the global
+/// options before the first command; 0 or none: wait as long as it takes.
+pub fn vsctl_timeout(args: &[String]) -> Option<std::time::Duration> {
+    let mut it = args.iter();
+    let mut secs = None;
+    while let Some(a) = it.next() {
+        let value = if let Some(v) = a.strip_prefix("--timeout=") {
+            Some(v.to_owned())
+        } else if a == "--timeout" || a == "-t" {
+            it.next().cloned()
+        } else if let Some(v) = a.strip_prefix("-t").filter(|v| !v.is_empty()) {
+            Some(v.to_owned())
+        } else if a.starts_with('-') && a != "--" {
+            continue;
+        } else {
+            break;
+        };
+        // A bad value is the daemon's to refuse, with ovs-vsctl's message.
+        secs = value.and_then(|v| v.parse::<u64>().ok());
+    }
+    secs.filter(|s| *s > 0).map(std::time::Duration::from_secs)
 }
 
 /// Reads one request from a connection (server side).
@@ -272,4 +338,36 @@ pub fn from_hex(text: &str) -> Result<Vec<u8>, String> {
             (hi * 16 + lo) as u8
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_timeout_is_read_in_every_form_ovs_vsctl_takes() {
+        let secs = |a: &[&str]| vsctl_timeout(&args(a));
+        assert_eq!(secs(&["--timeout=5", "show"]), Some(Duration::from_secs(5)));
+        assert_eq!(
+            secs(&["--timeout", "7", "show"]),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(secs(&["-t", "3", "show"]), Some(Duration::from_secs(3)));
+        assert_eq!(secs(&["-t9", "--", "show"]), Some(Duration::from_secs(9)));
+        assert_eq!(
+            secs(&["--if-exists", "--timeout=2", "del-port", "p"]),
+            Some(Duration::from_secs(2))
+        );
+        // 0 waits for ever, as in OVS; a bad value is left for the daemon to refuse.
+        assert_eq!(secs(&["--timeout=0", "show"]), None);
+        assert_eq!(secs(&["--timeout=x", "show"]), None);
+        // Only global options count: after the command, it is an argument.
+        assert_eq!(secs(&["show", "--timeout=5"]), None);
+        assert_eq!(secs(&[]), None);
+    }
 }

@@ -424,7 +424,8 @@ pub(super) fn usage() -> String {
          \x20 --oneline                   print exactly one line of output per command\n\
          \x20 --dry-run                   do not commit changes to the configuration\n\
          \x20 --if-exists, --may-exist    per-command options, placed before the command name\n\
-         \x20 --db=, --no-wait, -t/--timeout=, -v/--verbose   accepted and ignored\n\
+         \x20 -t, --timeout=SECS          give up (exit status 142) if the daemon has not answered\n\
+         \x20 --db=, --no-wait, -v/--verbose   accepted and ignored\n\
          \x20 --format=list|table|csv|json|html, --data=string|bare|json, --bare,\n\
          \x20 --no-headings, --columns=      output of \"list\" and \"find\"\n\
          \x20 -h, --help                  display this help message\n\
