@@ -515,7 +515,7 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
         Verdict::Flood => {
             for p in &ports {
                 match deliver(p, Delivery::Flood) {
-                    Ok(()) => outputs.push((p, None)),
+                    Ok(_) => outputs.push((p, None)),
                     Err(why) if why.is_refusal() => outputs.push((p, Some(why))),
                     Err(why) => excluded.push(Excluded {
                         port: p.name.clone(),

@@ -477,7 +477,7 @@ impl Engine {
                     return false;
                 };
                 match should_deliver(&port.view(p), &from, rules, Delivery::Flood, vlan, size) {
-                    Ok(()) => true,
+                    Ok(_) => true,
                     // Refused, not excluded: the port is a target that counts the drop.
                     Err(why) => why.is_refusal(),
                 }
@@ -514,31 +514,30 @@ impl Engine {
             };
             // Flood targets passed this already but for a refusal; a unicast target meets it
             // here (never the ingress: the pipeline drops that as `same_port`).
-            match should_deliver(&port.view(p), &from, rules, Delivery::Unicast, vlan, size) {
-                Ok(()) => {}
-                // Learned in a VLAN the port carried before its settings changed; the flush
-                // that follows races this batch.
-                Err(Exclusion::VlanNotCarried) => {
-                    self.drops.add(DropReason::VlanNotAllowed);
-                    continue;
-                }
-                // Learned before the port closed; the flush that follows a state change races
-                // this batch.
-                Err(Exclusion::Blocked) => {
-                    self.drops.add(DropReason::StpBlocked);
-                    continue;
-                }
-                Err(_) => {
-                    bump(&port.counters.tx_dropped, 1);
-                    self.drops.add(DropReason::TooBig);
-                    let limit = port.view(p).max_frame.unwrap_or(u32::MAX);
-                    too_big_for = Some(too_big_for.map_or(limit, |l: u32| l.min(limit)));
-                    continue;
-                }
-            }
+            let retag =
+                match should_deliver(&port.view(p), &from, rules, Delivery::Unicast, vlan, size) {
+                    Ok(retag) => retag,
+                    // Learned in a VLAN the port carried before its settings changed; the flush
+                    // that follows races this batch.
+                    Err(Exclusion::VlanNotCarried) => {
+                        self.drops.add(DropReason::VlanNotAllowed);
+                        continue;
+                    }
+                    // Learned before the port closed; the flush that follows a state change races
+                    // this batch.
+                    Err(Exclusion::Blocked) => {
+                        self.drops.add(DropReason::StpBlocked);
+                        continue;
+                    }
+                    Err(_) => {
+                        bump(&port.counters.tx_dropped, 1);
+                        self.drops.add(DropReason::TooBig);
+                        let limit = port.view(p).max_frame.unwrap_or(u32::MAX);
+                        too_big_for = Some(too_big_for.map_or(limit, |l: u32| l.min(limit)));
+                        continue;
+                    }
+                };
             let (gre_before, link_before) = (tx.gre.len(), tx.link.len());
-            // should_deliver passed: the port carries the frame's VLAN.
-            let retag = vlan.retag(&port.vlan).unwrap_or(Retag::Keep);
             output(p, port, &frame, retag, tx, &self.drops);
             if watched {
                 let (queue, queued) = if tx.link.len() > link_before {

@@ -27,7 +27,7 @@ use encap::ethernet::Frame;
 use learning::{Learned, PortId, SharedMacTable};
 
 use crate::counters::DropReason;
-use crate::vlan::{FrameVlan, PortVlan, TRUNK_ALL, tag_of};
+use crate::vlan::{FrameVlan, PortVlan, Retag, TRUNK_ALL, tag_of};
 
 /// What spanning tree lets a port do with data frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,8 +304,9 @@ impl Exclusion {
     }
 }
 
-/// May a frame of `vlan` that came in on `ingress` leave by `egress`? The too-big rule counts
-/// the frame as it leaves: with the tag the port pushes, without the one it pops.
+/// May a frame of `vlan` that came in on `ingress` leave by `egress`, and if so, what does the
+/// port do to its tag? The too-big rule counts the frame as it leaves: with the tag the port
+/// pushes, without the one it pops. The sender applies the returned [`Retag`] as it is.
 #[inline]
 pub fn should_deliver(
     egress: &PortView<'_>,
@@ -314,7 +315,7 @@ pub fn should_deliver(
     delivery: Delivery,
     vlan: FrameVlan,
     size: FrameSize,
-) -> Result<(), Exclusion> {
+) -> Result<Retag, Exclusion> {
     if egress.id == ingress.id {
         return Err(Exclusion::Ingress);
     }
@@ -328,13 +329,13 @@ pub fn should_deliver(
         return Err(Exclusion::SplitHorizon);
     }
     let wire = match size.segment {
-        Some(_) if egress.whole_gso => return Ok(()),
+        Some(_) if egress.whole_gso => return Ok(retag),
         Some(segment) => retag.apply_len(segment),
         None => retag.apply_len(size.len),
     };
     match egress.max_frame {
         Some(max) if wire > max => Err(Exclusion::TooBig),
-        _ => Ok(()),
+        _ => Ok(retag),
     }
 }
 

@@ -195,7 +195,7 @@ fn may(
     ingress: &PortView<'_>,
     split: bool,
     d: Delivery,
-) -> Result<(), Exclusion> {
+) -> Result<Retag, Exclusion> {
     let rules = Rules {
         split_horizon: split,
         spanning_tree: false,
@@ -228,14 +228,14 @@ fn never_back_out_of_the_ingress_port() {
 #[test]
 fn split_horizon_blocks_only_floods_from_tunnel_to_tunnel() {
     let (t1, t2, tap) = (tunnel(1, 1462), tunnel(2, 1462), open(3));
-    assert_eq!(may(&t2, &t1, false, Delivery::Flood), Ok(()));
+    assert_eq!(may(&t2, &t1, false, Delivery::Flood), Ok(Retag::Keep));
     assert_eq!(
         may(&t2, &t1, true, Delivery::Flood),
         Err(Exclusion::SplitHorizon)
     );
-    assert_eq!(may(&t2, &t1, true, Delivery::Unicast), Ok(()));
-    assert_eq!(may(&tap, &t1, true, Delivery::Flood), Ok(()));
-    assert_eq!(may(&t1, &tap, true, Delivery::Flood), Ok(()));
+    assert_eq!(may(&t2, &t1, true, Delivery::Unicast), Ok(Retag::Keep));
+    assert_eq!(may(&tap, &t1, true, Delivery::Flood), Ok(Retag::Keep));
+    assert_eq!(may(&t1, &tap, true, Delivery::Flood), Ok(Retag::Keep));
     // A closed tunnel is excluded for spanning tree first, as trace reports it.
     let closed = PortView {
         gate: Gate::Closed,
@@ -273,7 +273,7 @@ fn a_frame_its_tunnel_cannot_carry_is_too_big() {
             FrameVlan::UNTAGGED,
             fits
         ),
-        Ok(())
+        Ok(Retag::Keep)
     );
     let refused = should_deliver(
         &t,
@@ -295,7 +295,7 @@ fn a_frame_its_tunnel_cannot_carry_is_too_big() {
             FrameVlan::UNTAGGED,
             over
         ),
-        Ok(())
+        Ok(Retag::Keep)
     );
     // A TSO frame is judged by its largest segment, unless the tunnel carries it whole.
     let tso = FrameSize {
@@ -311,7 +311,7 @@ fn a_frame_its_tunnel_cannot_carry_is_too_big() {
             FrameVlan::UNTAGGED,
             tso
         ),
-        Ok(())
+        Ok(Retag::Keep)
     );
     let big_segments = FrameSize {
         segment: Some(1463),
@@ -341,7 +341,7 @@ fn a_frame_its_tunnel_cannot_carry_is_too_big() {
             FrameVlan::UNTAGGED,
             big_segments
         ),
-        Ok(())
+        Ok(Retag::Keep)
     );
     assert_eq!(
         should_deliver(
@@ -452,13 +452,17 @@ fn floods_reach_only_ports_that_carry_the_vlan() {
     let deliver = |egress: PortView<'_>| {
         should_deliver(&egress, &ingress, rules, Delivery::Flood, in_100, size)
     };
-    assert_eq!(deliver(with_vlan(open(2), &a100)), Ok(()));
+    assert_eq!(deliver(with_vlan(open(2), &a100)), Ok(Retag::Keep));
     assert_eq!(
         deliver(with_vlan(open(3), &a200)),
         Err(Exclusion::VlanNotCarried)
     );
-    assert_eq!(deliver(with_vlan(open(4), &trunk)), Ok(()));
-    assert_eq!(deliver(tunnel(5, 1462)), Ok(()), "tunnels trunk every VLAN");
+    assert_eq!(deliver(with_vlan(open(4), &trunk)), Ok(Retag::Push(100)));
+    assert_eq!(
+        deliver(tunnel(5, 1462)),
+        Ok(Retag::Push(100)),
+        "tunnels trunk every VLAN"
+    );
     let in_300 = FrameVlan::new(300, Some(300));
     assert_eq!(
         should_deliver(
@@ -482,7 +486,10 @@ fn the_too_big_rule_counts_the_tag_a_tunnel_pushes_or_pops() {
     let untagged_100 = FrameVlan::new(100, None);
     assert_eq!(untagged_100.retag(t.vlan), Some(Retag::Push(100)));
     let deliver = |vlan, size| should_deliver(&t, &ingress, rules, Delivery::Unicast, vlan, size);
-    assert_eq!(deliver(untagged_100, FrameSize::plain(1458)), Ok(()));
+    assert_eq!(
+        deliver(untagged_100, FrameSize::plain(1458)),
+        Ok(Retag::Push(100))
+    );
     assert_eq!(
         deliver(untagged_100, FrameSize::plain(1459)),
         Err(Exclusion::TooBig),
@@ -507,6 +514,6 @@ fn the_too_big_rule_counts_the_tag_a_tunnel_pushes_or_pops() {
             tagged_100,
             FrameSize::plain(1466)
         ),
-        Ok(())
+        Ok(Retag::Pop)
     );
 }
