@@ -31,9 +31,10 @@ fn can_run(test: &str, needs: &[(&str, bool)]) -> bool {
 }
 
 /// `grebe bench --quick --duration 1 --json --only SETUPS`: its JSON, once it succeeded.
-fn bench(setups: &str, chart: &std::path::Path) -> serde_json::Value {
+fn bench(setups: &str, chart: &std::path::Path, extra: &[&str]) -> serde_json::Value {
     let out = Command::new(GREBE)
         .args(["bench", "--quick", "--only", setups, "--duration", "1"])
+        .args(extra)
         .arg("--json")
         .arg("--chart")
         .arg(chart)
@@ -51,7 +52,7 @@ fn bench_measures_grebe_and_veth_and_their_ratio() {
         return;
     }
     let chart = std::env::temp_dir().join(format!("grebe-bench-smoke-{}.svg", std::process::id()));
-    let v = bench("grebe,grebe-veth,veth", &chart);
+    let v = bench("grebe,grebe-veth,veth", &chart, &["--lossless"]);
 
     let metric = |setup: &str, key: &str| {
         v["results"][setup]["metrics"][key]
@@ -73,6 +74,32 @@ fn bench_measures_grebe_and_veth_and_their_ratio() {
                 "{setup} {key} not measured: {v:#}"
             );
         }
+    }
+    // The lossless rate is a search: every setup ran its trials, and the rate it reports is
+    // one that a trial offered and passed (0 only if none did), never above the flood's.
+    for setup in ["grebe", "grebe-veth", "veth"] {
+        let result = &v["results"][setup];
+        let trials = result["rounds"][0]["detail"]["udp64_lossless_trials"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{setup}: no lossless trials: {v:#}"));
+        assert!(!trials.is_empty(), "{setup}: no lossless trials");
+        let rate = metric(setup, "udp64_lossless_kfps");
+        let passed = |t: &serde_json::Value| t["loss_pct"].as_f64().unwrap() <= 0.1;
+        let offered = |t: &serde_json::Value| t["offered_kfps"].as_f64().unwrap();
+        assert!(
+            rate == 0.0
+                || trials
+                    .iter()
+                    .any(|t| passed(t) && (offered(t) - rate).abs() <= 0.06),
+            "{setup}: {rate} k/s is no passed trial's rate: {trials:?}"
+        );
+        let flood = result["rounds"][0]["detail"]["udp64_offered_kfps"]
+            .as_f64()
+            .unwrap();
+        assert!(
+            rate <= flood + 0.06,
+            "{setup}: {rate} above the flood's {flood}"
+        );
     }
     assert!(v["results"]["ovs"].is_null() && v["results"]["vxlan"].is_null());
     // grebe is a process with memory and CPU time; the veth has none.
@@ -116,10 +143,14 @@ fn bench_measures_ovs_between_containers() {
     }
     let chart =
         std::env::temp_dir().join(format!("grebe-bench-smoke-ovs-{}.svg", std::process::id()));
-    let v = bench("ovs-veth", &chart);
+    let v = bench("ovs-veth", &chart, &[]);
     let _ = std::fs::remove_file(&chart);
     let result = &v["results"]["ovs-veth"];
     assert_eq!(result["status"], "ok", "{v:#}");
+    assert!(
+        result["metrics"]["udp64_lossless_kfps"].is_null(),
+        "the lossless search runs only when asked (--lossless): {v:#}"
+    );
     for key in ["tcp1_gbps", "udp64_kfps", "rtt_median_us", "rss_mb"] {
         let x = result["metrics"][key].as_f64();
         assert!(

@@ -62,13 +62,17 @@ pub(super) fn measure(
     let mut phase_cpu = serde_json::Map::new();
     let mut failures = Vec::new();
     type Step = fn(&Lab, &Ends, &Plan, &mut Outcome) -> anyhow::Result<()>;
-    let steps: [(&str, Step); 4] = [
+    let steps: [(&str, Step); 5] = [
         ("tcp1", measure_tcp1),
         ("tcp4", measure_tcp4),
         ("udp64", measure_small_frames),
+        ("udp64_lossless", measure_lossless_rate),
         ("ping", measure_rtt),
     ];
     for (name, step) in steps {
+        if name == "udp64_lossless" && !plan.lossless {
+            continue;
+        }
         if let Err(e) = step(lab, &ends, plan, out) {
             eprintln!("   {name} FAILED: {e:#}");
             failures.push(format!("{name}: {e:#}"));

@@ -178,7 +178,8 @@ impl Report<'_> {
             "Ratios are the first setup's value over the second's: above 1 is better for throughput and \
              frame rate,\nbelow 1 is better for loss, retransmits, RTT, memory and CPU. \
              {SMALL_FRAME}-byte frames: iperf3 -u -l {UDP_PAYLOAD} -b 0;\ncarried: those that reached the \
-             receiver's socket (its namespace's Udp InDatagrams + RcvbufErrors), read or not.\nMemory: VmRSS after the run \
+             receiver's socket (its namespace's Udp InDatagrams + RcvbufErrors), read or not;\nhighest rate (--lossless): \
+             a bisection of paced iperf3 -b rates below the flood's, the highest losing at most 0.1% (RFC 2544 throughput).\nMemory: VmRSS after the run \
              (OVS: ovs-vswitchd + ovsdb-server); CPU: utime + stime of the switch processes; \
              — where\nthe kernel is the switch."
         );
@@ -543,6 +544,7 @@ mod tests {
             duration: 2,
             pings: 100,
             ping_interval: "0.005",
+            lossless: false,
         };
         let grebe = [2.0, 3.0, 2.5].map(|v| outcome(&[("tcp1_gbps", v)], None));
         let ovs = [
