@@ -363,3 +363,105 @@ iface bond0 inet manual
     assert!(up("br-int"), "br-int is not up: {state:?}");
     assert!(!up("bond0"), "bond0 is marked up: {state:?}");
 }
+
+/// The systemd-networkd equivalent, as the README gives it: grebe.service restores the bridge
+/// and its ports from the saved configuration, and this file gives mgmt0 its address.
+const MGMT0_NETWORK: &str = "[Match]
+Name=mgmt0
+
+[Network]
+Address=198.51.100.1/24
+ConfigureWithoutCarrier=yes
+";
+
+/// Runs systemd-networkd on its own in the host's namespace, with only `$root/network` as its
+/// configuration, in a private /run. Without udev (a container) networkd waits for udev to
+/// announce each link, so the script writes the udev database entries that say a link is
+/// initialised, as udev would.
+const NETWORKD: &str = r#"set -e
+root=$1
+mount -t tmpfs tmpfs /run
+mkdir -p /run/systemd/netif /run/udev/data
+chown systemd-network: /run/systemd/netif
+for dev in /sys/class/net/*; do printf 'I:1\n' > "/run/udev/data/n$(cat "$dev/ifindex")"; done
+mount --bind "$root/network" /etc/systemd/network
+mkdir -p "$root/empty"
+for dir in /run/systemd/network /usr/lib/systemd/network /lib/systemd/network; do
+    if [ -d "$dir" ]; then mount --bind "$root/empty" "$dir"; fi
+done
+exec /lib/systemd/systemd-networkd
+"#;
+
+fn address_of(lab: &Lab, host: &str, dev: &str) -> String {
+    let out = lab
+        .sh(host, &["ip", "-br", "-4", "addr", "show", "dev", dev])
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn networkd_gives_mgmt0_its_address_after_a_restart() {
+    let networkd = Path::new("/lib/systemd/systemd-networkd");
+    let Some(lab) = common::lab_with("bootn", &[("systemd", networkd.exists())]) else {
+        return;
+    };
+    common::two_hosts(&lab);
+    // A reboot: the daemon stops and the host's TAP goes with the old kernel.
+    lab.stop_daemon("a", false).unwrap();
+    if link_exists(&lab, "a", "mgmt0") {
+        lab.sh("a", &["ip", "link", "del", "mgmt0"]).unwrap();
+    }
+    lab.start_daemon("a").unwrap();
+    assert_eq!(
+        lab.vsctl_ok("a", &["list-ports", "br-int"]).unwrap(),
+        "gre0\nmgmt0\n",
+        "the saved configuration"
+    );
+    assert!(
+        link_exists(&lab, "a", "mgmt0"),
+        "the daemon recreated mgmt0"
+    );
+    assert!(!address_of(&lab, "a", "mgmt0").contains("198.51.100.1/"));
+
+    let root = lab.dir().join("root-networkd");
+    fs::create_dir_all(root.join("network")).unwrap();
+    fs::write(root.join("network/mgmt0.network"), MGMT0_NETWORK).unwrap();
+    fs::write(root.join("networkd"), NETWORKD).unwrap();
+    let mut child = lab
+        .command("a", "sh")
+        .arg(root.join("networkd"))
+        .arg(&root)
+        .stdout(std::process::Stdio::null())
+        .stderr(fs::File::create(root.join("networkd.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let configured = loop {
+        let addr = address_of(&lab, "a", "mgmt0");
+        if addr.contains("198.51.100.1/24") {
+            break Ok(addr);
+        }
+        if std::time::Instant::now() > deadline {
+            break Err(addr);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let log = || fs::read_to_string(root.join("networkd.log")).unwrap_or_default();
+    let pinged = configured.is_ok().then(|| {
+        lab.wait_ping("a", "198.51.100.2", std::time::Duration::from_secs(10))
+            .and_then(|()| lab.ping("a", "198.51.100.2", 3).map(drop))
+    });
+    // networkd leaves the transport link, which no file matches, as it was.
+    let eth0 = address_of(&lab, "a", "eth0");
+    let _ = child.kill();
+    let _ = child.wait();
+    let addr = configured.unwrap_or_else(|a| panic!("mgmt0 got no address: {a}\n{}", log()));
+    assert!(
+        addr.contains(" UP ") || addr.contains(" UNKNOWN "),
+        "{addr}"
+    );
+    pinged
+        .unwrap()
+        .unwrap_or_else(|e| panic!("a -> b after networkd: {e}\n{}", log()));
+    assert!(eth0.contains("192.0.2.1/24"), "{eth0}");
+}
