@@ -158,6 +158,12 @@ fn remote(
     if kind == RequestKind::Appctl && daemon::trace::is_live(&args) {
         return daemon::trace::live_client(&control::rundir(rundir), args);
     }
+    if kind == RequestKind::Vsctl {
+        if let Some(text) = control::vsctl_local_answer(&args) {
+            print!("{text}");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let timeout = (kind == RequestKind::Vsctl)
         .then(|| control::vsctl_timeout(&args))
         .flatten();

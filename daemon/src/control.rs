@@ -162,6 +162,12 @@ pub fn call_within(
     serde_json::from_slice(&reply).context("the daemon's reply is not valid JSON")
 }
 
+/// What the client prints without asking the daemon (`--version`, `--help`), as OVS's
+/// ovs-vsctl needs no database for them: see [`vswitch::vsctl::local_answer`].
+pub fn vsctl_local_answer(args: &[String]) -> Option<String> {
+    vswitch::vsctl::local_answer(args)
+}
+
 /// ovs-vsctl's `--timeout=SECS` (also `--timeout SECS`, `-t SECS`, `-tSECS`) among the global
 /// options before the first command; 0 or none: wait as long as it takes.
 pub fn vsctl_timeout(args: &[String]) -> Option<std::time::Duration> {

@@ -220,6 +220,16 @@ pub fn run(config: &mut Config, args: &[String], live: &dyn LiveState) -> Outcom
     }
 }
 
+/// The text of `--version` or `--help` when `args` ask only for that, which the client prints
+/// itself: OVS's ovs-vsctl answers them without a database, and scripts such as Debian's
+/// ifupdown hook probe `ovs-vsctl --version` before the switch runs.
+pub fn local_answer(args: &[String]) -> Option<String> {
+    match parse_command_line(args) {
+        Ok(Parsed::Print(text)) => Some(text),
+        _ => None,
+    }
+}
+
 fn failure(msg: &str) -> Outcome {
     Outcome {
         stderr: format!("{PROG}: {msg}\n"),

@@ -5,6 +5,7 @@ mod clients;
 mod commands;
 mod errors;
 mod formats;
+mod ifupdown;
 mod output;
 mod transactions;
 mod vlan;
