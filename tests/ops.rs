@@ -224,7 +224,7 @@ for f in text_string_to_metric_families(sys.stdin.read()):
         sys.exit("not a grebe_ name: " + f.name)
     if not f.documentation:
         sys.exit("no HELP for " + f.name)
-    if f.type not in ("counter", "gauge"):
+    if f.type not in ("counter", "gauge", "histogram"):
         sys.exit("no TYPE for " + f.name + ": " + f.type)
     for s in f.samples:
         out.append([s.name, sorted(s.labels.items()), s.value])
@@ -331,6 +331,50 @@ fn metrics_parse_and_move_with_traffic() {
         sample(&after, "grebe_port_rx_bytes_total", &gre0),
     );
     assert!(a >= b + 5.0 * 98.0, "5 pings' bytes: {b} -> {a}");
+    // The packet loop turned, and read the pings' frames: the requests from mgmt0's TAP, the
+    // replies from the GRE socket, each a receive call of its own (a second apart).
+    let thread = [("thread", "0")];
+    let (b, a) = (
+        sample(&before, "grebe_datapath_loop_iterations_total", &thread),
+        sample(&after, "grebe_datapath_loop_iterations_total", &thread),
+    );
+    assert!(a >= b + 10.0, "loop iterations: {b} -> {a}");
+    let idle = sample(&after, "grebe_datapath_loop_idle_polls_total", &thread);
+    assert!(idle <= a, "idle polls {idle} of {a} iterations");
+    for source in ["gre", "tap"] {
+        let labels = [("thread", "0"), ("source", source)];
+        let count = |m: &[Sample]| sample(m, "grebe_datapath_batch_frames_count", &labels);
+        let sum = |m: &[Sample]| sample(m, "grebe_datapath_batch_frames_sum", &labels);
+        let (cb, ca) = (count(&before), count(&after));
+        assert!(ca >= cb + 5.0, "{source} reads: {cb} -> {ca}");
+        assert!(
+            sum(&after) - sum(&before) >= ca - cb,
+            "{source}: every read counted has a frame"
+        );
+        // Buckets are cumulative and end at +Inf with every read.
+        let mut last = 0.0;
+        for le in ["1", "2", "4", "8", "16", "32", "+Inf"] {
+            let bucket_labels = [("thread", "0"), ("source", source), ("le", le)];
+            let n = sample(&after, "grebe_datapath_batch_frames_bucket", &bucket_labels);
+            assert!(n >= last, "{source} le={le}: {n} < {last}");
+            last = n;
+        }
+        assert_eq!(last, ca, "{source}: +Inf bucket is the count");
+    }
+    let dpif = lab.appctl("a", &["dpif/show"]).unwrap();
+    let line = dpif
+        .lines()
+        .find(|l| l.trim_start().starts_with("datapath thread 0: "))
+        .unwrap_or_else(|| panic!("no loop line in {dpif}"));
+    assert!(
+        line.contains(" loops, ") && line.contains("gre ") && line.contains("tap "),
+        "{line}"
+    );
+    let json = common::dpif(&lab, "a");
+    assert!(
+        json["loops"][0]["iterations"].as_u64().unwrap() as f64 >= a,
+        "{json}"
+    );
     let br = [("bridge", "br-int")];
     assert!(sample(&after, "grebe_mac_table_entries", &br) >= 2.0);
     assert!(sample(&after, "grebe_mac_learned_total", &br) >= 2.0);

@@ -227,6 +227,130 @@ impl PerWriter<EventCounters> {
     }
 }
 
+/// Where a receive call read its batch from, for the batch-size histogram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BatchSource {
+    /// The raw GRE socket: every tunnel's packets.
+    Gre,
+    /// A TAP: an internal port, or a VM's tap held by its guest's process.
+    Tap,
+    /// A system port's packet socket (a veth, a NIC).
+    System,
+}
+
+impl BatchSource {
+    pub const ALL: &'static [BatchSource] =
+        &[BatchSource::Gre, BatchSource::Tap, BatchSource::System];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            BatchSource::Gre => "gre",
+            BatchSource::Tap => "tap",
+            BatchSource::System => "system",
+        }
+    }
+}
+
+/// Upper bounds of the batch-size histogram's buckets, in frames per receive call: powers of
+/// two up to the largest batch a call reads (32); a last bucket holds anything larger.
+pub const BATCH_BOUNDS: [u64; 6] = [1, 2, 4, 8, 16, 32];
+
+/// How the packet loop of one datapath thread turns, written by that thread only: a few adds
+/// per loop iteration and per receive call, none per frame.
+#[derive(Debug)]
+#[repr(align(64))]
+pub struct LoopCounters {
+    iterations: AtomicU64,
+    idle_polls: AtomicU64,
+    /// Receive calls by source and size bucket (not cumulative; `BATCH_BOUNDS`, then larger).
+    batches: [[AtomicU64; BATCH_BOUNDS.len() + 1]; BatchSource::ALL.len()],
+    frames: [AtomicU64; BatchSource::ALL.len()],
+}
+
+impl Default for LoopCounters {
+    fn default() -> Self {
+        LoopCounters {
+            iterations: AtomicU64::new(0),
+            idle_polls: AtomicU64::new(0),
+            batches: std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))),
+            frames: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+}
+
+impl LoopCounters {
+    /// One turn of the loop; `idle` when its poll came back with nothing to read.
+    #[inline]
+    pub(crate) fn iteration(&self, idle: bool) {
+        bump(&self.iterations, 1);
+        if idle {
+            bump(&self.idle_polls, 1);
+        }
+    }
+
+    /// A receive call from `source` that read `frames` (at least one) frames.
+    #[inline]
+    pub(crate) fn batch(&self, source: BatchSource, frames: usize) {
+        let frames = frames as u64;
+        let bucket = BATCH_BOUNDS.partition_point(|&bound| bound < frames);
+        bump(&self.batches[source as usize][bucket], 1);
+        bump(&self.frames[source as usize], frames);
+    }
+
+    pub fn snapshot(&self) -> LoopSnapshot {
+        LoopSnapshot {
+            iterations: self.iterations.load(Relaxed),
+            idle_polls: self.idle_polls.load(Relaxed),
+            batches: BatchSource::ALL
+                .iter()
+                .map(|&source| BatchHistogram {
+                    source,
+                    buckets: std::array::from_fn(|b| {
+                        self.batches[source as usize][b].load(Relaxed)
+                    }),
+                    frames: self.frames[source as usize].load(Relaxed),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl PerWriter<LoopCounters> {
+    /// Each datapath thread's loop, in thread order.
+    pub(crate) fn snapshots(&self) -> Vec<LoopSnapshot> {
+        self.blocks.iter().map(|b| b.snapshot()).collect()
+    }
+}
+
+/// One datapath thread's loop counters, read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LoopSnapshot {
+    /// Turns of the packet loop: one poll each.
+    pub iterations: u64,
+    /// Polls that timed out with nothing to read.
+    pub idle_polls: u64,
+    /// Frames per receive call, one histogram a source.
+    pub batches: Vec<BatchHistogram>,
+}
+
+/// Receive calls from one source by how many frames each read.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BatchHistogram {
+    pub source: BatchSource,
+    /// Calls per bucket of `BATCH_BOUNDS` (not cumulative), then calls that read more.
+    pub buckets: [u64; BATCH_BOUNDS.len() + 1],
+    /// Frames all those calls read.
+    pub frames: u64,
+}
+
+impl BatchHistogram {
+    /// Receive calls that read at least one frame.
+    pub fn calls(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+}
+
 /// One port's traffic as one datapath thread saw it, written by that thread only. Eight
 /// counters: one cache line, which no other writer shares.
 #[derive(Debug, Default)]
@@ -307,6 +431,35 @@ impl PortCountersSnapshot {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_fall_in_the_bucket_of_their_size() {
+        let c = LoopCounters::default();
+        for n in [1, 2, 3, 4, 5, 8, 9, 32, 33] {
+            c.batch(BatchSource::Gre, n);
+        }
+        c.batch(BatchSource::System, 7);
+        let snap = c.snapshot();
+        let gre = &snap.batches[0];
+        assert_eq!(gre.source, BatchSource::Gre);
+        // le 1: 1; le 2: 2; le 4: 3, 4; le 8: 5, 8; le 16: 9; le 32: 32; more: 33.
+        assert_eq!(gre.buckets, [1, 1, 2, 2, 1, 1, 1]);
+        assert_eq!(gre.calls(), 9);
+        assert_eq!(gre.frames, 1 + 2 + 3 + 4 + 5 + 8 + 9 + 32 + 33);
+        assert_eq!(snap.batches[1].calls(), 0);
+        assert_eq!(snap.batches[2].buckets, [0, 0, 0, 1, 0, 0, 0]);
+        assert_eq!(snap.batches[2].frames, 7);
+    }
+
+    #[test]
+    fn iterations_count_idle_polls_apart() {
+        let c = LoopCounters::default();
+        c.iteration(false);
+        c.iteration(true);
+        c.iteration(false);
+        let snap = c.snapshot();
+        assert_eq!((snap.iterations, snap.idle_polls), (3, 1));
+    }
 
     #[test]
     fn every_reason_has_a_distinct_name_and_slot() {

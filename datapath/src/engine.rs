@@ -24,7 +24,7 @@ use learning::{PortId, SharedMacTable};
 
 use crate::coalesce::Coalescer;
 use crate::command::Command;
-use crate::counters::{DropCounters, DropReason, EventCounters, bump};
+use crate::counters::{BatchSource, DropCounters, DropReason, EventCounters, LoopCounters, bump};
 use crate::forward::{TunnelSockets, TxQueues, output};
 use crate::frame::FrameRef;
 use crate::monitor::Watchers;
@@ -81,6 +81,7 @@ pub(crate) struct Engine {
     commands: mpsc::Receiver<Command>,
     drops: Arc<DropCounters>,
     events: Arc<EventCounters>,
+    loops: Arc<LoopCounters>,
     /// An ICMP too-big answer being built: virtio-net header, then the frame. Allocated once.
     icmp: Box<[u8]>,
     icmp_scratch: SystemSendScratch,
@@ -118,6 +119,7 @@ impl Engine {
         commands: mpsc::Receiver<Command>,
         drops: Arc<DropCounters>,
         events: Arc<EventCounters>,
+        loops: Arc<LoopCounters>,
         offload: bool,
     ) -> Engine {
         Engine {
@@ -126,6 +128,7 @@ impl Engine {
             commands,
             drops,
             events,
+            loops,
             icmp: vec![0; vnet::HEADER_LEN + too_big::MAX_REPLY_LEN].into_boxed_slice(),
             icmp_scratch: SystemSendScratch::default(),
             bridges: Vec::new(),
@@ -175,6 +178,7 @@ impl Engine {
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
             }
+            self.loops.iteration(!ready.contains(&true));
             self.sources_changed = false;
             for i in 0..self.sources.len() {
                 // A drain that attached or detached a system port rebuilt the poll set: the
@@ -291,6 +295,7 @@ impl Engine {
                     if n == 0 {
                         break;
                     }
+                    self.loops.batch(BatchSource::Gre, n);
                     self.tunnel_batch(rx, n, tx);
                     self.flush(tx, rx.buffers());
                     if n < MAX_BATCH {
@@ -315,6 +320,7 @@ impl Engine {
                     if n == 0 {
                         break;
                     }
+                    self.loops.batch(BatchSource::Tap, n);
                     self.tap_batch(id, rx, n, tx);
                     self.flush(tx, rx.buffers());
                     if n < limit {

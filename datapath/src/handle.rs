@@ -18,7 +18,8 @@ use learning::{EntryInfo, Learned, PortId, SharedMacTable};
 
 use crate::command::Command;
 use crate::counters::{
-    DropCounters, DropReason, Event, EventCounters, PerWriter, PortCounters, PortCountersSnapshot,
+    DropCounters, DropReason, Event, EventCounters, LoopCounters, LoopSnapshot, PerWriter,
+    PortCounters, PortCountersSnapshot,
 };
 use crate::engine::Engine;
 use crate::forward::TunnelSockets;
@@ -236,6 +237,7 @@ pub struct Datapath {
     thread: Option<JoinHandle<()>>,
     drops: PerWriter<DropCounters>,
     events: PerWriter<EventCounters>,
+    loops: PerWriter<LoopCounters>,
     bridges: BTreeMap<String, BridgeHandle>,
     ports: BTreeMap<String, PortHandle>,
     free_bridge_slots: Vec<usize>,
@@ -258,6 +260,7 @@ impl Datapath {
         let (commands, command_rx) = mpsc::channel();
         let drops = PerWriter::new(WRITERS);
         let events = PerWriter::new(WRITERS);
+        let loops = PerWriter::new(WRITERS);
         let packet_tx = if options.link_tx {
             PacketTx::open()
                 .map_err(|e| tracing::warn!(error = %e, "no packet socket: every tunnel packet goes by the raw socket"))
@@ -276,6 +279,7 @@ impl Datapath {
             command_rx,
             drops.writer(0),
             events.writer(0),
+            loops.writer(0),
             options.offload,
         );
         let thread = std::thread::Builder::new()
@@ -288,6 +292,7 @@ impl Datapath {
             thread: Some(thread),
             drops,
             events,
+            loops,
             bridges: BTreeMap::new(),
             ports: BTreeMap::new(),
             free_bridge_slots: Vec::new(),
@@ -825,6 +830,12 @@ impl Datapath {
     /// What the datapath did for path MTU's sake (clamped SYNs, ICMP too-big answers).
     pub fn events(&self) -> Vec<(Event, u64)> {
         self.events.snapshot()
+    }
+
+    /// How each datapath thread's packet loop turns: iterations, idle polls, frames per
+    /// receive call.
+    pub fn loop_stats(&self) -> Vec<LoopSnapshot> {
+        self.loops.snapshots()
     }
 
     /// The bridge's live MAC table entries, with port names.

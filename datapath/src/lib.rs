@@ -37,7 +37,10 @@ mod sys;
 mod tree;
 pub mod vlan;
 
-pub use counters::{DropReason, Event, PortCountersSnapshot};
+pub use counters::{
+    BATCH_BOUNDS, BatchHistogram, BatchSource, DropReason, Event, LoopSnapshot,
+    PortCountersSnapshot,
+};
 pub use handle::{
     BridgeSettings, Datapath, DatapathError, DatapathOptions, FdbEntry, KernelStats, PortKind,
     PortStats, TreeStatus,

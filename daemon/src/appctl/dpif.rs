@@ -21,6 +21,7 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
     let drops = state.datapath.drops();
     let errors = state.interface_errors(&ports);
     let events = state.datapath.events();
+    let loops = state.datapath.loop_stats();
     if format == Format::Json {
         let bridges: Vec<_> = state
             .config
@@ -53,7 +54,7 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
             .collect();
         return format!(
             "{}\n",
-            json!({ "bridges": bridges, "drops": drops, "errors": errors, "pmtu": events })
+            json!({ "bridges": bridges, "drops": drops, "errors": errors, "pmtu": events, "loops": loops })
         );
     }
     let mut s = format!(
@@ -61,6 +62,28 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
         state.db.display(),
         state.started.elapsed().as_secs()
     );
+    for (i, l) in loops.iter().enumerate() {
+        let _ = write!(
+            s,
+            "  datapath thread {i}: {} loops, {} idle polls; frames per read:",
+            l.iterations, l.idle_polls
+        );
+        let read: Vec<_> = l.batches.iter().filter(|h| h.calls() > 0).collect();
+        if read.is_empty() {
+            s.push_str(" no reads yet");
+        }
+        for (j, h) in read.iter().enumerate() {
+            let sep = if j == 0 { "" } else { "," };
+            let avg = h.frames as f64 / h.calls() as f64;
+            let _ = write!(
+                s,
+                "{sep} {} {avg:.1} ({} reads)",
+                h.source.name(),
+                h.calls()
+            );
+        }
+        s.push('\n');
+    }
     for b in state.config.bridges.keys() {
         let _ = writeln!(s, "  {b}:");
         for p in ports.iter().filter(|p| &p.bridge == b) {

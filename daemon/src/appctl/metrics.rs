@@ -35,7 +35,14 @@ impl<'a> Family<'a> {
     }
 
     fn sample(&mut self, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        self.sample_as("", labels, value);
+    }
+
+    /// A sample whose name is the family's with a suffix: a histogram's `_bucket`, `_sum`,
+    /// `_count`.
+    fn sample_as(&mut self, suffix: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
         self.out.push_str(self.name);
+        self.out.push_str(suffix);
         if !labels.is_empty() {
             self.out.push('{');
             for (i, (k, v)) in labels.iter().enumerate() {
@@ -195,9 +202,64 @@ pub fn render(state: &DaemonState) -> String {
         f.sample(&[("event", event.name())], n);
     }
 
+    datapath_loop(&mut s, state);
     mac_table(&mut s, state, &bridges);
     spanning_tree(&mut s, state, &bridges);
     s
+}
+
+/// How each datapath thread's packet loop turns, labelled by thread; the batch sizes as a
+/// histogram of frames per receive call, by the kind of source read.
+fn datapath_loop(s: &mut String, state: &DaemonState) {
+    let loops = state.datapath.loop_stats();
+    let threads: Vec<String> = (0..loops.len()).map(|i| i.to_string()).collect();
+    let mut f = Family::new(
+        s,
+        "grebe_datapath_loop_iterations_total",
+        "counter",
+        "Turns of the datapath thread's packet loop (one poll each).",
+    );
+    for (t, l) in threads.iter().zip(&loops) {
+        f.sample(&[("thread", t)], l.iterations);
+    }
+    let mut f = Family::new(
+        s,
+        "grebe_datapath_loop_idle_polls_total",
+        "counter",
+        "Polls of the packet loop that timed out with nothing to read.",
+    );
+    for (t, l) in threads.iter().zip(&loops) {
+        f.sample(&[("thread", t)], l.idle_polls);
+    }
+    let mut f = Family::new(
+        s,
+        "grebe_datapath_batch_frames",
+        "histogram",
+        "Frames read per receive call, by source: gre (the raw GRE socket), tap, system.",
+    );
+    for (t, l) in threads.iter().zip(&loops) {
+        for h in &l.batches {
+            let source = h.source.name();
+            let mut cumulative = 0;
+            for (bound, n) in datapath::BATCH_BOUNDS.iter().zip(h.buckets) {
+                cumulative += n;
+                let le = bound.to_string();
+                f.sample_as(
+                    "_bucket",
+                    &[("thread", t), ("source", source), ("le", &le)],
+                    cumulative,
+                );
+            }
+            let labels = [("thread", t.as_str()), ("source", source)];
+            f.sample_as(
+                "_bucket",
+                &[("thread", t), ("source", source), ("le", "+Inf")],
+                h.calls(),
+            );
+            f.sample_as("_sum", &labels, h.frames);
+            f.sample_as("_count", &labels, h.calls());
+        }
+    }
 }
 
 fn mac_table(s: &mut String, state: &DaemonState, bridges: &[&str]) {

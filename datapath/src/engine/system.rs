@@ -7,7 +7,7 @@ use encap::vnet;
 use learning::PortId;
 
 use super::{BATCHES_PER_WAKE, Engine};
-use crate::counters::DropReason;
+use crate::counters::{BatchSource, DropReason};
 use crate::forward::TxQueues;
 use crate::frame::FrameRef;
 use crate::offload;
@@ -85,6 +85,7 @@ impl Engine {
             if n == 0 {
                 break;
             }
+            self.loops.batch(BatchSource::System, n);
             self.system_batch(id, rx, n, tx);
             self.flush(tx, rx.buffers());
             if n < SYSTEM_BATCH {
