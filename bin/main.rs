@@ -57,6 +57,11 @@ enum Cmd {
         /// Ethernet frames (faster; the kernel's routing and neighbour table still decide where)
         #[arg(long)]
         raw_tx: bool,
+        /// How system ports receive: `mmsg` (recvmmsg in batches of 32) or `ring` (a TPACKET_V3
+        /// ring mapped once, 4 MB per port; frames wait for a block to fill or 1 ms)
+        #[arg(long, env = "GREBE_SYSTEM_RX", value_name = "HOW", default_value = "mmsg",
+              value_parser = ["mmsg", "ring"])]
+        system_rx: String,
         /// Serve the metrics (`appctl metrics`) on HTTP GET /metrics at this address only, for
         /// a Prometheus server to scrape (off unless given)
         #[arg(long, value_name = "ADDR:PORT")]
@@ -217,6 +222,7 @@ fn run() -> anyhow::Result<ExitCode> {
             pidfile,
             no_offload,
             raw_tx,
+            system_rx,
             metrics_listen,
         } => {
             init_logging()?;
@@ -227,6 +233,11 @@ fn run() -> anyhow::Result<ExitCode> {
                 detach,
                 offload: !no_offload,
                 link_tx: !raw_tx,
+                system_rx: if system_rx == "ring" {
+                    server::SystemRx::Ring
+                } else {
+                    server::SystemRx::Mmsg
+                },
                 metrics_listen,
             })?;
             Ok(ExitCode::SUCCESS)

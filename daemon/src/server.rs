@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+pub use datapath::SystemRx;
 use datapath::{Datapath, DatapathOptions};
 
 use crate::control::{self, Reply, Request, RequestKind};
@@ -41,6 +42,8 @@ pub struct DaemonOptions {
     pub offload: bool,
     /// Send to on-link remotes by a packet socket (see `DatapathOptions::link_tx`).
     pub link_tx: bool,
+    /// How system ports receive (see `DatapathOptions::system_rx`).
+    pub system_rx: SystemRx,
     /// Serve `GET /metrics` on this address (off when None).
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -85,6 +88,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
     let datapath = Datapath::start(DatapathOptions {
         offload: opts.offload,
         link_tx: opts.link_tx,
+        system_rx: opts.system_rx,
     })
     .context("starting the datapath")?;
     let mut state = DaemonState {
@@ -368,6 +372,9 @@ fn detach(opts: &DaemonOptions) -> anyhow::Result<()> {
     }
     if !opts.link_tx {
         cmd.arg("--raw-tx");
+    }
+    if opts.system_rx == SystemRx::Ring {
+        cmd.args(["--system-rx", "ring"]);
     }
     if let Some(addr) = opts.metrics_listen {
         cmd.arg("--metrics-listen").arg(addr.to_string());

@@ -29,7 +29,7 @@ use crate::pmtu::PmtuSettings;
 use crate::port::link::{Link, Neighbour, NeighbourTable};
 use crate::port::tunnel::TunnelAddressError;
 use crate::port::{PortIo, PortState, SystemStatus, TunnelConfig, TunnelPort};
-use crate::sys::{self, PacketTx, RawGre, TapError};
+use crate::sys::{self, PacketTx, RawGre, SystemRx, TapError};
 use crate::tree::{TreePortSettings, TreeSettings};
 use crate::vlan::PortVlan;
 
@@ -87,6 +87,8 @@ pub struct DatapathOptions {
     /// a packet socket, skipping the kernel's per-packet route lookup, output hooks and
     /// neighbour lookup (see `port::link`); off: everything by the raw socket.
     pub link_tx: bool,
+    /// How system ports receive: `recvmmsg`, or a `TPACKET_V3` ring (see `sys::ring`).
+    pub system_rx: SystemRx,
 }
 
 impl Default for DatapathOptions {
@@ -94,6 +96,7 @@ impl Default for DatapathOptions {
         DatapathOptions {
             offload: true,
             link_tx: true,
+            system_rx: SystemRx::default(),
         }
     }
 }
@@ -457,7 +460,10 @@ impl Datapath {
             PortKind::System => {
                 let status = Arc::new(SystemStatus::default());
                 system = Some(status.clone());
-                (PortIo::open_system(name, status), None)
+                (
+                    PortIo::open_system(name, status, self.options.system_rx),
+                    None,
+                )
             }
             PortKind::Tunnel(config) => {
                 self.check_tunnel_unique(name, &config)?;

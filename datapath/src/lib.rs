@@ -53,4 +53,5 @@ pub use pipeline::{
 pub use pmtu::PmtuSettings;
 pub use port::TunnelConfig;
 pub use port::tap::interface_mac;
+pub use sys::SystemRx;
 pub use tree::{TreePortSettings, TreeSettings};

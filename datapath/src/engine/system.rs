@@ -69,7 +69,7 @@ impl Engine {
             else {
                 return;
             };
-            let Some(socket) = system.socket() else {
+            let Some(socket) = system.socket_mut() else {
                 return;
             };
             let n = match socket.recv(rx) {

@@ -21,7 +21,7 @@ use learning::PortId;
 
 use crate::counters::PortCounters;
 use crate::pipeline::{Gate, PortView};
-use crate::sys::{RecvBatch, TapError};
+use crate::sys::{RecvBatch, SystemRx, TapError};
 use crate::vlan::PortVlan;
 
 /// A port's IO, owned by the datapath thread.
@@ -57,8 +57,8 @@ impl PortIo {
     }
 
     /// An existing interface, attached now if it exists (see `system`).
-    pub(crate) fn open_system(name: &str, status: Arc<SystemStatus>) -> PortIo {
-        PortIo::System(SystemPort::open(name, status))
+    pub(crate) fn open_system(name: &str, status: Arc<SystemStatus>, rx: SystemRx) -> PortIo {
+        PortIo::System(SystemPort::open(name, status, rx))
     }
 
     /// Whether the port has a file descriptor of its own to poll (`Source::Port`).

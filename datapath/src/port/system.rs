@@ -14,7 +14,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering::Relaxed};
 
-use crate::sys::{SystemSocket, interface_index};
+use crate::sys::{SystemRx, SystemSocket, interface_index};
 
 /// Whether a system port is attached, written by the thread that owns the port and read by the
 /// control side (`dpif/show`, `get interface X error`).
@@ -64,15 +64,18 @@ pub struct SystemPort {
     name: String,
     socket: Option<SystemSocket>,
     status: Arc<SystemStatus>,
+    /// How the socket receives, kept for every re-attachment.
+    rx: SystemRx,
 }
 
 impl SystemPort {
     /// The port for interface `name`, attached if it exists now.
-    pub fn open(name: &str, status: Arc<SystemStatus>) -> SystemPort {
+    pub fn open(name: &str, status: Arc<SystemStatus>, rx: SystemRx) -> SystemPort {
         let mut port = SystemPort {
             name: name.to_owned(),
             socket: None,
             status,
+            rx,
         };
         port.refresh();
         port
@@ -86,6 +89,12 @@ impl SystemPort {
     #[inline]
     pub(crate) fn socket(&self) -> Option<&SystemSocket> {
         self.socket.as_ref()
+    }
+
+    /// The socket while attached, to receive (a ring's reader moves on).
+    #[inline]
+    pub(crate) fn socket_mut(&mut self) -> Option<&mut SystemSocket> {
+        self.socket.as_mut()
     }
 
     pub(crate) fn poll_fd(&self) -> Option<BorrowedFd<'_>> {
@@ -103,9 +112,9 @@ impl SystemPort {
             (Ok(index), Some(bound)) if index == bound => false,
             (Ok(_), _) => {
                 let had = self.socket.take().is_some();
-                match SystemSocket::open(&self.name) {
+                match SystemSocket::open(&self.name, self.rx) {
                     Ok(socket) => {
-                        tracing::info!(port = %self.name, ifindex = socket.ifindex(), "system port attached");
+                        tracing::info!(port = %self.name, ifindex = socket.ifindex(), rx = ?self.rx, "system port attached");
                         self.status.set(Ok(socket.ifindex()));
                         self.socket = Some(socket);
                         true
@@ -136,7 +145,7 @@ mod tests {
     #[test]
     fn a_missing_interface_is_said_in_ovs_words() {
         let status = Arc::new(SystemStatus::default());
-        let port = SystemPort::open("grebe-none0", status.clone());
+        let port = SystemPort::open("grebe-none0", status.clone(), SystemRx::Mmsg);
         assert!(port.socket().is_none());
         assert_eq!(
             status.error("grebe-none0").as_deref(),

@@ -3,13 +3,15 @@
 
 mod packet;
 mod raw;
+mod ring;
 mod system;
 mod tun;
 
 pub use packet::{EthLink, PacketTx};
 pub use raw::{MAX_BATCH, RawGre, RecvBatch, SendBatch, SendEntry, route_mtu};
 pub use system::{
-    LinkEvents, SYSTEM_BATCH, SystemRecvBatch, SystemSendScratch, SystemSocket, interface_index,
+    LinkEvents, SYSTEM_BATCH, SystemRecvBatch, SystemRx, SystemSendScratch, SystemSocket,
+    interface_index,
 };
 pub use tun::{Tap, TapError, interface_mtu, set_interface_mtu};
 

@@ -10,7 +10,8 @@
 //! - `PACKET_IGNORE_OUTGOING`: frames grebe sends on the interface do not come back as received.
 //! - promiscuous membership: frames for MACs behind the bridge reach the socket.
 //!
-//! `recvmmsg` and `sendmmsg` batch both directions. The socket is created with protocol 0 (it
+//! `recvmmsg` (or, with `SystemRx::Ring`, a `TPACKET_V3` ring: `sys::ring`) and `sendmmsg`
+//! batch both directions. The socket is created with protocol 0 (it
 //! receives nothing) and only bound to `ETH_P_ALL` on the interface once it is set up, so no
 //! frame ever arrives without its virtio-net header or from another interface.
 
@@ -19,13 +20,14 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 use super::raw::{iovec, send_all};
+use super::ring::{RingFrame, RxRing};
 
 /// Frames per `recvmmsg` call.
 pub const SYSTEM_BATCH: usize = 32;
 /// Room in front of a received frame for the 802.1Q tag the kernel took out.
 const TAG_ROOM: usize = 4;
 /// The virtio-net header in front of every frame (no `num_buffers`: not mergeable buffers).
-const VNET_HDR_LEN: usize = 10;
+pub(super) const VNET_HDR_LEN: usize = 10;
 /// A 64 KB TSO frame with its Ethernet, VLAN and virtio-net headers.
 const BUF_LEN: usize = 65_536 + 64;
 /// Ethernet destination and source: the tag goes behind them.
@@ -33,11 +35,23 @@ const MACS_LEN: usize = 12;
 /// `CMSG_SPACE(sizeof(struct tpacket_auxdata))`, rounded up generously.
 const CONTROL_LEN: usize = 64;
 
+/// How a system port's socket receives.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SystemRx {
+    /// `recvmmsg` into the batch's buffers, the tag from `PACKET_AUXDATA`.
+    #[default]
+    Mmsg,
+    /// A `TPACKET_V3` ring mapped once, frames copied from it into the batch's buffers.
+    Ring,
+}
+
 /// An `AF_PACKET` socket bound to one interface, with the options above.
 #[derive(Debug)]
 pub struct SystemSocket {
     fd: OwnedFd,
     ifindex: u32,
+    /// The receive ring, with `SystemRx::Ring`.
+    ring: Option<RxRing>,
 }
 
 /// Receive buffers allocated once and reused for every batch.
@@ -105,6 +119,31 @@ impl SystemRecvBatch {
     pub fn buffers(&self) -> &[Box<[u8]>] {
         &self.bufs
     }
+
+    /// Copies a frame from the ring into buffer `i` as `recv` leaves one: the virtio-net
+    /// header, then the frame with its tag put back behind the MACs.
+    fn store(&mut self, i: usize, frame: RingFrame<'_>) {
+        let buf = &mut self.bufs[i];
+        let room = BUF_LEN - TAG_ROOM;
+        let len = frame.packet.len().min(room);
+        self.truncated[i] = frame.wire_len + VNET_HDR_LEN > len;
+        let packet = &frame.packet[..len];
+        self.spans[i] = match frame.tag {
+            Some((tpid, tci)) if len >= VNET_HDR_LEN + MACS_LEN => {
+                let (head, rest) = packet.split_at(VNET_HDR_LEN + MACS_LEN);
+                let at = head.len();
+                buf[..at].copy_from_slice(head);
+                buf[at..at + 2].copy_from_slice(&tpid.to_be_bytes());
+                buf[at + 2..at + 4].copy_from_slice(&tci.to_be_bytes());
+                buf[at + TAG_ROOM..at + TAG_ROOM + rest.len()].copy_from_slice(rest);
+                (0, TAG_ROOM + len)
+            }
+            _ => {
+                buf[..len].copy_from_slice(packet);
+                (0, len)
+            }
+        };
+    }
 }
 
 /// The kernel's index of the interface `name`.
@@ -141,8 +180,8 @@ fn set_int_option(
 }
 
 impl SystemSocket {
-    /// Opens the socket for the interface `name`, set up as the module says.
-    pub fn open(name: &str) -> io::Result<SystemSocket> {
+    /// Opens the socket for the interface `name`, set up as the module says, receiving by `rx`.
+    pub fn open(name: &str, rx: SystemRx) -> io::Result<SystemSocket> {
         let ifindex = interface_index(name)?;
         // SAFETY: plain socket(2) call; the result is checked before use.
         let raw = unsafe {
@@ -160,6 +199,11 @@ impl SystemSocket {
         set_int_option(&fd, libc::SOL_PACKET, libc::PACKET_VNET_HDR, 1)?;
         set_int_option(&fd, libc::SOL_PACKET, libc::PACKET_AUXDATA, 1)?;
         set_int_option(&fd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1)?;
+        // After PACKET_VNET_HDR (refused once a ring exists), before the bind that starts delivery.
+        let ring = match rx {
+            SystemRx::Mmsg => None,
+            SystemRx::Ring => Some(RxRing::attach(&fd)?),
+        };
         let mreq = libc::packet_mreq {
             mr_ifindex: ifindex as libc::c_int,
             mr_type: libc::PACKET_MR_PROMISC as libc::c_ushort,
@@ -201,7 +245,7 @@ impl SystemSocket {
         if rc < 0 {
             return Err(io::Error::last_os_error());
         }
-        Ok(SystemSocket { fd, ifindex })
+        Ok(SystemSocket { fd, ifindex, ring })
     }
 
     /// The index of the interface the socket is bound to: when the interface of that name has
@@ -212,7 +256,22 @@ impl SystemSocket {
 
     /// Receives up to `SYSTEM_BATCH` frames without blocking; returns how many (0 when none
     /// wait). An error means the interface went away or down: the port reopens it.
-    pub fn recv(&self, batch: &mut SystemRecvBatch) -> io::Result<usize> {
+    pub fn recv(&mut self, batch: &mut SystemRecvBatch) -> io::Result<usize> {
+        if let Some(ring) = &mut self.ring {
+            let mut n = 0;
+            ring.read(SYSTEM_BATCH, |frame| {
+                batch.store(n, frame);
+                n += 1;
+            });
+            if n == 0 {
+                // The ring has no error to return: a poll that woke for an empty ring may be
+                // the socket's error (the interface went down or away), which reading clears.
+                if let Some(e) = socket2::SockRef::from(&self.fd).take_error()? {
+                    return Err(e);
+                }
+            }
+            return Ok(n);
+        }
         batch.iovs.clear();
         batch.msgs.clear();
         for buf in batch.bufs.iter_mut() {
@@ -467,62 +526,188 @@ mod tests {
         f
     }
 
-    /// The frames `socket` receives within a second, without their virtio-net header.
-    fn received(socket: &SystemSocket, batch: &mut SystemRecvBatch) -> Vec<Vec<u8>> {
+    /// The packets `socket` receives within a second, each its virtio-net header and frame.
+    fn received_whole(socket: &mut SystemSocket, batch: &mut SystemRecvBatch) -> Vec<Vec<u8>> {
         let deadline = Instant::now() + Duration::from_secs(1);
         let mut out = Vec::new();
         while Instant::now() < deadline {
             let n = socket.recv(batch).unwrap();
-            out.extend((0..n).map(|i| batch.packet(i)[VNET_HDR_LEN..].to_vec()));
+            for i in 0..n {
+                assert!(!batch.truncated(i), "frame {i} cut short");
+                out.push(batch.packet(i).to_vec());
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
         out
     }
 
+    /// The frames `socket` receives within a second, without their virtio-net header.
+    fn received(socket: &mut SystemSocket, batch: &mut SystemRecvBatch) -> Vec<Vec<u8>> {
+        received_whole(socket, batch)
+            .into_iter()
+            .map(|p| p[VNET_HDR_LEN..].to_vec())
+            .collect()
+    }
+
+    /// A TCP/IPv4 frame of `payload` bytes from `src` to `dst`, and the virtio-net header that
+    /// asks for it to be segmented at 1448 bytes with its checksum left to finish.
+    fn tso_frame(dst: [u8; 6], src: [u8; 6], payload: usize) -> ([u8; VNET_HDR_LEN], Vec<u8>) {
+        let total = (20 + 20 + payload) as u16;
+        let mut ip = vec![0x45, 0, 0, 0, 0, 1, 0x40, 0, 64, 6, 0, 0, 198, 51, 100, 11];
+        ip[2..4].copy_from_slice(&total.to_be_bytes());
+        ip.extend_from_slice(&[198, 51, 100, 12]);
+        let mut sum = ip
+            .chunks(2)
+            .map(|w| u32::from(u16::from_be_bytes([w[0], w[1]])))
+            .sum::<u32>();
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        let tcp = [
+            0x9c, 0x40, 0x14, 0x51, 0, 0, 0, 1, 0, 0, 0, 1, 0x50, 0x18, 0xff, 0xff, 0, 0, 0, 0,
+        ];
+        let mut body = ip;
+        body.extend_from_slice(&tcp);
+        body.extend((0..payload).map(|i| i as u8));
+        let f = frame(dst, src, 0x0800, &body);
+        let mut vnet = [0u8; VNET_HDR_LEN];
+        vnet[0] = 1; // VIRTIO_NET_HDR_F_NEEDS_CSUM
+        vnet[1] = 1; // VIRTIO_NET_HDR_GSO_TCPV4
+        vnet[2..4].copy_from_slice(&54u16.to_le_bytes()); // hdr_len
+        vnet[4..6].copy_from_slice(&1448u16.to_le_bytes()); // gso_size
+        vnet[6..8].copy_from_slice(&34u16.to_le_bytes()); // csum_start
+        vnet[8..10].copy_from_slice(&16u16.to_le_bytes()); // csum_offset
+        (vnet, f)
+    }
+
+    /// Both ways of receiving get the same frames: plain, tagged (the tag put back as on the
+    /// wire), and a 60 KB TSO frame whole with its segmentation request; none echo.
+    fn frames_cross_a_veth(rx: SystemRx) {
+        ip("link add sv0 type veth peer name sv1");
+        for dev in ["sv0", "sv1"] {
+            ip(&format!("link set {dev} up"));
+        }
+        let mut a = SystemSocket::open("sv0", rx).unwrap();
+        let mut b = SystemSocket::open("sv1", rx).unwrap();
+        assert_eq!(a.ifindex(), interface_index("sv0").unwrap());
+        let mut batch = SystemRecvBatch::new();
+        received(&mut a, &mut batch); // whatever the links sent on coming up
+        let mut scratch = SystemSendScratch::default();
+        let vnet = [0u8; VNET_HDR_LEN];
+        let dst = [0x02, 0, 0, 0, 0, 0xaa];
+        let src = [0x02, 0, 0, 0, 0, 0xbb];
+        let plain = frame(dst, src, 0x88b5, &[7; 50]);
+        // The receiving kernel moves this tag into the packet's metadata (VLAN 10, PCP 5).
+        let mut tagged = [dst, src].concat();
+        tagged.extend_from_slice(&[0x81, 0x00, 0xa0, 10, 0x88, 0xb5]);
+        tagged.extend_from_slice(&[7; 50]);
+        let (tso_vnet, tso) = tso_frame(dst, src, 60_000);
+        let mut sent = 0;
+        let packets = [
+            [&vnet[..], &[], &plain[..]],
+            [&vnet[..], &[], &tagged[..]],
+            [&tso_vnet[..], &[], &tso[..]],
+        ];
+        b.send(packets, &mut scratch, |_, r| {
+            r.unwrap();
+            sent += 1;
+        });
+        assert_eq!(sent, 3);
+        let got: Vec<_> = received_whole(&mut a, &mut batch)
+            .into_iter()
+            .filter(|p| p[VNET_HDR_LEN + 6..VNET_HDR_LEN + 12] == src)
+            .collect();
+        assert_eq!(got.len(), 3, "{rx:?}: plain, tagged and TSO");
+        assert_eq!(got[0][VNET_HDR_LEN..], plain[..], "{rx:?}: plain");
+        assert_eq!(
+            got[1][VNET_HDR_LEN..],
+            tagged[..],
+            "{rx:?}: tagged as on the wire"
+        );
+        assert_eq!(
+            got[2][VNET_HDR_LEN..],
+            tso[..],
+            "{rx:?}: the TSO frame whole"
+        );
+        assert_eq!(got[2][1], 1, "{rx:?}: still a TCPv4 GSO frame");
+        assert_eq!(
+            got[2][4..6],
+            1448u16.to_le_bytes(),
+            "{rx:?}: its segment size"
+        );
+        // What `a` sends, `a` does not read back; `b` does.
+        received(&mut b, &mut batch);
+        a.send([[&vnet[..], &[], &plain[..]]], &mut scratch, |_, r| {
+            r.unwrap()
+        });
+        assert!(received(&mut a, &mut batch).iter().all(|f| f[6..12] != src));
+        assert!(received(&mut b, &mut batch).contains(&plain));
+    }
+
     #[test]
     fn frames_cross_a_veth_with_their_vlan_tag_and_do_not_echo() {
         in_own_netns("frames_cross_a_veth", || {
+            frames_cross_a_veth(SystemRx::Mmsg)
+        });
+    }
+
+    #[test]
+    fn frames_cross_a_veth_by_the_ring_as_by_recvmmsg() {
+        in_own_netns("frames_cross_a_veth_ring", || {
+            frames_cross_a_veth(SystemRx::Ring)
+        });
+    }
+
+    /// Hundreds of frames fill several blocks; the ring hands out 32 at a time, in order, and
+    /// gives every block back (the ring has room for more than it holds).
+    #[test]
+    fn the_ring_delivers_many_frames_in_order_across_blocks() {
+        in_own_netns("ring_many_frames", || {
             ip("link add sv0 type veth peer name sv1");
             for dev in ["sv0", "sv1"] {
                 ip(&format!("link set {dev} up"));
             }
-            let a = SystemSocket::open("sv0").unwrap();
-            let b = SystemSocket::open("sv1").unwrap();
-            assert_eq!(a.ifindex(), interface_index("sv0").unwrap());
+            let mut a = SystemSocket::open("sv0", SystemRx::Ring).unwrap();
+            let b = SystemSocket::open("sv1", SystemRx::Mmsg).unwrap();
             let mut batch = SystemRecvBatch::new();
-            received(&a, &mut batch); // whatever the links sent on coming up
+            received(&mut a, &mut batch);
             let mut scratch = SystemSendScratch::default();
             let vnet = [0u8; VNET_HDR_LEN];
             let dst = [0x02, 0, 0, 0, 0, 0xaa];
             let src = [0x02, 0, 0, 0, 0, 0xbb];
-            let plain = frame(dst, src, 0x88b5, &[7; 50]);
-            // The receiving kernel moves this tag into the packet's metadata (VLAN 10, PCP 5).
-            let mut tagged = [dst, src].concat();
-            tagged.extend_from_slice(&[0x81, 0x00, 0xa0, 10, 0x88, 0xb5]);
-            tagged.extend_from_slice(&[7; 50]);
-            let mut sent = 0;
-            let packets = [[&vnet[..], &[], &plain[..]], [&vnet[..], &[], &tagged[..]]];
-            b.send(packets, &mut scratch, |_, r| {
-                r.unwrap();
-                sent += 1;
-            });
-            assert_eq!(sent, 2);
-            let got: Vec<_> = received(&a, &mut batch)
-                .into_iter()
-                .filter(|f| f[6..12] == src)
-                .collect();
-            assert_eq!(
-                got,
-                vec![plain.clone(), tagged],
-                "plain, then tagged as on the wire"
-            );
-            // What `a` sends, `a` does not read back; `b` does.
-            received(&b, &mut batch);
-            a.send([[&vnet[..], &[], &plain[..]]], &mut scratch, |_, r| {
-                r.unwrap()
-            });
-            assert!(received(&a, &mut batch).iter().all(|f| f[6..12] != src));
-            assert!(received(&b, &mut batch).contains(&plain));
+            let mut expected = Vec::new();
+            // 20 rounds of 200 frames of 1400 bytes: 5.6 MB, more than the 4 MB ring, read
+            // between rounds.
+            let mut got = Vec::new();
+            for round in 0..20u32 {
+                let frames: Vec<Vec<u8>> = (0..200u32)
+                    .map(|i| {
+                        let mut payload = vec![0u8; 1400];
+                        payload[..4].copy_from_slice(&(round * 200 + i).to_be_bytes());
+                        frame(dst, src, 0x88b5, &payload)
+                    })
+                    .collect();
+                b.send(
+                    frames.iter().map(|f| [&vnet[..], &[][..], &f[..]]),
+                    &mut scratch,
+                    |_, r| r.unwrap(),
+                );
+                expected.extend(frames);
+                std::thread::sleep(Duration::from_millis(10));
+                loop {
+                    let n = a.recv(&mut batch).unwrap();
+                    assert!(n <= SYSTEM_BATCH);
+                    got.extend((0..n).map(|i| batch.packet(i)[VNET_HDR_LEN..].to_vec()));
+                    if n == 0 {
+                        break;
+                    }
+                }
+            }
+            got.extend(received(&mut a, &mut batch));
+            got.retain(|f| f[6..12] == src);
+            assert_eq!(got.len(), expected.len(), "every frame, none twice");
+            assert!(got == expected, "in the order sent");
         });
     }
 
@@ -531,11 +716,14 @@ mod tests {
         in_own_netns("link_events", || {
             let events = LinkEvents::open().unwrap();
             assert!(!events.drain().unwrap(), "nothing happened yet");
-            assert!(SystemSocket::open("sv9").is_err(), "no such interface");
+            assert!(
+                SystemSocket::open("sv9", SystemRx::Mmsg).is_err(),
+                "no such interface"
+            );
             ip("link add sv9 type veth peer name sv8");
             std::thread::sleep(Duration::from_millis(50));
             assert!(events.drain().unwrap(), "the new link is an event");
-            assert!(SystemSocket::open("sv9").is_ok());
+            assert!(SystemSocket::open("sv9", SystemRx::Ring).is_ok());
         });
     }
 }

@@ -282,11 +282,11 @@ pub(super) fn measure_rtt(
 pub(super) fn build(lab: &Lab, setup: Setup) -> anyhow::Result<()> {
     lab.add_host_pair(("a", TRANSPORT_A), ("b", TRANSPORT_B))?;
     match setup {
-        Setup::Grebe | Setup::GrebeLarge | Setup::GrebeVeth => {
+        Setup::Grebe | Setup::GrebeLarge | Setup::GrebeVeth | Setup::GrebeVethRing => {
             for (host, overlay, remote) in
                 [("a", OVERLAY_A, "192.0.2.2"), ("b", OVERLAY_B, "192.0.2.1")]
             {
-                lab.start_daemon(host)?;
+                lab.start_daemon_with(host, setup.daemon_args())?;
                 lab.configure_seed(host, overlay, &[remote])?;
                 if setup == Setup::GrebeLarge {
                     lab.vsctl_ok(
@@ -295,7 +295,7 @@ pub(super) fn build(lab: &Lab, setup: Setup) -> anyhow::Result<()> {
                     )?;
                 }
             }
-            if setup == Setup::GrebeVeth {
+            if setup.has_grebe_containers() {
                 // Containers as they come, MTU 1500 and offloads on: grebe needs no setting.
                 for (host, (name, address)) in ["a", "b"].into_iter().zip(CONTAINERS) {
                     let port = lab.add_container(host, name, address)?;
@@ -347,7 +347,7 @@ pub(super) struct Proc {
 pub(super) fn switch_processes(lab: &Lab, setup: Setup) -> anyhow::Result<Vec<Proc>> {
     let mut procs = Vec::new();
     match setup {
-        Setup::Grebe | Setup::GrebeLarge | Setup::GrebeVeth => {
+        Setup::Grebe | Setup::GrebeLarge | Setup::GrebeVeth | Setup::GrebeVethRing => {
             for host in ["a", "b"] {
                 let file = lab.rundir(host).join(daemon::control::PIDFILE_NAME);
                 let pid = fs::read_to_string(&file)

@@ -6,6 +6,8 @@
 //! - `grebe`: a grebe daemon per host, the seed configuration (br-int, mgmt0, one GRE port);
 //! - `grebe-veth`: the same, with a container on each host (a namespace whose veth's host end
 //!   is a system port on br-int, MTU 1500): the traffic runs container to container;
+//! - `grebe-veth-ring`: `grebe-veth` with the daemons receiving system ports by a `TPACKET_V3`
+//!   ring (`--system-rx ring`) instead of `recvmmsg`, to compare the two in one run;
 //! - `ovs`: Open vSwitch's userspace datapath per host, the same bridge (inner MTU 1458), when
 //!   `ovs-vswitchd` is installed;
 //! - `ovs-veth`: OVS with the containers of `grebe-veth`, set up as an OVS user must (the
@@ -74,6 +76,8 @@ pub enum Setup {
     GrebeLarge,
     /// a container on each grebe host (veth system ports), container to container over GRE
     GrebeVeth,
+    /// grebe-veth with system ports read by a TPACKET_V3 ring (--system-rx ring)
+    GrebeVethRing,
     /// Open vSwitch userspace (netdev) to Open vSwitch userspace over GRE
     Ovs,
     /// a container on each OVS host (veth ports), container to container over GRE
@@ -84,10 +88,11 @@ pub enum Setup {
     Veth,
 }
 
-const ALL_SETUPS: [Setup; 7] = [
+const ALL_SETUPS: [Setup; 8] = [
     Setup::Grebe,
     Setup::GrebeLarge,
     Setup::GrebeVeth,
+    Setup::GrebeVethRing,
     Setup::Ovs,
     Setup::OvsVeth,
     Setup::Vxlan,
@@ -100,6 +105,7 @@ impl Setup {
             Setup::Grebe => "grebe",
             Setup::GrebeLarge => "grebe-large",
             Setup::GrebeVeth => "grebe-veth",
+            Setup::GrebeVethRing => "grebe-veth-ring",
             Setup::Ovs => "ovs",
             Setup::OvsVeth => "ovs-veth",
             Setup::Vxlan => "vxlan",
@@ -112,6 +118,7 @@ impl Setup {
             Setup::Grebe => "grebe",
             Setup::GrebeLarge => "grebe large",
             Setup::GrebeVeth => "grebe veth",
+            Setup::GrebeVethRing => "grebe veth ring",
             Setup::Ovs => "OVS",
             Setup::OvsVeth => "OVS veth",
             Setup::Vxlan => "VXLAN",
@@ -125,6 +132,9 @@ impl Setup {
             Setup::GrebeLarge => "grebe to grebe, GRE, options:large_frames=true on both ends",
             Setup::GrebeVeth => {
                 "container to container, veth system ports on grebe, GRE, container MTU 1500"
+            }
+            Setup::GrebeVethRing => {
+                "as grebe veth, system ports read by a TPACKET_V3 ring instead of recvmmsg"
             }
             Setup::Ovs => "OVS userspace (netdev) to OVS, GRE, inner MTU 1458",
             Setup::OvsVeth => {
@@ -145,7 +155,7 @@ impl Setup {
                 target: "192.0.2.2",
                 back: "192.0.2.1",
             },
-            Setup::GrebeVeth | Setup::OvsVeth => Ends {
+            Setup::GrebeVeth | Setup::GrebeVethRing | Setup::OvsVeth => Ends {
                 client: CONTAINERS[0].0,
                 server: CONTAINERS[1].0,
                 target: CONTAINERS[1].1.split_once('/').map_or("", |(ip, _)| ip),
@@ -161,7 +171,23 @@ impl Setup {
     }
 
     fn is_grebe(self) -> bool {
-        matches!(self, Setup::Grebe | Setup::GrebeLarge | Setup::GrebeVeth)
+        matches!(
+            self,
+            Setup::Grebe | Setup::GrebeLarge | Setup::GrebeVeth | Setup::GrebeVethRing
+        )
+    }
+
+    /// A grebe setup with a container on each host.
+    fn has_grebe_containers(self) -> bool {
+        matches!(self, Setup::GrebeVeth | Setup::GrebeVethRing)
+    }
+
+    /// What the setup's grebe daemons are started with beyond the defaults.
+    fn daemon_args(self) -> &'static [&'static str] {
+        match self {
+            Setup::GrebeVethRing => &["--system-rx", "ring"],
+            _ => &[],
+        }
     }
 
     fn is_ovs(self) -> bool {
@@ -174,6 +200,7 @@ impl Setup {
         match self {
             Setup::Grebe | Setup::GrebeLarge => &[Setup::Ovs, Setup::Veth],
             Setup::GrebeVeth => &[Setup::OvsVeth, Setup::Grebe],
+            Setup::GrebeVethRing => &[Setup::GrebeVeth, Setup::OvsVeth],
             _ => &[],
         }
     }
@@ -183,6 +210,7 @@ impl Setup {
             Setup::Grebe => "#2a9d8f",
             Setup::GrebeLarge => "#57cc99",
             Setup::GrebeVeth => "#1d6f65",
+            Setup::GrebeVethRing => "#0b3d36",
             Setup::Ovs => "#e76f51",
             Setup::OvsVeth => "#f4a261",
             Setup::Vxlan => "#8d99ae",
@@ -316,11 +344,12 @@ struct Ends {
 const CONTAINERS: [(&str, &str); 2] = [("ct-a", "198.51.100.11/24"), ("ct-b", "198.51.100.12/24")];
 
 /// The ratio columns of the table: (numerator, denominator).
-const TABLE_RATIOS: [(Setup, Setup); 6] = [
+const TABLE_RATIOS: [(Setup, Setup); 7] = [
     (Setup::Grebe, Setup::Ovs),
     (Setup::GrebeLarge, Setup::Ovs),
     (Setup::GrebeVeth, Setup::OvsVeth),
     (Setup::GrebeVeth, Setup::Grebe),
+    (Setup::GrebeVethRing, Setup::GrebeVeth),
     (Setup::Grebe, Setup::Vxlan),
     (Setup::Grebe, Setup::Veth),
 ];
@@ -608,7 +637,7 @@ mod tests {
 
     #[test]
     fn container_setups_run_between_the_containers() {
-        for setup in [Setup::GrebeVeth, Setup::OvsVeth] {
+        for setup in [Setup::GrebeVeth, Setup::GrebeVethRing, Setup::OvsVeth] {
             assert_eq!(
                 setup.ends(),
                 Ends {
@@ -635,5 +664,19 @@ mod tests {
         assert!(Setup::OvsVeth.is_ovs() && !Setup::OvsVeth.is_grebe());
         assert_eq!(Setup::GrebeVeth.baselines(), [Setup::OvsVeth, Setup::Grebe]);
         assert!(TABLE_RATIOS.contains(&(Setup::GrebeVeth, Setup::OvsVeth)));
+    }
+
+    #[test]
+    fn the_ring_setup_is_grebe_veth_with_ring_receive() {
+        let cli = Cli::try_parse_from(["grebe", "--only", "grebe-veth,grebe-veth-ring"]).unwrap();
+        assert_eq!(cli.bench.only, [Setup::GrebeVeth, Setup::GrebeVethRing]);
+        assert!(Setup::GrebeVethRing.is_grebe() && Setup::GrebeVethRing.has_grebe_containers());
+        assert!(!Setup::Grebe.has_grebe_containers());
+        assert_eq!(Setup::GrebeVethRing.daemon_args(), ["--system-rx", "ring"]);
+        assert!(
+            Setup::GrebeVeth.daemon_args().is_empty(),
+            "the default stays recvmmsg"
+        );
+        assert!(TABLE_RATIOS.contains(&(Setup::GrebeVethRing, Setup::GrebeVeth)));
     }
 }
