@@ -53,6 +53,15 @@ impl Report<'_> {
         (d != 0.0).then(|| n / d)
     }
 
+    /// The figures some setup has: a step that did not run (`--lossless` not given) leaves
+    /// no empty row or bar group.
+    pub(super) fn shown_metrics(&self) -> Vec<&'static Metric> {
+        METRICS
+            .iter()
+            .filter(|m| self.results.keys().any(|&s| self.value(s, m.key).is_some()))
+            .collect()
+    }
+
     pub(super) fn measured(&self) -> impl Iterator<Item = Setup> + '_ {
         self.results
             .iter()
@@ -104,7 +113,7 @@ impl Report<'_> {
                 .map(|(n, d)| format!("{} ÷ {}", n.label(), d.label())),
         );
         let mut rows = vec![header];
-        for m in METRICS {
+        for m in self.shown_metrics() {
             let mut row = vec![format!("{}, {}", m.title, m.unit)];
             for &s in &setups {
                 row.push(match self.value(s, m.key) {
@@ -379,7 +388,8 @@ impl Report<'_> {
         let setups: Vec<Setup> = self.results.keys().copied().collect();
         let group_h = 28.0 + ROW * setups.len() as f64 + 14.0;
         let top = 80.0;
-        let height = top + group_h * METRICS.len() as f64 + 10.0;
+        let metrics = self.shown_metrics();
+        let height = top + group_h * metrics.len() as f64 + 10.0;
         let mut s = String::new();
         let _ = writeln!(
             s,
@@ -406,7 +416,7 @@ impl Report<'_> {
                 r##"<text x="10" y="70" font-size="12" fill="#c00000" font-weight="bold">DEBUG BUILD: numbers are meaningless</text>"##
             );
         }
-        for (i, m) in METRICS.iter().enumerate() {
+        for (i, m) in metrics.iter().enumerate() {
             let y0 = top + group_h * i as f64;
             let better = if m.higher_is_better {
                 "higher is better"
@@ -586,6 +596,9 @@ mod tests {
                 .collect::<Vec<_>>()
         };
         assert_eq!(row("TCP, 1 stream")[1..], ["2.50", "0.75", "3.33×"]);
+        // Only measured figures get a row (and a bar group in the chart).
+        assert!(!table.contains("TCP, 4 streams"), "{table}");
+        assert!(!report.svg().contains("TCP, 4 streams"));
         assert_eq!(
             row("  min–max over 3 rounds")[1..],
             ["2.00–3.00", "0.50–1.00 (n=2)"]
