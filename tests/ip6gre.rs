@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use common::*;
 use lab::netns::Lab;
-use lab::ovs_peer::{decode, start_capture, tshark_available};
+use lab::ovs_peer::{
+    configure_ovs_seed, decode, ovs_available, ovs_vsctl_ok, start_capture, start_ovs,
+    tshark_available,
+};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -215,4 +218,71 @@ fn an_ipv4_remote_on_ip6gre_is_refused_and_nothing_changes() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad ip6gre 'remote_ip'"), "{err}");
     assert_eq!(lab.vsctl_ok("a", &["show"]).unwrap(), before);
+}
+
+#[test]
+fn grebe_and_ovs_userspace_ping_and_carry_tcp_over_ip6gre() {
+    let Some(lab) = lab_with("ip6ovs", &[("openvswitch-switch", ovs_available())]) else {
+        return;
+    };
+    lab.add_switch("wan").unwrap();
+    lab.add_host("o", "wan", "192.0.2.1/24").unwrap();
+    start_ovs(&lab, "o").unwrap();
+    // br-phy takes eth0 and the transport addresses, as OVS's userspace tunnels need.
+    configure_ovs_seed(&lab, "o", "192.0.2.1/24", "198.51.100.1/24", &[], &[]).unwrap();
+    lab.sh(
+        "o",
+        &[
+            "ip",
+            "-6",
+            "addr",
+            "add",
+            "2001:db8::1/64",
+            "dev",
+            "br-phy",
+            "nodad",
+        ],
+    )
+    .unwrap();
+    ovs_vsctl_ok(
+        &lab,
+        "o",
+        &[
+            "set",
+            "interface",
+            "mgmt0",
+            "mtu_request=1442",
+            "--",
+            "add-port",
+            "br-int",
+            "gre0",
+            "--",
+            "set",
+            "interface",
+            "gre0",
+            "type=ip6gre",
+            "options:remote_ip=2001:db8::2",
+            "options:packet_type=legacy_l2",
+        ],
+    )
+    .unwrap();
+    host(&lab, "g", 2);
+    add_tunnel(
+        &lab,
+        "g",
+        "gre0",
+        "ip6gre",
+        "2001:db8::1",
+        &["options:packet_type=legacy_l2"],
+    );
+    lab.wait_ping("g", "198.51.100.1", WAIT).unwrap();
+    // Counted from here: before g had its tunnel, OVS's neighbour discovery could arrive from a
+    // remote g did not know yet.
+    let unknown = drops(&lab, "g", "unknown_remote");
+    lab.ping("o", "198.51.100.2", 3).unwrap();
+    tcp_transfer(&lab, "g", "o", "198.51.100.1", 4 << 20);
+    tcp_transfer(&lab, "o", "g", "198.51.100.2", 4 << 20);
+    assert!(port_counter(&lab, "g", "gre0", "rx_packets") >= 3);
+    assert_eq!(drops(&lab, "g", "too_big"), 0);
+    assert_eq!(drops(&lab, "g", "unknown_remote"), unknown);
 }
