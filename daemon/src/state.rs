@@ -42,7 +42,7 @@ fn desired_kind(name: &str, iface: &Interface) -> Result<PortKind, String> {
         InterfaceType::Internal => Ok(PortKind::Internal {
             mtu_request: iface.mtu_request,
         }),
-        InterfaceType::Gre => iface
+        InterfaceType::Gre | InterfaceType::Ip6gre => iface
             .gre_options_named(name)
             .map(PortKind::Tunnel)
             .map_err(|e| e.to_string()),

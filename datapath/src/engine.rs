@@ -122,6 +122,10 @@ impl Engine {
         loops: Arc<LoopCounters>,
         offload: bool,
     ) -> Engine {
+        let mut sources = vec![Source::Wake, Source::Tunnels];
+        if sockets.raw6.is_some() {
+            sources.push(Source::Tunnels6);
+        }
         Engine {
             sockets,
             wake,
@@ -134,7 +138,7 @@ impl Engine {
             bridges: Vec::new(),
             ports: Vec::new(),
             tunnels: TunnelMap::default(),
-            sources: vec![Source::Wake, Source::Tunnels],
+            sources,
             link_events: None,
             sources_changed: false,
             offload,
@@ -253,6 +257,7 @@ impl Engine {
         match source {
             Source::Wake => Some(self.wake.as_fd()),
             Source::Tunnels => Some(self.sockets.raw.as_fd()),
+            Source::Tunnels6 => self.sockets.raw6.as_ref().map(|r| r.as_fd()),
             Source::LinkEvents => self.link_events.as_ref().map(|e| e.as_fd()),
             Source::Port(id) => self.ports.get(id.0 as usize)?.as_ref()?.io.poll_fd(),
         }
@@ -264,6 +269,9 @@ impl Engine {
         self.sources_changed = true;
         self.sources.clear();
         self.sources.extend([Source::Wake, Source::Tunnels]);
+        if self.sockets.raw6.is_some() {
+            self.sources.push(Source::Tunnels6);
+        }
         if self.link_events.is_some() {
             self.sources.push(Source::LinkEvents);
         }
@@ -283,9 +291,15 @@ impl Engine {
                 while self.wake.recv(&mut sink).is_ok() {}
             }
             Source::LinkEvents => self.follow_links(),
-            Source::Tunnels => {
+            Source::Tunnels | Source::Tunnels6 => {
+                let ipv6 = source == Source::Tunnels6;
                 for _ in 0..BATCHES_PER_WAKE {
-                    let n = match self.sockets.raw.recv(rx) {
+                    let received = match &self.sockets.raw6 {
+                        Some(raw6) if ipv6 => raw6.recv(rx),
+                        _ if ipv6 => Ok(0),
+                        _ => self.sockets.raw.recv(rx),
+                    };
+                    let n = match received {
                         Ok(n) => n,
                         Err(e) => {
                             tracing::warn!(error = %e, "GRE receive failed");
@@ -296,7 +310,7 @@ impl Engine {
                         break;
                     }
                     self.loops.batch(BatchSource::Gre, n);
-                    self.tunnel_batch(rx, n, tx);
+                    self.tunnel_batch(rx, n, tx, ipv6);
                     self.flush(tx, rx.buffers());
                     if n < MAX_BATCH {
                         break;
@@ -370,10 +384,15 @@ impl Engine {
         }
     }
 
-    fn tunnel_batch(&mut self, rx: &mut RecvBatch, n: usize, tx: &mut TxQueues) {
+    fn tunnel_batch(&mut self, rx: &mut RecvBatch, n: usize, tx: &mut TxQueues, ipv6: bool) {
         let now = Instant::now();
         for i in 0..n {
-            let (id, range, outer_tos) = match self.classify(rx.packet(i)) {
+            let classified = if ipv6 {
+                self.classify6(rx.packet(i))
+            } else {
+                self.classify(rx.packet(i))
+            };
+            let (id, range, outer_tos) = match classified {
                 Ok(x) => x,
                 Err(reason) => {
                     self.drops.add(reason);
@@ -437,6 +456,20 @@ impl Engine {
             .lookup(IpAddr::V4(decap.outer.src_addr), decap.gre.key)
         {
             Ok(id) => Ok((id, decap.frame, decap.outer.tos)),
+            Err(NoTunnel::UnknownRemote) => Err(DropReason::UnknownRemote),
+            Err(NoTunnel::KeyMismatch) => Err(DropReason::KeyMismatch),
+        }
+    }
+
+    /// As [`Self::classify`], for a packet of the IPv6 socket (its IPv6 header rebuilt).
+    #[inline]
+    fn classify6(&self, packet: &[u8]) -> Result<(PortId, Range<usize>, u8), DropReason> {
+        let decap = encap::decap_ipv6(packet)?;
+        match self
+            .tunnels
+            .lookup(IpAddr::V6(decap.outer.src_addr), decap.gre.key)
+        {
+            Ok(id) => Ok((id, decap.frame, decap.outer.traffic_class)),
             Err(NoTunnel::UnknownRemote) => Err(DropReason::UnknownRemote),
             Err(NoTunnel::KeyMismatch) => Err(DropReason::KeyMismatch),
         }

@@ -10,7 +10,7 @@ use crate::counters::{DropCounters, DropReason, PortCounters, bump};
 use crate::frame::FrameRef;
 use crate::offload::{self, queue_fragmenting, queue_large, queue_segments};
 use crate::port::{InternalPort, PortIo, PortState, SystemPort, TunnelPort};
-use crate::sys::{PacketTx, RawGre, SendBatch, SendEntry, SystemSendScratch};
+use crate::sys::{PacketTx, RawGre, RawGre6, SendBatch, SendEntry, SystemSendScratch};
 use crate::vlan::{HEAD_LEN, Retag};
 use encap::ipv4;
 use encap::vnet::Gso;
@@ -21,6 +21,8 @@ use encap::vnet::Gso;
 #[derive(Default)]
 pub(crate) struct TxQueues {
     pub(crate) gre: SendBatch,
+    /// The IPv6 entries of `gre`, moved here to leave by the IPv6 socket.
+    pub(crate) gre6: SendBatch,
     pub(crate) link: SendBatch,
     pub(crate) large: SendBatch,
     pub(crate) system: SystemQueue,
@@ -363,6 +365,8 @@ pub(crate) struct TunnelSockets {
     pub(crate) raw: RawGre,
     /// Opened with the first `large_frames` tunnel.
     pub(crate) raw_large: Option<RawGre>,
+    /// Receives and sends the ip6gre tunnels' packets; None where the host has no IPv6.
+    pub(crate) raw6: Option<RawGre6>,
     /// Sends to tunnels with an Ethernet link (`DatapathOptions::link_tx`).
     pub(crate) packet_tx: Option<PacketTx>,
 }
@@ -387,7 +391,32 @@ impl TunnelSockets {
         drops: &DropCounters,
     ) {
         tx.system.send(bufs, ports, drops);
+        tx.gre.take_ipv6(&mut tx.gre6);
         send_counted(&self.raw, &mut tx.gre, bufs, ports, drops, 0);
+        if !tx.gre6.is_empty() {
+            match &self.raw6 {
+                Some(raw6) => raw6.send(
+                    &mut tx.gre6,
+                    bufs,
+                    |tag| match ports.get(tag as usize) {
+                        Some(Some(PortState {
+                            io: PortIo::Tunnel(t),
+                            ..
+                        })) => t.config.local_ipv6(),
+                        _ => None,
+                    },
+                    // Inner bytes as for IPv4: the entry's header and the port's outer length
+                    // both count the IPv4 header the socket skips.
+                    count_sent(ports, drops, 0),
+                ),
+                None => {
+                    for _ in 0..tx.gre6.len() {
+                        drops.add(DropReason::TxFailed);
+                    }
+                    tx.gre6.clear();
+                }
+            }
+        }
         if !tx.link.is_empty() {
             match &mut self.packet_tx {
                 Some(packet_tx) => packet_tx.send(

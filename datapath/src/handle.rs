@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::os::unix::net::UnixDatagram;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -271,9 +271,13 @@ impl Datapath {
         } else {
             None
         };
+        let raw6 = sys::RawGre6::open()
+            .map_err(|e| tracing::warn!(error = %e, "no raw IPv6 GRE socket: ip6gre tunnels cannot send or receive"))
+            .ok();
         let sockets = TunnelSockets {
             raw,
             raw_large: None,
+            raw6,
             packet_tx,
         };
         let mut engine = Engine::new(
@@ -960,6 +964,10 @@ fn interface_state(name: &str) -> (&'static str, &'static str) {
     (up(admin), up(admin && carrier))
 }
 
-fn path_mtu(remote: Ipv4Addr) -> u32 {
-    sys::route_mtu(remote).unwrap_or(DEFAULT_MTU)
+fn path_mtu(remote: IpAddr) -> u32 {
+    match remote {
+        IpAddr::V4(ip) => sys::route_mtu(ip),
+        IpAddr::V6(ip) => sys::route_mtu6(ip),
+    }
+    .unwrap_or(DEFAULT_MTU)
 }

@@ -78,7 +78,7 @@ pub use ethernet::{EtherType, EthernetAddress};
 pub use gre::GreRepr;
 pub use ipv4::Ipv4Repr;
 pub use ipv6::Ipv6Repr;
-pub use tunnel::{Decap, OuterHeader, decap};
+pub use tunnel::{Decap, Decap6, OuterHeader, decap, decap_ipv6};
 
 /// Network-endian reads and writes of fixed fields, always inlined so that constant ranges
 /// fold into plain loads and stores. Callers pass constant ranges that lie inside a

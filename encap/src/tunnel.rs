@@ -8,6 +8,7 @@ use crate::Error;
 use crate::ethernet::{self, EtherType};
 use crate::gre::{self, GreRepr};
 use crate::ipv4::{self, Ipv4Repr, PROTOCOL_GRE};
+use crate::ipv6::{self, Ipv6Repr};
 
 /// The most [`OuterHeader::len`] can be: the headroom to leave in front of every frame buffer.
 pub const MAX_OUTER_LEN: usize = ipv4::HEADER_LEN + gre::MAX_HEADER_LEN;
@@ -270,6 +271,104 @@ pub fn decap(packet: &[u8]) -> Result<Decap, Error> {
         gre,
         frame: start..start + frame_len,
     })
+}
+
+/// A received GRE-over-IPv6 packet carrying an Ethernet frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decap6 {
+    /// The outer IPv6 header (`src_addr` tells which tunnel it came from).
+    pub outer: Ipv6Repr,
+    /// The GRE header.
+    pub gre: GreRepr,
+    /// Where the inner Ethernet frame lies within the packet given to [`decap_ipv6`].
+    pub frame: Range<usize>,
+}
+
+/// As [`decap`], for a packet with an outer IPv6 header: RFC 7676's GRE directly after the
+/// fixed header (next header 47; a packet with extension headers in front of GRE is `NotGre`).
+/// Never panics.
+#[inline]
+pub fn decap_ipv6(packet: &[u8]) -> Result<Decap6, Error> {
+    let ip = ipv6::Packet::new_unchecked(packet);
+    let outer = Ipv6Repr::parse(&ip)?;
+    if outer.next_header != PROTOCOL_GRE {
+        return Err(Error::NotGre);
+    }
+    let payload = ip.payload();
+    let (gre, gre_len) = GreRepr::parse_with_len(&gre::Packet::new_unchecked(payload))?;
+    if gre.protocol != EtherType::TransparentEthernetBridging {
+        return Err(Error::NotEthernet);
+    }
+    let Some(frame_len) = payload.len().checked_sub(gre_len) else {
+        return Err(Error::Truncated);
+    };
+    if frame_len < ethernet::HEADER_LEN {
+        return Err(Error::FrameTruncated);
+    }
+    let start = ipv6::HEADER_LEN + gre_len;
+    Ok(Decap6 {
+        outer,
+        gre,
+        frame: start..start + frame_len,
+    })
+}
+
+#[cfg(test)]
+mod decap_ipv6_tests {
+    use super::*;
+
+    /// IPv6 (next header `next`) + a keyed GRE header + a 14-byte frame + 2 bytes of padding.
+    fn packet(next: u8, protocol: [u8; 2]) -> Vec<u8> {
+        let mut p = vec![0u8; 40 + 8 + 14 + 2];
+        p[0] = 0x60 | (0xb8 >> 4);
+        p[1] = (0xb8 & 0x0f) << 4;
+        p[4..6].copy_from_slice(&22u16.to_be_bytes());
+        p[6] = next;
+        p[7] = 9;
+        p[8..24].copy_from_slice(
+            &"2001:db8::2"
+                .parse::<std::net::Ipv6Addr>()
+                .unwrap()
+                .octets(),
+        );
+        p[40] = 0x20;
+        p[42..44].copy_from_slice(&protocol);
+        p[44..48].copy_from_slice(&5u32.to_be_bytes());
+        p
+    }
+
+    #[test]
+    fn finds_the_frame_and_the_sender() {
+        let p = packet(47, [0x65, 0x58]);
+        let d = decap_ipv6(&p).unwrap();
+        assert_eq!(
+            d.frame,
+            48..62,
+            "the payload length ends the frame, not the padding"
+        );
+        assert_eq!(d.gre.key, Some(5));
+        assert_eq!(
+            d.outer.src_addr,
+            "2001:db8::2".parse::<std::net::Ipv6Addr>().unwrap()
+        );
+        assert_eq!((d.outer.hop_limit, d.outer.traffic_class), (9, 0xb8));
+    }
+
+    #[test]
+    fn refuses_what_is_not_ethernet_over_gre() {
+        assert_eq!(decap_ipv6(&packet(17, [0x65, 0x58])), Err(Error::NotGre));
+        assert_eq!(
+            decap_ipv6(&packet(47, [0x08, 0x00])),
+            Err(Error::NotEthernet)
+        );
+        let mut short = packet(47, [0x65, 0x58]);
+        short[4..6].copy_from_slice(&20u16.to_be_bytes());
+        assert_eq!(decap_ipv6(&short), Err(Error::FrameTruncated));
+        for n in 0..48 {
+            assert!(decap_ipv6(&packet(47, [0x65, 0x58])[..n]).is_err());
+        }
+        assert_eq!(decap_ipv6(&[0x45; 60]), Err(Error::BadIpVersion));
+    }
 }
 
 #[cfg(test)]

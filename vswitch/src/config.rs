@@ -40,7 +40,7 @@ pub use bridge::{
     BridgeSettings, DEFAULT_MAC_AGING_TIME, DEFAULT_MAC_TABLE_SIZE, MAC_AGING_TIME_RANGE,
     MAC_TABLE_SIZE_RANGE,
 };
-pub use gre::{DEFAULT_GRE_TTL, GRE_OPTION_KEYS, GreOptions};
+pub use gre::{DEFAULT_GRE_TTL, GRE_OPTION_KEYS, GreOptions, IP6GRE_OPTION_KEYS};
 pub use validate::{MAX_IFNAME_LEN, MTU_REQUEST_RANGE, check_ifname};
 
 /// The whole switch configuration.
@@ -148,6 +148,8 @@ pub enum InterfaceType {
     System,
     Internal,
     Gre,
+    /// GRE over an IPv6 transport (RFC 7676), OVS's `type=ip6gre`.
+    Ip6gre,
 }
 
 impl InterfaceType {
@@ -158,6 +160,7 @@ impl InterfaceType {
             InterfaceType::System => "",
             InterfaceType::Internal => "internal",
             InterfaceType::Gre => "gre",
+            InterfaceType::Ip6gre => "ip6gre",
         }
     }
 
@@ -168,9 +171,10 @@ impl InterfaceType {
             "" | "system" => Ok(InterfaceType::System),
             "internal" => Ok(InterfaceType::Internal),
             "gre" => Ok(InterfaceType::Gre),
+            "ip6gre" => Ok(InterfaceType::Ip6gre),
             other => Err(format!(
                 "grebe does not support interface type \"{other}\" \
-                 (supported types: \"\" or system, internal, gre)"
+                 (supported types: \"\" or system, internal, gre, ip6gre)"
             )),
         }
     }
@@ -233,6 +237,12 @@ pub enum ConfigError {
          the remote host's IPv4 address)"
     )]
     MissingRemoteIp { iface: String },
+    #[error(
+        "interface {iface}: options:remote_ip is required for type=ip6gre \
+         (ovs-vsctl set interface {iface} options:remote_ip=2001:db8::15, with \
+         the remote host's IPv6 address)"
+    )]
+    MissingRemoteIpv6 { iface: String },
 }
 
 /// Placeholder used in messages by the name-less accessors
@@ -246,6 +256,17 @@ pub(crate) mod testing {
     pub(crate) fn gre(options: &[(&str, &str)]) -> Interface {
         Interface {
             kind: InterfaceType::Gre,
+            options: options
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..Interface::default()
+        }
+    }
+
+    pub(crate) fn ip6gre(options: &[(&str, &str)]) -> Interface {
+        Interface {
+            kind: InterfaceType::Ip6gre,
             options: options
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))

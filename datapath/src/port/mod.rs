@@ -39,6 +39,8 @@ pub(crate) enum Source {
     Wake,
     /// The raw GRE socket, shared: packets for every tunnel.
     Tunnels,
+    /// The raw IPv6 GRE socket, shared by the ip6gre tunnels.
+    Tunnels6,
     /// The kernel's link events: system ports follow their interfaces.
     LinkEvents,
     /// A port with a device of its own (a TAP, a system port's socket).

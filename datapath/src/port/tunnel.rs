@@ -31,12 +31,10 @@ pub struct TunnelConfig {
 /// Why a tunnel's addresses cannot be used (yet).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TunnelAddressError {
+    #[error("remote_ip {0} is IPv6: an ip6gre tunnel has no IPv4 ends")]
+    NotIpv4(IpAddr),
     #[error(
-        "GRE over IPv6 is not supported yet (remote_ip {0}): grebe sends by a raw IPv4 socket; give an IPv4 remote_ip"
-    )]
-    Ipv6Remote(Ipv6Addr),
-    #[error(
-        "local_ip {local} is not IPv4 like remote_ip {remote}: both ends of a tunnel are of one address family"
+        "local_ip {local} is not of remote_ip {remote}'s address family: both ends of a tunnel are of one family"
     )]
     MixedFamilies { remote: IpAddr, local: IpAddr },
 }
@@ -46,28 +44,44 @@ impl TunnelConfig {
         self.key.filter(|k| *k != 0)
     }
 
-    /// The tunnel's IPv4 ends (remote, local): the only family the datapath sends today.
+    /// The tunnel's IPv4 ends (remote, local); an error for an IPv6 tunnel.
     pub fn ipv4_ends(&self) -> Result<(Ipv4Addr, Option<Ipv4Addr>), TunnelAddressError> {
-        let remote = match self.remote_ip {
-            IpAddr::V4(ip) => ip,
-            IpAddr::V6(ip) => return Err(TunnelAddressError::Ipv6Remote(ip)),
-        };
-        let local = match self.local_ip {
-            None => None,
-            Some(IpAddr::V4(ip)) => Some(ip),
-            Some(local) => {
-                return Err(TunnelAddressError::MixedFamilies {
-                    remote: self.remote_ip,
-                    local,
-                });
-            }
-        };
-        Ok((remote, local))
+        self.check_families()?;
+        match (self.remote_ip, self.local_ip) {
+            (IpAddr::V4(remote), None) => Ok((remote, None)),
+            (IpAddr::V4(remote), Some(IpAddr::V4(local))) => Ok((remote, Some(local))),
+            (remote, _) => Err(TunnelAddressError::NotIpv4(remote)),
+        }
     }
 
-    /// The outer IPv4 and GRE header the tunnel puts in front of each frame.
+    /// The tunnel's `local_ip`, when it is IPv6.
+    pub fn local_ipv6(&self) -> Option<Ipv6Addr> {
+        match self.local_ip {
+            Some(IpAddr::V6(ip)) => Some(ip),
+            _ => None,
+        }
+    }
+
+    /// Both ends are of one family.
+    fn check_families(&self) -> Result<(), TunnelAddressError> {
+        match self.local_ip {
+            Some(local) if local.is_ipv4() != self.remote_ip.is_ipv4() => {
+                Err(TunnelAddressError::MixedFamilies {
+                    remote: self.remote_ip,
+                    local,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The outer IPv4 and GRE header the tunnel puts in front of each frame. An IPv6 tunnel
+    /// gets an IPv4 header with no addresses, which carries the hop limit and traffic class to
+    /// the IPv6 socket: that socket sends from the GRE header on, the kernel writing the IPv6
+    /// header (see `sys::raw6`).
     pub fn outer_header(&self) -> Result<OuterHeader, TunnelAddressError> {
-        let (remote, local) = self.ipv4_ends()?;
+        self.check_families()?;
+        let (remote, local) = self.ipv4_ends().unwrap_or((Ipv4Addr::UNSPECIFIED, None));
         Ok(OuterHeader {
             src: local.unwrap_or(Ipv4Addr::UNSPECIFIED),
             dst: remote,
@@ -127,7 +141,7 @@ impl TunnelPort {
     /// The longest inner frame one packet of the tunnel carries whole on its path.
     #[inline]
     pub(crate) fn max_frame(&self) -> u32 {
-        self.path_mtu.saturating_sub(self.header.len() as u32)
+        self.path_mtu.saturating_sub(self.wire_header_len())
     }
 
     /// Whether packets too big for the path leave through the socket whose kernel writes and
@@ -150,8 +164,20 @@ impl TunnelPort {
 
     /// Where its packets go.
     #[inline]
-    pub(crate) fn remote(&self) -> Ipv4Addr {
-        self.header.dst
+    pub(crate) fn remote(&self) -> IpAddr {
+        self.config.remote_ip
+    }
+
+    /// Bytes of outer header on the wire: an IPv6 tunnel's 40-byte header replaces the 20-byte
+    /// IPv4 one in `header`.
+    #[inline]
+    pub(crate) fn wire_header_len(&self) -> u32 {
+        let extra = if self.config.remote_ip.is_ipv6() {
+            encap::ipv6::HEADER_LEN - encap::ipv4::HEADER_LEN
+        } else {
+            0
+        };
+        (self.header.len() + extra) as u32
     }
 
     /// Sends by `link` from now on (or by the raw socket, with `None`). Packets on a link carry
@@ -302,30 +328,34 @@ mod tests {
     }
 
     #[test]
-    fn an_ipv6_tunnel_is_a_typed_error_not_a_wrong_header() {
+    fn an_ipv6_tunnel_has_a_gre_header_and_its_own_map() {
         let v6: IpAddr = "2001:db8::15".parse().unwrap();
-        let mut c = cfg([192, 0, 2, 15], None);
+        let mut c = cfg([192, 0, 2, 15], Some(5));
         c.remote_ip = v6;
-        assert_eq!(
-            c.outer_header(),
-            Err(TunnelAddressError::Ipv6Remote(
-                "2001:db8::15".parse().unwrap()
-            ))
-        );
-        assert!(TunnelPort::new(c, 1500).is_err());
+        (c.ttl, c.tos) = (9, 0x20);
+        let header = c.outer_header().unwrap();
+        // The IPv4 header only carries the hop limit and traffic class to the IPv6 socket.
+        assert_eq!(header.dst, Ipv4Addr::UNSPECIFIED);
+        assert_eq!((header.ttl, header.tos, header.key), (9, 0x20, Some(5)));
+        let t = TunnelPort::new(c, 1500).unwrap();
+        assert_eq!(t.remote(), v6);
+        assert_eq!(t.wire_header_len(), 40 + 8);
+        assert_eq!(t.max_frame(), 1500 - 48);
+        assert_eq!(c.overhead(), 40 + 8 + 14);
         let mut mixed = cfg([192, 0, 2, 15], None);
         mixed.local_ip = Some(v6);
         assert!(matches!(
             mixed.outer_header(),
             Err(TunnelAddressError::MixedFamilies { .. })
         ));
-        // The map keeps IPv6 remotes apart from IPv4 ones, ready for when they can be sent to.
+        assert!(TunnelPort::new(mixed, 1500).is_err());
+        // The map keeps IPv6 remotes apart from IPv4 ones.
         let mut m = TunnelMap::default();
         m.insert(&c, PortId(1)).unwrap();
-        assert_eq!(m.lookup(v6, None), Ok(PortId(1)));
+        assert_eq!(m.lookup(v6, Some(5)), Ok(PortId(1)));
         assert_eq!(m.lookup(v6, Some(3)), Err(NoTunnel::KeyMismatch));
         m.remove(&c, PortId(1));
-        assert_eq!(m.lookup(v6, None), Err(NoTunnel::UnknownRemote));
+        assert_eq!(m.lookup(v6, Some(5)), Err(NoTunnel::UnknownRemote));
     }
 
     #[test]

@@ -3,12 +3,14 @@
 
 mod packet;
 mod raw;
+mod raw6;
 mod ring;
 mod system;
 mod tun;
 
 pub use packet::{EthLink, PacketTx};
 pub use raw::{MAX_BATCH, RawGre, RecvBatch, SendBatch, SendEntry, route_mtu};
+pub use raw6::{RawGre6, route_mtu6};
 pub use system::{
     LinkEvents, SYSTEM_BATCH, SystemRecvBatch, SystemRx, SystemSendScratch, SystemSocket,
     interface_index,

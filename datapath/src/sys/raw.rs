@@ -2,7 +2,7 @@
 //! socket its own copy of every GRE packet, so one socket per namespace, never one per tunnel.
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::ops::Range;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 
@@ -24,10 +24,13 @@ pub struct RawGre {
 
 /// Buffers allocated once per thread and reused for every batch.
 pub struct RecvBatch {
-    bufs: Vec<Box<[u8]>>,
-    lens: Vec<usize>,
-    iovs: Vec<libc::iovec>,
-    msgs: Vec<libc::mmsghdr>,
+    pub(super) bufs: Vec<Box<[u8]>>,
+    pub(super) lens: Vec<usize>,
+    pub(super) iovs: Vec<libc::iovec>,
+    pub(super) msgs: Vec<libc::mmsghdr>,
+    /// The IPv6 socket's senders and control messages (empty until it first receives).
+    pub(super) names6: Vec<libc::sockaddr_in6>,
+    pub(super) controls: Vec<[u64; super::raw6::CONTROL_WORDS]>,
 }
 
 // SAFETY: the raw pointers in `iovs`/`msgs` are scratch rewritten before every call and only point
@@ -49,6 +52,8 @@ impl RecvBatch {
             lens: vec![0; MAX_BATCH],
             iovs: Vec::with_capacity(MAX_BATCH),
             msgs: Vec::with_capacity(MAX_BATCH),
+            names6: Vec::new(),
+            controls: Vec::new(),
         }
     }
 
@@ -86,16 +91,23 @@ pub struct SendEntry {
     pub header_len: u16,
     pub buf: u16,
     pub frame: (u32, u32),
-    pub dst: Ipv4Addr,
+    /// The remote: an IPv6 one leaves by the IPv6 socket, which skips the IPv4 header in
+    /// `header` and writes its own (see `raw6`).
+    pub dst: IpAddr,
     /// Caller's tag, handed back on error (the port to charge).
     pub tag: u32,
 }
 
 pub struct SendBatch {
-    entries: Vec<SendEntry>,
-    iovs: Vec<[libc::iovec; 2]>,
+    pub(super) entries: Vec<SendEntry>,
+    pub(super) iovs: Vec<[libc::iovec; 2]>,
     addrs: Vec<libc::sockaddr_in>,
-    msgs: Vec<libc::mmsghdr>,
+    pub(super) addrs6: Vec<libc::sockaddr_in6>,
+    /// Each IPv6 message's control data: its length and the buffer.
+    pub(super) controls: Vec<(usize, [u64; super::raw6::CONTROL_WORDS])>,
+    pub(super) msgs: Vec<libc::mmsghdr>,
+    /// Entries with an IPv6 remote, which [`SendBatch::take_ipv6`] moves to their own batch.
+    ipv6: usize,
 }
 
 // SAFETY: as for RecvBatch: the pointer vectors are scratch, rebuilt for each call, and point only
@@ -114,8 +126,30 @@ impl SendBatch {
             entries: Vec::with_capacity(n),
             iovs: Vec::with_capacity(n),
             addrs: Vec::with_capacity(n),
+            addrs6: Vec::new(),
+            controls: Vec::new(),
             msgs: Vec::with_capacity(n),
+            ipv6: 0,
         }
+    }
+
+    /// Moves the entries with an IPv6 remote to `to`, keeping the order of the rest; costs
+    /// nothing while there are none.
+    #[inline]
+    pub fn take_ipv6(&mut self, to: &mut SendBatch) {
+        if self.ipv6 == 0 {
+            return;
+        }
+        self.entries.retain(|e| {
+            if e.dst.is_ipv6() {
+                to.ipv6 += 1;
+                to.entries.push(*e);
+                false
+            } else {
+                true
+            }
+        });
+        self.ipv6 = 0;
     }
 
     pub fn is_empty(&self) -> bool {
@@ -127,9 +161,10 @@ impl SendBatch {
         &mut self,
         frame_buf: usize,
         frame: Range<usize>,
-        dst: Ipv4Addr,
+        dst: IpAddr,
         tag: u32,
     ) -> &mut SendEntry {
+        self.ipv6 += usize::from(dst.is_ipv6());
         self.entries.push(SendEntry {
             header: [0; SEND_HEADER_LEN],
             header_len: 0,
@@ -152,11 +187,14 @@ impl SendBatch {
 
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.ipv6 = 0;
     }
 
     /// Takes back the entry just pushed (its headers could not be written).
     pub fn pop(&mut self) {
-        self.entries.pop();
+        if let Some(e) = self.entries.pop() {
+            self.ipv6 -= usize::from(e.dst.is_ipv6());
+        }
     }
 }
 
@@ -269,7 +307,13 @@ impl RawGre {
             batch
                 .iovs
                 .push([iovec(&e.header[..usize::from(e.header_len)]), iovec(frame)]);
-            batch.addrs.push(sockaddr_in(e.dst));
+            // IPv6 entries were moved to their own batch (`take_ipv6`); one left here goes
+            // nowhere routable and is refused by the kernel, not misdelivered.
+            let dst = match e.dst {
+                IpAddr::V4(ip) => ip,
+                IpAddr::V6(_) => Ipv4Addr::UNSPECIFIED,
+            };
+            batch.addrs.push(sockaddr_in(dst));
         }
         for (iov, addr) in batch.iovs.iter_mut().zip(batch.addrs.iter_mut()) {
             batch.msgs.push(message(addr, iov));
@@ -280,7 +324,7 @@ impl RawGre {
         send_all(self.socket.as_raw_fd(), msgs, |i, result| {
             on_done(&entries[i], result)
         });
-        batch.entries.clear();
+        batch.clear();
     }
 }
 

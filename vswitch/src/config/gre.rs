@@ -1,7 +1,7 @@
-//! A `type=gre` interface's options, parsed and checked as OVS reads them.
+//! A `type=gre` or `type=ip6gre` interface's options, parsed and checked as OVS reads them.
 
 use std::collections::BTreeMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::{ConfigError, Interface, InterfaceType, UNNAMED};
 
@@ -17,6 +17,62 @@ pub const GRE_OPTION_KEYS: &[&str] = &[
     "large_frames",
     "df_default",
 ];
+
+/// Option keys grebe understands on a `type=ip6gre` interface: `gre`'s, less the two that
+/// choose the socket whose kernel fragments (IPv6 routers never fragment), plus OVS's
+/// `packet_type` (only `legacy_l2`, Ethernet inside, is valid on ip6gre).
+pub const IP6GRE_OPTION_KEYS: &[&str] = &[
+    "remote_ip",
+    "local_ip",
+    "key",
+    "csum",
+    "seq",
+    "ttl",
+    "tos",
+    "df_default",
+    "packet_type",
+];
+
+/// The transport a GRE interface type runs over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum TunnelFamily {
+    /// `type=gre`.
+    V4,
+    /// `type=ip6gre`.
+    V6,
+}
+
+impl TunnelFamily {
+    /// The family of a tunnel interface type; None for other types.
+    pub(super) fn of(kind: InterfaceType) -> Option<TunnelFamily> {
+        match kind {
+            InterfaceType::Gre => Some(TunnelFamily::V4),
+            InterfaceType::Ip6gre => Some(TunnelFamily::V6),
+            InterfaceType::System | InterfaceType::Internal => None,
+        }
+    }
+
+    fn type_name(self) -> &'static str {
+        match self {
+            TunnelFamily::V4 => "gre",
+            TunnelFamily::V6 => "ip6gre",
+        }
+    }
+
+    fn example(self) -> &'static str {
+        match self {
+            TunnelFamily::V4 => "192.0.2.15",
+            TunnelFamily::V6 => "2001:db8::15",
+        }
+    }
+
+    fn keys(self) -> &'static [&'static str] {
+        match self {
+            TunnelFamily::V4 => GRE_OPTION_KEYS,
+            TunnelFamily::V6 => IP6GRE_OPTION_KEYS,
+        }
+    }
+}
 
 /// Typed, validated view of a `type=gre` interface's `options`: exactly what the datapath takes
 /// for a tunnel port (`remote_ip` required; `local_ip` None lets routing choose; `key=0` stored
@@ -34,21 +90,34 @@ pub(super) fn iface_err(iface: &str, problem: String) -> ConfigError {
     }
 }
 
-/// Parses a tunnel endpoint address option.
-fn parse_endpoint(iface: &str, key: &str, value: &str) -> Result<Ipv4Addr, ConfigError> {
+/// Parses a tunnel endpoint address option for a tunnel over `family`.
+fn parse_endpoint(
+    iface: &str,
+    family: TunnelFamily,
+    key: &str,
+    value: &str,
+) -> Result<IpAddr, ConfigError> {
+    let example = family.example();
     if value == "flow" {
         return Err(iface_err(
             iface,
             format!(
                 "options:{key}=flow is not supported: grebe does not support \
-                 flow-based tunnels; give an IPv4 address (ovs-vsctl set interface \
-                 {iface} options:{key}=192.0.2.15)"
+                 flow-based tunnels; give an address (ovs-vsctl set interface \
+                 {iface} options:{key}={example})"
             ),
         ));
     }
+    if family == TunnelFamily::V6 {
+        return parse_endpoint_v6(iface, key, value);
+    }
     let addr: Ipv4Addr = value.parse().map_err(|_| {
-        let why = if value.contains(':') {
-            "is not supported: grebe tunnels over IPv4 only".to_string()
+        let why = if value.parse::<std::net::Ipv6Addr>().is_ok() {
+            // OVS's words first, then what to do instead.
+            format!(
+                "is an IPv6 address: bad gre '{key}'; GRE over IPv6 is type=ip6gre \
+                 (ovs-vsctl set interface {iface} type=ip6gre)"
+            )
         } else {
             "is not an IPv4 address".to_string()
         };
@@ -56,7 +125,7 @@ fn parse_endpoint(iface: &str, key: &str, value: &str) -> Result<Ipv4Addr, Confi
             iface,
             format!(
                 "options:{key}={value} {why} (ovs-vsctl set interface {iface} \
-                 options:{key}=192.0.2.15)"
+                 options:{key}={example})"
             ),
         )
     })?;
@@ -65,11 +134,48 @@ fn parse_endpoint(iface: &str, key: &str, value: &str) -> Result<Ipv4Addr, Confi
             iface,
             format!(
                 "options:{key}={value} is not a unicast IPv4 address (ovs-vsctl set \
-                 interface {iface} options:{key}=192.0.2.15)"
+                 interface {iface} options:{key}={example})"
             ),
         ));
     }
-    Ok(addr)
+    Ok(addr.into())
+}
+
+fn parse_endpoint_v6(iface: &str, key: &str, value: &str) -> Result<IpAddr, ConfigError> {
+    let addr: std::net::Ipv6Addr = value.parse().map_err(|_| {
+        let why = if value.parse::<Ipv4Addr>().is_ok() {
+            format!(
+                "is an IPv4 address: bad ip6gre '{key}'; GRE over IPv4 is type=gre \
+                 (ovs-vsctl set interface {iface} type=gre)"
+            )
+        } else {
+            "is not an IPv6 address".to_string()
+        };
+        iface_err(
+            iface,
+            format!(
+                "options:{key}={value} {why} (ovs-vsctl set interface {iface} \
+                 options:{key}=2001:db8::15)"
+            ),
+        )
+    })?;
+    // A v4-mapped address would leave by the IPv4 stack, and a link-local one needs a
+    // scope the option cannot give.
+    if addr.is_unspecified()
+        || addr.is_multicast()
+        || addr.is_loopback()
+        || addr.to_ipv4_mapped().is_some()
+        || addr.is_unicast_link_local()
+    {
+        return Err(iface_err(
+            iface,
+            format!(
+                "options:{key}={value} is not a global unicast IPv6 address (ovs-vsctl set \
+                 interface {iface} options:{key}=2001:db8::15)"
+            ),
+        ));
+    }
+    Ok(addr.into())
 }
 
 /// Parses an unsigned number written in decimal or `0x` hex.  A leading
@@ -107,14 +213,15 @@ fn parse_bool_option(iface: &str, key: &str, value: &str) -> Result<bool, Config
     }
 }
 
-/// What a `type=gre` interface's options say; `remote_ip` may be missing.
+/// What a `type=gre` or `type=ip6gre` interface's options say; `remote_ip` may be missing.
 pub(super) struct PartialGre {
-    remote_ip: Option<Ipv4Addr>,
+    remote_ip: Option<IpAddr>,
     rest: GreOptions,
 }
 
 pub(super) fn parse_gre_options(
     iface: &str,
+    family: TunnelFamily,
     options: &BTreeMap<String, String>,
 ) -> Result<PartialGre, ConfigError> {
     let mut out = GreOptions {
@@ -131,8 +238,44 @@ pub(super) fn parse_gre_options(
     let mut remote_ip = None;
     for (key, value) in options {
         match key.as_str() {
-            "remote_ip" => remote_ip = Some(parse_endpoint(iface, key, value)?),
-            "local_ip" => out.local_ip = Some(parse_endpoint(iface, key, value)?.into()),
+            "remote_ip" => remote_ip = Some(parse_endpoint(iface, family, key, value)?),
+            "local_ip" => out.local_ip = Some(parse_endpoint(iface, family, key, value)?),
+            "packet_type" if family == TunnelFamily::V6 => match value.as_str() {
+                "legacy_l2" => {}
+                "legacy_l3" | "ptap" => {
+                    return Err(iface_err(
+                        iface,
+                        format!(
+                            "options:packet_type={value} is not supported: grebe carries \
+                             Ethernet frames only (ovs-vsctl set interface {iface} \
+                             options:packet_type=legacy_l2)"
+                        ),
+                    ));
+                }
+                _ => {
+                    // OVS's message, then the one value that works.
+                    return Err(iface_err(
+                        iface,
+                        format!(
+                            "unknown packet_type '{value}' (ovs-vsctl set interface {iface} \
+                             options:packet_type=legacy_l2)"
+                        ),
+                    ));
+                }
+            },
+            "large_frames" | "df_default" if family == TunnelFamily::V6 => {
+                // IPv6 routers never fragment: every ip6gre packet is sent as if DF were set.
+                if value != "true" || key == "large_frames" {
+                    return Err(iface_err(
+                        iface,
+                        format!(
+                            "options:{key}={value} is not supported on type=ip6gre: IPv6 \
+                             routers do not fragment, so frames too big for the path are \
+                             dropped (ovs-vsctl remove interface {iface} options {key})"
+                        ),
+                    ));
+                }
+            }
             "key" => {
                 if value == "flow" {
                     return Err(iface_err(
@@ -225,9 +368,10 @@ pub(super) fn parse_gre_options(
                 return Err(iface_err(
                     iface,
                     format!(
-                        "unknown option options:{other} for type=gre (grebe supports: {}; \
+                        "unknown option options:{other} for type={} (grebe supports: {}; \
                          remove it: ovs-vsctl remove interface {iface} options {other})",
-                        GRE_OPTION_KEYS.join(", ")
+                        family.type_name(),
+                        family.keys().join(", ")
                     ),
                 ));
             }
@@ -268,13 +412,13 @@ impl Interface {
         self.gre_options_named(UNNAMED)
     }
 
-    /// Typed view of a `type=gre` interface's options, with `name` in error
-    /// messages.  Fails for a malformed option (which [`Config::validate`]
-    /// also rejects), for a missing `remote_ip` (which validate accepts: the
-    /// daemon reports it as the interface's error) and when the interface is
-    /// not `type=gre`.
+    /// Typed view of a `type=gre` or `type=ip6gre` interface's options, with
+    /// `name` in error messages.  Fails for a malformed option (which
+    /// [`Config::validate`] also rejects), for a missing `remote_ip` (which
+    /// validate accepts: the daemon reports it as the interface's error) and
+    /// when the interface is not a GRE tunnel.
     pub fn gre_options_named(&self, name: &str) -> Result<GreOptions, ConfigError> {
-        if self.kind != InterfaceType::Gre {
+        let Some(family) = TunnelFamily::of(self.kind) else {
             return Err(iface_err(
                 name,
                 format!(
@@ -282,15 +426,17 @@ impl Interface {
                     self.kind.as_ovs_str()
                 ),
             ));
-        }
-        let partial = parse_gre_options(name, &self.options)?;
-        let remote_ip = partial
-            .remote_ip
-            .ok_or_else(|| ConfigError::MissingRemoteIp {
-                iface: name.to_string(),
-            })?;
+        };
+        let partial = parse_gre_options(name, family, &self.options)?;
+        let remote_ip = partial.remote_ip.ok_or_else(|| {
+            let iface = name.to_string();
+            match family {
+                TunnelFamily::V4 => ConfigError::MissingRemoteIp { iface },
+                TunnelFamily::V6 => ConfigError::MissingRemoteIpv6 { iface },
+            }
+        })?;
         Ok(GreOptions {
-            remote_ip: remote_ip.into(),
+            remote_ip,
             ..partial.rest
         })
     }
@@ -299,7 +445,9 @@ impl Interface {
     /// configuration alone (None when the configuration is usable).
     pub fn config_error(&self, name: &str) -> Option<String> {
         match self.kind {
-            InterfaceType::Gre => self.gre_options_named(name).err().map(|e| e.to_string()),
+            InterfaceType::Gre | InterfaceType::Ip6gre => {
+                self.gre_options_named(name).err().map(|e| e.to_string())
+            }
             _ => None,
         }
     }
@@ -308,7 +456,8 @@ impl Interface {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::testing::{config_with, gre, validate_err};
+    use crate::config::testing::{config_with, gre, ip6gre, validate_err};
+    use std::net::Ipv6Addr;
 
     #[test]
     fn gre_options_full() {
@@ -412,7 +561,10 @@ mod tests {
                 &[("remote_ip", "192.0.2.300")],
                 "options:remote_ip=192.0.2.300 is not an IPv4 address",
             ),
-            (&[("remote_ip", "2001:db8::1")], "tunnels over IPv4 only"),
+            (
+                &[("remote_ip", "2001:db8::1")],
+                "is an IPv6 address: bad gre 'remote_ip'; GRE over IPv6 is type=ip6gre",
+            ),
             (
                 &[("remote_ip", "flow")],
                 "does not support flow-based tunnels",
@@ -464,6 +616,125 @@ mod tests {
                 .to_string();
             assert_eq!(got, got2);
         }
+    }
+
+    #[test]
+    fn ip6gre_options_full() {
+        let i = ip6gre(&[
+            ("remote_ip", "2001:db8::15"),
+            ("local_ip", "2001:db8::1"),
+            ("key", "7"),
+            ("csum", "true"),
+            ("seq", "true"),
+            ("ttl", "32"),
+            ("tos", "0x20"),
+            ("packet_type", "legacy_l2"),
+            ("df_default", "true"),
+        ]);
+        let g = i.gre_options_named("gre6").unwrap();
+        assert_eq!(
+            g,
+            GreOptions {
+                remote_ip: "2001:db8::15".parse::<Ipv6Addr>().unwrap().into(),
+                local_ip: Some("2001:db8::1".parse::<Ipv6Addr>().unwrap().into()),
+                key: Some(7),
+                csum: true,
+                seq: true,
+                ttl: 32,
+                tos: 0x20,
+                large_frames: false,
+                df_default: true,
+            }
+        );
+        // 40 bytes of IPv6, 16 of GRE (checksum, key, sequence), 14 of Ethernet.
+        assert_eq!(g.overhead(), 70);
+        let plain = ip6gre(&[("remote_ip", "2001:db8::15")])
+            .gre_options()
+            .unwrap();
+        assert_eq!(1500 - plain.overhead(), 1442);
+        assert_eq!(plain.ttl, 64);
+    }
+
+    #[test]
+    fn ip6gre_missing_remote_ip_names_an_ipv6_address() {
+        let c = config_with("gre6", ip6gre(&[("key", "5")]));
+        c.validate().unwrap();
+        let e = c.bridges["br-int"].ports["gre6"]
+            .config_error("gre6")
+            .unwrap();
+        assert_eq!(
+            e,
+            "interface gre6: options:remote_ip is required for type=ip6gre (ovs-vsctl set \
+             interface gre6 options:remote_ip=2001:db8::15, with the remote host's IPv6 address)"
+        );
+    }
+
+    #[test]
+    fn validation_rejects_bad_ip6gre_options() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[("remote_ip", "192.0.2.15")],
+                "options:remote_ip=192.0.2.15 is an IPv4 address: bad ip6gre 'remote_ip'; \
+                 GRE over IPv4 is type=gre",
+            ),
+            (
+                &[("remote_ip", "2001:db8::15"), ("local_ip", "192.0.2.1")],
+                "bad ip6gre 'local_ip'",
+            ),
+            (&[("remote_ip", "2001:db8::zz")], "is not an IPv6 address"),
+            (
+                &[("remote_ip", "::")],
+                "is not a global unicast IPv6 address",
+            ),
+            (&[("remote_ip", "ff02::1")], "is not a global unicast IPv6"),
+            (&[("remote_ip", "fe80::1")], "is not a global unicast IPv6"),
+            (
+                &[("remote_ip", "::ffff:192.0.2.1")],
+                "is not a global unicast",
+            ),
+            (&[("remote_ip", "flow")], "flow-based tunnels"),
+            (
+                &[("remote_ip", "2001:db8::15"), ("packet_type", "ptap")],
+                "options:packet_type=ptap is not supported: grebe carries Ethernet frames only",
+            ),
+            (
+                &[("remote_ip", "2001:db8::15"), ("packet_type", "l2")],
+                "unknown packet_type 'l2'",
+            ),
+            (
+                &[("remote_ip", "2001:db8::15"), ("df_default", "false")],
+                "options:df_default=false is not supported on type=ip6gre",
+            ),
+            (
+                &[("remote_ip", "2001:db8::15"), ("large_frames", "true")],
+                "options:large_frames=true is not supported on type=ip6gre",
+            ),
+            (
+                &[("remote_ip", "2001:db8::15"), ("bogus", "1")],
+                "unknown option options:bogus for type=ip6gre (grebe supports: remote_ip, \
+                 local_ip, key, csum, seq, ttl, tos, df_default, packet_type;",
+            ),
+            (
+                &[("remote_ip", "2001:db8::15"), ("ttl", "0")],
+                "options:ttl=0 is not a TTL from 1 to 255",
+            ),
+            (
+                &[("remote_ip", "2001:db8::15"), ("tos", "3")],
+                "options:tos=3 is not a valid TOS",
+            ),
+        ];
+        for (opts, want) in cases {
+            let c = config_with("gre6", ip6gre(opts));
+            let got = validate_err(&c);
+            assert!(got.contains(want), "{opts:?}: {got:?} lacks {want:?}");
+            assert!(got.starts_with("interface gre6: "), "{got}");
+        }
+        // packet_type is an ip6gre option, as grebe reads gre's.
+        let c = config_with(
+            "gre0",
+            gre(&[("remote_ip", "192.0.2.15"), ("packet_type", "legacy_l2")]),
+        );
+        assert!(validate_err(&c).contains("unknown option options:packet_type for type=gre"));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::gre::{iface_err, parse_gre_options};
+use super::gre::{TunnelFamily, iface_err, parse_gre_options};
 use super::{Config, ConfigError, Interface, InterfaceType, MAX_VLAN};
 
 /// Linux's IFNAMSIZ - 1.
@@ -94,7 +94,7 @@ impl Config {
                     });
                 }
                 let name_check = match iface.kind {
-                    InterfaceType::Gre => check_port_name(port),
+                    InterfaceType::Gre | InterfaceType::Ip6gre => check_port_name(port),
                     InterfaceType::System | InterfaceType::Internal => check_ifname(port),
                 };
                 name_check.map_err(|problem| ConfigError::InvalidName {
@@ -130,8 +130,8 @@ impl Config {
                         ),
                     ));
                 }
-                if iface.kind == InterfaceType::Gre {
-                    parse_gre_options(port, &iface.options)?;
+                if let Some(family) = TunnelFamily::of(iface.kind) {
+                    parse_gre_options(port, family, &iface.options)?;
                 }
             }
         }

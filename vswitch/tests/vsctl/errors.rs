@@ -344,7 +344,7 @@ fn grebe_specific_errors() {
     let table: &[(&[&str], &str)] = &[
         (
             &["set", "interface", "gre0", "type=vxlan"],
-            "grebe does not support interface type \"vxlan\" (supported types: \"\" or system, internal, gre)",
+            "grebe does not support interface type \"vxlan\" (supported types: \"\" or system, internal, gre, ip6gre)",
         ),
         (
             &["set", "interface", "gre0", "ofport=5"],
@@ -452,6 +452,14 @@ fn validation_failures_leave_config_unchanged() {
         (
             &["set", "interface", "gre0", "options:key=flow"],
             "interface gre0: options:key=flow is not supported: grebe doesn't support flow-based keys; use a fixed key from 0 to 4294967295 (ovs-vsctl set interface gre0 options:key=5)",
+        ),
+        (
+            &["set", "interface", "gre0", "options:remote_ip=2001:db8::15"],
+            "interface gre0: options:remote_ip=2001:db8::15 is an IPv6 address: bad gre 'remote_ip'; GRE over IPv6 is type=ip6gre (ovs-vsctl set interface gre0 type=ip6gre) (ovs-vsctl set interface gre0 options:remote_ip=192.0.2.15)",
+        ),
+        (
+            &["set", "interface", "gre0", "type=ip6gre"],
+            "interface gre0: options:remote_ip=192.0.2.15 is an IPv4 address: bad ip6gre 'remote_ip'; GRE over IPv4 is type=gre (ovs-vsctl set interface gre0 type=gre) (ovs-vsctl set interface gre0 options:remote_ip=2001:db8::15)",
         ),
         (
             &["set", "bridge", "br-int", "other_config:mac-aging-time=abc"],
