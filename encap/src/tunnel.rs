@@ -250,19 +250,7 @@ pub fn decap(packet: &[u8]) -> Result<Decap, Error> {
     if outer.protocol != PROTOCOL_GRE {
         return Err(Error::NotGre);
     }
-    let payload = ip.payload();
-    let (gre, gre_len) = GreRepr::parse_with_len(&gre::Packet::new_unchecked(payload))?;
-    if gre.protocol != EtherType::TransparentEthernetBridging {
-        return Err(Error::NotEthernet);
-    }
-    // The parse checked that the GRE header fits the IPv4 payload, which ends at the total
-    // length; the frame is the rest of it.
-    let Some(frame_len) = payload.len().checked_sub(gre_len) else {
-        return Err(Error::Truncated);
-    };
-    if frame_len < ethernet::HEADER_LEN {
-        return Err(Error::FrameTruncated);
-    }
+    let (gre, gre_len, frame_len) = gre_frame(ip.payload())?;
     // At most 60 + 16 bytes of headers, then a frame that ends at the 16-bit total length:
     // neither sum can overflow.
     let start = ip.header_len() + gre_len;
@@ -271,6 +259,25 @@ pub fn decap(packet: &[u8]) -> Result<Decap, Error> {
         gre,
         frame: start..start + frame_len,
     })
+}
+
+/// The GRE header at the start of an outer IP payload, its length and the length of the
+/// Ethernet frame after it, for either address family.
+#[inline]
+fn gre_frame(payload: &[u8]) -> Result<(GreRepr, usize, usize), Error> {
+    let (gre, gre_len) = GreRepr::parse_with_len(&gre::Packet::new_unchecked(payload))?;
+    if gre.protocol != EtherType::TransparentEthernetBridging {
+        return Err(Error::NotEthernet);
+    }
+    // The parse checked that the GRE header fits the payload, which ends at the outer
+    // header's length; the frame is the rest of it.
+    let Some(frame_len) = payload.len().checked_sub(gre_len) else {
+        return Err(Error::Truncated);
+    };
+    if frame_len < ethernet::HEADER_LEN {
+        return Err(Error::FrameTruncated);
+    }
+    Ok((gre, gre_len, frame_len))
 }
 
 /// A received GRE-over-IPv6 packet carrying an Ethernet frame.
@@ -294,17 +301,7 @@ pub fn decap_ipv6(packet: &[u8]) -> Result<Decap6, Error> {
     if outer.next_header != PROTOCOL_GRE {
         return Err(Error::NotGre);
     }
-    let payload = ip.payload();
-    let (gre, gre_len) = GreRepr::parse_with_len(&gre::Packet::new_unchecked(payload))?;
-    if gre.protocol != EtherType::TransparentEthernetBridging {
-        return Err(Error::NotEthernet);
-    }
-    let Some(frame_len) = payload.len().checked_sub(gre_len) else {
-        return Err(Error::Truncated);
-    };
-    if frame_len < ethernet::HEADER_LEN {
-        return Err(Error::FrameTruncated);
-    }
+    let (gre, gre_len, frame_len) = gre_frame(ip.payload())?;
     let start = ipv6::HEADER_LEN + gre_len;
     Ok(Decap6 {
         outer,

@@ -266,24 +266,8 @@ impl RawGre {
         }
         // SAFETY: `msgs` holds MAX_BATCH headers, each pointing at one iovec that points at a
         // distinct owned buffer of the stated length; all live across the call. No address or
-        // control buffers are requested. MSG_DONTWAIT keeps the call non-blocking.
-        let n = unsafe {
-            libc::recvmmsg(
-                self.socket.as_raw_fd(),
-                batch.msgs.as_mut_ptr(),
-                batch.msgs.len() as libc::c_uint,
-                libc::MSG_DONTWAIT,
-                std::ptr::null_mut(),
-            )
-        };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            return match err.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
-                _ => Err(err),
-            };
-        }
-        let n = n as usize;
+        // control buffers are requested.
+        let n = unsafe { recv_batch(self.socket.as_raw_fd(), &mut batch.msgs, 0)? };
         for i in 0..n {
             batch.lens[i] = batch.msgs[i].msg_len as usize;
         }
@@ -332,6 +316,38 @@ impl AsFd for RawGre {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.socket.as_fd()
     }
+}
+
+/// One non-blocking `recvmmsg` (`MSG_DONTWAIT` plus `flags`) into `msgs`: how many arrived,
+/// 0 when none was waiting or a signal came first.
+///
+/// # Safety
+/// Every header in `msgs` must point at iovecs, and at name and control buffers if set, that
+/// are valid for writes of the lengths they state and stay live across the call.
+pub(super) unsafe fn recv_batch(
+    fd: std::os::fd::RawFd,
+    msgs: &mut [libc::mmsghdr],
+    flags: libc::c_int,
+) -> io::Result<usize> {
+    // SAFETY: the caller vouches for every buffer the headers point at; `msgs` itself is a
+    // live, writable slice of its stated length.
+    let n = unsafe {
+        libc::recvmmsg(
+            fd,
+            msgs.as_mut_ptr(),
+            msgs.len() as libc::c_uint,
+            libc::MSG_DONTWAIT | flags,
+            std::ptr::null_mut(),
+        )
+    };
+    if n < 0 {
+        let err = io::Error::last_os_error();
+        return match err.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
+            _ => Err(err),
+        };
+    }
+    Ok(n as usize)
 }
 
 /// `sendmmsg` until every message is sent or refused, telling `on_done` of each by index: a

@@ -114,24 +114,8 @@ impl RawGre6 {
         }
         // SAFETY: each header points at one iovec over the tail of a distinct owned buffer, at
         // a sockaddr_in6 and at a control buffer of the stated sizes, all owned by `batch` and
-        // live across the call. MSG_DONTWAIT keeps the call non-blocking.
-        let n = unsafe {
-            libc::recvmmsg(
-                self.socket.as_raw_fd(),
-                batch.msgs.as_mut_ptr(),
-                batch.msgs.len() as libc::c_uint,
-                libc::MSG_DONTWAIT,
-                std::ptr::null_mut(),
-            )
-        };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            return match err.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
-                _ => Err(err),
-            };
-        }
-        let n = n as usize;
+        // live across the call.
+        let n = unsafe { super::raw::recv_batch(self.socket.as_raw_fd(), &mut batch.msgs, 0)? };
         for i in 0..n {
             let len = batch.msgs[i].msg_len as usize;
             let tclass = received_tclass(&batch.msgs[i].msg_hdr).unwrap_or(0);

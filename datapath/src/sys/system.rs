@@ -292,24 +292,10 @@ impl SystemSocket {
         }
         // SAFETY: `msgs` holds SYSTEM_BATCH headers, each pointing at one iovec over a distinct
         // owned buffer and at a distinct owned control buffer of the stated lengths; all live
-        // across the call. MSG_DONTWAIT keeps it non-blocking; MSG_TRUNC reports full lengths.
+        // across the call. MSG_TRUNC reports full lengths.
         let n = unsafe {
-            libc::recvmmsg(
-                self.fd.as_raw_fd(),
-                batch.msgs.as_mut_ptr(),
-                batch.msgs.len() as libc::c_uint,
-                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
-                std::ptr::null_mut(),
-            )
+            super::raw::recv_batch(self.fd.as_raw_fd(), &mut batch.msgs, libc::MSG_TRUNC)?
         };
-        if n < 0 {
-            let err = io::Error::last_os_error();
-            return match err.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => Ok(0),
-                _ => Err(err),
-            };
-        }
-        let n = n as usize;
         for i in 0..n {
             let msg = &batch.msgs[i].msg_hdr;
             let full = batch.msgs[i].msg_len as usize;
