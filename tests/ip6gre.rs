@@ -87,6 +87,20 @@ fn ip6gre_hosts_ping_and_carry_tcp_with_room_for_the_ipv6_header() {
         0,
         "the MTU left room for ip6gre"
     );
+    // ofproto/trace follows a broadcast into the ip6gre tunnel, as the datapath sends it.
+    let flow = "in_port=mgmt0,dl_src=02:00:00:00:00:01,dl_dst=ff:ff:ff:ff:ff:ff";
+    let trace = lab.appctl("a", &["ofproto/trace", "br-int", flow]).unwrap();
+    assert!(
+        trace.contains("gre0: sent in GRE over IPv6 to 2001:db8::2 by the raw IPv6 socket"),
+        "{trace}"
+    );
+    assert!(
+        trace
+            .lines()
+            .filter(|l| l.contains("gre0:"))
+            .all(|l| !l.contains("dropped")),
+        "{trace}"
+    );
 }
 
 #[test]

@@ -634,7 +634,25 @@ fn output_action(p: &BridgePort, frame: &[u8], refused: Option<Exclusion>) -> Ou
             encapsulation: None,
         };
     };
-    // The datapath holds only tunnels with IPv4 ends (it refuses others with a typed error).
+    if let std::net::IpAddr::V6(remote) = config.remote_ip {
+        // ip6gre: the kernel writes the outer IPv6 header (sys::raw6), so there are no outer
+        // bytes here to show; say where the frame goes and who writes the header.
+        let result = if refused == Some(Exclusion::TooBig) {
+            format!("dropped: {}", datapath::DropReason::TooBig.name())
+        } else {
+            format!(
+                "sent in GRE over IPv6 to {remote} by the raw IPv6 socket (the kernel writes the \
+                 outer IPv6 header: hop limit {}, traffic class {})",
+                config.ttl, config.tos
+            )
+        };
+        return Output {
+            port: port_ref(p),
+            result,
+            vlan: None,
+            encapsulation: None,
+        };
+    }
     let (mut header, (remote_ip, local_ip)) = match (config.outer_header(), config.ipv4_ends()) {
         (Ok(header), Ok(ends)) => (header, ends),
         (Err(e), _) | (_, Err(e)) => {
