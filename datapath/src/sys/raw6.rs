@@ -32,29 +32,6 @@ pub struct RawGre6 {
     socket: Socket,
 }
 
-fn set_int(
-    socket: &Socket,
-    level: libc::c_int,
-    name: libc::c_int,
-    value: libc::c_int,
-) -> io::Result<()> {
-    // SAFETY: the fd is an open socket; the option reads one int, which `value` is, for the
-    // duration of the call.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            level,
-            name,
-            (&value as *const libc::c_int).cast(),
-            size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 impl RawGre6 {
     /// Opens the socket; fails where the host has no IPv6.
     pub fn open() -> io::Result<RawGre6> {
@@ -65,13 +42,23 @@ impl RawGre6 {
         )?;
         socket.set_cloexec(true)?;
         // The outer traffic class carries the congestion mark the receive path applies.
-        set_int(&socket, libc::IPPROTO_IPV6, libc::IPV6_RECVTCLASS, 1)?;
+        super::system::set_int_option(
+            socket.as_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_RECVTCLASS,
+            1,
+        )?;
         // As an IPv6 router would: too big for the path is an error, never a fragment.
-        set_int(&socket, libc::IPPROTO_IPV6, libc::IPV6_DONTFRAG, 1)?;
+        super::system::set_int_option(socket.as_fd(), libc::IPPROTO_IPV6, libc::IPV6_DONTFRAG, 1)?;
         // Flow label 0, as OVS's ip6gre sends: the kernel would otherwise hash one per flow
         // (net.ipv6.auto_flowlabels), and here every tunnel's packets are one socket's flow.
         // Kernels older than 4.3 lack the option and label nothing by default anyway.
-        let _ = set_int(&socket, libc::IPPROTO_IPV6, libc::IPV6_AUTOFLOWLABEL, 0);
+        let _ = super::system::set_int_option(
+            socket.as_fd(),
+            libc::IPPROTO_IPV6,
+            libc::IPV6_AUTOFLOWLABEL,
+            0,
+        );
         let _ = socket.set_recv_buffer_size(4 << 20);
         let _ = socket.set_send_buffer_size(4 << 20);
         Ok(RawGre6 { socket })

@@ -157,8 +157,9 @@ pub fn interface_index(name: &str) -> io::Result<u32> {
     Ok(index)
 }
 
-fn set_int_option(
-    fd: &OwnedFd,
+/// Sets one int-valued socket option (the packet sockets' and the raw IPv6 socket's).
+pub(super) fn set_int_option(
+    fd: BorrowedFd<'_>,
     level: libc::c_int,
     name: libc::c_int,
     value: libc::c_int,
@@ -196,9 +197,14 @@ impl SystemSocket {
         }
         // SAFETY: `raw` is a socket just opened and owned by nothing else.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        set_int_option(&fd, libc::SOL_PACKET, libc::PACKET_VNET_HDR, 1)?;
-        set_int_option(&fd, libc::SOL_PACKET, libc::PACKET_AUXDATA, 1)?;
-        set_int_option(&fd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1)?;
+        set_int_option(fd.as_fd(), libc::SOL_PACKET, libc::PACKET_VNET_HDR, 1)?;
+        set_int_option(fd.as_fd(), libc::SOL_PACKET, libc::PACKET_AUXDATA, 1)?;
+        set_int_option(
+            fd.as_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_IGNORE_OUTGOING,
+            1,
+        )?;
         // After PACKET_VNET_HDR (refused once a ring exists), before the bind that starts delivery.
         let ring = match rx {
             SystemRx::Mmsg => None,
