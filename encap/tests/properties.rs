@@ -9,7 +9,7 @@ use encap::gre::{self, GreRepr};
 use encap::ipv4::{self, Ipv4Repr};
 use encap::ipv6::{self, Ipv6Repr};
 use encap::tunnel::MAX_OUTER_LEN;
-use encap::{Error, OuterHeader, checksum, decap};
+use encap::{Error, OuterHeader, checksum, decap, decap_ipv6};
 use proptest::prelude::*;
 
 /// RFC 1071 the slow, obvious way, independent of the crate's word-at-a-time code: sum
@@ -73,6 +73,52 @@ fn build(outer: &OuterHeader, frame: &[u8], seq: u32) -> Vec<u8> {
     outer.emit(&mut packet, frame, seq).unwrap();
     packet.extend_from_slice(frame);
     packet
+}
+
+fn any_ipv6_outer() -> impl Strategy<Value = Ipv6Repr> {
+    (
+        any::<[u8; 16]>(),
+        any::<[u8; 16]>(),
+        any::<u8>(),
+        any::<u8>(),
+        0u32..(1 << 20),
+    )
+        .prop_map(
+            |(src, dst, hop_limit, traffic_class, flow_label)| Ipv6Repr {
+                src_addr: Ipv6Addr::from(src),
+                dst_addr: Ipv6Addr::from(dst),
+                next_header: ipv4::PROTOCOL_GRE,
+                payload_len: 0,
+                hop_limit,
+                traffic_class,
+                flow_label,
+            },
+        )
+}
+
+/// A valid GRE-over-IPv6 packet carrying `frame`, as the raw IPv6 socket hands it to grebe
+/// once the header is rebuilt in front: outer IPv6, the GRE header of `gre`, the frame.
+fn build6(outer: &Ipv6Repr, gre: &GreRepr, frame: &[u8]) -> Vec<u8> {
+    let gre_len = gre.header_len();
+    let mut packet = vec![0u8; ipv6::HEADER_LEN + gre_len + frame.len()];
+    packet[ipv6::HEADER_LEN + gre_len..].copy_from_slice(frame);
+    gre.emit(&mut gre::Packet::new_unchecked(
+        &mut packet[ipv6::HEADER_LEN..],
+    ));
+    let outer = Ipv6Repr {
+        payload_len: gre_len + frame.len(),
+        ..*outer
+    };
+    outer.emit(&mut ipv6::Packet::new_unchecked(&mut packet[..]));
+    packet
+}
+
+/// An Ethernet-carrying GRE header: any key, sequence number and checksum.
+fn any_teb_gre() -> impl Strategy<Value = GreRepr> {
+    any_gre().prop_map(|g| GreRepr {
+        protocol: EtherType::TransparentEthernetBridging,
+        ..g
+    })
 }
 
 /// Calls every getter of each view that `check_len` accepts: none may panic.
@@ -150,6 +196,13 @@ fn touch_everything(bytes: &[u8]) {
         assert_eq!(d.gre.protocol, EtherType::TransparentEthernetBridging);
         assert_eq!(d.outer.protocol, ipv4::PROTOCOL_GRE);
     }
+    if let Ok(d) = decap_ipv6(bytes) {
+        let frame = &bytes[d.frame.clone()];
+        assert!(frame.len() >= ethernet::HEADER_LEN);
+        assert_eq!(d.gre.protocol, EtherType::TransparentEthernetBridging);
+        assert_eq!(d.outer.next_header, ipv4::PROTOCOL_GRE);
+        assert!(d.frame.end == ipv6::HEADER_LEN + d.outer.payload_len);
+    }
 }
 
 proptest! {
@@ -187,6 +240,76 @@ proptest! {
         touch_everything(&packet);
         // The GRE part on its own too.
         touch_everything(packet.get(20..).unwrap_or(&[]));
+    }
+
+    /// The same for GRE over IPv6: mutations of a valid packet reach decap_ipv6's GRE and
+    /// frame checks, and nothing panics.
+    #[test]
+    fn mutated_ipv6_packets_never_panic(
+        outer in any_ipv6_outer(),
+        gre in any_teb_gre(),
+        frame in proptest::collection::vec(any::<u8>(), 0..100),
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..6),
+    ) {
+        let mut packet = build6(&outer, &gre, &frame);
+        for (at, value) in edits {
+            let i = at.index(packet.len());
+            packet[i] = value;
+        }
+        touch_everything(&packet);
+        touch_everything(packet.get(40..).unwrap_or(&[]));
+    }
+
+    #[test]
+    fn ipv6_tunnel_round_trip(
+        outer in any_ipv6_outer(),
+        gre in any_teb_gre(),
+        frame in proptest::collection::vec(any::<u8>(), 14..1600),
+        padding in proptest::collection::vec(any::<u8>(), 0..8),
+    ) {
+        let mut packet = build6(&outer, &gre, &frame);
+        let len = packet.len();
+        // Bytes after the payload length (a link layer's padding) are not the frame's.
+        packet.extend_from_slice(&padding);
+        let d = decap_ipv6(&packet).unwrap();
+        prop_assert_eq!(&packet[d.frame.clone()], &frame[..]);
+        prop_assert_eq!(d.frame.end, len);
+        prop_assert_eq!(d.gre, gre);
+        prop_assert_eq!(d.outer.src_addr, outer.src_addr);
+        prop_assert_eq!(d.outer.dst_addr, outer.dst_addr);
+        prop_assert_eq!(d.outer.hop_limit, outer.hop_limit);
+        prop_assert_eq!(d.outer.traffic_class, outer.traffic_class);
+        prop_assert_eq!(d.outer.flow_label, outer.flow_label);
+        if gre.csum {
+            prop_assert_eq!(reference_checksum(&[&packet[40..len]]), 0);
+        }
+    }
+
+    #[test]
+    fn every_ipv6_truncation_is_rejected(
+        outer in any_ipv6_outer(),
+        gre in any_teb_gre(),
+        frame in proptest::collection::vec(any::<u8>(), 14..80),
+    ) {
+        let packet = build6(&outer, &gre, &frame);
+        prop_assert!(decap_ipv6(&packet).is_ok());
+        for len in 0..packet.len() {
+            prop_assert!(decap_ipv6(&packet[..len]).is_err(), "len {}", len);
+        }
+        // A payload length that cuts into the frame's Ethernet header is refused too.
+        let gre_len = gre.header_len();
+        for cut in 1..=ethernet::HEADER_LEN.min(frame.len()) {
+            let mut short = packet.clone();
+            let payload_len = (gre_len + ethernet::HEADER_LEN - cut) as u16;
+            short[4..6].copy_from_slice(&payload_len.to_be_bytes());
+            let r = decap_ipv6(&short);
+            if gre.csum {
+                // The checksum covers the shortened payload: usually wrong now, found first.
+                prop_assert!(matches!(r, Err(Error::BadChecksum | Error::FrameTruncated)), "{:?}", r);
+            } else {
+                prop_assert_eq!(r, Err(Error::FrameTruncated));
+            }
+        }
     }
 
     #[test]
