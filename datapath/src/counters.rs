@@ -66,6 +66,7 @@ drop_reasons! {
     PortDown => "port_down", "The internal port is down (`ip link set DEV up` brings it up).";
     TxFailed => "tx_failed", "The kernel refused the frame (TAP down, no route or ARP to the remote).";
     TxBusy => "tx_busy", "The socket's send buffer or the device's queue was full: grebe never waits for room, it drops.";
+    RxQueueFull => "rx_queue_full", "The kernel dropped packets for grebe because a receive socket's queue was full (the GRE sockets' or a system port's; read once a second).";
     Unresolved => "unresolved", "The tunnel's remote does not answer ARP (its neighbour entry is incomplete or failed): only a probe a second is sent.";
 }
 
@@ -150,6 +151,10 @@ impl DropCounters {
     #[inline]
     pub(crate) fn add(&self, reason: DropReason) {
         bump(&self.counts[reason as usize], 1);
+    }
+
+    pub(crate) fn add_many(&self, reason: DropReason, n: u64) {
+        bump(&self.counts[reason as usize], n);
     }
 
     pub fn get(&self, reason: DropReason) -> u64 {

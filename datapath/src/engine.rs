@@ -103,6 +103,8 @@ pub(crate) struct Engine {
     /// TCP segments from tunnels being joined into one frame for a TAP.
     coalescer: Coalescer,
     monitors: Watchers,
+    /// The GRE sockets' (IPv4, IPv6) receive-queue drop counts when last read.
+    gre_drops_seen: [u32; 2],
 }
 
 pub(crate) fn slot<T>(v: &mut Vec<Option<T>>, i: usize) -> &mut Option<T> {
@@ -145,6 +147,7 @@ impl Engine {
             targets: Vec::new(),
             coalescer: Coalescer::default(),
             monitors: Watchers::default(),
+            gre_drops_seen: [0; 2],
         }
     }
 
@@ -202,6 +205,7 @@ impl Engine {
             let now = Instant::now();
             if now >= next_probe {
                 next_probe = now + NEIGHBOUR_PROBE;
+                self.count_queue_drops();
                 for port in self.ports.iter_mut().flatten() {
                     if let PortIo::Tunnel(t) = &mut port.io {
                         t.probe_raw = t.link.is_some() || t.unresolved;
@@ -222,6 +226,30 @@ impl Engine {
                     next_expiry = Some(now + Duration::from_secs(1));
                 }
             }
+        }
+    }
+
+    /// Counts the packets the kernel dropped since the last call because one of grebe's
+    /// receive sockets was full: they never reached the loop, so only the kernel can say.
+    fn count_queue_drops(&mut self) {
+        let mut new = 0u64;
+        let gre = [
+            Some(self.sockets.raw.as_fd()),
+            self.sockets.raw6.as_ref().map(AsFd::as_fd),
+        ];
+        for (seen, fd) in self.gre_drops_seen.iter_mut().zip(gre) {
+            if let Some(Ok(now)) = fd.map(sys::receive_queue_drops) {
+                new += u64::from(now.wrapping_sub(*seen));
+                *seen = now;
+            }
+        }
+        for port in self.ports.iter_mut().flatten() {
+            if let PortIo::System(p) = &mut port.io {
+                new += p.new_queue_drops();
+            }
+        }
+        if new > 0 {
+            self.drops.add_many(DropReason::RxQueueFull, new);
         }
     }
 

@@ -14,7 +14,7 @@ use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering::Relaxed};
 
-use crate::sys::{SystemRx, SystemSocket, interface_index};
+use crate::sys::{SystemRx, SystemSocket, interface_index, receive_queue_drops};
 
 /// Whether a system port is attached, written by the thread that owns the port and read by the
 /// control side (`dpif/show`, `get interface X error`).
@@ -66,6 +66,8 @@ pub struct SystemPort {
     status: Arc<SystemStatus>,
     /// How the socket receives, kept for every re-attachment.
     rx: SystemRx,
+    /// The socket's receive-queue drop count when last read (see `new_queue_drops`).
+    drops_seen: u32,
 }
 
 impl SystemPort {
@@ -76,6 +78,7 @@ impl SystemPort {
             socket: None,
             status,
             rx,
+            drops_seen: 0,
         };
         port.refresh();
         port
@@ -95,6 +98,20 @@ impl SystemPort {
     #[inline]
     pub(crate) fn socket_mut(&mut self) -> Option<&mut SystemSocket> {
         self.socket.as_mut()
+    }
+
+    /// Frames the kernel dropped since the last call because the socket's receive queue was
+    /// full (the datapath reads too slowly for what the interface delivers).
+    pub(crate) fn new_queue_drops(&mut self) -> u64 {
+        let Some(socket) = &self.socket else {
+            return 0;
+        };
+        let Ok(now) = receive_queue_drops(socket.as_fd()) else {
+            return 0;
+        };
+        let new = now.wrapping_sub(self.drops_seen);
+        self.drops_seen = now;
+        u64::from(new)
     }
 
     pub(crate) fn poll_fd(&self) -> Option<BorrowedFd<'_>> {
@@ -117,6 +134,7 @@ impl SystemPort {
                         tracing::info!(port = %self.name, ifindex = socket.ifindex(), rx = ?self.rx, "system port attached");
                         self.status.set(Ok(socket.ifindex()));
                         self.socket = Some(socket);
+                        self.drops_seen = 0;
                         true
                     }
                     Err(e) => {

@@ -13,7 +13,7 @@ pub use raw::{MAX_BATCH, RawGre, RecvBatch, SendBatch, SendEntry, route_mtu};
 pub use raw6::{RawGre6, route_mtu6};
 pub use system::{
     LinkEvents, SYSTEM_BATCH, SystemRecvBatch, SystemRx, SystemSendScratch, SystemSocket,
-    interface_index,
+    interface_index, receive_queue_drops,
 };
 pub use tun::{Tap, TapError, interface_mtu, set_interface_mtu};
 

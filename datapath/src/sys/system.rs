@@ -180,6 +180,36 @@ pub(super) fn set_int_option(
     Ok(())
 }
 
+/// How many packets the kernel dropped for `fd` since it was opened because its receive queue
+/// was full (the socket's `sk_drops`, by `SO_MEMINFO`, which does not reset it). A 32-bit
+/// count that wraps: callers take differences.
+pub fn receive_queue_drops(fd: BorrowedFd<'_>) -> io::Result<u32> {
+    const VARS: usize = libc::SK_MEMINFO_DROPS as usize + 1;
+    let mut info = [0u32; VARS];
+    let mut len = size_of_val(&info) as libc::socklen_t;
+    // SAFETY: `fd` is an open socket; the kernel writes at most `len` bytes into `info`, which
+    // is `len` bytes long, and stores the length it wrote in `len`.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_MEMINFO,
+            info.as_mut_ptr().cast(),
+            &mut len,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if (len as usize) < size_of_val(&info) {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "SO_MEMINFO without the drop count",
+        ));
+    }
+    Ok(info[libc::SK_MEMINFO_DROPS as usize])
+}
+
 impl SystemSocket {
     /// Opens the socket for the interface `name`, set up as the module says, receiving by `rx`.
     pub fn open(name: &str, rx: SystemRx) -> io::Result<SystemSocket> {
