@@ -155,6 +155,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
                 if let Err(e) = s.datapath.refresh_links() {
                     tracing::warn!(error = %e, "cannot refresh tunnel links");
                 }
+                s.datapath.refresh_internal_ports();
                 if last_mtu.elapsed() >= MTU_REFRESH {
                     last_mtu = Instant::now();
                     if let Err(e) = s.datapath.refresh_path_mtus() {

@@ -32,7 +32,7 @@ use crate::offload;
 use crate::pipeline::{self, Action, Delivery, Exclusion, PortView, Rules, should_deliver};
 use crate::pmtu::{PmtuSettings, TokenBucket};
 use crate::port::tunnel::NoTunnel;
-use crate::port::{PortIo, PortState, Source, TunnelMap};
+use crate::port::{PortIo, PortState, Source, TapRead, TunnelMap};
 use crate::sys::{self, LinkEvents, MAX_BATCH, RecvBatch, SystemRecvBatch, SystemSendScratch};
 use crate::tree::{self, Tree};
 use crate::vlan::{FrameVlan, Retag, TRUNK_ALL};
@@ -206,6 +206,12 @@ impl Engine {
             if now >= next_probe {
                 next_probe = now + NEIGHBOUR_PROBE;
                 self.count_queue_drops();
+                for i in 0..self.ports.len() {
+                    let lost = matches!(&self.ports[i], Some(PortState { io: PortIo::Internal(t), .. }) if t.is_lost());
+                    if lost {
+                        self.recreate_internal(PortId(i as _));
+                    }
+                }
                 for port in self.ports.iter_mut().flatten() {
                     if let PortIo::Tunnel(t) = &mut port.io {
                         t.probe_raw = t.link.is_some() || t.unresolved;
@@ -227,6 +233,31 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// An internal port's device was deleted under grebe (`ip link del mgmt0`): the port is
+    /// still in the configuration, so its device is made again at once, as a port of the bridge,
+    /// and the poll set takes the new descriptor. If it cannot be made now (the name taken by
+    /// another device), the port is not polled and the neighbour-probe tick tries again.
+    fn recreate_internal(&mut self, id: PortId) {
+        let Some(Some(port)) = self.ports.get_mut(id.0 as usize) else {
+            return;
+        };
+        let PortIo::Internal(tap) = &mut port.io else {
+            return;
+        };
+        match tap.reopen(self.offload) {
+            Ok(()) => {
+                tracing::warn!(
+                    port = tap.name(),
+                    "internal port's device was deleted; made it again (its addresses went with the old one)"
+                );
+            }
+            Err(e) => {
+                tracing::error!(port = tap.name(), error = %e, "internal port's device was deleted and cannot be made again; retrying every second")
+            }
+        }
+        self.update_sources();
     }
 
     /// Counts the packets the kernel dropped since the last call because one of grebe's
@@ -356,7 +387,13 @@ impl Engine {
                 };
                 for _ in 0..BATCHES_PER_WAKE {
                     let n = match self.ports.get(id.0 as usize) {
-                        Some(Some(port)) => port.io.read_batch(rx, limit),
+                        Some(Some(port)) => match port.io.read_batch(rx, limit) {
+                            TapRead::Frames(n) => n,
+                            TapRead::Gone => {
+                                self.recreate_internal(id);
+                                0
+                            }
+                        },
                         _ => 0,
                     };
                     if n == 0 {

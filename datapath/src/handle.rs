@@ -157,6 +157,9 @@ pub struct PortStats {
     /// direction (what the port received, what it sent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kernel: Option<KernelStats>,
+    /// Internal ports: times the device was deleted under the daemon and made again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recreated: Option<u64>,
     #[serde(flatten)]
     pub counters: PortCountersSnapshot,
 }
@@ -223,6 +226,11 @@ struct PortHandle {
     /// The port's settings as the datapath thread's spanning tree has them.
     tree_sent: Option<stp::PortConfig>,
     vlan: PortVlan,
+    /// Internal ports: the device's interface index when last looked at; another one means the
+    /// device was deleted under the daemon and the datapath thread made it again.
+    ifindex: Option<u32>,
+    /// Internal ports: how many times that happened.
+    recreated: u64,
 }
 
 /// A bridge's spanning tree as `stp/show` prints it.
@@ -509,6 +517,10 @@ impl Datapath {
                 tree: TreePortSettings::default(),
                 tree_sent: None,
                 vlan,
+                ifindex: matches!(kind, PortKind::Internal { .. })
+                    .then(|| sys::interface_index(name).ok())
+                    .flatten(),
+                recreated: 0,
             },
         );
         self.update_internal_mtus(bridge);
@@ -767,6 +779,30 @@ impl Datapath {
             .unwrap_or(DEFAULT_MTU)
     }
 
+    /// Sets the MTU again on internal ports whose device the datapath thread made again since
+    /// the last call (deleted under the daemon: the new device has the kernel's default), and
+    /// counts it. Call about once a second from the control thread.
+    pub fn refresh_internal_ports(&mut self) {
+        let mut bridges = Vec::new();
+        for (name, p) in self.ports.iter_mut() {
+            if !matches!(p.kind, PortKind::Internal { .. }) {
+                continue;
+            }
+            let Ok(now) = sys::interface_index(name) else {
+                continue;
+            };
+            if p.ifindex.is_some_and(|before| before != now) {
+                p.recreated += 1;
+                p.mtu = None;
+                bridges.push(p.bridge.clone());
+            }
+            p.ifindex = Some(now);
+        }
+        for bridge in bridges {
+            self.update_internal_mtus(&bridge);
+        }
+    }
+
     fn update_internal_mtus(&mut self, bridge: &str) {
         let inner = self.tunnel_inner_mtu(bridge);
         for (name, p) in self.ports.iter_mut().filter(|(_, p)| p.bridge == bridge) {
@@ -827,6 +863,7 @@ impl Datapath {
                         _ => None,
                     },
                     error,
+                    recreated: matches!(p.kind, PortKind::Internal { .. }).then_some(p.recreated),
                     counters: p.counters.snapshot(),
                 }
             })

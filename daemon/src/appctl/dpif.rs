@@ -113,6 +113,12 @@ fn dpif_show(state: &DaemonState, format: Format) -> String {
                     c.bpdu_tx, c.bpdu_rx, c.bpdu_errors
                 );
             }
+            if let Some(n) = p.recreated.filter(|n| *n > 0) {
+                let _ = writeln!(
+                    s,
+                    "      device deleted under the daemon and made again {n} times"
+                );
+            }
         }
         for (iface, error) in errors
             .iter()

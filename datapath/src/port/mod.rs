@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 pub use system::{SystemPort, SystemStatus};
 pub use tap::InternalPort;
+pub(crate) use tap::TapRead;
 pub use tunnel::{TunnelAddressError, TunnelConfig, TunnelMap, TunnelPort};
 
 use learning::PortId;
@@ -71,6 +72,7 @@ impl PortIo {
     /// The descriptor to poll for the port's frames, if it has its own.
     pub(crate) fn poll_fd(&self) -> Option<BorrowedFd<'_>> {
         match self {
+            PortIo::Internal(tap) if tap.is_lost() => None,
             PortIo::Internal(tap) => Some(tap.tap().as_fd()),
             PortIo::Tunnel(_) => None,
             PortIo::System(port) => port.poll_fd(),
@@ -79,10 +81,10 @@ impl PortIo {
 
     /// Reads up to `limit` frames from the port's TAP (a system port reads into its own batch,
     /// `engine::drain_system`).
-    pub(crate) fn read_batch(&self, rx: &mut RecvBatch, limit: usize) -> usize {
+    pub(crate) fn read_batch(&self, rx: &mut RecvBatch, limit: usize) -> TapRead {
         match self {
             PortIo::Internal(tap) => tap.read_batch(rx, limit),
-            PortIo::Tunnel(_) | PortIo::System(_) => 0,
+            PortIo::Tunnel(_) | PortIo::System(_) => TapRead::Frames(0),
         }
     }
 

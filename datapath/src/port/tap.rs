@@ -6,6 +6,18 @@ use crate::sys::{RecvBatch, Tap, TapError};
 
 pub struct InternalPort {
     tap: Tap,
+    /// The device was deleted under grebe (`ip link del`): the descriptor no longer reads,
+    /// and poll would report it ready forever, so it is not polled until it is made again.
+    lost: bool,
+}
+
+/// Why an internal port's read stopped short of its limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TapRead {
+    /// The frames read; the TAP has no more for now.
+    Frames(usize),
+    /// The device is gone: make it again ([`InternalPort::reopen`]).
+    Gone,
 }
 
 impl InternalPort {
@@ -14,7 +26,27 @@ impl InternalPort {
     pub fn open(name: &str, offload: bool) -> Result<InternalPort, TapError> {
         let tap = Tap::open(name, offload)?;
         tap.set_persist(true)?;
-        Ok(InternalPort { tap })
+        Ok(InternalPort { tap, lost: false })
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        self.tap.name()
+    }
+
+    /// Whether the device was deleted and could not be made again yet.
+    pub(crate) fn is_lost(&self) -> bool {
+        self.lost
+    }
+
+    /// Makes the deleted device again under its name, with the same offloads. The kernel gives
+    /// it a new MAC and no addresses: those were the deleted device's.
+    pub(crate) fn reopen(&mut self, offload: bool) -> Result<(), TapError> {
+        self.lost = true;
+        let tap = Tap::open(self.tap.name(), offload)?;
+        tap.set_persist(true)?;
+        self.tap = tap;
+        self.lost = false;
+        Ok(())
     }
 
     pub(crate) fn tap(&self) -> &Tap {
@@ -22,7 +54,7 @@ impl InternalPort {
     }
 
     /// Reads up to `limit` frames into the batch's buffers; stops early when the TAP has no more.
-    pub(crate) fn read_batch(&self, rx: &mut RecvBatch, limit: usize) -> usize {
+    pub(crate) fn read_batch(&self, rx: &mut RecvBatch, limit: usize) -> TapRead {
         let mut n = 0;
         while n < limit {
             match self.tap.read(rx.buf_mut(n)) {
@@ -32,13 +64,15 @@ impl InternalPort {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // The kernel detached the descriptor from its deleted device (tun.c: EBADFD).
+                Err(e) if n == 0 && e.raw_os_error() == Some(libc::EBADFD) => return TapRead::Gone,
                 Err(e) => {
                     tracing::debug!(port = self.tap.name(), error = %e, "TAP read failed");
                     break;
                 }
             }
         }
-        n
+        TapRead::Frames(n)
     }
 
     #[inline]
