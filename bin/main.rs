@@ -66,6 +66,11 @@ enum Cmd {
         /// a Prometheus server to scrape (off unless given)
         #[arg(long, value_name = "ADDR:PORT")]
         metrics_listen: Option<std::net::SocketAddr>,
+        /// If the configuration file cannot be read, parsed or validated, rename it to
+        /// FILE.bad-UNIXTIME and start with an empty configuration (without this flag the
+        /// daemon refuses to start and leaves the file as it is)
+        #[arg(long)]
+        reset_config: bool,
     },
     /// Configure bridges and ports with ovs-vsctl's syntax (also: invoke grebe as `ovs-vsctl`).
     Vsctl {
@@ -224,6 +229,7 @@ fn run() -> anyhow::Result<ExitCode> {
             raw_tx,
             system_rx,
             metrics_listen,
+            reset_config,
         } => {
             init_logging()?;
             server::run(DaemonOptions {
@@ -239,6 +245,7 @@ fn run() -> anyhow::Result<ExitCode> {
                     server::SystemRx::Mmsg
                 },
                 metrics_listen,
+                reset_config,
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -46,6 +46,48 @@ pub struct DaemonOptions {
     pub system_rx: SystemRx,
     /// Serve `GET /metrics` on this address (off when None).
     pub metrics_listen: Option<SocketAddr>,
+    /// When the configuration file cannot be used, keep it aside and start empty instead of
+    /// refusing to start.
+    pub reset_config: bool,
+}
+
+/// The configuration to start from. A file that cannot be read, parsed or validated stops the
+/// start, naming the file and the problem, and is never written over; with `reset` it is
+/// renamed aside (`FILE.bad-UNIXTIME`, kept for whoever wants to repair it) and the daemon
+/// starts with an empty configuration.
+fn load_config(db: &Path, reset: bool) -> anyhow::Result<Config> {
+    let problem = match Config::load(db) {
+        Ok(config) => match config.validate() {
+            Ok(()) => return Ok(config),
+            Err(e) => anyhow::Error::new(e).context(format!(
+                "configuration {} is invalid (fix it, or start with --reset-config to keep it aside and start empty)",
+                db.display()
+            )),
+        },
+        Err(e) => anyhow::Error::new(e).context(format!("loading configuration {}", db.display())),
+    };
+    if !reset {
+        return Err(problem);
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    let mut aside = db.as_os_str().to_owned();
+    aside.push(format!(".bad-{stamp}"));
+    let aside = PathBuf::from(aside);
+    fs::rename(db, &aside).with_context(|| {
+        format!(
+            "{problem:#}; and --reset-config cannot keep it aside as {}",
+            aside.display()
+        )
+    })?;
+    tracing::warn!(
+        problem = format!("{problem:#}"),
+        kept = %aside.display(),
+        "--reset-config: the configuration file was kept aside; starting with an empty configuration"
+    );
+    Ok(Config::default())
 }
 
 pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
@@ -77,14 +119,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
         // Left by a daemon that died without cleaning up.
         fs::remove_file(&socket).with_context(|| format!("removing stale {}", socket.display()))?;
     }
-    let config = Config::load(&opts.db)
-        .with_context(|| format!("loading configuration {}", opts.db.display()))?;
-    config.validate().with_context(|| {
-        format!(
-            "configuration {} is invalid (fix or remove it)",
-            opts.db.display()
-        )
-    })?;
+    let config = load_config(&opts.db, opts.reset_config)?;
     let datapath = Datapath::start(DatapathOptions {
         offload: opts.offload,
         link_tx: opts.link_tx,
@@ -379,6 +414,9 @@ fn detach(opts: &DaemonOptions) -> anyhow::Result<()> {
     }
     if let Some(addr) = opts.metrics_listen {
         cmd.arg("--metrics-listen").arg(addr.to_string());
+    }
+    if opts.reset_config {
+        cmd.arg("--reset-config");
     }
     let mut child = cmd
         .stdin(Stdio::null())

@@ -192,7 +192,7 @@ pub enum ConfigError {
     },
     #[error(
         "configuration file {} is corrupt: {source} (restore it from a backup, \
-         or move it away to start with an empty configuration)",
+         or start the daemon with --reset-config to keep it aside and start empty)",
         path.display()
     )]
     Corrupt {
