@@ -64,7 +64,8 @@ fn load_config(db: &Path, reset: bool) -> anyhow::Result<Config> {
                 db.display()
             )),
         },
-        Err(e) => anyhow::Error::new(e).context(format!("loading configuration {}", db.display())),
+        // The error names the file and its cause already; a context would say both twice.
+        Err(e) => anyhow::anyhow!("{e}"),
     };
     if !reset {
         return Err(problem);
