@@ -200,11 +200,75 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
                 }
             }
         })?;
-    for conn in listener.incoming() {
-        let Ok(conn) = conn else { continue };
-        spawn_client(&state, &registry, conn);
+    serve_control(&listener, &state, &registry)
+}
+
+/// Accepts control clients for ever. At the file-descriptor limit `accept` fails at once,
+/// whether a client is waiting or not (the descriptor is allocated first), so a plain retry
+/// would spin a core and leave a waiting client hanging. A spare descriptor is kept open
+/// instead: at the limit it is given up to take a waiting client, answer it with the reason and
+/// close it, then taken again, and the loop naps between tries (the way nginx and libev get
+/// through EMFILE).
+fn serve_control(
+    listener: &UnixListener,
+    state: &Arc<Mutex<DaemonState>>,
+    registry: &Arc<Registry<DaemonState>>,
+) -> anyhow::Result<()> {
+    let mut spare = fs::File::open("/dev/null").ok();
+    let mut warned: Option<Instant> = None;
+    loop {
+        match listener.accept() {
+            Ok((conn, _)) => spawn_client(state, registry, conn),
+            Err(e) if matches!(e.raw_os_error(), Some(errno::EMFILE | errno::ENFILE)) => {
+                if warned.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                    tracing::warn!(error = %e, "out of file descriptors: refusing control clients until some are free");
+                    warned = Some(Instant::now());
+                }
+                drop(spare.take());
+                if let Some(conn) = accept_waiting(listener) {
+                    refuse_client(
+                        &conn,
+                        &format!(
+                            "grebe: the daemon is out of file descriptors ({e}): remove ports or raise its limit (LimitNOFILE=, ulimit -n)\n"
+                        ),
+                    );
+                } else {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                spare = fs::File::open("/dev/null").ok();
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "accepting a control client");
+            }
+        }
     }
-    Ok(())
+}
+
+/// A client already waiting to be accepted, without waiting for one.
+fn accept_waiting(listener: &UnixListener) -> Option<UnixStream> {
+    listener.set_nonblocking(true).ok()?;
+    let conn = listener.accept().ok().map(|(conn, _)| conn);
+    let _ = listener.set_nonblocking(false);
+    let conn = conn?;
+    conn.set_nonblocking(false).ok()?;
+    Some(conn)
+}
+
+/// Answers a client that cannot be served with why. Its request is read first (briefly: the
+/// accept loop waits meanwhile), since closing on a request not yet written would break the
+/// client's pipe and lose the reason.
+fn refuse_client(conn: &UnixStream, why: &str) {
+    let brief = Some(Duration::from_secs(1));
+    let _ = conn.set_read_timeout(brief);
+    let _ = conn.set_write_timeout(brief);
+    let _ = control::read_request(conn);
+    let _ = control::write_reply(conn, &Reply::error(1, why));
+}
+
+/// `errno` values of a full descriptor table (the process's, the system's).
+mod errno {
+    pub const ENFILE: i32 = 23;
+    pub const EMFILE: i32 = 24;
 }
 
 /// Clients served at once; more are refused with an error until one is done.
@@ -224,12 +288,10 @@ fn spawn_client(
 ) {
     if CLIENTS.fetch_add(1, Ordering::Relaxed) >= MAX_CLIENTS {
         CLIENTS.fetch_sub(1, Ordering::Relaxed);
-        let _ = conn.set_write_timeout(Some(CLIENT_TIMEOUT));
-        let reply = Reply::error(
-            1,
-            format!("grebe: {MAX_CLIENTS} clients are already connected; try again\n"),
+        refuse_client(
+            &conn,
+            &format!("grebe: {MAX_CLIENTS} clients are already connected; try again\n"),
         );
-        let _ = control::write_reply(&conn, &reply);
         return;
     }
     let state = state.clone();
