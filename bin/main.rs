@@ -9,6 +9,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 use daemon::control::{self, Request, RequestKind};
 use daemon::server::{self, DaemonOptions};
 
+mod mesh;
+
 #[derive(Parser)]
 #[command(
     name = "grebe",
@@ -30,6 +32,18 @@ const DAEMON_ENVIRONMENT: &str = "Environment:
 
 Capabilities: CAP_NET_ADMIN (TAP devices, MTUs) and CAP_NET_RAW (raw and packet sockets);
 root, or a user given both (packaging/grebe.service).";
+
+/// The mesh file's format, for `grebe mesh --help` and its man page.
+const MESH_FILE: &str = "The mesh file (TOML):
+  bridge = \"br-int\"                 # default br-int
+  loop_protection = \"split-horizon\" # default; or \"stp\", \"rstp\", \"none\"
+  key = 7                           # optional: options:key on every tunnel
+  [[host]]
+  name = \"bm\"                       # the tunnel to it is port gre-bm
+  transport = \"192.0.2.11\"          # an IPv6 address makes an ip6gre tunnel
+  [[host]]
+  ...
+Tunnels it makes carry external_ids:grebe-mesh=BRIDGE; other ports are never touched.";
 
 #[derive(Subcommand)]
 enum Cmd {
@@ -102,6 +116,9 @@ enum Cmd {
         #[arg(long)]
         rundir: Option<PathBuf>,
     },
+    /// A mesh described once in a file of hosts, made true on this host's bridge.
+    #[command(subcommand, after_long_help = MESH_FILE)]
+    Mesh(mesh::MeshCmd),
     /// Print a completion script for SHELL (bash, zsh, fish, elvish, powershell) to stdout.
     Completions { shell: clap_complete::Shell },
     /// Write the manual pages (grebe.1, grebe-daemon.1, grebe-vsctl.1, ...) into DIR.
@@ -264,6 +281,7 @@ fn run() -> anyhow::Result<ExitCode> {
             outer,
             count,
         }),
+        Cmd::Mesh(cmd) => mesh::run(cmd),
         Cmd::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "grebe", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

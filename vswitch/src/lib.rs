@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod mesh;
 pub mod seed;
 pub mod vsctl;
 
