@@ -182,7 +182,7 @@ mod tests {
             )),
             "{msg}"
         );
-        assert!(msg.contains("move it away"));
+        assert!(msg.contains("--reset-config"), "{msg}");
         fs::write(
             &path,
             b"{\"bridges\": {\"br-int\": {\"ports\": {\"x\": {\"type\": \"vxlan\"}}}}}",
