@@ -152,3 +152,142 @@ fn one_file_makes_the_mesh_on_every_host_and_follows_its_changes() {
     );
     assert_eq!(lab.vsctl_ok("a", &["list-ports", "br-int"]).unwrap(), ports);
 }
+
+/// Hosts in the full-mesh test: 10 in CI, more through `scripts/mesh-lab N`.
+fn mesh_hosts() -> usize {
+    std::env::var("GREBE_MESH_HOSTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10)
+}
+
+fn vm_rss_kib(lab: &Lab, host: &str) -> u64 {
+    let pid =
+        std::fs::read_to_string(lab.rundir(host).join(daemon::control::PIDFILE_NAME)).unwrap();
+    std::fs::read_to_string(format!("/proc/{}/status", pid.trim()))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Pings every ordered pair of `hosts` until each has answered once; the time it took.
+fn every_pair_pings(lab: &Lab, hosts: &[(String, String)], within: Duration) -> Duration {
+    let started = std::time::Instant::now();
+    for (from, _) in hosts {
+        for (to, overlay) in hosts {
+            if from != to {
+                let rest = within.saturating_sub(started.elapsed());
+                lab.wait_ping(from, overlay, rest.max(Duration::from_secs(1)))
+                    .unwrap_or_else(|e| panic!("{from} -> {to} ({overlay}): {e}"));
+            }
+        }
+    }
+    started.elapsed()
+}
+
+/// A full mesh of N hosts from one file with RSTP: configured by `grebe mesh apply` on each,
+/// the tree converges and every pair pings; the root is killed (-9) and the rest converge
+/// again without it. Prints the figures the README's scale table holds.
+#[test]
+fn a_full_mesh_with_rstp_converges_and_survives_losing_its_root() {
+    let Some(lab) = lab("fmesh") else { return };
+    let n = mesh_hosts();
+    lab.add_switch("wan").unwrap();
+    let hosts: Vec<(String, String, String)> = (0..n)
+        .map(|i| {
+            (
+                format!("h{i}"),
+                format!("192.0.2.{}", i + 1),
+                format!("198.51.100.{}", i + 1),
+            )
+        })
+        .collect();
+    let mut file = String::from("loop_protection = \"rstp\"\n");
+    for (name, transport, _) in &hosts {
+        file += &format!("[[host]]\nname = \"{name}\"\ntransport = \"{transport}\"\n");
+        lab.add_host(name, "wan", &format!("{transport}/24"))
+            .unwrap();
+        lab.start_daemon(name).unwrap();
+    }
+    let path = lab.dir().join("hosts.toml");
+    std::fs::write(&path, file).unwrap();
+    let configured = std::time::Instant::now();
+    for (name, _, overlay) in &hosts {
+        let out = apply(&lab, name, &path);
+        assert!(out.status.success(), "{name}: {}", text(&out));
+        lab.vsctl_ok(
+            name,
+            &[
+                "add-port",
+                "br-int",
+                "mgmt0",
+                "--",
+                "set",
+                "interface",
+                "mgmt0",
+                "type=internal",
+            ],
+        )
+        .unwrap();
+        lab.sh(
+            name,
+            &[
+                "ip",
+                "addr",
+                "add",
+                &format!("{overlay}/24"),
+                "dev",
+                "mgmt0",
+            ],
+        )
+        .unwrap();
+        lab.sh(name, &["ip", "link", "set", "mgmt0", "up"]).unwrap();
+    }
+    let configure_time = configured.elapsed();
+    let pairs: Vec<(String, String)> = hosts
+        .iter()
+        .map(|(h, _, o)| (h.clone(), o.clone()))
+        .collect();
+    let converged = every_pair_pings(&lab, &pairs, Duration::from_secs(120));
+    let rss: Vec<u64> = hosts.iter().map(|(h, _, _)| vm_rss_kib(&lab, h)).collect();
+    let root = hosts
+        .iter()
+        .map(|(h, _, _)| h)
+        .find(|h| {
+            lab.appctl(h, &["rstp/show", "br-int"])
+                .unwrap()
+                .contains("This bridge is the root")
+        })
+        .unwrap_or_else(|| {
+            for (h, _, _) in &hosts {
+                let o = lab.appctl(h, &["rstp/show", "br-int"]).unwrap();
+                let ids: Vec<&str> = o
+                    .lines()
+                    .filter(|l| l.contains("system-id") || l.contains("root-p"))
+                    .collect();
+                eprintln!("{h}: {ids:?}");
+            }
+            panic!("no host is the root")
+        })
+        .clone();
+
+    lab.stop_daemon(&root, true).unwrap();
+    let lost = std::time::Instant::now();
+    let rest: Vec<(String, String)> = pairs.iter().filter(|(h, _)| *h != root).cloned().collect();
+    // The survivors' first pair answers once the tree is rebuilt; the rest are then quick.
+    let reconverged = every_pair_pings(&lab, &rest, Duration::from_secs(120));
+    let after_loss = lost.elapsed();
+    eprintln!(
+        "full mesh of {n} hosts, RSTP, {} tunnels each: configured (mesh apply + mgmt0) in {configure_time:.2?}; \
+         all {} pairs pinging {converged:.2?} later; VmRSS per daemon {}-{} KiB (mean {}); \
+         root {root} killed: the other {} pairs all pinging after {after_loss:.2?} ({reconverged:.2?} of pinging)",
+        n - 1,
+        n * (n - 1),
+        rss.iter().min().unwrap(),
+        rss.iter().max().unwrap(),
+        rss.iter().sum::<u64>() / n as u64,
+        (n - 1) * (n - 2),
+    );
+}

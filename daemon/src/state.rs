@@ -141,28 +141,24 @@ impl DaemonState {
             if let Err(e) = result {
                 tracing::error!(bridge = %name, error = %e, "cannot configure bridge");
             }
-            // Before the ports: a new tunnel on a spanning tree bridge must start blocked, or a
-            // full mesh loops broadcasts until the tree is up.
+            // The bridge's local port first: its MAC is the bridge ID. A tree started with a
+            // stand-in ID and given the real one a moment later leaves the stand-in in every
+            // neighbour's BPDUs as a phantom root, which a full mesh counts to infinity.
+            if let Some((bridge, kind)) = desired.get(name.as_str()) {
+                if dp.port_kind(name).is_none() {
+                    if let Err(e) = place_port(dp, config, name, bridge, kind.clone()) {
+                        self.errors.insert(name.to_owned(), e);
+                    }
+                }
+            }
+            // Before the other ports: a new tunnel on a spanning tree bridge must start blocked,
+            // or a full mesh loops broadcasts until the tree is up.
             if let Err(e) = configure_tree(dp, name, b) {
                 tracing::error!(bridge = %name, error = %e, "cannot configure spanning tree");
             }
         }
         for (name, (bridge, kind)) in desired {
-            let result = match kind {
-                Err(e) => Err(e),
-                Ok(kind) if dp.port_kind(name).is_some() => {
-                    dp.set_port(name, kind).map_err(|e| error_chain(&e))
-                }
-                Ok(kind) => {
-                    // A new port starts in its VLANs (set again below, with their errors).
-                    let iface = &config.bridges[bridge].ports[name];
-                    let (vlan, _) =
-                        port_vlan::port_vlan(name, iface.tag, &iface.trunks, iface.vlan_mode);
-                    dp.add_port(bridge, name, kind, vlan)
-                        .map_err(|e| error_chain(&e))
-                }
-            };
-            if let Err(e) = result {
+            if let Err(e) = place_port(dp, config, name, bridge, kind) {
                 self.errors.insert(name.to_owned(), e);
             }
         }
@@ -189,6 +185,29 @@ impl DaemonState {
         }
         if let Err(e) = dp.sync() {
             tracing::error!(error = %e, "datapath is not running");
+        }
+    }
+}
+
+/// Adds the port to the datapath, or brings an existing one to `kind`.
+fn place_port(
+    dp: &mut Datapath,
+    config: &Config,
+    name: &str,
+    bridge: &str,
+    kind: Result<PortKind, String>,
+) -> Result<(), String> {
+    match kind {
+        Err(e) => Err(e),
+        Ok(kind) if dp.port_kind(name).is_some() => {
+            dp.set_port(name, kind).map_err(|e| error_chain(&e))
+        }
+        Ok(kind) => {
+            // A new port starts in its VLANs (set again afterwards, with their errors).
+            let iface = &config.bridges[bridge].ports[name];
+            let (vlan, _) = port_vlan::port_vlan(name, iface.tag, &iface.trunks, iface.vlan_mode);
+            dp.add_port(bridge, name, kind, vlan)
+                .map_err(|e| error_chain(&e))
         }
     }
 }

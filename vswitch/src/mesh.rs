@@ -9,6 +9,7 @@
 //! bridge = "br-int"                 # default br-int
 //! loop_protection = "split-horizon" # or "stp", "rstp", "none"
 //! key = 7                           # optional GRE key on every tunnel
+//! hub = "bm"                        # optional: hub and spoke instead of a full mesh
 //!
 //! [[host]]
 //! name = "bm"
@@ -42,6 +43,10 @@ pub enum MeshError {
     DuplicateName(String),
     #[error("hosts {0:?} and {1:?} have the same transport address {2}")]
     DuplicateAddress(String, String, IpAddr),
+    #[error(
+        "hub and spoke cannot use split horizon: it would never flood from one spoke to another (set loop_protection = \"none\")"
+    )]
+    HubWithSplitHorizon,
     #[error("no host named {0:?} in the mesh (hosts: {1})")]
     UnknownHost(String, String),
 }
@@ -76,6 +81,11 @@ pub struct MeshFile {
     pub loop_protection: LoopProtection,
     #[serde(default)]
     pub key: Option<u32>,
+    /// Hub and spoke: every other host has one tunnel, to the hub, and the hub one to each.
+    /// No loop, so no loop protection is needed (and split horizon would cut the spokes off
+    /// from each other).
+    #[serde(default)]
+    pub hub: Option<String>,
     #[serde(rename = "host", default)]
     pub hosts: Vec<MeshHost>,
 }
@@ -114,6 +124,12 @@ impl MeshFile {
                 ));
             }
         }
+        if let Some(hub) = &mesh.hub {
+            mesh.host(hub)?;
+            if mesh.loop_protection == LoopProtection::SplitHorizon {
+                return Err(MeshError::HubWithSplitHorizon);
+            }
+        }
         Ok(mesh)
     }
 
@@ -148,6 +164,10 @@ impl MeshFile {
             .hosts
             .iter()
             .filter(|h| h.name != me)
+            .filter(|h| match &self.hub {
+                Some(hub) => hub == me || &h.name == hub,
+                None => true,
+            })
             .map(|h| (format!("{PORT_PREFIX}{}", h.name), h))
             .collect();
         let present: BTreeMap<&str, &PresentTunnel> =
@@ -331,6 +351,35 @@ mod tests {
                 "set interface gre-ct options:remote_ip=192.0.2.12".to_owned(),
                 "--if-exists del-port br-int gre-old".to_owned(),
             ]
+        );
+    }
+
+    #[test]
+    fn a_spoke_has_one_tunnel_and_the_hub_one_to_each() {
+        let mesh = MeshFile::parse(&format!(
+            "hub = \"ct\"\n{}",
+            THREE.replace("\"rstp\"", "\"none\"")
+        ))
+        .unwrap();
+        let ports = |me| -> Vec<String> {
+            mesh.plan(me, &[]).unwrap()[1..]
+                .iter()
+                .map(|c| c[3].clone())
+                .collect()
+        };
+        assert_eq!(ports("bm"), ["gre-ct"]);
+        assert_eq!(ports("ct"), ["gre-bm", "gre-vm"]);
+        assert_eq!(
+            mesh.plan("bm", &[]).unwrap()[0].join(" "),
+            "--may-exist add-br br-int"
+        );
+        let split = format!(
+            "hub = \"ct\"\n{}",
+            THREE.replace("loop_protection = \"rstp\"", "")
+        );
+        assert_eq!(
+            MeshFile::parse(&split).unwrap_err(),
+            MeshError::HubWithSplitHorizon
         );
     }
 
