@@ -244,6 +244,12 @@ fn a_full_mesh_with_rstp_converges_and_survives_losing_its_root() {
         )
         .unwrap();
         lab.sh(name, &["ip", "link", "set", "mgmt0", "up"]).unwrap();
+        // A shorter max age bounds how long a dead root's information can circulate.
+        if let Ok(age) = std::env::var("GREBE_MESH_MAX_AGE") {
+            let setting = format!("other_config:rstp-max-age={age}");
+            lab.vsctl_ok(name, &["set", "bridge", "br-int", &setting])
+                .unwrap();
+        }
     }
     let configure_time = configured.elapsed();
     let pairs: Vec<(String, String)> = hosts
