@@ -85,6 +85,12 @@ enum Cmd {
         /// daemon refuses to start and leaves the file as it is)
         #[arg(long)]
         reset_config: bool,
+        /// Take the configuration from an OVSDB server's Open_vSwitch database, as ovs-vswitchd
+        /// does (unix:PATH or tcp:IP:PORT; alone: unix:/run/openvswitch/db.sock), instead of
+        /// --db; configure with OVS's ovs-vsctl or any OVSDB client
+        #[arg(long, value_name = "TARGET", num_args = 0..=1,
+              default_missing_value = "unix:/run/openvswitch/db.sock")]
+        ovsdb: Option<String>,
     },
     /// Configure bridges and ports with ovs-vsctl's syntax (also: invoke grebe as `ovs-vsctl`).
     Vsctl {
@@ -247,8 +253,10 @@ fn run() -> anyhow::Result<ExitCode> {
             system_rx,
             metrics_listen,
             reset_config,
+            ovsdb,
         } => {
             init_logging()?;
+            let ovsdb = ovsdb.map(|t| t.parse::<ovsdb::Target>()).transpose()?;
             server::run(DaemonOptions {
                 rundir: control::rundir(rundir),
                 db,
@@ -263,6 +271,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 },
                 metrics_listen,
                 reset_config,
+                ovsdb,
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -17,3 +17,4 @@ pub mod registry;
 pub mod server;
 pub mod state;
 pub mod trace;
+pub mod vswitchd;

@@ -49,6 +49,9 @@ pub struct DaemonOptions {
     /// When the configuration file cannot be used, keep it aside and start empty instead of
     /// refusing to start.
     pub reset_config: bool,
+    /// Take the configuration from this OVSDB server's `Open_vSwitch` database, as
+    /// ovs-vswitchd does, instead of the configuration file.
+    pub ovsdb: Option<ovsdb::Target>,
 }
 
 /// The configuration to start from. A file that cannot be read, parsed or validated stops the
@@ -120,7 +123,11 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
         // Left by a daemon that died without cleaning up.
         fs::remove_file(&socket).with_context(|| format!("removing stale {}", socket.display()))?;
     }
-    let config = load_config(&opts.db, opts.reset_config)?;
+    // With a database the file is not read: the database's initial state replaces it at once.
+    let config = match opts.ovsdb {
+        Some(_) => Config::default(),
+        None => load_config(&opts.db, opts.reset_config)?,
+    };
     let datapath = Datapath::start(DatapathOptions {
         offload: opts.offload,
         link_tx: opts.link_tx,
@@ -133,6 +140,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
         errors: BTreeMap::new(),
         db: opts.db.clone(),
         started: Instant::now(),
+        ovsdb: opts.ovsdb.as_ref().map(ToString::to_string),
     };
     state.reconcile();
     let metrics_listener = opts
@@ -170,6 +178,9 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
     );
 
     let state = Arc::new(Mutex::new(state));
+    if let Some(target) = opts.ovsdb.clone() {
+        crate::vswitchd::spawn(target, state.clone()).context("starting the OVSDB thread")?;
+    }
     if let Some(l) = metrics_listener {
         tracing::info!(addr = %l.local_addr()?, "serving metrics on /metrics");
         metrics_http::spawn(l, state.clone()).context("starting the metrics thread")?;

@@ -20,6 +20,8 @@ pub struct DaemonState {
     pub errors: BTreeMap<String, String>,
     pub db: PathBuf,
     pub started: Instant,
+    /// The OVSDB server the configuration comes from (`--ovsdb`); None in standalone mode.
+    pub ovsdb: Option<String>,
 }
 
 impl DaemonState {
@@ -65,6 +67,16 @@ impl DaemonState {
             stderr: outcome.stderr,
         };
         if outcome.changed && outcome.exit_code == 0 {
+            if let Some(db) = &self.ovsdb {
+                // The database would undo the change at its next update.
+                return Reply::error(
+                    1,
+                    format!(
+                        "ovs-vsctl: this daemon takes its configuration from the OVSDB server \
+                         at {db}: make the change there (ovs-vsctl --db={db} ...)\n"
+                    ),
+                );
+            }
             if let Err(e) = next.save(&self.db) {
                 // Not persisted means not applied: the running state must match the file.
                 return Reply::error(
@@ -268,13 +280,13 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 }
 
 /// The live facts `show` and `get` read, gathered once per command.
-struct Live<'a> {
+pub(crate) struct Live<'a> {
     stats: BTreeMap<String, PortStats>,
     errors: &'a BTreeMap<String, String>,
 }
 
 impl<'a> Live<'a> {
-    fn new(state: &'a DaemonState) -> Self {
+    pub(crate) fn new(state: &'a DaemonState) -> Self {
         Live {
             stats: state
                 .datapath

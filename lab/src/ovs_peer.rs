@@ -114,8 +114,22 @@ pub fn start_ovsdb(lab: &Lab, host: &str) -> anyhow::Result<()> {
     let db = dir.join("conf.db");
     // The schema argument is left out: ovsdb-tool uses the installed vswitch.ovsschema.
     run(ovs_command(lab, host, "ovsdb-tool")?.arg("create").arg(&db))?;
+    run_ovsdb_server(lab, host)?;
+    let out = ovs_vsctl(lab, host, &["--no-wait", "init"])?;
+    if !out.status.success() {
+        bail!(
+            "ovs-vsctl init on {host} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Starts the host's `ovsdb-server` (detached) on the database [`start_ovsdb`] created.
+fn run_ovsdb_server(lab: &Lab, host: &str) -> anyhow::Result<()> {
+    let dir = ovs_dir(lab, host);
     let started = run(ovs_command(lab, host, "ovsdb-server")?
-        .arg(&db)
+        .arg(dir.join("conf.db"))
         .arg(format!(
             "--remote=punix:{}",
             ovs_db_socket(lab, host).display()
@@ -139,14 +153,35 @@ pub fn start_ovsdb(lab: &Lab, host: &str) -> anyhow::Result<()> {
             log_tail(&dir, "ovsdb-server.log")
         );
     }
-    let out = ovs_vsctl(lab, host, &["--no-wait", "init"])?;
-    if !out.status.success() {
-        bail!(
-            "ovs-vsctl init on {host} failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
     Ok(())
+}
+
+/// Kills the host's `ovsdb-server` (SIGKILL: no goodbye to its clients), keeping its database.
+pub fn kill_ovsdb(lab: &Lab, host: &str) -> anyhow::Result<()> {
+    let dir = ovs_dir(lab, host);
+    let pidfile = dir.join("ovsdb-server.pid");
+    let pid = std::fs::read_to_string(&pidfile)
+        .with_context(|| format!("reading {}", pidfile.display()))?;
+    run(Command::new("kill").args(["-KILL", pid.trim()]))?;
+    // Gone once its pid no longer answers signal 0.
+    for _ in 0..100 {
+        if !Command::new("kill")
+            .args(["-0", pid.trim()])
+            .stderr(Stdio::null())
+            .status()?
+            .success()
+        {
+            let _ = std::fs::remove_file(&pidfile);
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    bail!("ovsdb-server {} on {host} did not die", pid.trim())
+}
+
+/// Starts the host's `ovsdb-server` again on the database it had.
+pub fn restart_ovsdb(lab: &Lab, host: &str) -> anyhow::Result<()> {
+    run_ovsdb_server(lab, host)
 }
 
 /// Starts the host's OVS: `ovsdb-server` on a fresh database, then `ovs-vswitchd`, both detached

@@ -1,0 +1,661 @@
+//! grebe in ovs-vswitchd's place beside a real `ovsdb-server` (`grebe daemon --ovsdb TARGET`):
+//! the `Open_vSwitch` database is the configuration. A thread monitors the tables grebe
+//! implements, turns them into the same [`Config`] the standalone mode keeps in its file,
+//! applies it exactly as a vsctl change is applied, and writes back what ovs-vswitchd writes:
+//! each interface's `ofport`, `error`, `mac_in_use`, states, `mtu` and `statistics`, the
+//! bridge's `datapath_id`, and `cur_cfg`, which `ovs-vsctl` (without `--no-wait`) waits for.
+//!
+//! A lost connection keeps the datapath as it is (traffic goes on with the last configuration)
+//! and is retried with backoff; the monitor's initial reply on reconnect replaces the replica
+//! whole, so whatever changed meanwhile is picked up.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ovsdb::{Connection, Message, Replica, Row, Target, datum};
+use serde_json::{Value, json};
+use vswitch::config::{Bridge, Config, Interface, InterfaceType, VlanMode};
+use vswitch::vsctl::LiveState;
+
+use crate::state::{DaemonState, Live};
+
+/// The database ovs-vswitchd serves.
+const DATABASE: &str = "Open_vSwitch";
+/// OVS's default `stats-update-interval`, and its floor.
+const STATS_INTERVAL: Duration = Duration::from_secs(5);
+const BACKOFF_FIRST: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(8);
+const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The columns grebe reads or writes, per table. Columns the server's schema lacks (an older
+/// OVS) are left out of the monitor.
+const MONITORED: [(&str, &[&str]); 4] = [
+    (
+        "Open_vSwitch",
+        &[
+            "bridges",
+            "next_cfg",
+            "cur_cfg",
+            "other_config",
+            "ovs_version",
+            "iface_types",
+            "datapath_types",
+            "dpdk_initialized",
+        ],
+    ),
+    (
+        "Bridge",
+        &[
+            "name",
+            "ports",
+            "other_config",
+            "external_ids",
+            "datapath_type",
+            "stp_enable",
+            "rstp_enable",
+            "datapath_id",
+        ],
+    ),
+    (
+        "Port",
+        &[
+            "name",
+            "interfaces",
+            "tag",
+            "trunks",
+            "vlan_mode",
+            "other_config",
+        ],
+    ),
+    (
+        "Interface",
+        &[
+            "name",
+            "type",
+            "options",
+            "mtu_request",
+            "other_config",
+            "external_ids",
+            "ofport",
+            "error",
+            "mac_in_use",
+            "admin_state",
+            "link_state",
+            "mtu",
+            "statistics",
+        ],
+    ),
+];
+
+/// The interface types and datapath types grebe offers, for `Open_vSwitch.iface_types`.
+const IFACE_TYPES: [&str; 4] = ["gre", "internal", "ip6gre", "system"];
+const DATAPATH_TYPES: [&str; 2] = ["netdev", "system"];
+
+/// Starts the thread that follows the database at `target`.
+pub fn spawn(target: Target, state: Arc<Mutex<DaemonState>>) -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("grebe-ovsdb".into())
+        .spawn(move || follow(&target, &state))?;
+    Ok(())
+}
+
+fn follow(target: &Target, state: &Mutex<DaemonState>) {
+    let mut backoff = BACKOFF_FIRST;
+    let mut said_down = false;
+    loop {
+        match Connection::connect(target) {
+            Ok(conn) => {
+                tracing::info!(%target, "connected to the OVSDB server");
+                said_down = false;
+                backoff = BACKOFF_FIRST;
+                let e = Session::new(conn).run(state);
+                tracing::warn!(%target, error = %e, "lost the OVSDB server; the datapath keeps the last configuration");
+            }
+            Err(e) if !said_down => {
+                tracing::warn!(%target, error = %e, "cannot connect to the OVSDB server; retrying");
+                said_down = true;
+            }
+            Err(_) => {}
+        }
+        std::thread::sleep(backoff);
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// One connection's life: monitor, apply, write back, until the connection fails.
+struct Session {
+    conn: Connection,
+    replica: Replica,
+    /// Interfaces the database asks for that grebe cannot make, with OVS's `error` for each.
+    refused: BTreeMap<String, String>,
+    stats_due: Instant,
+}
+
+impl Session {
+    fn new(conn: Connection) -> Session {
+        Session {
+            conn,
+            replica: Replica::new(),
+            refused: BTreeMap::new(),
+            stats_due: Instant::now(),
+        }
+    }
+
+    fn run(mut self, state: &Mutex<DaemonState>) -> ovsdb::Error {
+        match self.serve(state) {
+            Ok(never) => match never {},
+            Err(e) => e,
+        }
+    }
+
+    fn serve(
+        &mut self,
+        state: &Mutex<DaemonState>,
+    ) -> Result<std::convert::Infallible, ovsdb::Error> {
+        let schema = self
+            .conn
+            .call("get_schema", json!([DATABASE]), CALL_TIMEOUT, |_| {})?;
+        let requests = monitor_requests(&schema);
+        let mut early = Vec::new();
+        let initial = self.conn.call(
+            "monitor",
+            json!([DATABASE, "grebe", requests]),
+            CALL_TIMEOUT,
+            |m| early.push(m),
+        )?;
+        self.replica = Replica::new();
+        self.replica.apply(&initial)?;
+        for m in early {
+            self.handle(m)?;
+        }
+        self.apply(state, false)?;
+        loop {
+            let wait = self.stats_due.saturating_duration_since(Instant::now());
+            let mut changed = false;
+            if let Some(m) = self.conn.receive(wait)? {
+                changed = self.handle(m)?;
+            }
+            let stats = Instant::now() >= self.stats_due;
+            if changed || stats {
+                self.apply(state, stats)?;
+            }
+        }
+    }
+
+    /// Takes in one message; true when the replica changed.
+    fn handle(&mut self, m: Message) -> Result<bool, ovsdb::Error> {
+        match m {
+            Message::Notification { method, params } if method == "update" => {
+                let updates = params.get(1).ok_or_else(|| {
+                    ovsdb::Error::Protocol("an update without table-updates".into())
+                })?;
+                self.replica.apply(updates)?;
+                Ok(true)
+            }
+            Message::Reply { result, .. } => {
+                // A write-back's outcome: an operation's error is logged, the next change
+                // writes again.
+                for r in result.as_array().into_iter().flatten() {
+                    if let Some(e) = r.get("error") {
+                        let details = r.get("details").cloned().unwrap_or_default();
+                        tracing::warn!(error = %e, %details, "the OVSDB server refused a write-back");
+                    }
+                }
+                Ok(false)
+            }
+            Message::Error { error, .. } => {
+                tracing::warn!(%error, "the OVSDB server answered with an error");
+                Ok(false)
+            }
+            Message::Request { id, method, .. } => {
+                self.conn.send(&Message::Error {
+                    id,
+                    error: json!(format!("grebe does not serve {method}")),
+                })?;
+                Ok(false)
+            }
+            Message::Notification { .. } => Ok(false),
+        }
+    }
+
+    /// Applies the replica to the datapath when it asks for something new, then writes back
+    /// what changed (with the statistics when `stats`).
+    fn apply(&mut self, state: &Mutex<DaemonState>, stats: bool) -> Result<(), ovsdb::Error> {
+        let wanted = DbConfig::read(&self.replica);
+        let (config, mut refused) = accept_valid(wanted.config);
+        refused.extend(wanted.refused);
+        let ops = {
+            let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+            if s.config != config || self.refused != refused {
+                s.config = config;
+                s.reconcile();
+                for (iface, error) in s.errors.iter().chain(&refused) {
+                    tracing::warn!(%iface, %error, "interface not in the datapath");
+                }
+            }
+            self.refused = refused;
+            let live = Live::new(&s);
+            self.write_back(&live, &wanted.ovs, wanted.next_cfg, stats)
+        };
+        if stats {
+            self.stats_due = Instant::now() + wanted.stats_interval;
+        }
+        if !ops.is_empty() {
+            let mut params = vec![json!(DATABASE)];
+            params.extend(ops);
+            self.conn.request("transact", Value::Array(params))?;
+        }
+        Ok(())
+    }
+
+    /// The updates that make the database say what the datapath does.
+    fn write_back(
+        &self,
+        live: &Live<'_>,
+        ovs: &Option<(String, Row)>,
+        next_cfg: i64,
+        stats: bool,
+    ) -> Vec<Value> {
+        let mut ops = Vec::new();
+        for (uuid, row) in self.replica.rows("Interface") {
+            let Some(name) = row.get("name").and_then(datum::string) else {
+                continue;
+            };
+            let refused = self.refused.get(name);
+            let mut want = serde_json::Map::new();
+            let ofport = if refused.is_some() {
+                Some(-1)
+            } else {
+                live.ofport(name)
+            };
+            want.insert("ofport".into(), datum::optional(ofport));
+            let error = refused.cloned().or_else(|| live.interface_error(name));
+            want.insert("error".into(), datum::optional(error));
+            want.insert(
+                "mac_in_use".into(),
+                datum::optional(live.interface_mac_in_use(name)),
+            );
+            let state =
+                |up: Option<bool>| datum::optional(up.map(|u| if u { "up" } else { "down" }));
+            want.insert("admin_state".into(), state(live.interface_admin_up(name)));
+            want.insert("link_state".into(), state(live.interface_link_up(name)));
+            want.insert(
+                "mtu".into(),
+                datum::optional(live.interface_mtu(name).map(i64::from)),
+            );
+            if stats {
+                let counters: BTreeMap<String, i64> = live
+                    .interface_statistics(name)
+                    .into_iter()
+                    .map(|(k, v)| (k, i64::try_from(v).unwrap_or(i64::MAX)))
+                    .collect();
+                want.insert("statistics".into(), datum::map(&counters));
+            }
+            push_update(&mut ops, "Interface", uuid, row, want);
+        }
+        for (uuid, row) in self.replica.rows("Bridge") {
+            let Some(name) = row.get("name").and_then(datum::string) else {
+                continue;
+            };
+            let mut want = serde_json::Map::new();
+            if let Ok(mac) = datapath::interface_mac(name) {
+                let id: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+                want.insert("datapath_id".into(), json!(format!("0000{id}")));
+            }
+            push_update(&mut ops, "Bridge", uuid, row, want);
+        }
+        if let Some((uuid, row)) = ovs {
+            let mut want = serde_json::Map::new();
+            want.insert("cur_cfg".into(), json!(next_cfg));
+            want.insert(
+                "ovs_version".into(),
+                json!(concat!(env!("CARGO_PKG_VERSION"), "-grebe")),
+            );
+            want.insert("iface_types".into(), datum::set(IFACE_TYPES));
+            want.insert("datapath_types".into(), datum::set(DATAPATH_TYPES));
+            want.insert("dpdk_initialized".into(), json!(false));
+            push_update(&mut ops, "Open_vSwitch", uuid, row, want);
+        }
+        ops
+    }
+}
+
+/// Adds an update of the columns of `want` that differ from the row, if any do.
+fn push_update(
+    ops: &mut Vec<Value>,
+    table: &str,
+    uuid: &str,
+    row: &Row,
+    want: serde_json::Map<String, Value>,
+) {
+    let changed: serde_json::Map<String, Value> = want
+        .into_iter()
+        .filter(|(col, v)| !same_datum(row.get(col), v))
+        .collect();
+    if !changed.is_empty() {
+        ops.push(json!({
+            "op": "update",
+            "table": table,
+            "where": [["_uuid", "==", ["uuid", uuid]]],
+            "row": changed,
+        }));
+    }
+}
+
+/// Whether a column's value (absent: never written) is `want`; a set of one and its atom, and
+/// sets in any order, are the same datum.
+fn same_datum(have: Option<&Value>, want: &Value) -> bool {
+    let Some(have) = have else {
+        return false;
+    };
+    if have == want {
+        return true;
+    }
+    let norm = |v: &Value| {
+        let mut atoms: Vec<String> = datum::atoms(v).iter().map(|a| a.to_string()).collect();
+        atoms.sort();
+        atoms
+    };
+    let is_map = |v: &Value| v.get(0).is_some_and(|t| t == "map");
+    !is_map(have) && !is_map(want) && norm(have) == norm(want)
+}
+
+/// The monitor request for the columns of [`MONITORED`] that `schema` has.
+fn monitor_requests(schema: &Value) -> Value {
+    let mut requests = serde_json::Map::new();
+    for (table, columns) in MONITORED {
+        let Some(have) = schema["tables"][table]["columns"].as_object() else {
+            tracing::warn!(%table, "the OVSDB schema has no such table; grebe leaves it out");
+            continue;
+        };
+        let cols: Vec<&str> = columns
+            .iter()
+            .copied()
+            .filter(|c| have.contains_key(*c))
+            .collect();
+        requests.insert(table.into(), json!({ "columns": cols }));
+    }
+    Value::Object(requests)
+}
+
+/// What the database asks for, read from the replica.
+struct DbConfig {
+    config: Config,
+    /// Interfaces grebe cannot make, with why.
+    refused: BTreeMap<String, String>,
+    /// The `Open_vSwitch` row.
+    ovs: Option<(String, Row)>,
+    next_cfg: i64,
+    stats_interval: Duration,
+}
+
+impl DbConfig {
+    fn read(replica: &Replica) -> DbConfig {
+        let mut out = DbConfig {
+            config: Config::default(),
+            refused: BTreeMap::new(),
+            ovs: None,
+            next_cfg: 0,
+            stats_interval: STATS_INTERVAL,
+        };
+        let Some((ovs_uuid, ovs)) = replica.rows("Open_vSwitch").next() else {
+            return out;
+        };
+        out.next_cfg = ovs.get("next_cfg").and_then(datum::integer).unwrap_or(0);
+        let other = ovs
+            .get("other_config")
+            .map(datum::string_map)
+            .unwrap_or_default();
+        if let Some(ms) = other
+            .get("stats-update-interval")
+            .and_then(|v| v.parse::<u64>().ok())
+        {
+            out.stats_interval = Duration::from_millis(ms).max(STATS_INTERVAL);
+        }
+        for br_uuid in ovs.get("bridges").map(datum::uuids).unwrap_or_default() {
+            let Some(br) = replica.row("Bridge", br_uuid) else {
+                continue;
+            };
+            let Some(name) = br.get("name").and_then(datum::string) else {
+                continue;
+            };
+            let bridge = out.read_bridge(replica, name, br);
+            out.config.bridges.insert(name.to_owned(), bridge);
+        }
+        out.ovs = Some((ovs_uuid.to_owned(), ovs.clone()));
+        out
+    }
+
+    fn read_bridge(&mut self, replica: &Replica, name: &str, br: &Row) -> Bridge {
+        let map = |row: &Row, col: &str| row.get(col).map(datum::string_map).unwrap_or_default();
+        let flag = |col: &str| br.get(col).and_then(datum::boolean).unwrap_or(false);
+        let mut bridge = Bridge {
+            ports: BTreeMap::new(),
+            other_config: map(br, "other_config"),
+            external_ids: map(br, "external_ids"),
+            datapath_type: br
+                .get("datapath_type")
+                .and_then(datum::string)
+                .unwrap_or_default()
+                .to_owned(),
+            stp_enable: flag("stp_enable"),
+            rstp_enable: flag("rstp_enable"),
+        };
+        for port_uuid in br.get("ports").map(datum::uuids).unwrap_or_default() {
+            let Some(port) = replica.row("Port", port_uuid) else {
+                continue;
+            };
+            let port_name = port.get("name").and_then(datum::string).unwrap_or_default();
+            let ifaces = port.get("interfaces").map(datum::uuids).unwrap_or_default();
+            let rows: Vec<&Row> = ifaces
+                .iter()
+                .filter_map(|u| replica.row("Interface", u))
+                .collect();
+            for iface in &rows {
+                let Some(iface_name) = iface.get("name").and_then(datum::string) else {
+                    continue;
+                };
+                if rows.len() > 1 {
+                    self.refused.insert(
+                        iface_name.to_owned(),
+                        format!(
+                            "grebe has no bonds: port {port_name} has {} interfaces, give it one",
+                            rows.len()
+                        ),
+                    );
+                    continue;
+                }
+                let kind = iface
+                    .get("type")
+                    .and_then(datum::string)
+                    .unwrap_or_default();
+                let kind = match InterfaceType::from_ovs_str(kind) {
+                    Ok(k) => k,
+                    Err(e) => {
+                        self.refused.insert(iface_name.to_owned(), e);
+                        continue;
+                    }
+                };
+                // grebe's port and interface are one record: the Port's tree keys join the
+                // Interface's other_config.
+                let mut other_config = map(iface, "other_config");
+                other_config.extend(map(port, "other_config"));
+                let vlan = |col: &str| port.get(col).map(datum::integers).unwrap_or_default();
+                let interface = Interface {
+                    kind,
+                    options: map(iface, "options"),
+                    mtu_request: iface
+                        .get("mtu_request")
+                        .and_then(datum::integer)
+                        .and_then(|m| u32::try_from(m).ok()),
+                    other_config,
+                    external_ids: map(iface, "external_ids"),
+                    tag: vlan("tag").first().and_then(|&t| u16::try_from(t).ok()),
+                    trunks: vlan("trunks")
+                        .into_iter()
+                        .filter_map(|t| u16::try_from(t).ok())
+                        .collect(),
+                    vlan_mode: port
+                        .get("vlan_mode")
+                        .and_then(datum::string)
+                        .and_then(VlanMode::from_ovs_str),
+                };
+                bridge.ports.insert(iface_name.to_owned(), interface);
+            }
+        }
+        // OVS makes a bridge's local port whether or not the database lists it.
+        bridge
+            .ports
+            .entry(name.to_owned())
+            .or_insert_with(|| Interface {
+                kind: InterfaceType::Internal,
+                ..Interface::default()
+            });
+        bridge
+    }
+}
+
+/// The part of `config` that validates, and why the rest does not: a bridge whose own settings
+/// are bad is left out with all its interfaces, a bad interface alone. One bad row must not stop
+/// the rest of the switch, as in ovs-vswitchd.
+fn accept_valid(config: Config) -> (Config, BTreeMap<String, String>) {
+    let mut refused = BTreeMap::new();
+    if config.validate().is_ok() {
+        return (config, refused);
+    }
+    let mut ok = Config::default();
+    for (name, bridge) in config.bridges {
+        let mut bare = bridge.clone();
+        bare.ports.retain(|p, _| *p == name);
+        let mut trial = ok.clone();
+        trial.bridges.insert(name.clone(), bare);
+        if let Err(e) = trial.validate() {
+            for p in bridge.ports.keys() {
+                refused.insert(p.clone(), e.to_string());
+            }
+            continue;
+        }
+        ok = trial;
+        for (port, iface) in bridge.ports {
+            if port == name {
+                continue;
+            }
+            let mut trial = ok.clone();
+            if let Some(b) = trial.bridges.get_mut(&name) {
+                b.ports.insert(port.clone(), iface);
+            }
+            match trial.validate() {
+                Ok(()) => ok = trial,
+                Err(e) => {
+                    refused.insert(port, e.to_string());
+                }
+            }
+        }
+    }
+    (ok, refused)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn replica() -> Replica {
+        let mut r = Replica::new();
+        r.apply(&json!({
+            "Open_vSwitch": {"o1": {"new": {"bridges": ["uuid", "b1"], "next_cfg": 3, "cur_cfg": 2}}},
+            "Bridge": {"b1": {"new": {"name": "br-int", "ports": ["set", [["uuid", "p1"], ["uuid", "p2"], ["uuid", "p3"], ["uuid", "p4"]]],
+                                      "other_config": ["map", []], "stp_enable": true}}},
+            "Port": {
+                "p1": {"new": {"name": "br-int", "interfaces": ["uuid", "i1"]}},
+                "p2": {"new": {"name": "gre0", "interfaces": ["uuid", "i2"], "tag": 10, "trunks": ["set", []],
+                               "other_config": ["map", [["stp-path-cost", "7"]]]}},
+                "p3": {"new": {"name": "vx0", "interfaces": ["uuid", "i3"]}},
+                "p4": {"new": {"name": "gre1", "interfaces": ["uuid", "i4"]}}
+            },
+            "Interface": {
+                "i1": {"new": {"name": "br-int", "type": "internal"}},
+                "i2": {"new": {"name": "gre0", "type": "gre", "options": ["map", [["remote_ip", "192.0.2.2"], ["key", "5"]]]}},
+                "i3": {"new": {"name": "vx0", "type": "vxlan"}},
+                "i4": {"new": {"name": "gre1", "type": "gre", "options": ["map", [["remote_ip", "not-an-address"]]]}}
+            }
+        }))
+        .unwrap();
+        r
+    }
+
+    #[test]
+    fn the_database_becomes_the_standalone_config() {
+        let db = DbConfig::read(&replica());
+        assert_eq!(db.next_cfg, 3);
+        let br = &db.config.bridges["br-int"];
+        assert!(br.stp_enable);
+        let gre0 = &br.ports["gre0"];
+        assert_eq!(gre0.kind, InterfaceType::Gre);
+        assert_eq!(gre0.options["key"], "5");
+        assert_eq!(gre0.tag, Some(10));
+        assert_eq!(gre0.other_config["stp-path-cost"], "7");
+        assert!(db.refused["vx0"].contains("vxlan"), "{:?}", db.refused);
+        let (config, refused) = accept_valid(db.config);
+        // The malformed tunnel alone is refused; the rest of the bridge stands.
+        assert!(refused["gre1"].contains("remote_ip"), "{refused:?}");
+        assert!(config.bridges["br-int"].ports.contains_key("gre0"));
+        assert!(!config.bridges["br-int"].ports.contains_key("gre1"));
+        config.validate().unwrap();
+    }
+
+    #[test]
+    fn a_bridge_without_its_local_port_row_still_gets_one() {
+        let mut r = Replica::new();
+        r.apply(&json!({
+            "Open_vSwitch": {"o1": {"new": {"bridges": ["uuid", "b1"], "next_cfg": 1}}},
+            "Bridge": {"b1": {"new": {"name": "br0", "ports": ["set", []]}}}
+        }))
+        .unwrap();
+        let db = DbConfig::read(&r);
+        assert_eq!(
+            db.config.bridges["br0"].ports["br0"].kind,
+            InterfaceType::Internal
+        );
+        db.config.validate().unwrap();
+    }
+
+    #[test]
+    fn only_changed_columns_are_written() {
+        let row: Row = serde_json::from_value(
+            json!({"ofport": 3, "error": ["set", []], "statistics": ["map", [["rx_packets", 1]]]}),
+        )
+        .unwrap();
+        let mut ops = Vec::new();
+        let mut want = serde_json::Map::new();
+        want.insert("ofport".into(), json!(3));
+        want.insert("error".into(), datum::optional(None::<String>));
+        push_update(&mut ops, "Interface", "i1", &row, want.clone());
+        assert!(ops.is_empty());
+        want.insert("ofport".into(), json!(-1));
+        push_update(&mut ops, "Interface", "i1", &row, want);
+        assert_eq!(ops.len(), 1);
+        assert_eq!(ops[0]["row"], json!({"ofport": -1}));
+        assert!(same_datum(
+            Some(&json!(["set", ["b", "a"]])),
+            &datum::set(["a", "b"])
+        ));
+        assert!(!same_datum(None, &json!(1)));
+    }
+
+    #[test]
+    fn the_monitor_asks_only_for_columns_the_schema_has() {
+        let schema = json!({"tables": {
+            "Open_vSwitch": {"columns": {"bridges": {}, "next_cfg": {}, "cur_cfg": {}}},
+            "Bridge": {"columns": {"name": {}, "ports": {}}},
+            "Interface": {"columns": {"name": {}, "type": {}}}
+        }});
+        let req = monitor_requests(&schema);
+        assert_eq!(req["Bridge"]["columns"], json!(["name", "ports"]));
+        assert!(req.get("Port").is_none());
+        assert_eq!(
+            req["Open_vSwitch"]["columns"],
+            json!(["bridges", "next_cfg", "cur_cfg"])
+        );
+    }
+}
