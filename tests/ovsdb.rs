@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use lab::netns::Lab;
 use lab::ovs_peer::{
-    kill_ovsdb, ovs_available, ovs_db_socket, ovs_vsctl, ovs_vsctl_ok, restart_ovsdb, start_ovsdb,
+    kill_ovsdb, ovs_available, ovs_db_socket, ovs_dir, ovs_vsctl, ovs_vsctl_ok, restart_ovsdb,
+    start_ovsdb,
 };
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -225,4 +226,192 @@ fn ovsdb_server_killed_and_restarted_loses_no_configuration_or_traffic() {
     assert!(ofport >= 1, "gre1's ofport {ofport}");
     assert!(dpif(&lab, "a").to_string().contains("\"gre1\""));
     lab.ping("a", "198.51.100.2", 3).unwrap();
+}
+
+/// Runs a tool someone else wrote on `host` against `a`'s database, with OVS's own ovs-vsctl.
+fn ovs_tool(lab: &Lab, host: &str, program: &str, args: &[&str]) -> String {
+    let out = lab
+        .ovs_tool_command(host, program, &ovs_dir(lab, "a"))
+        .unwrap()
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {program}: {e}"));
+    assert!(
+        out.status.success(),
+        "{program} {} failed ({}): {}{}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Is the port in grebe's datapath on `a` (not only in the database)?
+fn in_datapath(lab: &Lab, port: &str) -> bool {
+    dpif(lab, "a")["bridges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|b| b["ports"].as_array().unwrap())
+        .any(|p| p["name"] == port)
+}
+
+#[test]
+fn ovs_docker_and_libvirt_attach_workloads_through_ovs_vsctl_and_ovsdb() {
+    let Some(lab) = ovsdb_lab("odbw") else { return };
+    if !std::path::Path::new("/usr/bin/ovs-docker").exists() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ovs-docker missing under CI"
+        );
+        eprintln!("SKIPPED: needs ovs-docker (openvswitch-common)");
+        return;
+    }
+    seed_through_ovsdb(&lab);
+    lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
+
+    // ovs-docker, unchanged, with OVS's ovs-vsctl on its PATH.
+    lab.add_docker_container("web").unwrap();
+    ovs_tool(
+        &lab,
+        "a",
+        "ovs-docker",
+        &[
+            "add-port",
+            "br-int",
+            "eth1",
+            "web",
+            "--ipaddress=198.51.100.101/24",
+            "--mtu=1400",
+        ],
+    );
+    lab.wait_ping("web", "198.51.100.2", WAIT).unwrap();
+    let port = ovs_tool(
+        &lab,
+        "a",
+        "ovs-vsctl",
+        &[
+            "--data=bare",
+            "--no-heading",
+            "--columns=name",
+            "find",
+            "interface",
+            "external_ids:container_id=web",
+        ],
+    );
+    let port = port.trim().to_owned();
+    assert!(
+        in_datapath(&lab, &port),
+        "{port} is not in grebe's datapath"
+    );
+    let ofport: i64 = get(&lab, &["interface", &port, "ofport"]).parse().unwrap();
+    assert!(ofport >= 1);
+
+    // libvirt's command lines for a guest (virNetDevOpenvswitchAddPort), without --no-wait.
+    lab.add_guest("a", "vm1", "vnet0", "198.51.100.111/24")
+        .unwrap();
+    let mac = mac_of(&lab, "vm1", "eth0");
+    let attached_mac = format!("external-ids:attached-mac=\"{mac}\"");
+    ovs_tool(
+        &lab,
+        "a",
+        "ovs-vsctl",
+        &[
+            "--timeout=5",
+            "--",
+            "--may-exist",
+            "add-port",
+            "br-int",
+            "vnet0",
+            "--",
+            "set",
+            "Interface",
+            "vnet0",
+            &attached_mac,
+            "--",
+            "set",
+            "Interface",
+            "vnet0",
+            "external-ids:iface-id=\"0b6e3bc4-2a8c-4b1e-9f3b-5f8a2a6c1d01\"",
+            "--",
+            "set",
+            "Interface",
+            "vnet0",
+            "external-ids:vm-id=\"7c1f6e5e-9d2a-4a6b-8e3d-2b4c6d8e0f12\"",
+            "--",
+            "set",
+            "Interface",
+            "vnet0",
+            "external-ids:iface-status=active",
+        ],
+    );
+    lab.wait_ping("vm1", "198.51.100.2", WAIT).unwrap();
+    lab.ping("vm1", "198.51.100.101", 2).unwrap();
+    // The statistics query libvirt parses, filled in by grebe's write-back.
+    let stats_query = [
+        "--timeout=5",
+        "--if-exists",
+        "--format=list",
+        "--data=json",
+        "--no-headings",
+        "--columns=statistics",
+        "list",
+        "Interface",
+        "vnet0",
+    ];
+    let deadline = Instant::now() + WAIT;
+    let rx_packets = loop {
+        let stats: serde_json::Value =
+            serde_json::from_str(ovs_tool(&lab, "a", "ovs-vsctl", &stats_query).trim())
+                .expect("statistics JSON");
+        let rx = stats[1]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|kv| kv[0] == "rx_packets")
+            .and_then(|kv| kv[1].as_u64())
+            .unwrap_or(0);
+        if rx > 0 || Instant::now() > deadline {
+            break rx;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(rx_packets > 0, "the guest's pings were counted");
+    // A VLAN set by libvirt reaches the datapath: vm1 alone in VLAN 42 reaches nobody.
+    ovs_tool(
+        &lab,
+        "a",
+        "ovs-vsctl",
+        &[
+            "--timeout=5",
+            "--",
+            "--if-exists",
+            "set",
+            "Port",
+            "vnet0",
+            "tag=42",
+        ],
+    );
+    assert!(
+        lab.ping("vm1", "198.51.100.2", 1).is_err(),
+        "VLAN 42 reached VLAN 0"
+    );
+
+    // Teardown by both tools.
+    ovs_tool(
+        &lab,
+        "a",
+        "ovs-vsctl",
+        &["--timeout=5", "--", "--if-exists", "del-port", "vnet0"],
+    );
+    ovs_tool(
+        &lab,
+        "a",
+        "ovs-docker",
+        &["del-port", "br-int", "eth1", "web"],
+    );
+    assert!(!in_datapath(&lab, "vnet0"));
+    assert!(!in_datapath(&lab, &port));
+    lab.ping("a", "198.51.100.2", 2).unwrap();
 }

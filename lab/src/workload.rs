@@ -119,17 +119,23 @@ impl Lab {
     /// A directory to put first on PATH for other people's tools: `docker` (the shim above)
     /// and `ovs-vsctl` / `ovs-appctl` as links to this lab's grebe.
     pub fn tool_path(&self) -> anyhow::Result<std::path::PathBuf> {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = self.dir().join("bin");
-        fs::create_dir_all(&dir)?;
-        let docker = dir.join("docker");
-        fs::write(&docker, DOCKER_SHIM)?;
-        fs::set_permissions(&docker, fs::Permissions::from_mode(0o755))?;
+        let dir = self.docker_path("bin")?;
         for tool in ["ovs-vsctl", "ovs-appctl"] {
             let link = dir.join(tool);
             let _ = fs::remove_file(&link);
             std::os::unix::fs::symlink(self.grebe(), &link)?;
         }
+        Ok(dir)
+    }
+
+    /// A directory `name` of the lab holding only the `docker` shim.
+    fn docker_path(&self, name: &str) -> anyhow::Result<std::path::PathBuf> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = self.dir().join(name);
+        fs::create_dir_all(&dir)?;
+        let docker = dir.join("docker");
+        fs::write(&docker, DOCKER_SHIM)?;
+        fs::set_permissions(&docker, fs::Permissions::from_mode(0o755))?;
         Ok(dir)
     }
 
@@ -142,6 +148,25 @@ impl Lab {
         );
         let mut c = self.command(host, program);
         c.env("PATH", path);
+        Ok(c)
+    }
+
+    /// A command on `host` that finds OVS's own `ovs-vsctl` on PATH (and the docker shim),
+    /// talking to the database under `ovs_rundir` (`OVS_RUNDIR`, where ovs-vsctl looks for
+    /// `db.sock`): a tool run against an OVSDB-mode grebe.
+    pub fn ovs_tool_command(
+        &self,
+        host: &str,
+        program: &str,
+        ovs_rundir: &std::path::Path,
+    ) -> anyhow::Result<Command> {
+        let path = format!(
+            "{}:{}:/usr/sbin:/sbin",
+            self.docker_path("bin-ovs")?.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut c = self.command(host, program);
+        c.env("PATH", path).env("OVS_RUNDIR", ovs_rundir);
         Ok(c)
     }
 }
