@@ -274,6 +274,40 @@ fn rstp_mesh_with_ovs_agrees_on_root_and_blocked_port() {
     mesh_with_ovs("rstpovs", stp::Protocol::Rstp);
 }
 
+/// The three kinds of host in one mesh, configured by the same ovs-vsctl command lines: `a` a
+/// standalone grebe (grebe's vsctl), `b` a grebe in OVSDB mode (OVS's ovs-vsctl against its
+/// ovsdb-server), `c` Open vSwitch. They agree on the tree, every pair pings, and a change made
+/// through `b`'s database (its tunnel to `a` deleted) reshapes the tree as on any other host.
+fn mesh_of_three_kinds(test: &str, protocol: stp::Protocol) {
+    let Some(lab) = lab_with_ovs(test) else {
+        return;
+    };
+    let mut hosts = three_hosts(true);
+    hosts[1] = hosts[1].clone().with_ovsdb();
+    let views = converge(&lab, &hosts, protocol);
+    assert!(!views[1].is_root);
+    for (h, to) in [(&hosts[0], "b"), (&hosts[1], "a")] {
+        let port = mesh::tunnel_name(&hosts, &h.name, to);
+        mesh::host_vsctl(&lab, h, &["del-port", "br-int", &port]).unwrap();
+    }
+    let (took, _) = mesh::wait_tree(&lab, &hosts, protocol, CONVERGE, |views| {
+        views.iter().all(|v| v.blocked().is_empty())
+    })
+    .unwrap();
+    mesh::wait_all_pairs(&lab, &hosts, Duration::from_secs(30)).unwrap();
+    eprintln!("{protocol:?}, three kinds: a–b deleted; the tree reopened after {took:?}");
+}
+
+#[test]
+fn stp_mesh_of_standalone_grebe_ovsdb_grebe_and_ovs() {
+    mesh_of_three_kinds("stp3k", stp::Protocol::Stp);
+}
+
+#[test]
+fn rstp_mesh_of_standalone_grebe_ovsdb_grebe_and_ovs() {
+    mesh_of_three_kinds("rstp3k", stp::Protocol::Rstp);
+}
+
 /// A BPDU from the host side (mgmt0) claiming to be a better root is dropped and counted, and
 /// changes nothing; a malformed BPDU through a tunnel is counted as malformed; the daemon lives.
 #[test]

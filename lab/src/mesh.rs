@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-use crate::netns::Lab;
-use crate::ovs_peer::{configure_ovs_seed, ovs_appctl, ovs_vsctl, start_ovs};
+use crate::netns::{Lab, argv};
+use crate::ovs_peer::{
+    configure_ovs_seed, ovs_appctl, ovs_db_socket, ovs_vsctl, start_ovs, start_ovsdb,
+};
 
 /// One host of the mesh: transport address on `eth0`, overlay address on `mgmt0`.
 #[derive(Debug, Clone)]
@@ -18,6 +20,9 @@ pub struct MeshHost {
     pub overlay: String,
     /// Runs Open vSwitch (userspace datapath) instead of grebe.
     pub ovs: bool,
+    /// A grebe host in OVSDB mode: its own ovsdb-server holds the configuration and OVS's
+    /// ovs-vsctl writes it (`grebe daemon --ovsdb`).
+    pub ovsdb: bool,
     /// Bridge priority: the lowest becomes the root.
     pub priority: u16,
 }
@@ -30,7 +35,17 @@ impl MeshHost {
             transport: format!("192.0.2.{}", i + 1),
             overlay: format!("198.51.100.{}", i + 1),
             ovs,
+            ovsdb: false,
             priority,
+        }
+    }
+
+    /// The same host as a grebe in OVSDB mode.
+    pub fn with_ovsdb(self) -> MeshHost {
+        MeshHost {
+            ovs: false,
+            ovsdb: true,
+            ..self
         }
     }
 }
@@ -65,9 +80,10 @@ pub fn tree_args(protocol: stp::Protocol, priority: u16) -> Vec<String> {
     args
 }
 
-/// Runs `ovs-vsctl ARGS` on the host, against grebe or OVS.
+/// Runs `ovs-vsctl ARGS` on the host: OVS's own ovs-vsctl against its database on an OVS or
+/// OVSDB-mode host, grebe's on a standalone one.
 pub fn host_vsctl(lab: &Lab, host: &MeshHost, args: &[&str]) -> anyhow::Result<String> {
-    let out = if host.ovs {
+    let out = if host.ovs || host.ovsdb {
         ovs_vsctl(lab, &host.name, args)?
     } else {
         lab.vsctl(&host.name, args)?
@@ -122,10 +138,27 @@ pub fn build(lab: &Lab, hosts: &[MeshHost], protocol: stp::Protocol) -> anyhow::
             configure_ovs_seed(lab, &h.name, &transport, &overlay, &remotes, &[])?;
             tree(h)?;
         } else {
-            lab.start_daemon(&h.name)?;
-            lab.vsctl_ok(&h.name, &["add-br", "br-int"])?;
+            if h.ovsdb {
+                start_ovsdb(lab, &h.name)?;
+                let target = format!("unix:{}", ovs_db_socket(lab, &h.name).display());
+                lab.start_daemon_with(&h.name, &["--ovsdb", &target])?;
+            } else {
+                lab.start_daemon(&h.name)?;
+            }
+            // The same command lines whichever ovs-vsctl runs them.
+            host_vsctl(lab, h, &["add-br", "br-int"])?;
             tree(h)?;
-            lab.configure_seed(&h.name, &overlay, &remotes)?;
+            let seed = vswitch::seed::Seed {
+                remotes: &remotes,
+                ..Default::default()
+            }
+            .commands();
+            host_vsctl(lab, h, &argv(&seed.bridge))?;
+            lab.sh(&h.name, &["ip", "addr", "add", &overlay, "dev", "mgmt0"])?;
+            lab.sh(&h.name, &["ip", "link", "set", "mgmt0", "up"])?;
+            for tunnel in &seed.tunnels {
+                host_vsctl(lab, h, &argv(tunnel))?;
+            }
         }
     }
     Ok(())

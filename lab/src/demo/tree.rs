@@ -23,6 +23,7 @@ pub(super) fn build_and_show(lab: &Lab, protocol: stp::Protocol) -> anyhow::Resu
             transport: h.transport.to_owned(),
             overlay: h.overlay.to_owned(),
             ovs: false,
+            ovsdb: false,
             priority,
         })
         .collect();
