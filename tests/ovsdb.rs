@@ -415,3 +415,87 @@ fn ovs_docker_and_libvirt_attach_workloads_through_ovs_vsctl_and_ovsdb() {
     assert!(!in_datapath(&lab, &port));
     lab.ping("a", "198.51.100.2", 2).unwrap();
 }
+
+/// The pinned version of OVS's Python IDL (PyPI `ovs`): Debian 12's OVS is 3.1.
+const OVS_PYTHON: &str = "ovs==3.1.7";
+
+/// A virtualenv with `OVS_PYTHON`, made once per build directory; its python.
+fn ovs_python() -> std::path::PathBuf {
+    use std::process::{Command, Stdio};
+    static VENV: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    VENV.get_or_init(|| {
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("venv-ovs-3.1.7");
+        let python = dir.join("bin/python");
+        let ready = || {
+            Command::new(&python)
+                .args(["-c", "import ovs.db.idl"])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !ready() {
+            let _ = std::fs::remove_dir_all(&dir);
+            let ok = Command::new("python3")
+                .args(["-m", "venv"])
+                .arg(&dir)
+                .status();
+            assert!(
+                ok.is_ok_and(|s| s.success()),
+                "python3 -m venv failed (Debian: python3-venv)"
+            );
+            let ok = Command::new(dir.join("bin/pip"))
+                .args(["install", "-q", "--disable-pip-version-check", OVS_PYTHON])
+                .status();
+            assert!(
+                ok.is_ok_and(|s| s.success()),
+                "pip install {OVS_PYTHON} failed"
+            );
+            assert!(ready(), "ovs.db.idl does not import");
+        }
+        python
+    })
+    .clone()
+}
+
+#[test]
+fn ovs_python_idl_makes_the_seed_in_one_transaction() {
+    let Some(lab) = ovsdb_lab("odbpy") else {
+        return;
+    };
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/ovs_idl_seed.py");
+    let remote = format!("unix:{}", ovs_db_socket(&lab, "a").display());
+    let out = lab
+        .command("a", ovs_python())
+        .args([
+            script,
+            &remote,
+            "/usr/share/openvswitch/vswitch.ovsschema",
+            "192.0.2.2",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "the IDL script failed: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // It returned after cur_cfg caught up: every interface has its port number by then.
+    let ofports: Vec<(String, i64)> = stdout
+        .lines()
+        .map(|l| {
+            let (name, n) = l.split_once(' ').unwrap();
+            (name.to_owned(), n.parse().unwrap_or_else(|_| panic!("{l}")))
+        })
+        .collect();
+    assert_eq!(ofports.len(), 3, "{stdout}");
+    assert!(ofports.iter().all(|(_, n)| *n >= 1), "{stdout}");
+    assert!(in_datapath(&lab, "gre0"));
+    lab.sh(
+        "a",
+        &["ip", "addr", "add", "198.51.100.1/24", "dev", "mgmt0"],
+    )
+    .unwrap();
+    lab.sh("a", &["ip", "link", "set", "mgmt0", "up"]).unwrap();
+    lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
+}
