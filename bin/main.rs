@@ -86,8 +86,9 @@ enum Cmd {
         #[arg(long)]
         reset_config: bool,
         /// Take the configuration from an OVSDB server's Open_vSwitch database, as ovs-vswitchd
-        /// does (unix:PATH or tcp:IP:PORT; alone: unix:/run/openvswitch/db.sock), instead of
-        /// --db; configure with OVS's ovs-vsctl or any OVSDB client
+        /// does (unix:PATH or tcp:IP:PORT, comma-separated for the members of a clustered
+        /// database; alone: unix:/run/openvswitch/db.sock), instead of --db; configure with
+        /// OVS's ovs-vsctl or any OVSDB client
         #[arg(long, value_name = "TARGET", num_args = 0..=1,
               default_missing_value = "unix:/run/openvswitch/db.sock")]
         ovsdb: Option<String>,
@@ -256,7 +257,7 @@ fn run() -> anyhow::Result<ExitCode> {
             ovsdb,
         } => {
             init_logging()?;
-            let ovsdb = ovsdb.map(|t| t.parse::<ovsdb::Target>()).transpose()?;
+            let ovsdb = ovsdb.map(|t| t.parse::<ovsdb::Remotes>()).transpose()?;
             server::run(DaemonOptions {
                 rundir: control::rundir(rundir),
                 db,

@@ -170,6 +170,35 @@ fn ovs_vsctl_configures_grebe_through_ovsdb_and_the_hosts_ping() {
     assert_eq!(get(&lab, &["interface", "vx0", "ofport"]), "-1");
     lab.ping("a", "198.51.100.2", 2).unwrap();
 
+    // A setting grebe does not act on is left alone in the database and said, with the refused
+    // interface, by grebe's ovsdb/show and show.
+    ovs_vsctl_ok(
+        &lab,
+        "a",
+        &["set", "interface", "gre0", "ingress_policing_rate=1000"],
+    )
+    .unwrap();
+    let status = lab.appctl("a", &["ovsdb/show"]).unwrap();
+    assert!(status.contains("connected: unix:"), "{status}");
+    assert!(
+        status.contains("Interface gre0 ingress_policing_rate: grebe does not police"),
+        "{status}"
+    );
+    assert!(
+        status.contains("vx0: grebe does not support interface type \"vxlan\""),
+        "{status}"
+    );
+    let show = lab.vsctl_ok("a", &["show"]).unwrap();
+    assert!(
+        show.contains("ignored: \"Interface gre0 ingress_policing_rate"),
+        "{show}"
+    );
+    assert_eq!(
+        get(&lab, &["interface", "gre0", "ingress_policing_rate"]),
+        "1000"
+    );
+    lab.ping("a", "198.51.100.2", 1).unwrap();
+
     // A change through the database reaches the datapath: a key both ends must agree on.
     ovs_vsctl_ok(&lab, "a", &["set", "interface", "gre0", "options:key=7"]).unwrap();
     assert!(
@@ -202,6 +231,15 @@ fn ovsdb_server_killed_and_restarted_loses_no_configuration_or_traffic() {
     lab.ping("a", "198.51.100.2", 5).unwrap();
     let dp = dpif(&lab, "a");
     assert!(dp.to_string().contains("\"gre0\""), "{dp}");
+    let deadline = Instant::now() + WAIT;
+    let status = loop {
+        let status = lab.appctl("a", &["ovsdb/show"]).unwrap();
+        if status.contains("connected: no") || Instant::now() > deadline {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.contains("connected: no"), "{status}");
 
     // Back on the same database: grebe reconnects by itself and applies new changes, and a
     // command waiting for cur_cfg returns.

@@ -51,7 +51,7 @@ pub struct DaemonOptions {
     pub reset_config: bool,
     /// Take the configuration from this OVSDB server's `Open_vSwitch` database, as
     /// ovs-vswitchd does, instead of the configuration file.
-    pub ovsdb: Option<ovsdb::Target>,
+    pub ovsdb: Option<ovsdb::Remotes>,
 }
 
 /// The configuration to start from. A file that cannot be read, parsed or validated stops the
@@ -140,7 +140,10 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
         errors: BTreeMap::new(),
         db: opts.db.clone(),
         started: Instant::now(),
-        ovsdb: opts.ovsdb.as_ref().map(ToString::to_string),
+        ovsdb: opts.ovsdb.as_ref().map(|t| crate::state::OvsdbStatus {
+            remotes: t.to_string(),
+            ..Default::default()
+        }),
     };
     state.reconcile();
     let metrics_listener = opts

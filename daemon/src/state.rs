@@ -20,8 +20,23 @@ pub struct DaemonState {
     pub errors: BTreeMap<String, String>,
     pub db: PathBuf,
     pub started: Instant,
-    /// The OVSDB server the configuration comes from (`--ovsdb`); None in standalone mode.
-    pub ovsdb: Option<String>,
+    /// Where the configuration comes from in OVSDB mode (`--ovsdb`); None in standalone mode.
+    pub ovsdb: Option<OvsdbStatus>,
+}
+
+/// How an OVSDB-mode daemon stands with its database (`appctl ovsdb/show`, `vsctl show`).
+#[derive(Debug, Clone, Default)]
+pub struct OvsdbStatus {
+    /// The remotes as given to `--ovsdb`.
+    pub remotes: String,
+    /// The remote of the connection now, and since when; None while disconnected.
+    pub connected: Option<(String, Instant)>,
+    /// The last `next_cfg` applied and written back as `cur_cfg`.
+    pub cur_cfg: i64,
+    /// Database settings grebe does not act on, one sentence each.
+    pub ignored: Vec<String>,
+    /// Interfaces in the database that are not in the datapath, with why.
+    pub refused: BTreeMap<String, String>,
 }
 
 impl DaemonState {
@@ -67,7 +82,7 @@ impl DaemonState {
             stderr: outcome.stderr,
         };
         if outcome.changed && outcome.exit_code == 0 {
-            if let Some(db) = &self.ovsdb {
+            if let Some(OvsdbStatus { remotes: db, .. }) = &self.ovsdb {
                 // The database would undo the change at its next update.
                 return Reply::error(
                     1,
@@ -283,6 +298,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 pub(crate) struct Live<'a> {
     stats: BTreeMap<String, PortStats>,
     errors: &'a BTreeMap<String, String>,
+    ignored: Vec<String>,
 }
 
 impl<'a> Live<'a> {
@@ -295,6 +311,17 @@ impl<'a> Live<'a> {
                 .map(|s| (s.name.clone(), s))
                 .collect(),
             errors: &state.errors,
+            ignored: state
+                .ovsdb
+                .iter()
+                .flat_map(|o| {
+                    let refused = o
+                        .refused
+                        .iter()
+                        .map(|(iface, why)| format!("Interface {iface}: {why}"));
+                    o.ignored.iter().cloned().chain(refused)
+                })
+                .collect(),
         }
     }
 }
@@ -391,6 +418,10 @@ impl vsctl::LiveState for Live<'_> {
 
     fn interface_link_up(&self, iface: &str) -> Option<bool> {
         Some(self.opened(iface)?.link_state == "up")
+    }
+
+    fn ignored(&self) -> Vec<String> {
+        self.ignored.clone()
     }
 }
 

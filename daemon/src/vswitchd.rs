@@ -6,19 +6,24 @@
 //! bridge's `datapath_id`, and `cur_cfg`, which `ovs-vsctl` (without `--no-wait`) waits for.
 //!
 //! A lost connection keeps the datapath as it is (traffic goes on with the last configuration)
-//! and is retried with backoff; the monitor's initial reply on reconnect replaces the replica
-//! whole, so whatever changed meanwhile is picked up.
+//! and is retried with backoff, through each remote in turn (the members of a clustered
+//! database); the monitor's initial reply on reconnect replaces the replica whole, so whatever
+//! changed meanwhile is picked up. A cluster member that is not connected to its cluster (the
+//! `_Server` database says so) could serve stale data, so it is left for the next one, as OVS's
+//! IDL does.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use ovsdb::{Connection, Message, Replica, Row, Target, datum};
+use std::collections::BTreeSet;
+
+use ovsdb::{Connection, Message, Remotes, Replica, Row, Target, datum};
 use serde_json::{Value, json};
 use vswitch::config::{Bridge, Config, Interface, InterfaceType, VlanMode};
 use vswitch::vsctl::LiveState;
 
-use crate::state::{DaemonState, Live};
+use crate::state::{DaemonState, Live, OvsdbStatus};
 
 /// The database ovs-vswitchd serves.
 const DATABASE: &str = "Open_vSwitch";
@@ -55,6 +60,15 @@ const MONITORED: [(&str, &[&str]); 4] = [
             "stp_enable",
             "rstp_enable",
             "datapath_id",
+            "controller",
+            "fail_mode",
+            "mirrors",
+            "netflow",
+            "sflow",
+            "ipfix",
+            "flood_vlans",
+            "mcast_snooping_enable",
+            "auto_attach",
         ],
     ),
     (
@@ -66,6 +80,11 @@ const MONITORED: [(&str, &[&str]); 4] = [
             "trunks",
             "vlan_mode",
             "other_config",
+            "qos",
+            "lacp",
+            "bond_mode",
+            "cvlans",
+            "protected",
         ],
     ),
     (
@@ -84,42 +103,112 @@ const MONITORED: [(&str, &[&str]); 4] = [
             "link_state",
             "mtu",
             "statistics",
+            "ofport_request",
+            "ingress_policing_rate",
+            "ingress_policing_burst",
+            "bfd",
+            "cfm_mpid",
+            "lldp",
         ],
     ),
 ];
+
+/// Columns grebe reads only to say it ignores them: set to anything but their default, each
+/// is reported once (`show`, `appctl ovsdb/show`, the log) and otherwise left alone.
+const IGNORED: [(&str, &str, &str); 20] = [
+    ("Bridge", "controller", "grebe has no OpenFlow yet"),
+    (
+        "Bridge",
+        "fail_mode",
+        "grebe has no OpenFlow yet; it always learns MACs",
+    ),
+    ("Bridge", "mirrors", "grebe has no port mirroring"),
+    ("Bridge", "netflow", "grebe does not export NetFlow"),
+    ("Bridge", "sflow", "grebe does not export sFlow"),
+    ("Bridge", "ipfix", "grebe does not export IPFIX"),
+    ("Bridge", "flood_vlans", "grebe learns MACs on every VLAN"),
+    ("Bridge", "mcast_snooping_enable", "grebe floods multicast"),
+    (
+        "Bridge",
+        "auto_attach",
+        "grebe has no IEEE 802.1Qcb auto attach",
+    ),
+    ("Port", "qos", "grebe has no QoS queues"),
+    ("Port", "lacp", "grebe has no bonds"),
+    ("Port", "bond_mode", "grebe has no bonds"),
+    (
+        "Port",
+        "cvlans",
+        "grebe has no dot1q-tunnel customer VLAN lists",
+    ),
+    ("Port", "protected", "grebe has no protected ports"),
+    ("Interface", "ofport_request", "grebe numbers ports itself"),
+    (
+        "Interface",
+        "ingress_policing_rate",
+        "grebe does not police",
+    ),
+    (
+        "Interface",
+        "ingress_policing_burst",
+        "grebe does not police",
+    ),
+    ("Interface", "bfd", "grebe has no BFD"),
+    ("Interface", "cfm_mpid", "grebe has no CFM"),
+    ("Interface", "lldp", "grebe has no LLDP"),
+];
+
+/// Whether a datum is its column's default: an empty set or map, false, 0 or "".
+fn is_default(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => matches!(a.as_slice(), [_, Value::Array(items)] if items.is_empty()),
+        _ => false,
+    }
+}
 
 /// The interface types and datapath types grebe offers, for `Open_vSwitch.iface_types`.
 const IFACE_TYPES: [&str; 4] = ["gre", "internal", "ip6gre", "system"];
 const DATAPATH_TYPES: [&str; 2] = ["netdev", "system"];
 
-/// Starts the thread that follows the database at `target`.
-pub fn spawn(target: Target, state: Arc<Mutex<DaemonState>>) -> std::io::Result<()> {
+/// Starts the thread that follows the database at `remotes`.
+pub fn spawn(remotes: Remotes, state: Arc<Mutex<DaemonState>>) -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("grebe-ovsdb".into())
-        .spawn(move || follow(&target, &state))?;
+        .spawn(move || follow(&remotes, &state))?;
     Ok(())
 }
 
-fn follow(target: &Target, state: &Mutex<DaemonState>) {
+fn follow(remotes: &Remotes, state: &Mutex<DaemonState>) {
     let mut backoff = BACKOFF_FIRST;
-    let mut said_down = false;
-    loop {
+    let mut said_down = BTreeSet::new();
+    for target in remotes.0.iter().cycle() {
         match Connection::connect(target) {
             Ok(conn) => {
                 tracing::info!(%target, "connected to the OVSDB server");
-                said_down = false;
+                said_down.clear();
                 backoff = BACKOFF_FIRST;
-                let e = Session::new(conn).run(state);
+                let e = Session::new(conn).run(target, state);
+                set_status(state, |o| o.connected = None);
                 tracing::warn!(%target, error = %e, "lost the OVSDB server; the datapath keeps the last configuration");
             }
-            Err(e) if !said_down => {
-                tracing::warn!(%target, error = %e, "cannot connect to the OVSDB server; retrying");
-                said_down = true;
+            Err(e) => {
+                if said_down.insert(target.to_string()) {
+                    tracing::warn!(%target, error = %e, "cannot connect to the OVSDB server; retrying");
+                }
             }
-            Err(_) => {}
         }
         std::thread::sleep(backoff);
         backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+fn set_status(state: &Mutex<DaemonState>, f: impl FnOnce(&mut OvsdbStatus)) {
+    let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(o) = s.ovsdb.as_mut() {
+        f(o);
     }
 }
 
@@ -127,6 +216,10 @@ fn follow(target: &Target, state: &Mutex<DaemonState>) {
 struct Session {
     conn: Connection,
     replica: Replica,
+    /// The `_Server` database's `Database` rows, where the server has one.
+    server: Replica,
+    /// Ignored settings already logged.
+    logged: BTreeSet<String>,
     /// Interfaces the database asks for that grebe cannot make, with OVS's `error` for each.
     refused: BTreeMap<String, String>,
     stats_due: Instant,
@@ -137,13 +230,15 @@ impl Session {
         Session {
             conn,
             replica: Replica::new(),
+            server: Replica::new(),
+            logged: BTreeSet::new(),
             refused: BTreeMap::new(),
             stats_due: Instant::now(),
         }
     }
 
-    fn run(mut self, state: &Mutex<DaemonState>) -> ovsdb::Error {
-        match self.serve(state) {
+    fn run(mut self, target: &Target, state: &Mutex<DaemonState>) -> ovsdb::Error {
+        match self.serve(target, state) {
             Ok(never) => match never {},
             Err(e) => e,
         }
@@ -151,8 +246,25 @@ impl Session {
 
     fn serve(
         &mut self,
+        target: &Target,
         state: &Mutex<DaemonState>,
     ) -> Result<std::convert::Infallible, ovsdb::Error> {
+        let dbs = self
+            .conn
+            .call("list_dbs", json!([]), CALL_TIMEOUT, |_| {})?;
+        if dbs
+            .as_array()
+            .is_some_and(|d| d.iter().any(|n| n == "_Server"))
+        {
+            let initial = self.conn.call(
+                "monitor",
+                json!(["_Server", "grebe-server", {"Database": {"columns": ["name", "model", "connected", "leader"]}}]),
+                CALL_TIMEOUT,
+                |_| {},
+            )?;
+            self.server.apply(&initial)?;
+            self.check_member()?;
+        }
         let schema = self
             .conn
             .call("get_schema", json!([DATABASE]), CALL_TIMEOUT, |_| {})?;
@@ -169,6 +281,9 @@ impl Session {
         for m in early {
             self.handle(m)?;
         }
+        set_status(state, |o| {
+            o.connected = Some((target.to_string(), Instant::now()))
+        });
         self.apply(state, false)?;
         loop {
             let wait = self.stats_due.saturating_duration_since(Instant::now());
@@ -190,6 +305,11 @@ impl Session {
                 let updates = params.get(1).ok_or_else(|| {
                     ovsdb::Error::Protocol("an update without table-updates".into())
                 })?;
+                if params[0] == "grebe-server" {
+                    self.server.apply(updates)?;
+                    self.check_member()?;
+                    return Ok(false);
+                }
                 self.replica.apply(updates)?;
                 Ok(true)
             }
@@ -219,6 +339,27 @@ impl Session {
         }
     }
 
+    /// A clustered database's member that has lost its cluster is not to be followed.
+    fn check_member(&self) -> Result<(), ovsdb::Error> {
+        let row = self
+            .server
+            .rows("Database")
+            .map(|(_, r)| r)
+            .find(|r| r.get("name").and_then(datum::string) == Some(DATABASE));
+        let Some(row) = row else { return Ok(()) };
+        let clustered = row.get("model").and_then(datum::string) == Some("clustered");
+        let connected = row
+            .get("connected")
+            .and_then(datum::boolean)
+            .unwrap_or(true);
+        if clustered && !connected {
+            return Err(ovsdb::Error::Protocol(
+                "this cluster member is not connected to its cluster".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Applies the replica to the datapath when it asks for something new, then writes back
     /// what changed (with the statistics when `stats`).
     fn apply(&mut self, state: &Mutex<DaemonState>, stats: bool) -> Result<(), ovsdb::Error> {
@@ -235,6 +376,16 @@ impl Session {
                 }
             }
             self.refused = refused;
+            for what in &wanted.ignored {
+                if self.logged.insert(what.clone()) {
+                    tracing::warn!(%what, "ignored: grebe does not act on this database setting");
+                }
+            }
+            if let Some(o) = s.ovsdb.as_mut() {
+                o.cur_cfg = wanted.next_cfg;
+                o.ignored = wanted.ignored;
+                o.refused = self.refused.clone();
+            }
             let live = Live::new(&s);
             self.write_back(&live, &wanted.ovs, wanted.next_cfg, stats)
         };
@@ -384,6 +535,8 @@ struct DbConfig {
     config: Config,
     /// Interfaces grebe cannot make, with why.
     refused: BTreeMap<String, String>,
+    /// Settings grebe does not act on ([`IGNORED`]), one sentence each.
+    ignored: Vec<String>,
     /// The `Open_vSwitch` row.
     ovs: Option<(String, Row)>,
     next_cfg: i64,
@@ -395,6 +548,7 @@ impl DbConfig {
         let mut out = DbConfig {
             config: Config::default(),
             refused: BTreeMap::new(),
+            ignored: Vec::new(),
             ovs: None,
             next_cfg: 0,
             stats_interval: STATS_INTERVAL,
@@ -427,7 +581,17 @@ impl DbConfig {
         out
     }
 
+    /// Notes the [`IGNORED`] columns of `table` that `row` (named `name`) sets.
+    fn note_ignored(&mut self, table: &str, name: &str, row: &Row) {
+        for (t, column, why) in IGNORED {
+            if t == table && row.get(column).is_some_and(|v| !is_default(v)) {
+                self.ignored.push(format!("{table} {name} {column}: {why}"));
+            }
+        }
+    }
+
     fn read_bridge(&mut self, replica: &Replica, name: &str, br: &Row) -> Bridge {
+        self.note_ignored("Bridge", name, br);
         let map = |row: &Row, col: &str| row.get(col).map(datum::string_map).unwrap_or_default();
         let flag = |col: &str| br.get(col).and_then(datum::boolean).unwrap_or(false);
         let mut bridge = Bridge {
@@ -447,6 +611,7 @@ impl DbConfig {
                 continue;
             };
             let port_name = port.get("name").and_then(datum::string).unwrap_or_default();
+            self.note_ignored("Port", port_name, port);
             let ifaces = port.get("interfaces").map(datum::uuids).unwrap_or_default();
             let rows: Vec<&Row> = ifaces
                 .iter()
@@ -456,6 +621,7 @@ impl DbConfig {
                 let Some(iface_name) = iface.get("name").and_then(datum::string) else {
                     continue;
                 };
+                self.note_ignored("Interface", iface_name, iface);
                 if rows.len() > 1 {
                     self.refused.insert(
                         iface_name.to_owned(),

@@ -53,6 +53,34 @@ impl fmt::Display for Target {
     }
 }
 
+/// One or more remotes, comma-separated as OVS takes them (`unix:A,tcp:IP:PORT`): the members
+/// of a clustered database, tried in turn.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Remotes(pub Vec<Target>);
+
+impl FromStr for Remotes {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Remotes, Error> {
+        s.split(',')
+            .map(|t| t.trim().parse())
+            .collect::<Result<Vec<_>, _>>()
+            .map(Remotes)
+    }
+}
+
+impl fmt::Display for Remotes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, t) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{t}")?;
+        }
+        Ok(())
+    }
+}
+
 enum Stream {
     Unix(UnixStream),
     Tcp(TcpStream),

@@ -13,7 +13,7 @@ mod framing;
 mod message;
 mod replica;
 
-pub use connection::{Connection, Target};
+pub use connection::{Connection, Remotes, Target};
 pub use framing::{Framer, MAX_MESSAGE};
 pub use message::Message;
 pub use replica::{Replica, Row};

@@ -68,6 +68,11 @@ pub trait LiveState {
     fn interface_link_up(&self, _iface: &str) -> Option<bool> {
         None
     }
+    /// What the switch was asked for and does not act on (in OVSDB mode: columns and interfaces
+    /// of the database grebe ignores), one sentence each, for `show`.
+    fn ignored(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// A [`LiveState`] that knows nothing (no datapath).

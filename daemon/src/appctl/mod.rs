@@ -7,6 +7,7 @@ mod dpif;
 mod fdb;
 mod health;
 pub mod metrics;
+mod ovsdb;
 mod tree;
 
 use crate::registry::Registry;
@@ -21,6 +22,7 @@ pub fn register(r: &mut Registry<DaemonState>) {
     tree::register(r);
     metrics::register(r);
     health::register(r);
+    ovsdb::register(r);
 }
 
 pub(crate) fn no_bridge(bridge: &str) -> String {

@@ -248,6 +248,9 @@ impl Ctx<'_> {
                 }
             }
         }
+        for what in self.live.ignored() {
+            let _ = writeln!(s, "    ignored: {}", name(&what));
+        }
         self.out.push_str(&s);
     }
 }
