@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use common::*;
 use lab::netns::Lab;
 use lab::ovs_peer::{
-    kill_ovsdb, ovs_available, ovs_db_socket, ovs_dir, ovs_vsctl, ovs_vsctl_ok, restart_ovsdb,
-    start_ovsdb,
+    cluster_socket, cluster_vsctl_ok, kill_cluster_member, kill_ovsdb, ovs_available,
+    ovs_db_socket, ovs_dir, ovs_vsctl, ovs_vsctl_ok, restart_ovsdb, start_ovsdb,
+    start_ovsdb_cluster,
 };
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -535,5 +536,109 @@ fn ovs_python_idl_makes_the_seed_in_one_transaction() {
     )
     .unwrap();
     lab.sh("a", &["ip", "link", "set", "mgmt0", "up"]).unwrap();
+    lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
+}
+
+/// The member of `a`'s cluster grebe is connected to, from ovsdb/show.
+fn connected_member(lab: &Lab) -> usize {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let status = lab.appctl("a", &["ovsdb/show"]).unwrap();
+        let member = status
+            .lines()
+            .find_map(|l| l.strip_prefix("connected: unix:"))
+            .and_then(|l| l.split(".sock").next())
+            .and_then(|path| path.rsplit("/m").next())
+            .and_then(|n| n.parse().ok());
+        if let Some(m) = member {
+            return m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not connected to any member:\n{status}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_clustered_database_configures_grebe_through_any_member_and_loses_one() {
+    let Some(lab) = lab_with("odbraft", &[("openvswitch-switch", ovs_available())]) else {
+        return;
+    };
+    lab.add_switch("wan").unwrap();
+    lab.add_host("a", "wan", "192.0.2.1/24").unwrap();
+    lab.add_host("b", "wan", "192.0.2.2/24").unwrap();
+    start_ovsdb_cluster(&lab, "a", 3).unwrap();
+    let remotes: Vec<String> = (1..=3)
+        .map(|i| format!("unix:{}", cluster_socket(&lab, "a", i).display()))
+        .collect();
+    lab.start_daemon_with("a", &["--ovsdb", &remotes.join(",")])
+        .unwrap();
+    lab.start_daemon("b").unwrap();
+    lab.configure_seed("b", "198.51.100.2/24", &["192.0.2.1"])
+        .unwrap();
+
+    // Each command through another member, each waiting for grebe's cur_cfg.
+    cluster_vsctl_ok(&lab, "a", 1, &["add-br", "br-int"]).unwrap();
+    cluster_vsctl_ok(
+        &lab,
+        "a",
+        2,
+        &[
+            "add-port",
+            "br-int",
+            "mgmt0",
+            "--",
+            "set",
+            "interface",
+            "mgmt0",
+            "type=internal",
+        ],
+    )
+    .unwrap();
+    cluster_vsctl_ok(
+        &lab,
+        "a",
+        3,
+        &[
+            "add-port",
+            "br-int",
+            "gre0",
+            "--",
+            "set",
+            "interface",
+            "gre0",
+            "type=gre",
+            "options:remote_ip=192.0.2.2",
+        ],
+    )
+    .unwrap();
+    lab.sh(
+        "a",
+        &["ip", "addr", "add", "198.51.100.1/24", "dev", "mgmt0"],
+    )
+    .unwrap();
+    lab.sh("a", &["ip", "link", "set", "mgmt0", "up"]).unwrap();
+    lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
+
+    // The member grebe follows dies: traffic goes on, grebe moves to another member, and a
+    // change through the third reaches the datapath.
+    let lost = connected_member(&lab);
+    kill_cluster_member(&lab, "a", lost).unwrap();
+    lab.ping("a", "198.51.100.2", 3).unwrap();
+    let other = (1..=3).find(|&i| i != lost).unwrap();
+    cluster_vsctl_ok(
+        &lab,
+        "a",
+        other,
+        &["set", "interface", "gre0", "options:key=9"],
+    )
+    .unwrap();
+    assert!(in_datapath(&lab, "gre0"));
+    let now = connected_member(&lab);
+    assert_ne!(now, lost, "grebe is still on the dead member");
+    lab.vsctl_ok("b", &["set", "interface", "gre0", "options:key=9"])
+        .unwrap();
     lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
 }

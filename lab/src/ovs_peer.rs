@@ -158,9 +158,12 @@ fn run_ovsdb_server(lab: &Lab, host: &str) -> anyhow::Result<()> {
 
 /// Kills the host's `ovsdb-server` (SIGKILL: no goodbye to its clients), keeping its database.
 pub fn kill_ovsdb(lab: &Lab, host: &str) -> anyhow::Result<()> {
-    let dir = ovs_dir(lab, host);
-    let pidfile = dir.join("ovsdb-server.pid");
-    let pid = std::fs::read_to_string(&pidfile)
+    kill_pidfile(&ovs_dir(lab, host).join("ovsdb-server.pid"), host)
+}
+
+/// SIGKILLs the process of a pidfile and waits until it is gone.
+fn kill_pidfile(pidfile: &Path, host: &str) -> anyhow::Result<()> {
+    let pid = std::fs::read_to_string(pidfile)
         .with_context(|| format!("reading {}", pidfile.display()))?;
     run(Command::new("kill").args(["-KILL", pid.trim()]))?;
     // Gone once its pid no longer answers signal 0.
@@ -171,12 +174,12 @@ pub fn kill_ovsdb(lab: &Lab, host: &str) -> anyhow::Result<()> {
             .status()?
             .success()
         {
-            let _ = std::fs::remove_file(&pidfile);
+            let _ = std::fs::remove_file(pidfile);
             return Ok(());
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    bail!("ovsdb-server {} on {host} did not die", pid.trim())
+    bail!("{} on {host} did not die", pidfile.display())
 }
 
 /// Starts the host's `ovsdb-server` again on the database it had.
@@ -574,4 +577,136 @@ mod tests {
             "ip proto 47 and ((ip[44:2] = 0x0800 and ip[55] = 6))"
         );
     }
+}
+
+/// The Unix socket clients use to reach member `i` (from 1) of the host's clustered database.
+pub fn cluster_socket(lab: &Lab, host: &str, i: usize) -> PathBuf {
+    ovs_dir(lab, host).join(format!("m{i}.sock"))
+}
+
+/// The raft address of member `i`: the loopback of the host's own namespace.
+fn raft_address(i: usize) -> String {
+    format!("tcp:127.0.0.1:{}", 6640 + i)
+}
+
+/// Starts a clustered (Raft) `Open_vSwitch` database of `n` members in the host's namespace,
+/// each an `ovsdb-server` with its own file and client socket ([`cluster_socket`]), talking
+/// raft over the namespace's loopback; waits until every member has joined, then initializes
+/// the database (`ovs-vsctl init`).
+pub fn start_ovsdb_cluster(lab: &Lab, host: &str, n: usize) -> anyhow::Result<()> {
+    let dir = ovs_dir(lab, host);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    lab.sh(host, &["ip", "link", "set", "lo", "up"])?;
+    let schema = "/usr/share/openvswitch/vswitch.ovsschema";
+    for i in 1..=n {
+        let db = dir.join(format!("m{i}.db"));
+        let mut tool = ovs_command(lab, host, "ovsdb-tool")?;
+        if i == 1 {
+            tool.arg("create-cluster")
+                .arg(&db)
+                .arg(schema)
+                .arg(raft_address(1));
+        } else {
+            tool.arg("join-cluster")
+                .arg(&db)
+                .arg("Open_vSwitch")
+                .arg(raft_address(i))
+                .args((1..i).map(raft_address));
+        }
+        run(&mut tool)?;
+        start_cluster_member(lab, host, i)?;
+    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    for i in 1..=n {
+        loop {
+            let status = run(ovs_command(lab, host, "ovs-appctl")?
+                .arg("-t")
+                .arg(dir.join(format!("m{i}.ctl")))
+                .args(["cluster/status", "Open_vSwitch"]))?;
+            let text = String::from_utf8_lossy(&status.stdout);
+            if text.contains("Status: cluster member")
+                && text.contains("Leader: ")
+                && !text.contains("Leader: unknown")
+            {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("member {i} of the cluster on {host} did not join:\n{text}");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    }
+    let out = ovs_command(lab, host, "ovs-vsctl")?
+        .arg(format!(
+            "--db=unix:{}",
+            cluster_socket(lab, host, 1).display()
+        ))
+        .args(["--no-leader-only", "--timeout=30", "--no-wait", "init"])
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "ovs-vsctl init on the cluster on {host} failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Starts (or restarts) member `i` of the host's clustered database.
+pub fn start_cluster_member(lab: &Lab, host: &str, i: usize) -> anyhow::Result<()> {
+    let dir = ovs_dir(lab, host);
+    let started = run(ovs_command(lab, host, "ovsdb-server")?
+        .arg(dir.join(format!("m{i}.db")))
+        .arg(format!(
+            "--remote=punix:{}",
+            cluster_socket(lab, host, i).display()
+        ))
+        .arg(format!(
+            "--unixctl={}",
+            dir.join(format!("m{i}.ctl")).display()
+        ))
+        .arg(format!(
+            "--pidfile={}",
+            dir.join(format!("m{i}.pid")).display()
+        ))
+        .arg(format!(
+            "--log-file={}",
+            dir.join(format!("m{i}.log")).display()
+        ))
+        .args(["-vconsole:off", "--detach"]));
+    if let Err(e) = started {
+        bail!(
+            "cluster member {i} on {host}: {e:#}\n{}",
+            log_tail(&dir, &format!("m{i}.log"))
+        );
+    }
+    Ok(())
+}
+
+/// Kills member `i` of the host's clustered database (SIGKILL), keeping its file.
+pub fn kill_cluster_member(lab: &Lab, host: &str, i: usize) -> anyhow::Result<()> {
+    kill_pidfile(&ovs_dir(lab, host).join(format!("m{i}.pid")), host)
+}
+
+/// `ovs-vsctl ARGS` through member `i` of the host's clustered database, which need not be the
+/// leader (`--no-leader-only`: a follower passes transactions on); it must succeed.
+pub fn cluster_vsctl_ok(lab: &Lab, host: &str, i: usize, args: &[&str]) -> anyhow::Result<String> {
+    let out = ovs_command(lab, host, "ovs-vsctl")?
+        .arg(format!(
+            "--db=unix:{}",
+            cluster_socket(lab, host, i).display()
+        ))
+        .args(["--no-leader-only", "--timeout=30"])
+        .args(args)
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "ovs-vsctl {} through member {i} on {host} failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
