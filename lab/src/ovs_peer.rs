@@ -539,46 +539,6 @@ pub fn decode(file: &Path, display_filter: &str, fields: &[&str]) -> anyhow::Res
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn inner_mtu_leaves_room_for_every_gre_option() {
-        assert_eq!(inner_mtu(1500, &[]), 1462);
-        assert_eq!(inner_mtu(1500, &["options:key=5"]), 1458);
-        assert_eq!(inner_mtu(1500, &["options:key=0"]), 1458);
-        assert_eq!(inner_mtu(1500, &["options:csum=true"]), 1458);
-        assert_eq!(inner_mtu(1500, &["options:csum=false"]), 1462);
-        assert_eq!(
-            inner_mtu(
-                9000,
-                &["options:key=7", "options:csum=true", "options:seq=true"]
-            ),
-            9000 - 50
-        );
-    }
-
-    #[test]
-    fn filter_offsets_follow_the_gre_header_length() {
-        assert_eq!(gre_header_len(false, false, false), 4);
-        assert_eq!(gre_header_len(true, true, true), 16);
-        assert_eq!(
-            icmp_in_gre_filter(Some("192.0.2.1"), &[4]),
-            "ip proto 47 and src host 192.0.2.1 and ((ip[36:2] = 0x0800 and ip[47] = 1))"
-        );
-        assert_eq!(
-            ipv4_in_gre_filter(None, &[4, 8], 1),
-            "ip proto 47 and ((ip[36:2] = 0x0800 and ip[47] = 1) or \
-             (ip[40:2] = 0x0800 and ip[51] = 1))"
-        );
-        assert_eq!(
-            ipv4_in_gre_filter(None, &[12], 6),
-            "ip proto 47 and ((ip[44:2] = 0x0800 and ip[55] = 6))"
-        );
-    }
-}
-
 /// The Unix socket clients use to reach member `i` (from 1) of the host's clustered database.
 pub fn cluster_socket(lab: &Lab, host: &str, i: usize) -> PathBuf {
     ovs_dir(lab, host).join(format!("m{i}.sock"))
@@ -709,4 +669,44 @@ pub fn cluster_vsctl_ok(lab: &Lab, host: &str, i: usize, args: &[&str]) -> anyho
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inner_mtu_leaves_room_for_every_gre_option() {
+        assert_eq!(inner_mtu(1500, &[]), 1462);
+        assert_eq!(inner_mtu(1500, &["options:key=5"]), 1458);
+        assert_eq!(inner_mtu(1500, &["options:key=0"]), 1458);
+        assert_eq!(inner_mtu(1500, &["options:csum=true"]), 1458);
+        assert_eq!(inner_mtu(1500, &["options:csum=false"]), 1462);
+        assert_eq!(
+            inner_mtu(
+                9000,
+                &["options:key=7", "options:csum=true", "options:seq=true"]
+            ),
+            9000 - 50
+        );
+    }
+
+    #[test]
+    fn filter_offsets_follow_the_gre_header_length() {
+        assert_eq!(gre_header_len(false, false, false), 4);
+        assert_eq!(gre_header_len(true, true, true), 16);
+        assert_eq!(
+            icmp_in_gre_filter(Some("192.0.2.1"), &[4]),
+            "ip proto 47 and src host 192.0.2.1 and ((ip[36:2] = 0x0800 and ip[47] = 1))"
+        );
+        assert_eq!(
+            ipv4_in_gre_filter(None, &[4, 8], 1),
+            "ip proto 47 and ((ip[36:2] = 0x0800 and ip[47] = 1) or \
+             (ip[40:2] = 0x0800 and ip[51] = 1))"
+        );
+        assert_eq!(
+            ipv4_in_gre_filter(None, &[12], 6),
+            "ip proto 47 and ((ip[44:2] = 0x0800 and ip[55] = 6))"
+        );
+    }
 }
