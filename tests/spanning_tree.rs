@@ -286,6 +286,28 @@ fn mesh_of_three_kinds(test: &str, protocol: stp::Protocol) {
     hosts[1] = hosts[1].clone().with_ovsdb();
     let views = converge(&lab, &hosts, protocol);
     assert!(!views[1].is_root);
+    // b's database says what its tree says, in OVS's columns and formats: the root is a
+    // (priority 4096 = 0x1000) and b's tunnel to a is its root port.
+    let (column, root_key, role_key) = match protocol {
+        stp::Protocol::Stp => ("status", "stp_designated_root", "stp_role"),
+        stp::Protocol::Rstp => ("rstp_status", "rstp_root_id", "rstp_port_role"),
+    };
+    let b_to_a = mesh::tunnel_name(&hosts, "b", "a");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let (root, role) = loop {
+        let get = |args: &[&str]| mesh::host_vsctl(&lab, &hosts[1], args).unwrap_or_default();
+        let root = get(&["get", "bridge", "br-int", &format!("{column}:{root_key}")]);
+        let role = get(&["get", "port", &b_to_a, &format!("{column}:{role_key}")]);
+        if (root.contains("\"1000.") && role.trim() == "root") || Instant::now() > deadline {
+            break (root, role);
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert!(
+        root.trim().starts_with("\"1000."),
+        "b's database root: {root}"
+    );
+    assert_eq!(role.trim(), "root", "b's database role of {b_to_a}");
     for (h, to) in [(&hosts[0], "b"), (&hosts[1], "a")] {
         let port = mesh::tunnel_name(&hosts, &h.name, to);
         mesh::host_vsctl(&lab, h, &["del-port", "br-int", &port]).unwrap();

@@ -60,6 +60,8 @@ const MONITORED: [(&str, &[&str]); 4] = [
             "stp_enable",
             "rstp_enable",
             "datapath_id",
+            "status",
+            "rstp_status",
             "controller",
             "fail_mode",
             "mirrors",
@@ -80,6 +82,8 @@ const MONITORED: [(&str, &[&str]); 4] = [
             "trunks",
             "vlan_mode",
             "other_config",
+            "status",
+            "rstp_status",
             "qos",
             "lacp",
             "bond_mode",
@@ -387,7 +391,9 @@ impl Session {
                 o.refused = self.refused.clone();
             }
             let live = Live::new(&s);
-            self.write_back(&live, &wanted.ovs, wanted.next_cfg, stats)
+            let mut ops = self.write_back(&live, &wanted.ovs, wanted.next_cfg, stats);
+            ops.extend(self.tree_write_back(&s));
+            ops
         };
         if stats {
             self.stats_due = Instant::now() + wanted.stats_interval;
@@ -467,6 +473,84 @@ impl Session {
             want.insert("datapath_types".into(), datum::set(DATAPATH_TYPES));
             want.insert("dpdk_initialized".into(), json!(false));
             push_update(&mut ops, "Open_vSwitch", uuid, row, want);
+        }
+        ops
+    }
+}
+
+impl Session {
+    /// The spanning tree's state, where ovs-vswitchd writes it: `Bridge.status` and
+    /// `Port.status` for STP, the `rstp_status` columns for RSTP, with OVS's keys and formats;
+    /// empty maps for a bridge without a tree.
+    fn tree_write_back(&self, state: &DaemonState) -> Vec<Value> {
+        let mut ops = Vec::new();
+        let mut ports: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let mut rstp_ports: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for (uuid, row) in self.replica.rows("Bridge") {
+            let Some(name) = row.get("name").and_then(datum::string) else {
+                continue;
+            };
+            let (mut stp, mut rstp) = (BTreeMap::new(), BTreeMap::new());
+            if let Ok(tree) = state.datapath.tree_status(name) {
+                let t = &tree.status;
+                let rapid = t.protocol == stp::Protocol::Rstp;
+                let (bridge, port_map, prefix) = if rapid {
+                    (&mut rstp, &mut rstp_ports, "rstp")
+                } else {
+                    (&mut stp, &mut ports, "stp")
+                };
+                bridge.insert(format!("{prefix}_bridge_id"), t.bridge_id.to_string());
+                let root_key = if rapid {
+                    "rstp_root_id"
+                } else {
+                    "stp_designated_root"
+                };
+                bridge.insert(root_key.into(), t.root_id.to_string());
+                bridge.insert(
+                    format!("{prefix}_root_path_cost"),
+                    t.root_path_cost.to_string(),
+                );
+                for p in &t.ports {
+                    let Some(port) = tree.port_names.get(&p.number) else {
+                        continue;
+                    };
+                    let id = if rapid {
+                        (u16::from(p.priority >> 4) << 12) | (p.number & 0xfff)
+                    } else {
+                        (u16::from(p.priority) << 8) | (p.number & 0xff)
+                    };
+                    let mut m = BTreeMap::new();
+                    m.insert(format!("{prefix}_port_id"), format!("{id:04x}"));
+                    let (role, st) = if rapid {
+                        ("rstp_port_role", "rstp_port_state")
+                    } else {
+                        ("stp_role", "stp_state")
+                    };
+                    m.insert(role.into(), p.role.name().into());
+                    m.insert(st.into(), p.state.name().into());
+                    port_map.insert(port.clone(), m);
+                }
+            }
+            let mut want = serde_json::Map::new();
+            want.insert("status".into(), datum::map(&stp));
+            want.insert("rstp_status".into(), datum::map(&rstp));
+            push_update(&mut ops, "Bridge", uuid, row, want);
+        }
+        for (uuid, row) in self.replica.rows("Port") {
+            let Some(name) = row.get("name").and_then(datum::string) else {
+                continue;
+            };
+            let mut want = serde_json::Map::new();
+            let empty = BTreeMap::new();
+            want.insert(
+                "status".into(),
+                datum::map(ports.get(name).unwrap_or(&empty)),
+            );
+            want.insert(
+                "rstp_status".into(),
+                datum::map(rstp_ports.get(name).unwrap_or(&empty)),
+            );
+            push_update(&mut ops, "Port", uuid, row, want);
         }
         ops
     }
