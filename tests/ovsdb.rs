@@ -642,3 +642,47 @@ fn a_clustered_database_configures_grebe_through_any_member_and_loses_one() {
         .unwrap();
     lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
 }
+
+/// The README's way: `grebe daemon --ovsdb TARGET --detach` returns once ready, and the
+/// detached daemon follows the database (OVS's ovs-vsctl returns with its cur_cfg).
+#[test]
+fn a_detached_daemon_follows_the_database() {
+    let Some(lab) = lab_with("odbdet", &[("openvswitch-switch", ovs_available())]) else {
+        return;
+    };
+    lab.add_switch("wan").unwrap();
+    lab.add_host("a", "wan", "192.0.2.1/24").unwrap();
+    start_ovsdb(&lab, "a").unwrap();
+    let rundir = lab.rundir("a").join("detached");
+    let target = format!("unix:{}", ovs_db_socket(&lab, "a").display());
+    let out = lab
+        .command("a", lab.grebe())
+        .arg("daemon")
+        .arg("--rundir")
+        .arg(&rundir)
+        .args(["--ovsdb", &target, "--detach"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    ovs_vsctl_ok(&lab, "a", &["add-br", "br-int"]).unwrap();
+    let status = lab
+        .command("a", lab.grebe())
+        .arg("appctl")
+        .arg("--rundir")
+        .arg(&rundir)
+        .arg("ovsdb/show")
+        .output()
+        .unwrap();
+    let status = String::from_utf8_lossy(&status.stdout);
+    assert!(status.contains(&format!("connected: {target}")), "{status}");
+    assert!(
+        lab.sh("a", &["ip", "link", "show", "br-int"]).is_ok(),
+        "no br-int TAP"
+    );
+    let pid = std::fs::read_to_string(rundir.join("grebe.pid")).unwrap();
+    lab.sh("a", &["kill", pid.trim()]).unwrap();
+}

@@ -495,6 +495,9 @@ fn detach(opts: &DaemonOptions) -> anyhow::Result<()> {
     if opts.reset_config {
         cmd.arg("--reset-config");
     }
+    if let Some(remotes) = &opts.ovsdb {
+        cmd.arg("--ovsdb").arg(remotes.to_string());
+    }
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(log.try_clone()?)
