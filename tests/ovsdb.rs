@@ -644,17 +644,31 @@ fn a_clustered_database_configures_grebe_through_any_member_and_loses_one() {
 }
 
 /// The README's way: `grebe daemon --ovsdb TARGET --detach` returns once ready, and the
-/// detached daemon follows the database (OVS's ovs-vsctl returns with its cur_cfg).
+/// detached daemon follows the database (OVS's ovs-vsctl returns with its cur_cfg). Over TCP
+/// this time: the server also listens on the namespace's loopback.
 #[test]
-fn a_detached_daemon_follows_the_database() {
+fn a_detached_daemon_follows_the_database_over_tcp() {
     let Some(lab) = lab_with("odbdet", &[("openvswitch-switch", ovs_available())]) else {
         return;
     };
     lab.add_switch("wan").unwrap();
     lab.add_host("a", "wan", "192.0.2.1/24").unwrap();
     start_ovsdb(&lab, "a").unwrap();
+    let ctl = ovs_dir(&lab, "a").join("ovsdb-server.ctl");
+    let added = lab
+        .command("a", "ovs-appctl")
+        .arg("-t")
+        .arg(&ctl)
+        .args(["ovsdb-server/add-remote", "ptcp:6640:127.0.0.1"])
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     let rundir = lab.rundir("a").join("detached");
-    let target = format!("unix:{}", ovs_db_socket(&lab, "a").display());
+    let target = "tcp:127.0.0.1:6640".to_owned();
     let out = lab
         .command("a", lab.grebe())
         .arg("daemon")
