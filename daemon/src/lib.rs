@@ -12,6 +12,7 @@ pub mod capabilities;
 pub mod capture;
 pub mod control;
 pub mod metrics_http;
+pub mod openflow_channel;
 pub mod port_vlan;
 pub mod registry;
 pub mod server;

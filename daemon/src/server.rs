@@ -144,6 +144,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
             remotes: t.to_string(),
             ..Default::default()
         }),
+        openflow: Default::default(),
     };
     state.reconcile();
     let metrics_listener = opts
@@ -181,6 +182,8 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
     );
 
     let state = Arc::new(Mutex::new(state));
+    crate::openflow_channel::spawn(opts.rundir.clone(), state.clone())
+        .context("starting the OpenFlow management thread")?;
     if let Some(target) = opts.ovsdb.clone() {
         crate::vswitchd::spawn(target, state.clone()).context("starting the OVSDB thread")?;
     }

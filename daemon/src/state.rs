@@ -22,6 +22,8 @@ pub struct DaemonState {
     pub started: Instant,
     /// Where the configuration comes from in OVSDB mode (`--ovsdb`); None in standalone mode.
     pub ovsdb: Option<OvsdbStatus>,
+    /// What the bridges' OpenFlow management sockets have seen.
+    pub openflow: crate::openflow_channel::OpenflowCounters,
 }
 
 /// How an OVSDB-mode daemon stands with its database (`appctl ovsdb/show`, `vsctl show`).

@@ -7,6 +7,7 @@ mod dpif;
 mod fdb;
 mod health;
 pub mod metrics;
+mod openflow;
 mod ovsdb;
 mod tree;
 
@@ -23,6 +24,7 @@ pub fn register(r: &mut Registry<DaemonState>) {
     metrics::register(r);
     health::register(r);
     ovsdb::register(r);
+    openflow::register(r);
 }
 
 pub(crate) fn no_bridge(bridge: &str) -> String {

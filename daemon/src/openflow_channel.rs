@@ -1,0 +1,372 @@
+//! Each bridge's OpenFlow management socket, `<rundir>/<BR>.mgmt` (owner-only), where
+//! `ovs-ofctl BR` connects as it does to ovs-vswitchd (it looks in `$OVS_RUNDIR`). grebe is the
+//! switch side of OpenFlow 1.3 there: the handshake, echo, features, get/set-config, barrier,
+//! and the multipart replies that describe the bridge (desc, port-desc, port, flow, aggregate,
+//! table statistics; an empty table-features reply). Until grebe has a flow table its one flow
+//! is the bridge's own `priority=0 actions=NORMAL`, as OVS shows for a bridge without a
+//! controller; a flow-mod is refused with FLOW_MOD_FAILED/EPERM and everything else it does not
+//! implement with the error the spec gives, each counted by reason (`openflow/show`).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use openflow::{
+    FlowStats, Framer, MultipartKind, OFPP_ANY, OFPP_LOCAL, OFPP_NORMAL, PortDesc, PortStats,
+    Reply, Request, SwitchDesc, TableStats, error, msg,
+};
+
+use crate::state::DaemonState;
+
+/// How often the set of sockets follows the bridges, and waiting clients are accepted.
+const ACCEPT_EVERY: Duration = Duration::from_millis(20);
+/// A connection silent this long is sent an echo request; twice this, it is closed (OVS's
+/// inactivity probe is 5 s).
+const PROBE: Duration = Duration::from_secs(5);
+
+/// What the management sockets have seen, for `openflow/show`.
+#[derive(Debug, Default, Clone)]
+pub struct OpenflowCounters {
+    pub connections: u64,
+    pub messages: u64,
+    /// Messages answered with an error, by reason.
+    pub refused: BTreeMap<&'static str, u64>,
+}
+
+/// The socket path of a bridge.
+pub fn socket_path(rundir: &Path, bridge: &str) -> PathBuf {
+    rundir.join(format!("{bridge}.mgmt"))
+}
+
+/// Starts the thread that keeps one listening socket per bridge and serves its clients.
+pub fn spawn(rundir: PathBuf, state: Arc<Mutex<DaemonState>>) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("grebe-ofmgmt".into())
+        .spawn(move || listen(&rundir, &state))?;
+    Ok(())
+}
+
+fn listen(rundir: &Path, state: &Arc<Mutex<DaemonState>>) {
+    let mut listeners: BTreeMap<String, UnixListener> = BTreeMap::new();
+    loop {
+        let bridges: Vec<String> = {
+            let s = state.lock().unwrap_or_else(|e| e.into_inner());
+            s.config.bridges.keys().cloned().collect()
+        };
+        listeners.retain(|b, _| {
+            let keep = bridges.contains(b);
+            if !keep {
+                let _ = fs::remove_file(socket_path(rundir, b));
+            }
+            keep
+        });
+        for b in &bridges {
+            if !listeners.contains_key(b) {
+                match bind(&socket_path(rundir, b)) {
+                    Ok(l) => {
+                        listeners.insert(b.clone(), l);
+                    }
+                    Err(e) => {
+                        tracing::warn!(bridge = %b, error = %e, "cannot open the OpenFlow management socket");
+                    }
+                }
+            }
+        }
+        for (b, l) in &listeners {
+            while let Ok((conn, _)) = l.accept() {
+                let (state, bridge) = (state.clone(), b.clone());
+                let spawned = std::thread::Builder::new()
+                    .name("grebe-ofconn".into())
+                    .spawn(move || {
+                        if let Err(e) = serve(conn, &bridge, &state) {
+                            tracing::debug!(%bridge, error = %e, "OpenFlow connection ended");
+                        }
+                    });
+                if let Err(e) = spawned {
+                    tracing::warn!(error = %e, "cannot start an OpenFlow connection thread");
+                }
+            }
+        }
+        std::thread::sleep(ACCEPT_EVERY);
+    }
+}
+
+fn bind(path: &Path) -> io::Result<UnixListener> {
+    // A socket file left by a daemon that died.
+    let _ = fs::remove_file(path);
+    let l = UnixListener::bind(path)?;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// One connection's settings (SET_CONFIG).
+struct Session<'a> {
+    bridge: &'a str,
+    flags: u16,
+    miss_send_len: u16,
+    /// The handshake failed: close once the error is out, as the spec says.
+    close: bool,
+}
+
+fn serve(mut conn: UnixStream, bridge: &str, state: &Mutex<DaemonState>) -> io::Result<()> {
+    conn.set_nonblocking(false)?;
+    conn.set_read_timeout(Some(PROBE))?;
+    conn.write_all(&Reply::hello(0))?;
+    count(state, |c| c.connections += 1);
+    let mut session = Session {
+        bridge,
+        flags: 0,
+        miss_send_len: 0,
+        close: false,
+    };
+    let mut framer = Framer::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut last_heard = Instant::now();
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => {
+                framer.push(&buf[..n]);
+                last_heard = Instant::now();
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                if last_heard.elapsed() >= 2 * PROBE {
+                    return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer to echo"));
+                }
+                conn.write_all(&Reply::echo_request(0))?;
+                continue;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        while let Some(m) = framer.next_message() {
+            let m = match m {
+                Ok(m) => m,
+                Err(e) => {
+                    refuse(state, "bad_length");
+                    let _ =
+                        conn.write_all(&Reply::error(0, error::BAD_REQUEST, error::BAD_LEN, &[]));
+                    return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string()));
+                }
+            };
+            count(state, |c| c.messages += 1);
+            for reply in answer(&m, &mut session, state) {
+                conn.write_all(&reply)?;
+            }
+            if session.close {
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn count(state: &Mutex<DaemonState>, f: impl FnOnce(&mut OpenflowCounters)) {
+    let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+    f(&mut s.openflow);
+}
+
+fn refuse(state: &Mutex<DaemonState>, reason: &'static str) {
+    count(state, |c| *c.refused.entry(reason).or_default() += 1);
+}
+
+/// The replies to one message.
+fn answer(m: &[u8], session: &mut Session<'_>, state: &Mutex<DaemonState>) -> Vec<Vec<u8>> {
+    let xid = u32::from_be_bytes([m[4], m[5], m[6], m[7]]);
+    let (_, request) = match openflow::decode(m) {
+        Ok(r) => r,
+        Err(openflow::Error::BadVersion(_)) => {
+            refuse(state, "bad_version");
+            return vec![Reply::error(xid, error::BAD_REQUEST, error::BAD_VERSION, m)];
+        }
+        Err(_) => {
+            refuse(state, "bad_length");
+            return vec![Reply::error(xid, error::BAD_REQUEST, error::BAD_LEN, m)];
+        }
+    };
+    match request {
+        Request::Hello { offers_1_3: true } => Vec::new(),
+        Request::Hello { offers_1_3: false } => {
+            refuse(state, "hello_incompatible");
+            session.close = true;
+            vec![Reply::error(
+                xid,
+                error::HELLO_FAILED,
+                error::HELLO_INCOMPATIBLE,
+                b"grebe speaks OpenFlow 1.3 only (ovs-ofctl -O OpenFlow13)",
+            )]
+        }
+        Request::Error { kind, code } => {
+            tracing::info!(
+                bridge = session.bridge,
+                kind,
+                code,
+                "OpenFlow peer sent an error"
+            );
+            Vec::new()
+        }
+        Request::EchoRequest(data) => vec![Reply::echo_reply(xid, &data)],
+        Request::EchoReply => Vec::new(),
+        Request::FeaturesRequest => vec![Reply::features(xid, datapath_id(session.bridge))],
+        Request::GetConfigRequest => {
+            vec![Reply::get_config(xid, session.flags, session.miss_send_len)]
+        }
+        Request::SetConfig {
+            flags,
+            miss_send_len,
+        } => {
+            // Only fragment handling "normal" (0) exists; the other bits are kept as told.
+            session.flags = flags & 0x3;
+            session.miss_send_len = miss_send_len;
+            Vec::new()
+        }
+        Request::Barrier => vec![Reply::barrier(xid)],
+        Request::Multipart(kind) => multipart(xid, kind, m, session.bridge, state),
+        Request::Unsupported { kind } => {
+            let (reason, kind_code, code) = match kind {
+                msg::FLOW_MOD => ("flow_mod", error::FLOW_MOD_FAILED, error::FLOW_MOD_EPERM),
+                msg::EXPERIMENTER => ("experimenter", error::BAD_REQUEST, error::BAD_EXPERIMENTER),
+                _ => ("bad_type", error::BAD_REQUEST, error::BAD_TYPE),
+            };
+            refuse(state, reason);
+            vec![Reply::error(xid, kind_code, code, m)]
+        }
+    }
+}
+
+/// OVS's datapath ID for a bridge: 0000 and the local port's MAC.
+fn datapath_id(bridge: &str) -> u64 {
+    datapath::interface_mac(bridge)
+        .map(|mac| mac.iter().fold(0u64, |id, b| (id << 8) | u64::from(*b)))
+        .unwrap_or(0)
+}
+
+fn mac_bytes(mac: Option<&str>) -> [u8; 6] {
+    let mut out = [0u8; 6];
+    if let Some(mac) = mac {
+        for (o, part) in out.iter_mut().zip(mac.split(':')) {
+            *o = u8::from_str_radix(part, 16).unwrap_or(0);
+        }
+    }
+    out
+}
+
+fn multipart(
+    xid: u32,
+    kind: MultipartKind,
+    m: &[u8],
+    bridge: &str,
+    state: &Mutex<DaemonState>,
+) -> Vec<Vec<u8>> {
+    let s = state.lock().unwrap_or_else(|e| e.into_inner());
+    let ports: Vec<datapath::PortStats> = s
+        .datapath
+        .port_stats()
+        .into_iter()
+        .filter(|p| p.bridge == bridge)
+        .collect();
+    let of_port = |p: &datapath::PortStats| {
+        if p.name == bridge {
+            OFPP_LOCAL
+        } else {
+            p.port_no
+        }
+    };
+    let uptime = u32::try_from(s.started.elapsed().as_secs()).unwrap_or(u32::MAX);
+    let rx_total: (u64, u64) = ports.iter().fold((0, 0), |(n, b), p| {
+        (n + p.counters.rx_packets, b + p.counters.rx_bytes)
+    });
+    let items: Vec<Vec<u8>> = match kind {
+        MultipartKind::Desc => vec![Reply::desc(&SwitchDesc {
+            manufacturer: "grebe".into(),
+            hardware: "grebe userspace GRE switch".into(),
+            software: env!("CARGO_PKG_VERSION").into(),
+            serial: "None".into(),
+            datapath: bridge.into(),
+        })],
+        MultipartKind::PortDesc => {
+            let tree = s.datapath.tree_status(bridge).ok();
+            let blocked = |name: &str| {
+                tree.as_ref().is_some_and(|t| {
+                    t.port_names
+                        .iter()
+                        .find(|(_, n)| n.as_str() == name)
+                        .and_then(|(no, _)| t.status.ports.iter().find(|p| p.number == *no))
+                        .is_some_and(|p| !p.state.forwards())
+                })
+            };
+            ports
+                .iter()
+                .map(|p| {
+                    Reply::port_desc(&PortDesc {
+                        port_no: of_port(p),
+                        hw_addr: mac_bytes(p.mac_in_use.as_deref()),
+                        name: p.name.clone(),
+                        admin_down: p.admin_state != "up",
+                        link_down: p.link_state != "up",
+                        blocked: blocked(&p.name),
+                    })
+                })
+                .collect()
+        }
+        MultipartKind::PortStats(which) => ports
+            .iter()
+            .filter(|p| which == OFPP_ANY || which == of_port(p))
+            .map(|p| {
+                let k = p.kernel.unwrap_or_default();
+                let c = p.counters;
+                Reply::port_stats(&PortStats {
+                    port_no: of_port(p),
+                    rx_packets: c.rx_packets,
+                    tx_packets: c.tx_packets,
+                    rx_bytes: c.rx_bytes,
+                    tx_bytes: c.tx_bytes,
+                    rx_dropped: k.rx_dropped,
+                    tx_dropped: c.tx_dropped + k.tx_dropped,
+                    rx_errors: k.rx_errors,
+                    tx_errors: k.tx_errors,
+                    duration_sec: uptime,
+                })
+            })
+            .collect(),
+        MultipartKind::Flow => vec![Reply::flow_stats(&FlowStats {
+            table_id: 0,
+            priority: 0,
+            duration_sec: uptime,
+            cookie: 0,
+            packets: rx_total.0,
+            bytes: rx_total.1,
+            output: OFPP_NORMAL,
+        })],
+        MultipartKind::Aggregate => vec![Reply::aggregate(rx_total.0, rx_total.1, 1)],
+        MultipartKind::Table => vec![Reply::table_stats(&TableStats {
+            table_id: 0,
+            active_count: 1,
+            lookup_count: rx_total.0,
+            matched_count: rx_total.0,
+        })],
+        // The one table, its size the MAC table's: what NORMAL switching holds.
+        MultipartKind::TableFeatures => vec![Reply::table_features(0, "classifier", 1_000_000)],
+        MultipartKind::Other(_) => {
+            drop(s);
+            refuse(state, "bad_multipart");
+            return vec![Reply::error(
+                xid,
+                error::BAD_REQUEST,
+                error::BAD_MULTIPART,
+                m,
+            )];
+        }
+    };
+    Reply::multipart(xid, kind.code(), &items)
+}

@@ -1,0 +1,407 @@
+//! Messages grebe sends, encoded with the spec's layouts (OpenFlow 1.3.5 §A).
+
+use crate::{MAX_MESSAGE, VERSION, msg};
+
+/// Port numbers with meanings of their own (spec §A.2.1).
+pub const OFPP_NORMAL: u32 = 0xffff_fffa;
+pub const OFPP_LOCAL: u32 = 0xffff_fffe;
+pub const OFPP_ANY: u32 = 0xffff_ffff;
+
+/// `OFPMPF_REPLY_MORE`: more replies to the same request follow.
+const REPLY_MORE: u16 = 1;
+/// A buffer id that says "no buffer": grebe keeps none (`n_buffers` 0), as OVS.
+const NO_BUFFER: u32 = 0xffff_ffff;
+/// The tables a switch announces (`n_tables`), as OVS does.
+const N_TABLES: u8 = 254;
+/// FLOW_STATS | TABLE_STATS | PORT_STATS.
+const CAPABILITIES: u32 = 1 | 2 | 4;
+
+/// One port as `PORT_DESC` and port status describe it (`ofp_port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortDesc {
+    pub port_no: u32,
+    pub hw_addr: [u8; 6],
+    pub name: String,
+    /// Administratively down (`OFPPC_PORT_DOWN`).
+    pub admin_down: bool,
+    /// No link (`OFPPS_LINK_DOWN`).
+    pub link_down: bool,
+    /// Blocked by the spanning tree (`OFPPS_BLOCKED`).
+    pub blocked: bool,
+}
+
+/// One port's counters (`ofp_port_stats`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PortStats {
+    pub port_no: u32,
+    pub rx_packets: u64,
+    pub tx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_bytes: u64,
+    pub rx_dropped: u64,
+    pub tx_dropped: u64,
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    pub duration_sec: u32,
+}
+
+/// One flow as flow statistics report it. Until grebe has a flow table, the one flow is the
+/// bridge's own `priority=0 actions=NORMAL`, as OVS shows for a bridge without a controller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowStats {
+    pub table_id: u8,
+    pub priority: u16,
+    pub duration_sec: u32,
+    pub cookie: u64,
+    pub packets: u64,
+    pub bytes: u64,
+    /// The one action: output to this port.
+    pub output: u32,
+}
+
+/// One table's counters (`ofp_table_stats`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TableStats {
+    pub table_id: u8,
+    pub active_count: u32,
+    pub lookup_count: u64,
+    pub matched_count: u64,
+}
+
+/// The switch's description (`ofp_desc`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwitchDesc {
+    pub manufacturer: String,
+    pub hardware: String,
+    pub software: String,
+    pub serial: String,
+    pub datapath: String,
+}
+
+/// Encoders, one per message grebe sends.
+pub struct Reply;
+
+fn message(kind: u8, xid: u32, body: &[u8]) -> Vec<u8> {
+    let len = 8 + body.len();
+    let mut m = Vec::with_capacity(len);
+    m.push(VERSION);
+    m.push(kind);
+    m.extend(u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes());
+    m.extend(xid.to_be_bytes());
+    m.extend(body);
+    m
+}
+
+/// A NUL-padded fixed-size string field (truncated to leave the NUL).
+fn fixed(out: &mut Vec<u8>, s: &str, size: usize) {
+    let bytes = s.as_bytes();
+    let n = bytes.len().min(size - 1);
+    out.extend(&bytes[..n]);
+    out.resize(out.len() + size - n, 0);
+}
+
+impl Reply {
+    /// HELLO with a version bitmap offering 1.3 only.
+    pub fn hello(xid: u32) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend(1u16.to_be_bytes());
+        body.extend(8u16.to_be_bytes());
+        body.extend((1u32 << VERSION).to_be_bytes());
+        message(msg::HELLO, xid, &body)
+    }
+
+    /// ERROR carrying (up to 64 bytes of) the offending message, as the spec asks.
+    pub fn error(xid: u32, kind: u16, code: u16, offending: &[u8]) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend(kind.to_be_bytes());
+        body.extend(code.to_be_bytes());
+        body.extend(&offending[..offending.len().min(64)]);
+        message(msg::ERROR, xid, &body)
+    }
+
+    pub fn echo_reply(xid: u32, data: &[u8]) -> Vec<u8> {
+        message(
+            msg::ECHO_REPLY,
+            xid,
+            &data[..data.len().min(MAX_MESSAGE - 8)],
+        )
+    }
+
+    pub fn echo_request(xid: u32) -> Vec<u8> {
+        message(msg::ECHO_REQUEST, xid, &[])
+    }
+
+    pub fn features(xid: u32, datapath_id: u64) -> Vec<u8> {
+        let mut body = Vec::with_capacity(24);
+        body.extend(datapath_id.to_be_bytes());
+        body.extend(0u32.to_be_bytes()); // n_buffers
+        body.push(N_TABLES);
+        body.push(0); // auxiliary_id: the main connection
+        body.extend([0, 0]);
+        body.extend(CAPABILITIES.to_be_bytes());
+        body.extend(0u32.to_be_bytes());
+        message(msg::FEATURES_REPLY, xid, &body)
+    }
+
+    pub fn get_config(xid: u32, flags: u16, miss_send_len: u16) -> Vec<u8> {
+        let mut body = Vec::with_capacity(4);
+        body.extend(flags.to_be_bytes());
+        body.extend(miss_send_len.to_be_bytes());
+        message(msg::GET_CONFIG_REPLY, xid, &body)
+    }
+
+    pub fn barrier(xid: u32) -> Vec<u8> {
+        message(msg::BARRIER_REPLY, xid, &[])
+    }
+
+    /// The replies to one multipart request: `items` (each one record of the reply's body)
+    /// packed into as few messages as fit, all but the last flagged REPLY_MORE. An empty list
+    /// is one empty reply.
+    pub fn multipart(xid: u32, kind: u16, items: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        const HEADERS: usize = 8 + 8;
+        let mut bodies: Vec<Vec<u8>> = vec![Vec::new()];
+        for item in items {
+            let last = bodies.last_mut().expect("never empty");
+            if !last.is_empty() && HEADERS + last.len() + item.len() > MAX_MESSAGE {
+                bodies.push(Vec::new());
+            }
+            bodies.last_mut().expect("never empty").extend(item);
+        }
+        let n = bodies.len();
+        bodies
+            .into_iter()
+            .enumerate()
+            .map(|(i, items)| {
+                let mut body = Vec::with_capacity(8 + items.len());
+                body.extend(kind.to_be_bytes());
+                let flags = if i + 1 < n { REPLY_MORE } else { 0 };
+                body.extend(flags.to_be_bytes());
+                body.extend([0; 4]);
+                body.extend(items);
+                message(msg::MULTIPART_REPLY, xid, &body)
+            })
+            .collect()
+    }
+
+    pub fn desc(d: &SwitchDesc) -> Vec<u8> {
+        let mut b = Vec::with_capacity(1056);
+        fixed(&mut b, &d.manufacturer, 256);
+        fixed(&mut b, &d.hardware, 256);
+        fixed(&mut b, &d.software, 256);
+        fixed(&mut b, &d.serial, 32);
+        fixed(&mut b, &d.datapath, 256);
+        b
+    }
+
+    /// `ofp_port`, 64 bytes. Speeds are left 0: a TAP, a veth or a tunnel has none to tell.
+    pub fn port_desc(p: &PortDesc) -> Vec<u8> {
+        let mut b = Vec::with_capacity(64);
+        b.extend(p.port_no.to_be_bytes());
+        b.extend([0; 4]);
+        b.extend(p.hw_addr);
+        b.extend([0; 2]);
+        fixed(&mut b, &p.name, 16);
+        b.extend(u32::from(p.admin_down).to_be_bytes());
+        let state = u32::from(p.link_down) | (u32::from(p.blocked) << 1);
+        b.extend(state.to_be_bytes());
+        // curr, advertised, supported, peer, curr_speed, max_speed
+        b.extend([0; 24]);
+        b
+    }
+
+    /// `ofp_port_stats`, 112 bytes; frame, overrun and CRC errors and collisions are 0, what
+    /// grebe's ports can tell.
+    pub fn port_stats(s: &PortStats) -> Vec<u8> {
+        let mut b = Vec::with_capacity(112);
+        b.extend(s.port_no.to_be_bytes());
+        b.extend([0; 4]);
+        for v in [
+            s.rx_packets,
+            s.tx_packets,
+            s.rx_bytes,
+            s.tx_bytes,
+            s.rx_dropped,
+            s.tx_dropped,
+            s.rx_errors,
+            s.tx_errors,
+            0,
+            0,
+            0,
+            0,
+        ] {
+            b.extend(v.to_be_bytes());
+        }
+        b.extend(s.duration_sec.to_be_bytes());
+        b.extend(0u32.to_be_bytes());
+        b
+    }
+
+    /// `ofp_flow_stats` with an empty match and one instruction, APPLY_ACTIONS [OUTPUT].
+    pub fn flow_stats(f: &FlowStats) -> Vec<u8> {
+        // header 48 + match 8 + instruction 8 + output action 16
+        let len: u16 = 48 + 8 + 8 + 16;
+        let mut b = Vec::with_capacity(usize::from(len));
+        b.extend(len.to_be_bytes());
+        b.push(f.table_id);
+        b.push(0);
+        b.extend(f.duration_sec.to_be_bytes());
+        b.extend(0u32.to_be_bytes());
+        b.extend(f.priority.to_be_bytes());
+        b.extend(0u16.to_be_bytes()); // idle_timeout
+        b.extend(0u16.to_be_bytes()); // hard_timeout
+        b.extend(0u16.to_be_bytes()); // flags
+        b.extend([0; 4]);
+        b.extend(f.cookie.to_be_bytes());
+        b.extend(f.packets.to_be_bytes());
+        b.extend(f.bytes.to_be_bytes());
+        // ofp_match: OXM type, length 4 (no fields), padded to 8.
+        b.extend(1u16.to_be_bytes());
+        b.extend(4u16.to_be_bytes());
+        b.extend([0; 4]);
+        // OFPIT_APPLY_ACTIONS
+        b.extend(4u16.to_be_bytes());
+        b.extend(24u16.to_be_bytes());
+        b.extend([0; 4]);
+        // OFPAT_OUTPUT
+        b.extend(0u16.to_be_bytes());
+        b.extend(16u16.to_be_bytes());
+        b.extend(f.output.to_be_bytes());
+        b.extend(0u16.to_be_bytes()); // max_len
+        b.extend([0; 6]);
+        b
+    }
+
+    pub fn aggregate(packets: u64, bytes: u64, flows: u32) -> Vec<u8> {
+        let mut b = Vec::with_capacity(24);
+        b.extend(packets.to_be_bytes());
+        b.extend(bytes.to_be_bytes());
+        b.extend(flows.to_be_bytes());
+        b.extend([0; 4]);
+        b
+    }
+
+    pub fn table_stats(t: &TableStats) -> Vec<u8> {
+        let mut b = Vec::with_capacity(24);
+        b.push(t.table_id);
+        b.extend([0; 3]);
+        b.extend(t.active_count.to_be_bytes());
+        b.extend(t.lookup_count.to_be_bytes());
+        b.extend(t.matched_count.to_be_bytes());
+        b
+    }
+
+    /// `ofp_table_features` with the eight properties the spec requires (ovs-ofctl asks for
+    /// them to name tables and rejects a reply without them): what table 0 offers today, the
+    /// APPLY_ACTIONS instruction with the OUTPUT action, no match fields, no next tables.
+    pub fn table_features(table_id: u8, name: &str, max_entries: u32) -> Vec<u8> {
+        // (property type, payload)
+        let properties: [(u16, &[u8]); 8] = [
+            (0, &[0, 4, 0, 4]), // INSTRUCTIONS: APPLY_ACTIONS
+            (2, &[]),           // NEXT_TABLES
+            (4, &[]),           // WRITE_ACTIONS
+            (6, &[0, 0, 0, 4]), // APPLY_ACTIONS: OUTPUT
+            (8, &[]),           // MATCH
+            (10, &[]),          // WILDCARDS
+            (12, &[]),          // WRITE_SETFIELD
+            (14, &[]),          // APPLY_SETFIELD
+        ];
+        let mut props = Vec::new();
+        for (kind, payload) in properties {
+            props.extend(kind.to_be_bytes());
+            props.extend(((4 + payload.len()) as u16).to_be_bytes());
+            props.extend(payload);
+            props.resize(props.len().div_ceil(8) * 8, 0);
+        }
+        let len = 64 + props.len();
+        let mut b = Vec::with_capacity(len);
+        b.extend((len as u16).to_be_bytes());
+        b.push(table_id);
+        b.extend([0; 5]);
+        fixed(&mut b, name, 32);
+        b.extend(0u64.to_be_bytes()); // metadata_match
+        b.extend(0u64.to_be_bytes()); // metadata_write
+        b.extend(0u32.to_be_bytes()); // config
+        b.extend(max_entries.to_be_bytes());
+        b.extend(props);
+        b
+    }
+
+    /// The buffer id of messages that carry a frame: grebe never buffers.
+    pub fn no_buffer() -> u32 {
+        NO_BUFFER
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Framer, Request, decode};
+
+    #[test]
+    fn records_have_the_spec_s_sizes() {
+        let port = PortDesc {
+            port_no: 1,
+            hw_addr: [2, 0, 0, 0, 0, 1],
+            name: "a-name-longer-than-sixteen".into(),
+            admin_down: false,
+            link_down: true,
+            blocked: true,
+        };
+        let p = Reply::port_desc(&port);
+        assert_eq!(p.len(), 64);
+        assert_eq!(&p[16..32], b"a-name-longer-t\0");
+        assert_eq!(&p[36..40], &[0, 0, 0, 3]);
+        assert_eq!(Reply::port_stats(&PortStats::default()).len(), 112);
+        assert_eq!(
+            Reply::desc(&SwitchDesc {
+                manufacturer: "grebe".into(),
+                hardware: String::new(),
+                software: String::new(),
+                serial: String::new(),
+                datapath: String::new(),
+            })
+            .len(),
+            1056
+        );
+        let f = Reply::flow_stats(&FlowStats {
+            table_id: 0,
+            priority: 0,
+            duration_sec: 1,
+            cookie: 0,
+            packets: 2,
+            bytes: 3,
+            output: OFPP_NORMAL,
+        });
+        assert_eq!(f.len(), 80);
+        assert_eq!(u16::from_be_bytes([f[0], f[1]]) as usize, f.len());
+        assert_eq!(Reply::features(1, 7).len(), 32);
+        let t = Reply::table_features(0, "classifier", 1);
+        assert_eq!(t.len(), 64 + 8 * 8);
+        assert_eq!(usize::from(u16::from_be_bytes([t[0], t[1]])), t.len());
+    }
+
+    #[test]
+    fn long_multipart_replies_page_with_reply_more() {
+        let items: Vec<Vec<u8>> = (0..2000).map(|_| vec![0; 64]).collect();
+        let replies = Reply::multipart(9, 13, &items);
+        assert!(replies.len() > 1);
+        let mut total = 0;
+        for (i, r) in replies.iter().enumerate() {
+            assert!(r.len() <= MAX_MESSAGE);
+            assert_eq!(usize::from(u16::from_be_bytes([r[2], r[3]])), r.len());
+            let more = u16::from_be_bytes([r[10], r[11]]) & REPLY_MORE != 0;
+            assert_eq!(more, i + 1 < replies.len());
+            total += r.len() - 16;
+        }
+        assert_eq!(total, 2000 * 64);
+        assert_eq!(Reply::multipart(9, 12, &[]).len(), 1);
+    }
+
+    #[test]
+    fn our_hello_is_one_the_decoder_takes() {
+        let mut f = Framer::new();
+        f.push(&Reply::hello(1));
+        let m = f.next_message().unwrap().unwrap();
+        assert_eq!(decode(&m).unwrap().1, Request::Hello { offers_1_3: true });
+    }
+}

@@ -1,0 +1,222 @@
+//! OpenFlow on grebe's bridges, judged by OVS's own `ovs-ofctl` (Debian's openvswitch-common),
+//! run unchanged: it finds `<rundir>/BR.mgmt` through `OVS_RUNDIR` as it finds ovs-vswitchd's.
+//! Hosts a and b have the seed configuration (`two_hosts`).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use common::*;
+use lab::netns::Lab;
+
+fn ofctl_installed() -> bool {
+    std::path::Path::new("/usr/bin/ovs-ofctl").exists()
+}
+
+fn ofctl(lab: &Lab, host: &str, args: &[&str]) -> Output {
+    lab.command(host, "ovs-ofctl")
+        .env("OVS_RUNDIR", lab.rundir(host))
+        .args(["--timeout=10"])
+        .args(args)
+        .output()
+        .expect("running ovs-ofctl")
+}
+
+fn ofctl_ok(lab: &Lab, host: &str, args: &[&str]) -> String {
+    let out = ofctl(lab, host, args);
+    assert!(
+        out.status.success(),
+        "ovs-ofctl {} failed ({}): {}",
+        args.join(" "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn of_lab(test: &str) -> Option<Lab> {
+    let lab = lab_with(test, &[("openvswitch-common", ofctl_installed())])?;
+    two_hosts(&lab);
+    lab.wait_ping("a", "198.51.100.2", Duration::from_secs(10))
+        .unwrap();
+    Some(lab)
+}
+
+/// A counter of one port from `dump-ports` output (`port "gre0": rx pkts=5, ...`).
+fn dumped(text: &str, port: &str, direction: &str) -> u64 {
+    let mut lines = text.lines();
+    while let Some(l) = lines.next() {
+        if l.contains(&format!("\"{port}\":")) || l.contains(&format!(" {port}:")) {
+            let line = if direction == "rx" {
+                l.to_owned()
+            } else {
+                lines.next().unwrap().to_owned()
+            };
+            let pkts = line
+                .split("pkts=")
+                .nth(1)
+                .unwrap()
+                .split(',')
+                .next()
+                .unwrap();
+            return pkts.trim().parse().unwrap();
+        }
+    }
+    panic!("no port {port} in:\n{text}");
+}
+
+#[test]
+fn ovs_ofctl_shows_and_dumps_a_grebe_bridge() {
+    let Some(lab) = of_lab("ofshow") else { return };
+    lab.ping("a", "198.51.100.2", 3).unwrap();
+    let mac = mac_of(&lab, "a", "br-int").replace(':', "");
+
+    {
+        let show = ofctl_ok(&lab, "a", &["-O", "OpenFlow13", "show", "br-int"]);
+        assert!(show.contains("OFPT_FEATURES_REPLY (OF1.3)"), "{show}");
+        assert!(show.contains(&format!("dpid:0000{mac}")), "{show}");
+        assert!(show.contains("n_tables:254, n_buffers:0"), "{show}");
+        assert!(show.contains("(gre0): addr:"), "{show}");
+        assert!(show.contains("(mgmt0): addr:"), "{show}");
+        assert!(show.contains("LOCAL(br-int): addr:"), "{show}");
+        assert!(show.contains("OFPT_GET_CONFIG_REPLY (OF1.3)"), "{show}");
+    }
+    // The socket by its path, and its mode.
+    let path = lab.rundir("a").join("br-int.mgmt");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let by_path = ofctl_ok(
+        &lab,
+        "a",
+        &[
+            "-O",
+            "OpenFlow13",
+            "show",
+            &format!("unix:{}", path.display()),
+        ],
+    );
+    assert!(by_path.contains("(gre0)"), "{by_path}");
+
+    // Counters: the pings went out of mgmt0 into gre0.
+    let ports = ofctl_ok(
+        &lab,
+        "a",
+        &["-O", "OpenFlow13", "--names", "dump-ports", "br-int"],
+    );
+    assert!(dumped(&ports, "gre0", "tx") >= 3, "{ports}");
+    assert!(dumped(&ports, "mgmt0", "rx") >= 3, "{ports}");
+    let desc = ofctl_ok(
+        &lab,
+        "a",
+        &["-O", "OpenFlow13", "dump-ports-desc", "br-int"],
+    );
+    assert!(
+        desc.contains("OFPST_PORT_DESC reply (OF1.3)") && desc.contains("(gre0)"),
+        "{desc}"
+    );
+    let flows = ofctl_ok(&lab, "a", &["-O", "OpenFlow13", "dump-flows", "br-int"]);
+    let normal = flows
+        .lines()
+        .find(|l| l.contains("priority=0 actions=NORMAL"))
+        .unwrap_or_else(|| panic!("{flows}"));
+    let n: u64 = normal
+        .split("n_packets=")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(n >= 6, "{normal}");
+    let desc = ofctl_ok(&lab, "a", &["-O", "OpenFlow13", "dump-desc", "br-int"]);
+    assert!(desc.contains("Manufacturer: grebe"), "{desc}");
+    let tables = ofctl_ok(&lab, "a", &["-O", "OpenFlow13", "dump-tables", "br-int"]);
+    assert!(tables.contains("active=1"), "{tables}");
+}
+
+#[test]
+fn what_grebe_cannot_do_is_refused_with_openflow_errors() {
+    let Some(lab) = of_lab("ofrefuse") else {
+        return;
+    };
+    // No programmable table yet: a flow-mod is refused, and nothing changes.
+    let out = ofctl(
+        &lab,
+        "a",
+        &["-O", "OpenFlow13", "add-flow", "br-int", "actions=drop"],
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("OFPFMFC_EPERM"), "{stderr}");
+    lab.ping("a", "198.51.100.2", 2).unwrap();
+    // OpenFlow 1.0 only: the handshake fails as the spec says.
+    let out = ofctl(&lab, "a", &["-O", "OpenFlow10", "show", "br-int"]);
+    assert!(!out.status.success());
+    let status = lab.appctl("a", &["openflow/show"]).unwrap();
+    assert!(status.contains("refused flow_mod: 1"), "{status}");
+    assert!(status.contains("refused hello_incompatible: 1"), "{status}");
+
+    // Malformed messages from a client that is not ovs-ofctl: an error back with the request's
+    // xid, counted; a length below the header closes the connection; the daemon carries on.
+    let path = lab.rundir("a").join("br-int.mgmt");
+    let mut c = UnixStream::connect(&path).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    c.write_all(&[4, 0, 0, 8, 0, 0, 0, 1]).unwrap();
+    // FEATURES_REQUEST with a stray byte.
+    c.write_all(&[4, 5, 0, 9, 0, 0, 0, 0x2a, 0xff]).unwrap();
+    let mut got: Vec<u8> = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let error = loop {
+        let mut buf = [0u8; 4096];
+        let n = c.read(&mut buf).unwrap();
+        got.extend(&buf[..n]);
+        // Skip grebe's HELLO (8 + 8 bytes), then the ERROR.
+        if let Some(e) = got.get(16..28) {
+            break e.to_vec();
+        }
+        assert!(Instant::now() < deadline, "no error in {got:?}");
+    };
+    assert_eq!(error[1], 1, "an OFPT_ERROR: {error:?}");
+    assert_eq!(&error[4..8], &[0, 0, 0, 0x2a], "the request's xid");
+    assert_eq!(&error[8..12], &[0, 1, 0, 6], "BAD_REQUEST / BAD_LEN");
+    c.write_all(&[4, 2, 0, 4, 0, 0, 0, 2]).unwrap();
+    let mut rest: Vec<u8> = Vec::new();
+    let _ = c.read_to_end(&mut rest);
+    let status = lab.appctl("a", &["openflow/show"]).unwrap();
+    assert!(status.contains("refused bad_length: 2"), "{status}");
+    lab.ping("a", "198.51.100.2", 1).unwrap();
+}
+
+#[test]
+fn the_management_socket_follows_its_bridge() {
+    let Some(lab) = of_lab("ofsock") else { return };
+    lab.vsctl_ok("a", &["add-br", "br-x"]).unwrap();
+    let path = lab.rundir("a").join("br-x.mgmt");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !path.exists() {
+        assert!(Instant::now() < deadline, "no {}", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let show = ofctl_ok(&lab, "a", &["-O", "OpenFlow13", "show", "br-x"]);
+    assert!(
+        show.contains("LOCAL(br-x)") && !show.contains("gre0"),
+        "{show}"
+    );
+    lab.vsctl_ok("a", &["del-br", "br-x"]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while path.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "{} outlived its bridge",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
