@@ -75,8 +75,8 @@ fn ovs_ofctl_shows_and_dumps_a_grebe_bridge() {
     lab.ping("a", "198.51.100.2", 3).unwrap();
     let mac = mac_of(&lab, "a", "br-int").replace(':', "");
 
+    let show = ofctl_ok(&lab, "a", &["-O", "OpenFlow13", "show", "br-int"]);
     {
-        let show = ofctl_ok(&lab, "a", &["-O", "OpenFlow13", "show", "br-int"]);
         assert!(show.contains("OFPT_FEATURES_REPLY (OF1.3)"), "{show}");
         assert!(show.contains(&format!("dpid:0000{mac}")), "{show}");
         assert!(show.contains("n_tables:254, n_buffers:0"), "{show}");
@@ -85,6 +85,22 @@ fn ovs_ofctl_shows_and_dumps_a_grebe_bridge() {
         assert!(show.contains("LOCAL(br-int): addr:"), "{show}");
         assert!(show.contains("OFPT_GET_CONFIG_REPLY (OF1.3)"), "{show}");
     }
+    // As operators type it, without -O: ovs-ofctl speaks OpenFlow 1.0, and gets the same
+    // ports, numbers and addresses.
+    let show10 = ofctl_ok(&lab, "a", &["show", "br-int"]);
+    assert!(show10.contains("OFPT_FEATURES_REPLY (xid="), "{show10}");
+    assert!(show10.contains(&format!("dpid:0000{mac}")), "{show10}");
+    let port_lines = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with(' ') && l.contains("): addr:"))
+            .map(|l| l.trim().to_owned())
+            .collect()
+    };
+    assert_eq!(port_lines(&show10), port_lines(&show), "{show10}\n{show}");
+    let flows10 = ofctl_ok(&lab, "a", &["dump-flows", "br-int"]);
+    assert!(flows10.contains("priority=0 actions=NORMAL"), "{flows10}");
+    let ports10 = ofctl_ok(&lab, "a", &["--names", "dump-ports", "br-int", "gre0"]);
+    assert!(dumped(&ports10, "gre0", "tx") >= 3, "{ports10}");
     // The socket by its path, and its mode.
     let path = lab.rundir("a").join("br-int.mgmt");
     assert_eq!(
@@ -156,11 +172,16 @@ fn what_grebe_cannot_do_is_refused_with_openflow_errors() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("OFPFMFC_EPERM"), "{stderr}");
     lab.ping("a", "198.51.100.2", 2).unwrap();
-    // OpenFlow 1.0 only: the handshake fails as the spec says.
-    let out = ofctl(&lab, "a", &["-O", "OpenFlow10", "show", "br-int"]);
+    let out = ofctl(&lab, "a", &["add-flow", "br-int", "actions=drop"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("OFPFMFC_EPERM"),
+        "1.0's flow-mod error"
+    );
+    // OpenFlow 1.1 only, a version grebe does not speak: the handshake fails as the spec says.
+    let out = ofctl(&lab, "a", &["-O", "OpenFlow11", "show", "br-int"]);
     assert!(!out.status.success());
     let status = lab.appctl("a", &["openflow/show"]).unwrap();
-    assert!(status.contains("refused flow_mod: 1"), "{status}");
+    assert!(status.contains("refused flow_mod: 2"), "{status}");
     assert!(status.contains("refused hello_incompatible: 1"), "{status}");
 
     // Malformed messages from a client that is not ovs-ofctl: an error back with the request's

@@ -1,6 +1,7 @@
 //! Each bridge's OpenFlow management socket, `<rundir>/<BR>.mgmt` (owner-only), where
 //! `ovs-ofctl BR` connects as it does to ovs-vswitchd (it looks in `$OVS_RUNDIR`). grebe is the
-//! switch side of OpenFlow 1.3 there: the handshake, echo, features, get/set-config, barrier,
+//! switch side of OpenFlow 1.3 and 1.0 there (1.0 is what ovs-ofctl speaks without `-O`): the
+//! handshake, echo, features, get/set-config, barrier,
 //! and the multipart replies that describe the bridge (desc, port-desc, port, flow, aggregate,
 //! table statistics; an empty table-features reply). Until grebe has a flow table its one flow
 //! is the bridge's own `priority=0 actions=NORMAL`, as OVS shows for a bridge without a
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use openflow::{
     FlowStats, Framer, MultipartKind, OFPP_ANY, OFPP_LOCAL, OFPP_NORMAL, PortDesc, PortStats,
-    Reply, Request, SwitchDesc, TableStats, error, msg,
+    Reply, Request, SwitchDesc, TableStats, VERSION_1_3, error, msg,
 };
 
 use crate::state::DaemonState;
@@ -108,6 +109,8 @@ fn bind(path: &Path) -> io::Result<UnixListener> {
 /// One connection's settings (SET_CONFIG).
 struct Session<'a> {
     bridge: &'a str,
+    /// The version the handshake agreed on; None until the peer's HELLO.
+    version: Option<u8>,
     flags: u16,
     miss_send_len: u16,
     /// The handshake failed: close once the error is out, as the spec says.
@@ -121,6 +124,7 @@ fn serve(mut conn: UnixStream, bridge: &str, state: &Mutex<DaemonState>) -> io::
     count(state, |c| c.connections += 1);
     let mut session = Session {
         bridge,
+        version: None,
         flags: 0,
         miss_send_len: 0,
         close: false,
@@ -144,7 +148,7 @@ fn serve(mut conn: UnixStream, bridge: &str, state: &Mutex<DaemonState>) -> io::
                 if last_heard.elapsed() >= 2 * PROBE {
                     return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer to echo"));
                 }
-                conn.write_all(&Reply::echo_request(0))?;
+                conn.write_all(&session.reply().echo_request(0))?;
                 continue;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -155,8 +159,12 @@ fn serve(mut conn: UnixStream, bridge: &str, state: &Mutex<DaemonState>) -> io::
                 Ok(m) => m,
                 Err(e) => {
                     refuse(state, "bad_length");
-                    let _ =
-                        conn.write_all(&Reply::error(0, error::BAD_REQUEST, error::BAD_LEN, &[]));
+                    let _ = conn.write_all(&session.reply().error(
+                        0,
+                        error::BAD_REQUEST,
+                        error::BAD_LEN,
+                        &[],
+                    ));
                     return Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string()));
                 }
             };
@@ -167,6 +175,15 @@ fn serve(mut conn: UnixStream, bridge: &str, state: &Mutex<DaemonState>) -> io::
             if session.close {
                 return Ok(());
             }
+        }
+    }
+}
+
+impl Session<'_> {
+    /// Encoders for the agreed version (1.3 until then).
+    fn reply(&self) -> Reply {
+        Reply {
+            version: self.version.unwrap_or(VERSION_1_3),
         }
     }
 }
@@ -183,29 +200,35 @@ fn refuse(state: &Mutex<DaemonState>, reason: &'static str) {
 /// The replies to one message.
 fn answer(m: &[u8], session: &mut Session<'_>, state: &Mutex<DaemonState>) -> Vec<Vec<u8>> {
     let xid = u32::from_be_bytes([m[4], m[5], m[6], m[7]]);
-    let (_, request) = match openflow::decode(m) {
+    let r = session.reply();
+    let (_, request) = match openflow::decode(m, session.version) {
         Ok(r) => r,
         Err(openflow::Error::BadVersion(_)) => {
             refuse(state, "bad_version");
-            return vec![Reply::error(xid, error::BAD_REQUEST, error::BAD_VERSION, m)];
+            return vec![r.error(xid, error::BAD_REQUEST, error::BAD_VERSION, m)];
         }
         Err(_) => {
             refuse(state, "bad_length");
-            return vec![Reply::error(xid, error::BAD_REQUEST, error::BAD_LEN, m)];
+            return vec![r.error(xid, error::BAD_REQUEST, error::BAD_LEN, m)];
         }
     };
     match request {
-        Request::Hello { offers_1_3: true } => Vec::new(),
-        Request::Hello { offers_1_3: false } => {
-            refuse(state, "hello_incompatible");
-            session.close = true;
-            vec![Reply::error(
-                xid,
-                error::HELLO_FAILED,
-                error::HELLO_INCOMPATIBLE,
-                b"grebe speaks OpenFlow 1.3 only (ovs-ofctl -O OpenFlow13)",
-            )]
-        }
+        Request::Hello { versions } => match openflow::negotiate(versions) {
+            Some(v) => {
+                session.version = Some(v);
+                Vec::new()
+            }
+            None => {
+                refuse(state, "hello_incompatible");
+                session.close = true;
+                vec![r.error(
+                    xid,
+                    error::HELLO_FAILED,
+                    error::HELLO_INCOMPATIBLE,
+                    b"grebe speaks OpenFlow 1.0 and 1.3 (ovs-ofctl -O OpenFlow13)",
+                )]
+            }
+        },
         Request::Error { kind, code } => {
             tracing::info!(
                 bridge = session.bridge,
@@ -215,11 +238,20 @@ fn answer(m: &[u8], session: &mut Session<'_>, state: &Mutex<DaemonState>) -> Ve
             );
             Vec::new()
         }
-        Request::EchoRequest(data) => vec![Reply::echo_reply(xid, &data)],
+        Request::EchoRequest(data) => vec![r.echo_reply(xid, &data)],
         Request::EchoReply => Vec::new(),
-        Request::FeaturesRequest => vec![Reply::features(xid, datapath_id(session.bridge))],
+        Request::FeaturesRequest => {
+            // 1.0 lists the ports here; 1.3 leaves them to PORT_DESC.
+            let ports = if r.version == VERSION_1_3 {
+                Vec::new()
+            } else {
+                let s = state.lock().unwrap_or_else(|e| e.into_inner());
+                port_descs(&s, session.bridge)
+            };
+            vec![r.features(xid, datapath_id(session.bridge), &ports)]
+        }
         Request::GetConfigRequest => {
-            vec![Reply::get_config(xid, session.flags, session.miss_send_len)]
+            vec![r.get_config(xid, session.flags, session.miss_send_len)]
         }
         Request::SetConfig {
             flags,
@@ -230,16 +262,21 @@ fn answer(m: &[u8], session: &mut Session<'_>, state: &Mutex<DaemonState>) -> Ve
             session.miss_send_len = miss_send_len;
             Vec::new()
         }
-        Request::Barrier => vec![Reply::barrier(xid)],
-        Request::Multipart(kind) => multipart(xid, kind, m, session.bridge, state),
+        Request::Barrier => vec![r.barrier(xid)],
+        Request::Multipart(kind) => multipart(r, xid, kind, m, session.bridge, state),
+        Request::Unsupported {
+            kind: msg::FLOW_MOD,
+        } => {
+            refuse(state, "flow_mod");
+            vec![r.flow_mod_refused(xid, m)]
+        }
         Request::Unsupported { kind } => {
-            let (reason, kind_code, code) = match kind {
-                msg::FLOW_MOD => ("flow_mod", error::FLOW_MOD_FAILED, error::FLOW_MOD_EPERM),
-                msg::EXPERIMENTER => ("experimenter", error::BAD_REQUEST, error::BAD_EXPERIMENTER),
-                _ => ("bad_type", error::BAD_REQUEST, error::BAD_TYPE),
+            let (reason, code) = match kind {
+                msg::EXPERIMENTER => ("experimenter", error::BAD_EXPERIMENTER),
+                _ => ("bad_type", error::BAD_TYPE),
             };
             refuse(state, reason);
-            vec![Reply::error(xid, kind_code, code, m)]
+            vec![r.error(xid, error::BAD_REQUEST, code, m)]
         }
     }
 }
@@ -261,7 +298,44 @@ fn mac_bytes(mac: Option<&str>) -> [u8; 6] {
     out
 }
 
+/// The bridge's ports as OpenFlow describes them.
+fn port_descs(s: &DaemonState, bridge: &str) -> Vec<PortDesc> {
+    let tree = s.datapath.tree_status(bridge).ok();
+    let blocked = |name: &str| {
+        tree.as_ref().is_some_and(|t| {
+            t.port_names
+                .iter()
+                .find(|(_, n)| n.as_str() == name)
+                .and_then(|(no, _)| t.status.ports.iter().find(|p| p.number == *no))
+                .is_some_and(|p| !p.state.forwards())
+        })
+    };
+    s.datapath
+        .port_stats()
+        .into_iter()
+        .filter(|p| p.bridge == bridge)
+        .map(|p| PortDesc {
+            port_no: of_port(&p, bridge),
+            hw_addr: mac_bytes(p.mac_in_use.as_deref()),
+            blocked: blocked(&p.name),
+            admin_down: p.admin_state != "up",
+            link_down: p.link_state != "up",
+            name: p.name,
+        })
+        .collect()
+}
+
+/// A port's OpenFlow number: the bridge's own port is LOCAL, as in OVS.
+fn of_port(p: &datapath::PortStats, bridge: &str) -> u32 {
+    if p.name == bridge {
+        OFPP_LOCAL
+    } else {
+        p.port_no
+    }
+}
+
 fn multipart(
+    r: Reply,
     xid: u32,
     kind: MultipartKind,
     m: &[u8],
@@ -287,45 +361,24 @@ fn multipart(
         (n + p.counters.rx_packets, b + p.counters.rx_bytes)
     });
     let items: Vec<Vec<u8>> = match kind {
-        MultipartKind::Desc => vec![Reply::desc(&SwitchDesc {
+        MultipartKind::Desc => vec![r.desc(&SwitchDesc {
             manufacturer: "grebe".into(),
             hardware: "grebe userspace GRE switch".into(),
             software: env!("CARGO_PKG_VERSION").into(),
             serial: "None".into(),
             datapath: bridge.into(),
         })],
-        MultipartKind::PortDesc => {
-            let tree = s.datapath.tree_status(bridge).ok();
-            let blocked = |name: &str| {
-                tree.as_ref().is_some_and(|t| {
-                    t.port_names
-                        .iter()
-                        .find(|(_, n)| n.as_str() == name)
-                        .and_then(|(no, _)| t.status.ports.iter().find(|p| p.number == *no))
-                        .is_some_and(|p| !p.state.forwards())
-                })
-            };
-            ports
-                .iter()
-                .map(|p| {
-                    Reply::port_desc(&PortDesc {
-                        port_no: of_port(p),
-                        hw_addr: mac_bytes(p.mac_in_use.as_deref()),
-                        name: p.name.clone(),
-                        admin_down: p.admin_state != "up",
-                        link_down: p.link_state != "up",
-                        blocked: blocked(&p.name),
-                    })
-                })
-                .collect()
-        }
+        MultipartKind::PortDesc => port_descs(&s, bridge)
+            .iter()
+            .map(|p| r.port_desc(p))
+            .collect(),
         MultipartKind::PortStats(which) => ports
             .iter()
             .filter(|p| which == OFPP_ANY || which == of_port(p))
             .map(|p| {
                 let k = p.kernel.unwrap_or_default();
                 let c = p.counters;
-                Reply::port_stats(&PortStats {
+                r.port_stats(&PortStats {
                     port_no: of_port(p),
                     rx_packets: c.rx_packets,
                     tx_packets: c.tx_packets,
@@ -339,7 +392,7 @@ fn multipart(
                 })
             })
             .collect(),
-        MultipartKind::Flow => vec![Reply::flow_stats(&FlowStats {
+        MultipartKind::Flow => vec![r.flow_stats(&FlowStats {
             table_id: 0,
             priority: 0,
             duration_sec: uptime,
@@ -348,25 +401,20 @@ fn multipart(
             bytes: rx_total.1,
             output: OFPP_NORMAL,
         })],
-        MultipartKind::Aggregate => vec![Reply::aggregate(rx_total.0, rx_total.1, 1)],
-        MultipartKind::Table => vec![Reply::table_stats(&TableStats {
+        MultipartKind::Aggregate => vec![r.aggregate(rx_total.0, rx_total.1, 1)],
+        MultipartKind::Table => vec![r.table_stats(&TableStats {
             table_id: 0,
             active_count: 1,
             lookup_count: rx_total.0,
             matched_count: rx_total.0,
         })],
         // The one table, its size the MAC table's: what NORMAL switching holds.
-        MultipartKind::TableFeatures => vec![Reply::table_features(0, "classifier", 1_000_000)],
+        MultipartKind::TableFeatures => vec![r.table_features(0, "classifier", 1_000_000)],
         MultipartKind::Other(_) => {
             drop(s);
             refuse(state, "bad_multipart");
-            return vec![Reply::error(
-                xid,
-                error::BAD_REQUEST,
-                error::BAD_MULTIPART,
-                m,
-            )];
+            return vec![r.error(xid, error::BAD_REQUEST, error::BAD_MULTIPART, m)];
         }
     };
-    Reply::multipart(xid, kind.code(), &items)
+    r.multipart(xid, kind.code(), &items)
 }

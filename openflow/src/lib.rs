@@ -1,8 +1,8 @@
-//! The OpenFlow 1.3 switch side (OpenFlow Switch Specification 1.3.5) that grebe serves on a
-//! bridge's management socket: messages cut from the byte stream by their header's length
-//! ([`Framer`]), requests decoded ([`Request`]), replies encoded ([`Reply`]). Sans-IO: the daemon
-//! moves the bytes. Only 1.3 is spoken; a peer offering 1.3 among others (as ovs-ofctl does)
-//! gets it, one that does not gets OVS's HELLO_FAILED error.
+//! The OpenFlow switch side that grebe serves on a bridge's management socket, in versions 1.3
+//! (OpenFlow Switch Specification 1.3.5, the goal) and 1.0 (what `ovs-ofctl` speaks unless told
+//! `-O`): messages cut from the byte stream by their header's length ([`Framer`]), requests
+//! decoded ([`Request`]), replies encoded for the agreed version ([`Reply`]). Sans-IO: the
+//! daemon moves the bytes. A peer offering neither version gets HELLO_FAILED.
 
 #![forbid(unsafe_code)]
 
@@ -11,17 +11,24 @@ mod message;
 mod reply;
 
 pub use framing::{Framer, MAX_MESSAGE};
-pub use message::{Header, MultipartKind, Request, decode};
+pub use message::{Header, MultipartKind, Request, decode, negotiate};
 pub use reply::{
     FlowStats, OFPP_ANY, OFPP_LOCAL, OFPP_NORMAL, PortDesc, PortStats, Reply, SwitchDesc,
     TableStats,
 };
 
-/// OpenFlow 1.3's wire version.
-pub const VERSION: u8 = 0x04;
+/// The wire versions grebe speaks.
+pub const VERSION_1_0: u8 = 0x01;
+pub const VERSION_1_3: u8 = 0x04;
+/// Them, as a HELLO version bitmap.
+pub const SUPPORTED: u32 = (1 << VERSION_1_0) | (1 << VERSION_1_3);
 
-/// Message types (spec §A.1).
+/// Message types (1.3 spec §A.1; where 1.0 numbers one differently, `_1_0`).
 pub mod msg {
+    pub const STATS_REQUEST_1_0: u8 = 16;
+    pub const STATS_REPLY_1_0: u8 = 17;
+    pub const BARRIER_REQUEST_1_0: u8 = 18;
+    pub const BARRIER_REPLY_1_0: u8 = 19;
     pub const HELLO: u8 = 0;
     pub const ERROR: u8 = 1;
     pub const ECHO_REQUEST: u8 = 2;
@@ -53,6 +60,8 @@ pub mod error {
     pub const BAD_LEN: u16 = 6;
     pub const FLOW_MOD_FAILED: u16 = 5;
     pub const FLOW_MOD_EPERM: u16 = 4;
+    pub const FLOW_MOD_FAILED_1_0: u16 = 3;
+    pub const FLOW_MOD_EPERM_1_0: u16 = 2;
 }
 
 /// Why bytes from a peer are not a message grebe can take; each is answered with an OpenFlow
@@ -63,7 +72,7 @@ pub enum Error {
     ShortHeader(u16),
     #[error("message length {0} is over the {MAX_MESSAGE}-byte limit")]
     TooLong(usize),
-    #[error("OpenFlow version {0:#04x} after the handshake agreed on 1.3")]
+    #[error("OpenFlow version {0:#04x} is not the one the handshake agreed on")]
     BadVersion(u8),
     #[error("{what} body of {got} bytes, expected {want}")]
     BadLength {

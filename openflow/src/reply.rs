@@ -1,6 +1,8 @@
-//! Messages grebe sends, encoded with the spec's layouts (OpenFlow 1.3.5 §A).
+//! Messages grebe sends, encoded with the spec's layouts for the agreed version (OpenFlow 1.3.5
+//! §A, OpenFlow 1.0.0 §5). 1.0 differs in its 16-bit port numbers, its 40-byte match, the
+//! ports inside FEATURES_REPLY (it has no PORT_DESC), and the numbers of some message types.
 
-use crate::{MAX_MESSAGE, VERSION, msg};
+use crate::{MAX_MESSAGE, SUPPORTED, VERSION_1_0, VERSION_1_3, error, msg};
 
 /// Port numbers with meanings of their own (spec §A.2.1).
 pub const OFPP_NORMAL: u32 = 0xffff_fffa;
@@ -15,6 +17,8 @@ const NO_BUFFER: u32 = 0xffff_ffff;
 const N_TABLES: u8 = 254;
 /// FLOW_STATS | TABLE_STATS | PORT_STATS.
 const CAPABILITIES: u32 = 1 | 2 | 4;
+/// 1.0's wildcards of a match on nothing.
+const OFPFW_ALL: u32 = (1 << 22) - 1;
 
 /// One port as `PORT_DESC` and port status describe it (`ofp_port`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,13 +82,16 @@ pub struct SwitchDesc {
     pub datapath: String,
 }
 
-/// Encoders, one per message grebe sends.
-pub struct Reply;
+/// Encoders, one per message grebe sends, for one version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    pub version: u8,
+}
 
-fn message(kind: u8, xid: u32, body: &[u8]) -> Vec<u8> {
+fn message(version: u8, kind: u8, xid: u32, body: &[u8]) -> Vec<u8> {
     let len = 8 + body.len();
     let mut m = Vec::with_capacity(len);
-    m.push(VERSION);
+    m.push(version);
     m.push(kind);
     m.extend(u16::try_from(len).unwrap_or(u16::MAX).to_be_bytes());
     m.extend(xid.to_be_bytes());
@@ -100,69 +107,126 @@ fn fixed(out: &mut Vec<u8>, s: &str, size: usize) {
     out.resize(out.len() + size - n, 0);
 }
 
+/// A port number in 1.0's 16 bits: the special ports keep their meaning.
+fn port16(port: u32) -> u16 {
+    if port >= 0xffff_ff00 {
+        (port & 0xffff) as u16
+    } else {
+        port as u16
+    }
+}
+
 impl Reply {
-    /// HELLO with a version bitmap offering 1.3 only.
+    pub const V1_3: Reply = Reply {
+        version: VERSION_1_3,
+    };
+
+    fn v10(self) -> bool {
+        self.version == VERSION_1_0
+    }
+
+    fn message(self, kind: u8, xid: u32, body: &[u8]) -> Vec<u8> {
+        message(self.version, kind, xid, body)
+    }
+
+    /// HELLO in the highest version grebe speaks, with a version bitmap of all it speaks (a 1.0
+    /// peer ignores the bitmap and takes the lower header version).
     pub fn hello(xid: u32) -> Vec<u8> {
         let mut body = Vec::new();
         body.extend(1u16.to_be_bytes());
         body.extend(8u16.to_be_bytes());
-        body.extend((1u32 << VERSION).to_be_bytes());
-        message(msg::HELLO, xid, &body)
+        body.extend(SUPPORTED.to_be_bytes());
+        message(VERSION_1_3, msg::HELLO, xid, &body)
     }
 
     /// ERROR carrying (up to 64 bytes of) the offending message, as the spec asks.
-    pub fn error(xid: u32, kind: u16, code: u16, offending: &[u8]) -> Vec<u8> {
+    pub fn error(self, xid: u32, kind: u16, code: u16, offending: &[u8]) -> Vec<u8> {
         let mut body = Vec::new();
         body.extend(kind.to_be_bytes());
         body.extend(code.to_be_bytes());
         body.extend(&offending[..offending.len().min(64)]);
-        message(msg::ERROR, xid, &body)
+        self.message(msg::ERROR, xid, &body)
     }
 
-    pub fn echo_reply(xid: u32, data: &[u8]) -> Vec<u8> {
-        message(
+    /// The error for a flow-mod grebe cannot take: FLOW_MOD_FAILED / EPERM, numbered per version.
+    pub fn flow_mod_refused(self, xid: u32, offending: &[u8]) -> Vec<u8> {
+        if self.v10() {
+            self.error(
+                xid,
+                error::FLOW_MOD_FAILED_1_0,
+                error::FLOW_MOD_EPERM_1_0,
+                offending,
+            )
+        } else {
+            self.error(
+                xid,
+                error::FLOW_MOD_FAILED,
+                error::FLOW_MOD_EPERM,
+                offending,
+            )
+        }
+    }
+
+    pub fn echo_reply(self, xid: u32, data: &[u8]) -> Vec<u8> {
+        self.message(
             msg::ECHO_REPLY,
             xid,
             &data[..data.len().min(MAX_MESSAGE - 8)],
         )
     }
 
-    pub fn echo_request(xid: u32) -> Vec<u8> {
-        message(msg::ECHO_REQUEST, xid, &[])
+    pub fn echo_request(self, xid: u32) -> Vec<u8> {
+        self.message(msg::ECHO_REQUEST, xid, &[])
     }
 
-    pub fn features(xid: u32, datapath_id: u64) -> Vec<u8> {
-        let mut body = Vec::with_capacity(24);
+    /// FEATURES_REPLY; in 1.0 it lists the ports too (1.3 has PORT_DESC for that).
+    pub fn features(self, xid: u32, datapath_id: u64, ports: &[PortDesc]) -> Vec<u8> {
+        let mut body = Vec::with_capacity(24 + 48 * ports.len());
         body.extend(datapath_id.to_be_bytes());
         body.extend(0u32.to_be_bytes()); // n_buffers
         body.push(N_TABLES);
-        body.push(0); // auxiliary_id: the main connection
-        body.extend([0, 0]);
-        body.extend(CAPABILITIES.to_be_bytes());
-        body.extend(0u32.to_be_bytes());
-        message(msg::FEATURES_REPLY, xid, &body)
+        if self.v10() {
+            body.extend([0; 3]);
+            body.extend(CAPABILITIES.to_be_bytes());
+            body.extend(1u32.to_be_bytes()); // actions: OUTPUT
+            for p in ports {
+                body.extend(self.port_desc(p));
+            }
+        } else {
+            body.push(0); // auxiliary_id: the main connection
+            body.extend([0, 0]);
+            body.extend(CAPABILITIES.to_be_bytes());
+            body.extend(0u32.to_be_bytes());
+        }
+        self.message(msg::FEATURES_REPLY, xid, &body)
     }
 
-    pub fn get_config(xid: u32, flags: u16, miss_send_len: u16) -> Vec<u8> {
+    pub fn get_config(self, xid: u32, flags: u16, miss_send_len: u16) -> Vec<u8> {
         let mut body = Vec::with_capacity(4);
         body.extend(flags.to_be_bytes());
         body.extend(miss_send_len.to_be_bytes());
-        message(msg::GET_CONFIG_REPLY, xid, &body)
+        self.message(msg::GET_CONFIG_REPLY, xid, &body)
     }
 
-    pub fn barrier(xid: u32) -> Vec<u8> {
-        message(msg::BARRIER_REPLY, xid, &[])
+    pub fn barrier(self, xid: u32) -> Vec<u8> {
+        let kind = if self.v10() {
+            msg::BARRIER_REPLY_1_0
+        } else {
+            msg::BARRIER_REPLY
+        };
+        self.message(kind, xid, &[])
     }
 
     /// The replies to one multipart request: `items` (each one record of the reply's body)
     /// packed into as few messages as fit, all but the last flagged REPLY_MORE. An empty list
     /// is one empty reply.
-    pub fn multipart(xid: u32, kind: u16, items: &[Vec<u8>]) -> Vec<Vec<u8>> {
-        const HEADERS: usize = 8 + 8;
+    pub fn multipart(self, xid: u32, kind: u16, items: &[Vec<u8>]) -> Vec<Vec<u8>> {
+        let head = if self.v10() { 4 } else { 8 };
+        let headers = 8 + head;
         let mut bodies: Vec<Vec<u8>> = vec![Vec::new()];
         for item in items {
             let last = bodies.last_mut().expect("never empty");
-            if !last.is_empty() && HEADERS + last.len() + item.len() > MAX_MESSAGE {
+            if !last.is_empty() && headers + last.len() + item.len() > MAX_MESSAGE {
                 bodies.push(Vec::new());
             }
             bodies.last_mut().expect("never empty").extend(item);
@@ -172,18 +236,23 @@ impl Reply {
             .into_iter()
             .enumerate()
             .map(|(i, items)| {
-                let mut body = Vec::with_capacity(8 + items.len());
+                let mut body = Vec::with_capacity(head + items.len());
                 body.extend(kind.to_be_bytes());
                 let flags = if i + 1 < n { REPLY_MORE } else { 0 };
                 body.extend(flags.to_be_bytes());
-                body.extend([0; 4]);
+                body.resize(head, 0);
                 body.extend(items);
-                message(msg::MULTIPART_REPLY, xid, &body)
+                let reply = if self.v10() {
+                    msg::STATS_REPLY_1_0
+                } else {
+                    msg::MULTIPART_REPLY
+                };
+                self.message(reply, xid, &body)
             })
             .collect()
     }
 
-    pub fn desc(d: &SwitchDesc) -> Vec<u8> {
+    pub fn desc(self, d: &SwitchDesc) -> Vec<u8> {
         let mut b = Vec::with_capacity(1056);
         fixed(&mut b, &d.manufacturer, 256);
         fixed(&mut b, &d.hardware, 256);
@@ -193,8 +262,21 @@ impl Reply {
         b
     }
 
-    /// `ofp_port`, 64 bytes. Speeds are left 0: a TAP, a veth or a tunnel has none to tell.
-    pub fn port_desc(p: &PortDesc) -> Vec<u8> {
+    /// `ofp_port`, 64 bytes (1.0's `ofp_phy_port`, 48). Speeds are left 0: a TAP, a veth or a
+    /// tunnel has none to tell.
+    pub fn port_desc(self, p: &PortDesc) -> Vec<u8> {
+        if self.v10() {
+            let mut b = Vec::with_capacity(48);
+            b.extend(port16(p.port_no).to_be_bytes());
+            b.extend(p.hw_addr);
+            fixed(&mut b, &p.name, 16);
+            b.extend(u32::from(p.admin_down).to_be_bytes());
+            // OFPPS_LINK_DOWN, and OFPPS_STP_BLOCK in the STP bits.
+            let state = u32::from(p.link_down) | (u32::from(p.blocked) * (3 << 8));
+            b.extend(state.to_be_bytes());
+            b.extend([0; 16]); // curr, advertised, supported, peer
+            return b;
+        }
         let mut b = Vec::with_capacity(64);
         b.extend(p.port_no.to_be_bytes());
         b.extend([0; 4]);
@@ -211,10 +293,15 @@ impl Reply {
 
     /// `ofp_port_stats`, 112 bytes; frame, overrun and CRC errors and collisions are 0, what
     /// grebe's ports can tell.
-    pub fn port_stats(s: &PortStats) -> Vec<u8> {
+    pub fn port_stats(self, s: &PortStats) -> Vec<u8> {
         let mut b = Vec::with_capacity(112);
-        b.extend(s.port_no.to_be_bytes());
-        b.extend([0; 4]);
+        if self.v10() {
+            b.extend(port16(s.port_no).to_be_bytes());
+            b.extend([0; 6]);
+        } else {
+            b.extend(s.port_no.to_be_bytes());
+            b.extend([0; 4]);
+        }
         for v in [
             s.rx_packets,
             s.tx_packets,
@@ -231,13 +318,38 @@ impl Reply {
         ] {
             b.extend(v.to_be_bytes());
         }
-        b.extend(s.duration_sec.to_be_bytes());
-        b.extend(0u32.to_be_bytes());
+        if !self.v10() {
+            b.extend(s.duration_sec.to_be_bytes());
+            b.extend(0u32.to_be_bytes());
+        }
         b
     }
 
-    /// `ofp_flow_stats` with an empty match and one instruction, APPLY_ACTIONS [OUTPUT].
-    pub fn flow_stats(f: &FlowStats) -> Vec<u8> {
+    /// `ofp_flow_stats` with an empty match and one instruction, APPLY_ACTIONS [OUTPUT]; in
+    /// 1.0 a match of all wildcards and the OUTPUT action itself.
+    pub fn flow_stats(self, f: &FlowStats) -> Vec<u8> {
+        if self.v10() {
+            let len: u16 = 88 + 8;
+            let mut b = Vec::with_capacity(usize::from(len));
+            b.extend(len.to_be_bytes());
+            b.push(f.table_id);
+            b.push(0);
+            b.extend(OFPFW_ALL.to_be_bytes());
+            b.extend([0; 36]);
+            b.extend(f.duration_sec.to_be_bytes());
+            b.extend(0u32.to_be_bytes());
+            b.extend(f.priority.to_be_bytes());
+            b.extend([0; 4]); // idle and hard timeouts
+            b.extend([0; 6]);
+            b.extend(f.cookie.to_be_bytes());
+            b.extend(f.packets.to_be_bytes());
+            b.extend(f.bytes.to_be_bytes());
+            b.extend(0u16.to_be_bytes()); // OFPAT_OUTPUT
+            b.extend(8u16.to_be_bytes());
+            b.extend(port16(f.output).to_be_bytes());
+            b.extend(0u16.to_be_bytes());
+            return b;
+        }
         // header 48 + match 8 + instruction 8 + output action 16
         let len: u16 = 48 + 8 + 8 + 16;
         let mut b = Vec::with_capacity(usize::from(len));
@@ -271,7 +383,7 @@ impl Reply {
         b
     }
 
-    pub fn aggregate(packets: u64, bytes: u64, flows: u32) -> Vec<u8> {
+    pub fn aggregate(self, packets: u64, bytes: u64, flows: u32) -> Vec<u8> {
         let mut b = Vec::with_capacity(24);
         b.extend(packets.to_be_bytes());
         b.extend(bytes.to_be_bytes());
@@ -280,10 +392,16 @@ impl Reply {
         b
     }
 
-    pub fn table_stats(t: &TableStats) -> Vec<u8> {
-        let mut b = Vec::with_capacity(24);
+    /// `ofp_table_stats`: 24 bytes in 1.3; 64 in 1.0, with a name, wildcards and size.
+    pub fn table_stats(self, t: &TableStats) -> Vec<u8> {
+        let mut b = Vec::with_capacity(64);
         b.push(t.table_id);
         b.extend([0; 3]);
+        if self.v10() {
+            fixed(&mut b, "classifier", 32);
+            b.extend(OFPFW_ALL.to_be_bytes());
+            b.extend(1_000_000u32.to_be_bytes());
+        }
         b.extend(t.active_count.to_be_bytes());
         b.extend(t.lookup_count.to_be_bytes());
         b.extend(t.matched_count.to_be_bytes());
@@ -293,7 +411,7 @@ impl Reply {
     /// `ofp_table_features` with the eight properties the spec requires (ovs-ofctl asks for
     /// them to name tables and rejects a reply without them): what table 0 offers today, the
     /// APPLY_ACTIONS instruction with the OUTPUT action, no match fields, no next tables.
-    pub fn table_features(table_id: u8, name: &str, max_entries: u32) -> Vec<u8> {
+    pub fn table_features(self, table_id: u8, name: &str, max_entries: u32) -> Vec<u8> {
         // (property type, payload)
         let properties: [(u16, &[u8]); 8] = [
             (0, &[0, 4, 0, 4]), // INSTRUCTIONS: APPLY_ACTIONS
@@ -347,23 +465,24 @@ mod tests {
             link_down: true,
             blocked: true,
         };
-        let p = Reply::port_desc(&port);
+        let p = Reply::V1_3.port_desc(&port);
         assert_eq!(p.len(), 64);
         assert_eq!(&p[16..32], b"a-name-longer-t\0");
         assert_eq!(&p[36..40], &[0, 0, 0, 3]);
-        assert_eq!(Reply::port_stats(&PortStats::default()).len(), 112);
+        assert_eq!(Reply::V1_3.port_stats(&PortStats::default()).len(), 112);
         assert_eq!(
-            Reply::desc(&SwitchDesc {
-                manufacturer: "grebe".into(),
-                hardware: String::new(),
-                software: String::new(),
-                serial: String::new(),
-                datapath: String::new(),
-            })
-            .len(),
+            Reply::V1_3
+                .desc(&SwitchDesc {
+                    manufacturer: "grebe".into(),
+                    hardware: String::new(),
+                    software: String::new(),
+                    serial: String::new(),
+                    datapath: String::new(),
+                })
+                .len(),
             1056
         );
-        let f = Reply::flow_stats(&FlowStats {
+        let f = Reply::V1_3.flow_stats(&FlowStats {
             table_id: 0,
             priority: 0,
             duration_sec: 1,
@@ -374,16 +493,66 @@ mod tests {
         });
         assert_eq!(f.len(), 80);
         assert_eq!(u16::from_be_bytes([f[0], f[1]]) as usize, f.len());
-        assert_eq!(Reply::features(1, 7).len(), 32);
-        let t = Reply::table_features(0, "classifier", 1);
+        assert_eq!(Reply::V1_3.features(1, 7, &[]).len(), 32);
+        let t = Reply::V1_3.table_features(0, "classifier", 1);
         assert_eq!(t.len(), 64 + 8 * 8);
         assert_eq!(usize::from(u16::from_be_bytes([t[0], t[1]])), t.len());
     }
 
     #[test]
+    fn openflow_1_0_records_have_its_sizes() {
+        let v10 = Reply {
+            version: VERSION_1_0,
+        };
+        let port = PortDesc {
+            port_no: OFPP_LOCAL,
+            hw_addr: [2, 0, 0, 0, 0, 1],
+            name: "br-int".into(),
+            admin_down: false,
+            link_down: false,
+            blocked: true,
+        };
+        let p = v10.port_desc(&port);
+        assert_eq!(p.len(), 48);
+        assert_eq!(&p[..2], &[0xff, 0xfe], "LOCAL in 16 bits");
+        assert_eq!(&p[28..32], &[0, 0, 3, 0], "OFPPS_STP_BLOCK");
+        let f = v10.features(1, 7, &[port.clone(), port]);
+        assert_eq!(f.len(), 32 + 2 * 48);
+        assert_eq!(v10.port_stats(&PortStats::default()).len(), 104);
+        assert_eq!(
+            v10.flow_stats(&FlowStats {
+                table_id: 0,
+                priority: 0,
+                duration_sec: 1,
+                cookie: 0,
+                packets: 2,
+                bytes: 3,
+                output: OFPP_NORMAL
+            })
+            .len(),
+            96
+        );
+        assert_eq!(
+            v10.table_stats(&TableStats {
+                table_id: 0,
+                active_count: 1,
+                lookup_count: 0,
+                matched_count: 0
+            })
+            .len(),
+            64
+        );
+        let r = v10.multipart(3, 4, &[vec![0; 104]]);
+        assert_eq!(r[0][1], msg::STATS_REPLY_1_0);
+        assert_eq!(r[0].len(), 8 + 4 + 104);
+        assert_eq!(v10.barrier(1)[1], msg::BARRIER_REPLY_1_0);
+        assert_eq!(&v10.flow_mod_refused(1, &[])[8..12], &[0, 3, 0, 2]);
+    }
+
+    #[test]
     fn long_multipart_replies_page_with_reply_more() {
         let items: Vec<Vec<u8>> = (0..2000).map(|_| vec![0; 64]).collect();
-        let replies = Reply::multipart(9, 13, &items);
+        let replies = Reply::V1_3.multipart(9, 13, &items);
         assert!(replies.len() > 1);
         let mut total = 0;
         for (i, r) in replies.iter().enumerate() {
@@ -394,7 +563,7 @@ mod tests {
             total += r.len() - 16;
         }
         assert_eq!(total, 2000 * 64);
-        assert_eq!(Reply::multipart(9, 12, &[]).len(), 1);
+        assert_eq!(Reply::V1_3.multipart(9, 12, &[]).len(), 1);
     }
 
     #[test]
@@ -402,6 +571,11 @@ mod tests {
         let mut f = Framer::new();
         f.push(&Reply::hello(1));
         let m = f.next_message().unwrap().unwrap();
-        assert_eq!(decode(&m).unwrap().1, Request::Hello { offers_1_3: true });
+        assert_eq!(
+            decode(&m, None).unwrap().1,
+            Request::Hello {
+                versions: SUPPORTED
+            }
+        );
     }
 }
