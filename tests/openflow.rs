@@ -241,3 +241,139 @@ fn the_management_socket_follows_its_bridge() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+fn show_has(lab: &Lab, host: &str, needle: &str, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    loop {
+        let show = lab.vsctl_ok(host, &["show"]).unwrap();
+        if show.contains(needle) || Instant::now() > deadline {
+            return show;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn set_controller_listens_for_controllers_as_ovs_does() {
+    let Some(lab) = of_lab("ofptcp") else { return };
+    lab.vsctl_ok("a", &["set-controller", "br-int", "ptcp:6653:127.0.0.1"])
+        .unwrap();
+    lab.vsctl_ok("a", &["set-fail-mode", "br-int", "standalone"])
+        .unwrap();
+    assert_eq!(
+        lab.vsctl_ok("a", &["get-controller", "br-int"]).unwrap(),
+        "ptcp:6653:127.0.0.1\n"
+    );
+    assert_eq!(
+        lab.vsctl_ok("a", &["get-fail-mode", "br-int"]).unwrap(),
+        "standalone\n"
+    );
+    let show = lab.vsctl_ok("a", &["show"]).unwrap();
+    assert!(
+        show.contains(
+            "        Controller \"ptcp:6653:127.0.0.1\"\n        fail_mode: standalone\n"
+        ),
+        "{show}"
+    );
+    // A controller's view over TCP, on the namespace's loopback: ovs-ofctl connects as one.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let shown = loop {
+        let out = ofctl(
+            &lab,
+            "a",
+            &["-O", "OpenFlow13", "show", "tcp:127.0.0.1:6653"],
+        );
+        if out.status.success() || Instant::now() > deadline {
+            break String::from_utf8_lossy(&out.stdout).into_owned();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(shown.contains("(gre0): addr:"), "{shown}");
+    // secure would leave the bridge carrying nothing until grebe has a flow table: refused,
+    // nothing changed.
+    let out = lab
+        .vsctl("a", &["set-fail-mode", "br-int", "secure"])
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use standalone"));
+    assert_eq!(
+        lab.vsctl_ok("a", &["get-fail-mode", "br-int"]).unwrap(),
+        "standalone\n"
+    );
+    // del-controller closes the listener.
+    lab.vsctl_ok("a", &["del-controller", "br-int"]).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while ofctl(
+        &lab,
+        "a",
+        &["-O", "OpenFlow13", "show", "tcp:127.0.0.1:6653"],
+    )
+    .status
+    .success()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "still listening after del-controller"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(
+        lab.vsctl_ok("a", &["get-controller", "br-int"]).unwrap(),
+        ""
+    );
+    lab.ping("a", "198.51.100.2", 1).unwrap();
+}
+
+#[test]
+fn an_active_controller_is_connected_and_reconnected() {
+    let testcontroller = std::path::Path::new("/usr/bin/ovs-testcontroller").exists();
+    let Some(lab) = lab_with(
+        "ofactive",
+        &[
+            ("openvswitch-common", ofctl_installed()),
+            ("openvswitch-testcontroller", testcontroller),
+        ],
+    ) else {
+        return;
+    };
+    two_hosts(&lab);
+    let start_controller = || {
+        lab.command("a", "ovs-testcontroller")
+            .args(["--noflow", "ptcp:6653:127.0.0.1"])
+            .env("OVS_RUNDIR", lab.rundir("a"))
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut controller = start_controller();
+    lab.vsctl_ok("a", &["set-controller", "br-int", "tcp:127.0.0.1:6653"])
+        .unwrap();
+    let connected = "        Controller \"tcp:127.0.0.1:6653\"\n            is_connected: true\n";
+    let show = show_has(&lab, "a", connected, Duration::from_secs(15));
+    assert!(show.contains(connected), "{show}");
+    // Standalone: with a controller that programs nothing, the bridge still learns.
+    lab.wait_ping("a", "198.51.100.2", Duration::from_secs(10))
+        .unwrap();
+    // The controller goes: not connected; it comes back: grebe reconnects by itself.
+    controller.kill().unwrap();
+    controller.wait().unwrap();
+    let show = show_has(
+        &lab,
+        "a",
+        "tcp:127.0.0.1:6653\"\n        Port",
+        Duration::from_secs(15),
+    );
+    assert!(!show.contains("is_connected"), "{show}");
+    let mut controller = start_controller();
+    let show = show_has(&lab, "a", connected, Duration::from_secs(20));
+    assert!(show.contains(connected), "{show}");
+    let status = lab.appctl("a", &["openflow/show"]).unwrap();
+    assert!(
+        status.contains("controller tcp:127.0.0.1:6653: 1 session(s)"),
+        "{status}"
+    );
+    controller.kill().unwrap();
+    let _ = controller.wait();
+}

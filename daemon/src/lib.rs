@@ -13,6 +13,7 @@ pub mod capture;
 pub mod control;
 pub mod metrics_http;
 pub mod openflow_channel;
+mod openflow_controllers;
 pub mod port_vlan;
 pub mod registry;
 pub mod server;

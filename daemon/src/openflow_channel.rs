@@ -30,14 +30,39 @@ const ACCEPT_EVERY: Duration = Duration::from_millis(20);
 /// inactivity probe is 5 s).
 const PROBE: Duration = Duration::from_secs(5);
 
-/// What the management sockets have seen, for `openflow/show`.
+/// What the management sockets and controller connections have seen, for `openflow/show`.
 #[derive(Debug, Default, Clone)]
 pub struct OpenflowCounters {
     pub connections: u64,
     pub messages: u64,
     /// Messages answered with an error, by reason.
     pub refused: BTreeMap<&'static str, u64>,
+    /// Sessions open now with each (bridge, controller target).
+    pub controllers: BTreeMap<(String, String), u32>,
 }
+
+/// A byte stream OpenFlow runs over: a Unix or TCP socket.
+pub(crate) trait Channel: Read + Write {
+    fn set_timeout(&self, t: Duration) -> io::Result<()>;
+}
+
+impl Channel for UnixStream {
+    fn set_timeout(&self, t: Duration) -> io::Result<()> {
+        self.set_nonblocking(false)?;
+        self.set_read_timeout(Some(t))
+    }
+}
+
+impl Channel for std::net::TcpStream {
+    fn set_timeout(&self, t: Duration) -> io::Result<()> {
+        self.set_nonblocking(false)?;
+        self.set_nodelay(true)?;
+        self.set_read_timeout(Some(t))
+    }
+}
+
+/// How often a session looks up from its socket: to see whether it should stop, and to probe.
+const TICK: Duration = Duration::from_secs(1);
 
 /// The socket path of a bridge.
 pub fn socket_path(rundir: &Path, bridge: &str) -> PathBuf {
@@ -54,11 +79,19 @@ pub fn spawn(rundir: PathBuf, state: Arc<Mutex<DaemonState>>) -> io::Result<()> 
 
 fn listen(rundir: &Path, state: &Arc<Mutex<DaemonState>>) {
     let mut listeners: BTreeMap<String, UnixListener> = BTreeMap::new();
+    let mut controllers = crate::openflow_controllers::Controllers::default();
     loop {
-        let bridges: Vec<String> = {
+        let (bridges, targets): (Vec<String>, Vec<(String, String)>) = {
             let s = state.lock().unwrap_or_else(|e| e.into_inner());
-            s.config.bridges.keys().cloned().collect()
+            let targets = s
+                .config
+                .bridges
+                .iter()
+                .flat_map(|(b, br)| br.controller.iter().map(move |t| (b.clone(), t.clone())))
+                .collect();
+            (s.config.bridges.keys().cloned().collect(), targets)
         };
+        controllers.sync(&targets, state);
         listeners.retain(|b, _| {
             let keep = bridges.contains(b);
             if !keep {
@@ -84,7 +117,8 @@ fn listen(rundir: &Path, state: &Arc<Mutex<DaemonState>>) {
                 let spawned = std::thread::Builder::new()
                     .name("grebe-ofconn".into())
                     .spawn(move || {
-                        if let Err(e) = serve(conn, &bridge, &state) {
+                        let never = std::sync::atomic::AtomicBool::new(false);
+                        if let Err(e) = serve(conn, &bridge, &state, &never) {
                             tracing::debug!(%bridge, error = %e, "OpenFlow connection ended");
                         }
                     });
@@ -117,9 +151,14 @@ struct Session<'a> {
     close: bool,
 }
 
-fn serve(mut conn: UnixStream, bridge: &str, state: &Mutex<DaemonState>) -> io::Result<()> {
-    conn.set_nonblocking(false)?;
-    conn.set_read_timeout(Some(PROBE))?;
+/// Serves one OpenFlow session until the peer goes, stops answering echoes, or `stop` is set.
+pub(crate) fn serve<C: Channel>(
+    mut conn: C,
+    bridge: &str,
+    state: &Mutex<DaemonState>,
+    stop: &std::sync::atomic::AtomicBool,
+) -> io::Result<()> {
+    conn.set_timeout(TICK)?;
     conn.write_all(&Reply::hello(0))?;
     count(state, |c| c.connections += 1);
     let mut session = Session {
@@ -132,12 +171,17 @@ fn serve(mut conn: UnixStream, bridge: &str, state: &Mutex<DaemonState>) -> io::
     let mut framer = Framer::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut last_heard = Instant::now();
+    let mut probed = false;
     loop {
+        if stop.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(());
+        }
         match conn.read(&mut buf) {
             Ok(0) => return Ok(()),
             Ok(n) => {
                 framer.push(&buf[..n]);
                 last_heard = Instant::now();
+                probed = false;
             }
             Err(e)
                 if matches!(
@@ -148,7 +192,10 @@ fn serve(mut conn: UnixStream, bridge: &str, state: &Mutex<DaemonState>) -> io::
                 if last_heard.elapsed() >= 2 * PROBE {
                     return Err(io::Error::new(io::ErrorKind::TimedOut, "no answer to echo"));
                 }
-                conn.write_all(&session.reply().echo_request(0))?;
+                if last_heard.elapsed() >= PROBE && !probed {
+                    conn.write_all(&session.reply().echo_request(0))?;
+                    probed = true;
+                }
                 continue;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

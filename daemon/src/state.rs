@@ -301,6 +301,7 @@ pub(crate) struct Live<'a> {
     stats: BTreeMap<String, PortStats>,
     errors: &'a BTreeMap<String, String>,
     ignored: Vec<String>,
+    controllers: &'a BTreeMap<(String, String), u32>,
 }
 
 impl<'a> Live<'a> {
@@ -313,6 +314,7 @@ impl<'a> Live<'a> {
                 .map(|s| (s.name.clone(), s))
                 .collect(),
             errors: &state.errors,
+            controllers: &state.openflow.controllers,
             ignored: state
                 .ovsdb
                 .iter()
@@ -424,6 +426,12 @@ impl vsctl::LiveState for Live<'_> {
 
     fn ignored(&self) -> Vec<String> {
         self.ignored.clone()
+    }
+
+    fn controller_connected(&self, bridge: &str, target: &str) -> bool {
+        self.controllers
+            .get(&(bridge.to_owned(), target.to_owned()))
+            .is_some_and(|n| *n > 0)
     }
 }
 

@@ -689,6 +689,7 @@ impl DbConfig {
                 .to_owned(),
             stp_enable: flag("stp_enable"),
             rstp_enable: flag("rstp_enable"),
+            ..Bridge::default()
         };
         for port_uuid in br.get("ports").map(datum::uuids).unwrap_or_default() {
             let Some(port) = replica.row("Port", port_uuid) else {

@@ -31,6 +31,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 mod bridge;
+mod controller;
 mod gre;
 mod persist;
 mod tree;
@@ -40,6 +41,7 @@ pub use bridge::{
     BridgeSettings, DEFAULT_MAC_AGING_TIME, DEFAULT_MAC_TABLE_SIZE, MAC_AGING_TIME_RANGE,
     MAC_TABLE_SIZE_RANGE,
 };
+pub use controller::{ControllerTarget, FailMode, OPENFLOW_PORT};
 pub use gre::{DEFAULT_GRE_TTL, GRE_OPTION_KEYS, GreOptions, IP6GRE_OPTION_KEYS};
 pub use validate::{MAX_IFNAME_LEN, MTU_REQUEST_RANGE, check_ifname};
 
@@ -69,6 +71,12 @@ pub struct Bridge {
     /// Run IEEE 802.1w rapid spanning tree; wins over `stp_enable`, as in OVS.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub rstp_enable: bool,
+    /// OpenFlow controllers and listeners (`set-controller`), as OVS writes their targets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub controller: Vec<String>,
+    /// `set-fail-mode`; none means standalone, as in OVS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail_mode: Option<FailMode>,
 }
 
 /// One interface; port and interface share the name (the map key in

@@ -73,6 +73,11 @@ pub trait LiveState {
     fn ignored(&self) -> Vec<String> {
         Vec::new()
     }
+    /// Whether the bridge has an OpenFlow session with the controller at `target` now (for a
+    /// listener, with any controller that connected to it).
+    fn controller_connected(&self, _bridge: &str, _target: &str) -> bool {
+        false
+    }
 }
 
 /// A [`LiveState`] that knows nothing (no datapath).

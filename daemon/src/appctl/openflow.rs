@@ -1,4 +1,5 @@
-//! `openflow/show`: the bridges' OpenFlow management sockets, and what they have refused.
+//! `openflow/show`: the bridges' OpenFlow management sockets and controllers, and what they
+//! have refused.
 
 use std::fmt::Write as _;
 
@@ -17,11 +18,19 @@ pub fn register(r: &mut Registry<DaemonState>) {
 fn show(state: &DaemonState) -> String {
     let c = &state.openflow;
     let mut s = String::new();
-    for bridge in state.config.bridges.keys() {
+    for (bridge, b) in &state.config.bridges {
         let _ = writeln!(
             s,
-            "{bridge}: management socket {bridge}.mgmt (OpenFlow 1.3)"
+            "{bridge}: management socket {bridge}.mgmt (OpenFlow 1.0, 1.3)"
         );
+        for target in &b.controller {
+            let n = c
+                .controllers
+                .get(&(bridge.clone(), target.clone()))
+                .copied()
+                .unwrap_or(0);
+            let _ = writeln!(s, "  controller {target}: {n} session(s)");
+        }
     }
     let _ = writeln!(s, "connections: {}", c.connections);
     let _ = writeln!(s, "messages: {}", c.messages);

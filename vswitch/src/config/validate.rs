@@ -84,6 +84,12 @@ impl Config {
                 }
             }
             bridge.settings_named(br_name)?;
+            for target in &bridge.controller {
+                super::ControllerTarget::parse(target).map_err(|problem| ConfigError::Bridge {
+                    bridge: br_name.clone(),
+                    problem: format!("controller {problem}"),
+                })?;
+            }
             bridge.validate_tree_keys(br_name)?;
             for (port, iface) in &bridge.ports {
                 if let Some(first) = owner.insert(port, br_name) {

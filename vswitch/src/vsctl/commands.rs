@@ -8,7 +8,24 @@ use super::argv::Command;
 use super::output::Records;
 use super::records::Row;
 use super::schema::Table;
-use crate::config::{Bridge, Config, Interface};
+use crate::config::{Bridge, Config, ControllerTarget, FailMode, Interface};
+
+/// A fail mode grebe can honour. `secure` leaves every frame to the controller's flows, and
+/// grebe's table is not programmable yet, so such a bridge would carry nothing: refused, with
+/// what to do instead.
+pub(super) fn parse_fail_mode(bridge: &str, mode: &str) -> Result<FailMode, String> {
+    match FailMode::from_ovs_str(mode) {
+        Some(FailMode::Secure) => Err(format!(
+            "bridge {bridge}: fail_mode=secure: grebe has no programmable flow table yet, so \
+             the bridge would carry nothing; use standalone (MAC learning while no controller \
+             programs it)"
+        )),
+        Some(m) => Ok(m),
+        None => Err(format!(
+            "bridge {bridge}: fail_mode={mode}: must be standalone or secure"
+        )),
+    }
+}
 
 pub(super) enum Fail {
     Error(String),
@@ -98,6 +115,42 @@ impl Ctx<'_> {
                     None => Err(format!("no {what} named {}", a[0]).into()),
                 }
             }
+            "get-controller" => {
+                let mut targets = self.bridge(&a[0])?.controller.clone();
+                targets.sort();
+                for t in targets {
+                    let _ = writeln!(self.out, "{t}");
+                }
+                Ok(())
+            }
+            "del-controller" => {
+                self.bridge_mut(&a[0])?.controller.clear();
+                Ok(())
+            }
+            "set-controller" => {
+                let mut targets = Vec::new();
+                for t in &a[1..] {
+                    let target = ControllerTarget::parse(t)?;
+                    targets.push(target.to_string());
+                }
+                self.bridge_mut(&a[0])?.controller = targets;
+                Ok(())
+            }
+            "get-fail-mode" => {
+                if let Some(mode) = self.bridge(&a[0])?.fail_mode {
+                    let _ = writeln!(self.out, "{}", mode.as_ovs_str());
+                }
+                Ok(())
+            }
+            "del-fail-mode" => {
+                self.bridge_mut(&a[0])?.fail_mode = None;
+                Ok(())
+            }
+            "set-fail-mode" => {
+                let mode = parse_fail_mode(&a[0], &a[1])?;
+                self.bridge_mut(&a[0])?.fail_mode = Some(mode);
+                Ok(())
+            }
             "add-port" => self.add_port(cmd),
             "del-port" => self.del_port(cmd),
             "get" => self.get(cmd),
@@ -113,6 +166,13 @@ impl Ctx<'_> {
 
     pub(super) fn bridge(&self, name: &str) -> Result<&Bridge, Fail> {
         self.cfg.bridges.get(name).ok_or_else(|| no_bridge(name))
+    }
+
+    fn bridge_mut(&mut self, name: &str) -> Result<&mut Bridge, Fail> {
+        self.cfg
+            .bridges
+            .get_mut(name)
+            .ok_or_else(|| no_bridge(name))
     }
 
     /// The bridge of port `name`, not counting bridges' local ports

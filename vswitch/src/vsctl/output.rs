@@ -212,6 +212,17 @@ impl Ctx<'_> {
         let name = |n: &str| atom_to_string(&Atom::Str(n.to_string()));
         for (br_name, bridge) in &self.cfg.bridges {
             let _ = writeln!(s, "    Bridge {}", name(br_name));
+            let mut targets = bridge.controller.clone();
+            targets.sort();
+            for t in targets {
+                let _ = writeln!(s, "        Controller {}", name(&t));
+                if self.live.controller_connected(br_name, &t) {
+                    s.push_str("            is_connected: true\n");
+                }
+            }
+            if let Some(mode) = bridge.fail_mode {
+                let _ = writeln!(s, "        fail_mode: {}", mode.as_ovs_str());
+            }
             if !bridge.datapath_type.is_empty() {
                 let _ = writeln!(s, "        datapath_type: {}", bridge.datapath_type);
             }

@@ -152,6 +152,11 @@ impl Ctx<'_> {
                     Col::StpEnable => vec![(Atom::Bool(b.stp_enable), None)],
                     Col::RstpEnable => vec![(Atom::Bool(b.rstp_enable), None)],
                     Col::DatapathType => str_datum(&b.datapath_type),
+                    Col::FailMode => b
+                        .fail_mode
+                        .map(|m| (Atom::Str(m.as_ovs_str().to_owned()), None))
+                        .into_iter()
+                        .collect(),
                     _ => Vec::new(),
                 }
             }
@@ -228,6 +233,14 @@ impl Ctx<'_> {
                             .into());
                         }
                         b.datapath_type = value;
+                    }
+                    Col::FailMode => {
+                        b.fail_mode = match datum.first() {
+                            Some((Atom::Str(m), _)) => {
+                                Some(super::commands::parse_fail_mode(&name, m)?)
+                            }
+                            _ => None,
+                        };
                     }
                     Col::StpEnable | Col::RstpEnable => {
                         let on = datum.first().map(|d| &d.0) == Some(&Atom::Bool(true));

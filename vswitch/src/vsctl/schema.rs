@@ -162,6 +162,7 @@ impl Table {
             Table::Bridge => &[
                 Col::DatapathType,
                 Col::ExternalIds,
+                Col::FailMode,
                 Col::Name,
                 Col::OtherConfig,
                 Col::Ports,
@@ -219,6 +220,7 @@ pub(super) enum Col {
     Tag,
     Trunks,
     VlanMode,
+    FailMode,
 }
 
 /// `vlan_mode`'s values in the OVS 3.1 schema, sorted.
@@ -229,6 +231,9 @@ pub(super) const VLAN_MODES: &[&str] = &[
     "native-untagged",
     "trunk",
 ];
+
+/// `fail_mode`'s values in the OVS 3.1 schema.
+pub(super) const FAIL_MODES: &[&str] = &["secure", "standalone"];
 
 /// `admin_state` and `link_state`.
 const UP_DOWN: &[&str] = &["down", "up"];
@@ -266,6 +271,7 @@ impl Col {
             Col::Tag => "tag",
             Col::Trunks => "trunks",
             Col::VlanMode => "vlan_mode",
+            Col::FailMode => "fail_mode",
         }
     }
 
@@ -288,6 +294,7 @@ impl Col {
                 ..ColType::set(VID)
             },
             Col::VlanMode => ColType::optional(Enum(VLAN_MODES)),
+            Col::FailMode => ColType::optional(Enum(FAIL_MODES)),
             Col::Ports | Col::Bridges => ColType::set(Str),
             Col::StpEnable | Col::RstpEnable => ColType::scalar(Bool),
         }
@@ -326,6 +333,7 @@ impl Col {
             "mtu" => Col::Mtu,
             "ports" => Col::Ports,
             "stp_enable" => Col::StpEnable,
+            "fail_mode" => Col::FailMode,
             "rstp_enable" => Col::RstpEnable,
             "bridges" => Col::Bridges,
             "datapath_type" => Col::DatapathType,

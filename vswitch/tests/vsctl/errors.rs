@@ -399,8 +399,16 @@ fn grebe_specific_errors() {
             "grebe does not support the 'add-bond' command",
         ),
         (
-            &["set-controller", "br-int", "tcp:1.2.3.4"],
-            "grebe does not support the 'set-controller' command",
+            &["set-controller", "br-int", "ssl:192.0.2.9:6653"],
+            "ssl:192.0.2.9:6653: grebe has no SSL yet; use tcp: on a trusted network, or unix: (controller targets: tcp:IP[:PORT], unix:PATH, ptcp:[PORT][:IP], punix:PATH)",
+        ),
+        (
+            &["set-fail-mode", "br-int", "secure"],
+            "bridge br-int: fail_mode=secure: grebe has no programmable flow table yet, so the bridge would carry nothing; use standalone (MAC learning while no controller programs it)",
+        ),
+        (
+            &["set", "bridge", "br-int", "fail_mode=secure"],
+            "bridge br-int: fail_mode=secure: grebe has no programmable flow table yet, so the bridge would carry nothing; use standalone (MAC learning while no controller programs it)",
         ),
         (
             &["get", "open_vswitch", "x", "bridges"],
