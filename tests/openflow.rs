@@ -377,3 +377,59 @@ fn an_active_controller_is_connected_and_reconnected() {
     controller.kill().unwrap();
     let _ = controller.wait();
 }
+
+#[test]
+fn ovs_ofctl_monitor_sees_ports_come_and_go() {
+    let Some(lab) = of_lab("ofmon") else { return };
+    let log = lab.dir().join("monitor.log");
+    let mut monitor = lab
+        .command("a", "ovs-ofctl")
+        .env("OVS_RUNDIR", lab.rundir("a"))
+        .args(["-O", "OpenFlow13", "monitor", "br-int"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        // ovs-ofctl monitor prints what it receives on stderr.
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let wait_for = |needle: &str| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text.contains(needle) || Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    // Connected and handshaken before the change.
+    std::thread::sleep(Duration::from_millis(500));
+    lab.vsctl_ok(
+        "a",
+        &[
+            "add-port",
+            "br-int",
+            "gre9",
+            "--",
+            "set",
+            "interface",
+            "gre9",
+            "type=gre",
+            "options:remote_ip=192.0.2.9",
+        ],
+    )
+    .unwrap();
+    let text = wait_for("(gre9)");
+    assert!(
+        text.contains("OFPT_PORT_STATUS (OF1.3)") && text.contains("ADD: 4(gre9): addr:"),
+        "{text}"
+    );
+    lab.vsctl_ok("a", &["del-port", "br-int", "gre9"]).unwrap();
+    let text = wait_for("DEL: 4(gre9)");
+    assert!(
+        text.contains("OFPT_PORT_STATUS (OF1.3) (xid=0x0): DEL: 4(gre9)"),
+        "{text}"
+    );
+    let _ = monitor.kill();
+    let _ = monitor.wait();
+}

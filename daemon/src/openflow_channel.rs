@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use openflow::{
-    FlowStats, Framer, MultipartKind, OFPP_ANY, OFPP_LOCAL, OFPP_NORMAL, PortDesc, PortStats,
-    Reply, Request, SwitchDesc, TableStats, VERSION_1_3, error, msg,
+    FlowStats, Framer, MultipartKind, OFPP_ANY, OFPP_LOCAL, OFPP_NORMAL, PortDesc, PortReason,
+    PortStats, Reply, Request, SwitchDesc, TableStats, VERSION_1_3, error, msg,
 };
 
 use crate::state::DaemonState;
@@ -149,6 +149,9 @@ struct Session<'a> {
     miss_send_len: u16,
     /// The handshake failed: close once the error is out, as the spec says.
     close: bool,
+    /// The ports as last told (by features or port-desc, then PORT_STATUS), from the handshake.
+    ports: Option<BTreeMap<u32, PortDesc>>,
+    ports_checked: Instant,
 }
 
 /// Serves one OpenFlow session until the peer goes, stops answering echoes, or `stop` is set.
@@ -167,6 +170,8 @@ pub(crate) fn serve<C: Channel>(
         flags: 0,
         miss_send_len: 0,
         close: false,
+        ports: None,
+        ports_checked: Instant::now(),
     };
     let mut framer = Framer::new();
     let mut buf = vec![0u8; 64 * 1024];
@@ -196,6 +201,9 @@ pub(crate) fn serve<C: Channel>(
                     conn.write_all(&session.reply().echo_request(0))?;
                     probed = true;
                 }
+                for status in session.port_changes(state) {
+                    conn.write_all(&status)?;
+                }
                 continue;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -223,10 +231,47 @@ pub(crate) fn serve<C: Channel>(
                 return Ok(());
             }
         }
+        for status in session.port_changes(state) {
+            conn.write_all(&status)?;
+        }
     }
 }
 
 impl Session<'_> {
+    /// PORT_STATUS for every port added, deleted or changed since the last look (at most once
+    /// a TICK), after the handshake.
+    fn port_changes(&mut self, state: &Mutex<DaemonState>) -> Vec<Vec<u8>> {
+        if self.version.is_none() || self.ports_checked.elapsed() < TICK {
+            return Vec::new();
+        }
+        self.ports_checked = Instant::now();
+        let now: BTreeMap<u32, PortDesc> = {
+            let s = state.lock().unwrap_or_else(|e| e.into_inner());
+            port_descs(&s, self.bridge)
+                .into_iter()
+                .map(|p| (p.port_no, p))
+                .collect()
+        };
+        let Some(before) = self.ports.replace(now.clone()) else {
+            return Vec::new();
+        };
+        let r = self.reply();
+        let mut out = Vec::new();
+        for (no, p) in &now {
+            match before.get(no) {
+                None => out.push(r.port_status(PortReason::Add, p)),
+                Some(old) if old != p => out.push(r.port_status(PortReason::Modify, p)),
+                Some(_) => {}
+            }
+        }
+        for (no, p) in &before {
+            if !now.contains_key(no) {
+                out.push(r.port_status(PortReason::Delete, p));
+            }
+        }
+        out
+    }
+
     /// Encoders for the agreed version (1.3 until then).
     fn reply(&self) -> Reply {
         Reply {
@@ -263,6 +308,14 @@ fn answer(m: &[u8], session: &mut Session<'_>, state: &Mutex<DaemonState>) -> Ve
         Request::Hello { versions } => match openflow::negotiate(versions) {
             Some(v) => {
                 session.version = Some(v);
+                // The ports the peer learns of from here on; changes after are PORT_STATUS.
+                let s = state.lock().unwrap_or_else(|e| e.into_inner());
+                session.ports = Some(
+                    port_descs(&s, session.bridge)
+                        .into_iter()
+                        .map(|p| (p.port_no, p))
+                        .collect(),
+                );
                 Vec::new()
             }
             None => {
@@ -363,7 +416,11 @@ fn port_descs(s: &DaemonState, bridge: &str) -> Vec<PortDesc> {
         .filter(|p| p.bridge == bridge)
         .map(|p| PortDesc {
             port_no: of_port(&p, bridge),
-            hw_addr: mac_bytes(p.mac_in_use.as_deref()),
+            // A tunnel has no MAC of its own: the stable one its mac_in_use shows.
+            hw_addr: match (&p.mac_in_use, p.remote_ip) {
+                (None, Some(_)) => crate::state::name_mac(&p.name),
+                (mac, _) => mac_bytes(mac.as_deref()),
+            },
             blocked: blocked(&p.name),
             admin_down: p.admin_state != "up",
             link_down: p.link_state != "up",

@@ -277,7 +277,7 @@ fn configure_tree(dp: &mut Datapath, name: &str, b: &Bridge) -> anyhow::Result<(
 
 /// A stable, locally administered address made from a name, for a bridge whose local port has
 /// no readable MAC.
-fn name_mac(name: &str) -> [u8; 6] {
+pub(crate) fn name_mac(name: &str) -> [u8; 6] {
     let mut mac = [0x02, 0, 0, 0, 0, 0];
     for (i, byte) in name.bytes().enumerate() {
         mac[1 + i % 5] ^= byte.rotate_left(i as u32 / 5);

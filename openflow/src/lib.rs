@@ -13,8 +13,8 @@ mod reply;
 pub use framing::{Framer, MAX_MESSAGE};
 pub use message::{Header, MultipartKind, Request, decode, negotiate};
 pub use reply::{
-    FlowStats, OFPP_ANY, OFPP_LOCAL, OFPP_NORMAL, PortDesc, PortStats, Reply, SwitchDesc,
-    TableStats,
+    FlowStats, OFPP_ANY, OFPP_LOCAL, OFPP_NORMAL, PortDesc, PortReason, PortStats, Reply,
+    SwitchDesc, TableStats,
 };
 
 /// The wire versions grebe speaks.
@@ -39,6 +39,7 @@ pub mod msg {
     pub const GET_CONFIG_REQUEST: u8 = 7;
     pub const GET_CONFIG_REPLY: u8 = 8;
     pub const SET_CONFIG: u8 = 9;
+    pub const PORT_STATUS: u8 = 12;
     pub const FLOW_MOD: u8 = 14;
     pub const MULTIPART_REQUEST: u8 = 18;
     pub const MULTIPART_REPLY: u8 = 19;

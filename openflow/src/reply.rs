@@ -34,6 +34,14 @@ pub struct PortDesc {
     pub blocked: bool,
 }
 
+/// Why a PORT_STATUS is sent (`ofp_port_reason`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortReason {
+    Add = 0,
+    Delete = 1,
+    Modify = 2,
+}
+
 /// One port's counters (`ofp_port_stats`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct PortStats {
@@ -444,6 +452,14 @@ impl Reply {
         b
     }
 
+    /// PORT_STATUS: a port was added (0), deleted (1) or changed (2).
+    pub fn port_status(self, reason: PortReason, p: &PortDesc) -> Vec<u8> {
+        let mut body = vec![reason as u8];
+        body.extend([0; 7]);
+        body.extend(self.port_desc(p));
+        self.message(msg::PORT_STATUS, 0, &body)
+    }
+
     /// The buffer id of messages that carry a frame: grebe never buffers.
     pub fn no_buffer() -> u32 {
         NO_BUFFER
@@ -494,6 +510,8 @@ mod tests {
         assert_eq!(f.len(), 80);
         assert_eq!(u16::from_be_bytes([f[0], f[1]]) as usize, f.len());
         assert_eq!(Reply::V1_3.features(1, 7, &[]).len(), 32);
+        let st = Reply::V1_3.port_status(PortReason::Delete, &port);
+        assert_eq!((st[1], st.len(), st[8]), (msg::PORT_STATUS, 8 + 8 + 64, 1));
         let t = Reply::V1_3.table_features(0, "classifier", 1);
         assert_eq!(t.len(), 64 + 8 * 8);
         assert_eq!(usize::from(u16::from_be_bytes([t[0], t[1]])), t.len());
