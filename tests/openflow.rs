@@ -162,26 +162,47 @@ fn what_grebe_cannot_do_is_refused_with_openflow_errors() {
     let Some(lab) = of_lab("ofrefuse") else {
         return;
     };
-    // No programmable table yet: a flow-mod is refused, and nothing changes.
-    let out = ofctl(
-        &lab,
-        "a",
-        &["-O", "OpenFlow13", "add-flow", "br-int", "actions=drop"],
+    // What the flow table cannot do yet is refused with the spec's error, and nothing changes:
+    // packet-in (CONTROLLER), timeouts, a field it cannot match, another table.
+    for (version, flow, error) in [
+        ("OpenFlow13", "actions=controller", "OFPBAC_BAD_OUT_PORT"),
+        ("OpenFlow10", "actions=controller", "OFPBAC_BAD_OUT_PORT"),
+        (
+            "OpenFlow13",
+            "idle_timeout=10,actions=drop",
+            "OFPFMFC_BAD_TIMEOUT",
+        ),
+        (
+            "OpenFlow13",
+            "ipv6,ipv6_src=2001:db8::1,actions=drop",
+            "OFPBMC_BAD_FIELD",
+        ),
+        ("OpenFlow13", "table=1,actions=drop", "OFPFMFC_BAD_TABLE_ID"),
+    ] {
+        let out = ofctl(&lab, "a", &["-O", version, "add-flow", "br-int", flow]);
+        assert!(!out.status.success(), "{flow} was taken");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(error), "{version} {flow}: {stderr}");
+    }
+    let flows = ofctl_ok(&lab, "a", &["dump-flows", "br-int"]);
+    assert_eq!(
+        flows.lines().filter(|l| l.contains("actions=")).count(),
+        1,
+        "{flows}"
     );
-    assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("OFPFMFC_EPERM"), "{stderr}");
     lab.ping("a", "198.51.100.2", 2).unwrap();
-    let out = ofctl(&lab, "a", &["add-flow", "br-int", "actions=drop"]);
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("OFPFMFC_EPERM"),
-        "1.0's flow-mod error"
-    );
     // OpenFlow 1.1 only, a version grebe does not speak: the handshake fails as the spec says.
     let out = ofctl(&lab, "a", &["-O", "OpenFlow11", "show", "br-int"]);
     assert!(!out.status.success());
     let status = lab.appctl("a", &["openflow/show"]).unwrap();
-    assert!(status.contains("refused flow_mod: 2"), "{status}");
+    assert!(
+        status.contains("refused unsupported_out_port: 2"),
+        "{status}"
+    );
+    assert!(
+        status.contains("refused timeouts_unsupported: 1"),
+        "{status}"
+    );
     assert!(status.contains("refused hello_incompatible: 1"), "{status}");
 
     // Malformed messages from a client that is not ovs-ofctl: an error back with the request's
@@ -432,4 +453,121 @@ fn ovs_ofctl_monitor_sees_ports_come_and_go() {
     );
     let _ = monitor.kill();
     let _ = monitor.wait();
+}
+
+/// The OpenFlow port number ovs-ofctl shows for a port (`show`: ` 3(gre0): addr:...`).
+fn of_port(lab: &Lab, host: &str, port: &str) -> String {
+    let show = ofctl_ok(lab, host, &["show", "br-int"]);
+    show.lines()
+        .find_map(|l| {
+            l.trim().strip_suffix("").and_then(|l| {
+                l.split_once(&format!("({port}): "))
+                    .map(|(n, _)| n.trim().to_owned())
+            })
+        })
+        .unwrap_or_else(|| panic!("no {port} in {show}"))
+}
+
+fn flow_packets(flows: &str, needle: &str) -> u64 {
+    let line = flows
+        .lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no flow with {needle} in:\n{flows}"));
+    line.split("n_packets=")
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn ovs_ofctl_programs_the_flow_table() {
+    let Some(lab) = of_lab("offlows") else { return };
+    // A drop for one address, in OpenFlow 1.0 as ovs-ofctl sends it by default: pings to it
+    // stop, ARP (not IP) still passes by NORMAL.
+    ofctl_ok(
+        &lab,
+        "a",
+        &[
+            "add-flow",
+            "br-int",
+            "priority=100,ip,nw_dst=198.51.100.2,actions=drop",
+        ],
+    );
+    assert!(
+        lab.ping("a", "198.51.100.2", 2).is_err(),
+        "the drop flow let pings through"
+    );
+    let flows = ofctl_ok(&lab, "a", &["-O", "OpenFlow13", "dump-flows", "br-int"]);
+    assert!(
+        flow_packets(&flows, "priority=100,ip,nw_dst=198.51.100.2 actions=drop") >= 2,
+        "{flows}"
+    );
+    assert!(flows.contains("priority=0 actions=NORMAL"), "{flows}");
+    assert!(drops(&lab, "a", "flow_drop") >= 2);
+    // Filtered dumps select by match.
+    let ip_only = ofctl_ok(&lab, "a", &["dump-flows", "br-int", "ip"]);
+    assert!(
+        ip_only.contains("nw_dst=198.51.100.2") && !ip_only.contains("priority=0 actions=NORMAL"),
+        "{ip_only}"
+    );
+    // Deleted by its match (1.3 this time): pings pass again.
+    ofctl_ok(
+        &lab,
+        "a",
+        &[
+            "-O",
+            "OpenFlow13",
+            "del-flows",
+            "br-int",
+            "ip,nw_dst=198.51.100.2",
+        ],
+    );
+    lab.wait_ping("a", "198.51.100.2", Duration::from_secs(5))
+        .unwrap();
+
+    // del-flows empties the table, NORMAL included: a table miss drops, as on OVS.
+    ofctl_ok(&lab, "a", &["del-flows", "br-int"]);
+    assert!(
+        lab.ping("a", "198.51.100.2", 1).is_err(),
+        "an empty table forwarded"
+    );
+    assert!(drops(&lab, "a", "flow_miss") >= 1);
+    // Explicit outputs by port name, both ways, and nothing else: the pings cross.
+    let (mgmt, gre) = (of_port(&lab, "a", "mgmt0"), of_port(&lab, "a", "gre0"));
+    ofctl_ok(
+        &lab,
+        "a",
+        &["add-flow", "br-int", "in_port=mgmt0,actions=output:gre0"],
+    );
+    ofctl_ok(
+        &lab,
+        "a",
+        &["add-flow", "br-int", "in_port=gre0,actions=output:mgmt0"],
+    );
+    lab.wait_ping("a", "198.51.100.2", Duration::from_secs(5))
+        .unwrap();
+    let flows = ofctl_ok(&lab, "a", &["-O", "OpenFlow13", "dump-flows", "br-int"]);
+    assert!(
+        flow_packets(&flows, &format!("in_port={mgmt} actions=output:{gre}")) >= 1,
+        "{flows}"
+    );
+    assert!(
+        flow_packets(&flows, &format!("in_port={gre} actions=output:{mgmt}")) >= 1,
+        "{flows}"
+    );
+    let agg = ofctl_ok(&lab, "a", &["dump-aggregate", "br-int"]);
+    assert!(agg.contains("flow_count=2"), "{agg}");
+    // NORMAL back: the learning bridge again.
+    ofctl_ok(&lab, "a", &["del-flows", "br-int"]);
+    ofctl_ok(
+        &lab,
+        "a",
+        &["add-flow", "br-int", "priority=0,actions=NORMAL"],
+    );
+    lab.wait_ping("a", "198.51.100.2", Duration::from_secs(5))
+        .unwrap();
 }

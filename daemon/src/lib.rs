@@ -14,6 +14,7 @@ pub mod control;
 pub mod metrics_http;
 pub mod openflow_channel;
 mod openflow_controllers;
+mod openflow_flows;
 pub mod port_vlan;
 pub mod registry;
 pub mod server;

@@ -18,8 +18,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use openflow::{
-    FlowStats, Framer, MultipartKind, OFPP_ANY, OFPP_LOCAL, OFPP_NORMAL, PortDesc, PortReason,
-    PortStats, Reply, Request, SwitchDesc, TableStats, VERSION_1_3, error, msg,
+    Framer, MultipartKind, OFPP_ANY, OFPP_LOCAL, PortDesc, PortReason, PortStats, Reply, Request,
+    SwitchDesc, TableStats, VERSION_1_3, error, msg,
 };
 
 use crate::state::DaemonState;
@@ -367,8 +367,18 @@ fn answer(m: &[u8], session: &mut Session<'_>, state: &Mutex<DaemonState>) -> Ve
         Request::Unsupported {
             kind: msg::FLOW_MOD,
         } => {
-            refuse(state, "flow_mod");
-            vec![r.flow_mod_refused(xid, m)]
+            let applied = {
+                let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+                crate::openflow_flows::flow_mod(&mut s, session.bridge, r.version, &m[8..])
+            };
+            match applied {
+                Ok(()) => Vec::new(),
+                Err(e) => {
+                    refuse(state, e.reason);
+                    let e = e.for_version(r.version);
+                    vec![r.error(xid, e.kind, e.code, m)]
+                }
+            }
         }
         Request::Unsupported { kind } => {
             let (reason, code) = match kind {
@@ -496,22 +506,37 @@ fn multipart(
                 })
             })
             .collect(),
-        MultipartKind::Flow => vec![r.flow_stats(&FlowStats {
-            table_id: 0,
-            priority: 0,
-            duration_sec: uptime,
-            cookie: 0,
-            packets: rx_total.0,
-            bytes: rx_total.1,
-            output: OFPP_NORMAL,
-        })],
-        MultipartKind::Aggregate => vec![r.aggregate(rx_total.0, rx_total.1, 1)],
-        MultipartKind::Table => vec![r.table_stats(&TableStats {
-            table_id: 0,
-            active_count: 1,
-            lookup_count: rx_total.0,
-            matched_count: rx_total.0,
-        })],
+        MultipartKind::Flow | MultipartKind::Aggregate => {
+            let head = if r.version == VERSION_1_3 { 16 } else { 12 };
+            let filter = match openflow::decode_flow_stats_request(r.version, &m[head..]) {
+                Ok(f) => f,
+                Err(e) => {
+                    drop(s);
+                    refuse(state, e.reason);
+                    let e = e.for_version(r.version);
+                    return vec![r.error(xid, e.kind, e.code, m)];
+                }
+            };
+            let flows = crate::openflow_flows::flow_stats(&s, bridge, Some(filter), rx_total);
+            if kind == MultipartKind::Flow {
+                flows.iter().map(|f| r.flow_stats(f)).collect()
+            } else {
+                let (p, b) = flows
+                    .iter()
+                    .fold((0, 0), |(p, b), f| (p + f.packets, b + f.bytes));
+                vec![r.aggregate(p, b, flows.len() as u32)]
+            }
+        }
+        MultipartKind::Table => {
+            let flows = crate::openflow_flows::flow_stats(&s, bridge, None, rx_total);
+            let matched: u64 = flows.iter().map(|f| f.packets).sum();
+            vec![r.table_stats(&TableStats {
+                table_id: 0,
+                active_count: flows.len() as u32,
+                lookup_count: rx_total.0,
+                matched_count: matched,
+            })]
+        }
         // The one table, its size the MAC table's: what NORMAL switching holds.
         MultipartKind::TableFeatures => vec![r.table_features(0, "classifier", 1_000_000)],
         MultipartKind::Other(_) => {

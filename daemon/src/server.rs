@@ -145,6 +145,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
             ..Default::default()
         }),
         openflow: Default::default(),
+        flows: BTreeMap::new(),
     };
     state.reconcile();
     let metrics_listener = opts

@@ -24,6 +24,8 @@ pub struct DaemonState {
     pub ovsdb: Option<OvsdbStatus>,
     /// What the bridges' OpenFlow management sockets have seen.
     pub openflow: crate::openflow_channel::OpenflowCounters,
+    /// Bridges' OpenFlow tables, once a flow-mod made one (see `openflow_flows`).
+    pub flows: BTreeMap<String, flowtable::FlowTable>,
 }
 
 /// How an OVSDB-mode daemon stands with its database (`appctl ovsdb/show`, `vsctl show`).
@@ -122,6 +124,7 @@ impl DaemonState {
             .filter(|b| !config.bridges.contains_key(*b))
             .map(String::from)
             .collect();
+        self.flows.retain(|b, _| config.bridges.contains_key(b));
         for b in gone {
             if let Err(e) = dp.del_bridge(&b) {
                 tracing::error!(bridge = %b, error = %e, "cannot delete bridge");

@@ -528,6 +528,8 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
             }
             ("flood", Some(flood_reason(dst)))
         }
+        // ofproto/trace follows the learning bridge, not a flow table's decisions.
+        Verdict::Flow => ("flow", None),
         Verdict::Drop(r) => ("drop", Some(r.name())),
     };
     let (verdict_name, reason) = if verdict_name == "flood" && outputs.is_empty() {

@@ -24,6 +24,11 @@ pub(crate) enum Command {
         idx: usize,
         pmtu: PmtuSettings,
     },
+    /// The bridge's OpenFlow table; None: the implicit `priority=0 actions=NORMAL`.
+    SetFlows {
+        idx: usize,
+        flows: Option<Arc<flowtable::FlowTable>>,
+    },
     SetSplitHorizon {
         idx: usize,
         split_horizon: bool,

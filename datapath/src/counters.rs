@@ -56,6 +56,8 @@ drop_reasons! {
     InvalidSourceMac => "invalid_source_mac", "Source MAC is multicast, broadcast or zero: never learned, never forwarded.";
     VlanNotAllowed => "vlan_not_allowed", "802.1Q tag the ingress port does not carry (a tagged frame on an access port, a VID outside trunks, the reserved VID 4095).";
     LinkLocal => "link_local", "Destination is a reserved 01:80:c2:00:00:0X address (STP, LACP, pause): not forwarded.";
+    FlowDrop => "flow_drop", "An OpenFlow flow with no action (drop) matched the frame.";
+    FlowMiss => "flow_miss", "No OpenFlow flow matched the frame (a table miss drops).";
     StpBlocked => "stp_blocked", "Spanning tree keeps the port blocked: no data frames in or out (only BPDUs).";
     BpduMalformed => "bpdu_malformed", "A BPDU that does not parse: truncated, wrong LLC header, unknown type, impossible timers.";
     BpduNotInTree => "bpdu_not_in_tree", "A BPDU on a port that takes no part in the spanning tree (an internal port, or stp-enable=false).";

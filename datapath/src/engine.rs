@@ -61,6 +61,9 @@ pub(crate) struct BridgeState {
     /// clamped to. Kept up to date as ports come, go and change.
     pub(crate) tunnel_frame: Option<u32>,
     pub(crate) icmp_bucket: TokenBucket,
+    /// The OpenFlow table, read without a lock (replaced whole on a flow-mod); None is the
+    /// implicit NORMAL flow, and costs nothing per frame.
+    pub(crate) flows: Option<Arc<flowtable::FlowTable>>,
 }
 
 impl BridgeState {
@@ -553,7 +556,7 @@ impl Engine {
         let from = in_port.view(ingress);
         let rules = bridge.rules();
         let outcome = pipeline::process(&bridge.table, rules, from, frame.bytes, now);
-        let action = outcome.action;
+        let mut action = outcome.action;
         let vlan = outcome.vlan.unwrap_or(FrameVlan::UNTAGGED);
         // The ingress port's VLAN settings are spent once the frame's VLAN is known; letting go
         // of them frees the port table for the sends below.
@@ -565,6 +568,23 @@ impl Engine {
         // Reused across frames: no allocation once it has grown to the widest flood.
         let mut targets = std::mem::take(&mut self.targets);
         targets.clear();
+        // The flow table decides a frame that passed the ingress checks; spanning tree, BPDUs
+        // and malformed frames stay the bridge's.
+        if let Some(flows) = &bridge.flows
+            && matches!(
+                action,
+                Action::Deliver(_) | Action::Flood | Action::Drop(DropReason::SamePort)
+            )
+        {
+            action = flow_action(
+                flows,
+                ingress,
+                frame.bytes,
+                action,
+                &bridge.ports,
+                &mut targets,
+            );
+        }
         match action {
             Action::Local => {
                 self.targets = targets;
@@ -576,6 +596,8 @@ impl Engine {
                 return self.drops.add(DropReason::StpBlocked);
             }
             Action::Deliver(p) => targets.push(p),
+            // The flow table chose the targets already.
+            Action::Flows => {}
             Action::Flood => targets.extend(bridge.ports.iter().copied().filter(|&p| {
                 let Some(Some(port)) = self.ports.get(p.0 as usize) else {
                     return false;
@@ -700,4 +722,43 @@ impl Engine {
     fn flush(&mut self, tx: &mut TxQueues, bufs: &[Box<[u8]>]) {
         self.sockets.send(tx, bufs, &self.ports, &self.drops);
     }
+}
+
+/// What the flow table does with a frame the bridge would have `normal`: the matching flow's
+/// actions (NORMAL keeps the bridge's own decision; OUTPUT and IN_PORT fill `targets`; FLOOD
+/// and ALL flood; no action drops), or a table miss, which drops as OpenFlow 1.3's does.
+#[inline]
+fn flow_action(
+    flows: &flowtable::FlowTable,
+    ingress: PortId,
+    frame: &[u8],
+    normal: Action,
+    bridge_ports: &[PortId],
+    targets: &mut Vec<PortId>,
+) -> Action {
+    use flowtable::Output;
+    let Some(flow) = flows.lookup(&flowtable::Key::extract(frame, ingress.0)) else {
+        return Action::Drop(DropReason::FlowMiss);
+    };
+    flow.counters.hit(frame.len());
+    let mut action = Action::Drop(DropReason::FlowDrop);
+    for output in &flow.actions {
+        match *output {
+            Output::Normal => return normal,
+            Output::Flood | Output::All => action = Action::Flood,
+            Output::InPort => {
+                targets.push(ingress);
+                action = Action::Flows;
+            }
+            Output::Port(p) if p != ingress.0 && bridge_ports.contains(&PortId(p)) => {
+                targets.push(PortId(p));
+                if action != Action::Flood {
+                    action = Action::Flows;
+                }
+            }
+            // OpenFlow never outputs to the ingress port unless asked by IN_PORT.
+            Output::Port(_) => {}
+        }
+    }
+    action
 }

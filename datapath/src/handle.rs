@@ -284,6 +284,21 @@ impl Datapath {
         Ok(())
     }
 
+    /// Gives the bridge an OpenFlow table (None: the implicit `priority=0 actions=NORMAL`). The
+    /// packet loop takes the new table between batches; the old one's counters stay with it.
+    pub fn set_flows(
+        &mut self,
+        name: &str,
+        flows: Option<Arc<flowtable::FlowTable>>,
+    ) -> Result<(), DatapathError> {
+        let idx = self
+            .bridges
+            .get(name)
+            .ok_or_else(|| DatapathError::NoSuchBridge(name.into()))?
+            .idx;
+        self.send(Command::SetFlows { idx, flows })
+    }
+
     pub fn set_bridge(
         &mut self,
         name: &str,

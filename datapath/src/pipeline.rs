@@ -103,6 +103,8 @@ pub enum Action {
     Flood,
     /// For the bridge itself: a BPDU for its spanning tree.
     Local,
+    /// To the ports a flow's actions name (the flow table fills the targets).
+    Flows,
     Drop(DropReason),
 }
 
@@ -113,6 +115,7 @@ impl Action {
             Action::Deliver(p) => Verdict::Unicast(p),
             Action::Flood => Verdict::Flood,
             Action::Local => Verdict::Drop(DropReason::LinkLocal),
+            Action::Flows => Verdict::Flow,
             Action::Drop(r) => Verdict::Drop(r),
         }
     }
@@ -126,6 +129,8 @@ pub enum Verdict {
     /// Broadcast, multicast or unknown destination: every port but the ingress one (and, with
     /// split horizon, no tunnel when the frame came from a tunnel).
     Flood,
+    /// To the ports an OpenFlow flow's actions name.
+    Flow,
     Drop(DropReason),
 }
 

@@ -6,10 +6,14 @@
 
 #![forbid(unsafe_code)]
 
+mod flow;
 mod framing;
 mod message;
 mod reply;
 
+pub use flow::{
+    FlowCommand, FlowMod, FlowModError, OFPTT_ALL, decode_flow_mod, decode_flow_stats_request,
+};
 pub use framing::{Framer, MAX_MESSAGE};
 pub use message::{Header, MultipartKind, Request, decode, negotiate};
 pub use reply::{

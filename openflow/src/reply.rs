@@ -57,9 +57,8 @@ pub struct PortStats {
     pub duration_sec: u32,
 }
 
-/// One flow as flow statistics report it. Until grebe has a flow table, the one flow is the
-/// bridge's own `priority=0 actions=NORMAL`, as OVS shows for a bridge without a controller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One flow as flow statistics report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlowStats {
     pub table_id: u8,
     pub priority: u16,
@@ -67,8 +66,8 @@ pub struct FlowStats {
     pub cookie: u64,
     pub packets: u64,
     pub bytes: u64,
-    /// The one action: output to this port.
-    pub output: u32,
+    pub m: flowtable::Match,
+    pub actions: Vec<flowtable::Output>,
 }
 
 /// One table's counters (`ofp_table_stats`).
@@ -336,58 +335,57 @@ impl Reply {
     /// `ofp_flow_stats` with an empty match and one instruction, APPLY_ACTIONS [OUTPUT]; in
     /// 1.0 a match of all wildcards and the OUTPUT action itself.
     pub fn flow_stats(self, f: &FlowStats) -> Vec<u8> {
-        if self.v10() {
-            let len: u16 = 88 + 8;
-            let mut b = Vec::with_capacity(usize::from(len));
-            b.extend(len.to_be_bytes());
-            b.push(f.table_id);
-            b.push(0);
-            b.extend(OFPFW_ALL.to_be_bytes());
-            b.extend([0; 36]);
-            b.extend(f.duration_sec.to_be_bytes());
-            b.extend(0u32.to_be_bytes());
-            b.extend(f.priority.to_be_bytes());
-            b.extend([0; 4]); // idle and hard timeouts
-            b.extend([0; 6]);
-            b.extend(f.cookie.to_be_bytes());
-            b.extend(f.packets.to_be_bytes());
-            b.extend(f.bytes.to_be_bytes());
-            b.extend(0u16.to_be_bytes()); // OFPAT_OUTPUT
-            b.extend(8u16.to_be_bytes());
-            b.extend(port16(f.output).to_be_bytes());
-            b.extend(0u16.to_be_bytes());
-            return b;
-        }
-        // header 48 + match 8 + instruction 8 + output action 16
-        let len: u16 = 48 + 8 + 8 + 16;
-        let mut b = Vec::with_capacity(usize::from(len));
-        b.extend(len.to_be_bytes());
+        let mut b = Vec::with_capacity(128);
+        b.extend(0u16.to_be_bytes()); // length, set below
         b.push(f.table_id);
         b.push(0);
+        if self.v10() {
+            b.extend(crate::flow::match_10(&f.m));
+        }
         b.extend(f.duration_sec.to_be_bytes());
         b.extend(0u32.to_be_bytes());
         b.extend(f.priority.to_be_bytes());
         b.extend(0u16.to_be_bytes()); // idle_timeout
         b.extend(0u16.to_be_bytes()); // hard_timeout
-        b.extend(0u16.to_be_bytes()); // flags
-        b.extend([0; 4]);
+        if self.v10() {
+            b.extend([0; 6]);
+        } else {
+            b.extend(0u16.to_be_bytes()); // flags
+            b.extend([0; 4]);
+        }
         b.extend(f.cookie.to_be_bytes());
         b.extend(f.packets.to_be_bytes());
         b.extend(f.bytes.to_be_bytes());
-        // ofp_match: OXM type, length 4 (no fields), padded to 8.
-        b.extend(1u16.to_be_bytes());
-        b.extend(4u16.to_be_bytes());
-        b.extend([0; 4]);
-        // OFPIT_APPLY_ACTIONS
-        b.extend(4u16.to_be_bytes());
-        b.extend(24u16.to_be_bytes());
-        b.extend([0; 4]);
-        // OFPAT_OUTPUT
-        b.extend(0u16.to_be_bytes());
-        b.extend(16u16.to_be_bytes());
-        b.extend(f.output.to_be_bytes());
-        b.extend(0u16.to_be_bytes()); // max_len
-        b.extend([0; 6]);
+        if self.v10() {
+            for a in &f.actions {
+                b.extend(0u16.to_be_bytes()); // OFPAT_OUTPUT
+                b.extend(8u16.to_be_bytes());
+                b.extend(port16(crate::flow::action_port(a)).to_be_bytes());
+                b.extend(0u16.to_be_bytes());
+            }
+        } else {
+            // ofp_match: OXM type, length without padding, fields, padded to 8.
+            let fields = crate::flow::oxm_fields(&f.m);
+            b.extend(1u16.to_be_bytes());
+            b.extend(((4 + fields.len()) as u16).to_be_bytes());
+            b.extend(&fields);
+            b.resize(b.len().div_ceil(8) * 8, 0);
+            if !f.actions.is_empty() {
+                // OFPIT_APPLY_ACTIONS with OUTPUT actions.
+                b.extend(4u16.to_be_bytes());
+                b.extend(((8 + 16 * f.actions.len()) as u16).to_be_bytes());
+                b.extend([0; 4]);
+                for a in &f.actions {
+                    b.extend(0u16.to_be_bytes());
+                    b.extend(16u16.to_be_bytes());
+                    b.extend(crate::flow::action_port(a).to_be_bytes());
+                    b.extend(0u16.to_be_bytes()); // max_len
+                    b.extend([0; 6]);
+                }
+            }
+        }
+        let len = (b.len() as u16).to_be_bytes();
+        b[..2].copy_from_slice(&len);
         b
     }
 
@@ -505,7 +503,8 @@ mod tests {
             cookie: 0,
             packets: 2,
             bytes: 3,
-            output: OFPP_NORMAL,
+            m: flowtable::Match::default(),
+            actions: vec![flowtable::Output::Normal],
         });
         assert_eq!(f.len(), 80);
         assert_eq!(u16::from_be_bytes([f[0], f[1]]) as usize, f.len());
@@ -545,7 +544,8 @@ mod tests {
                 cookie: 0,
                 packets: 2,
                 bytes: 3,
-                output: OFPP_NORMAL
+                m: flowtable::Match::default(),
+                actions: vec![flowtable::Output::Normal]
             })
             .len(),
             96

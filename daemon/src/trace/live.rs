@@ -147,6 +147,11 @@ pub(super) fn live_decision<'a>(
             reason: Some(flood_reason(dst)),
             outputs: d.outputs.iter().map(name).collect(),
         },
+        Verdict::Flow => LiveDecision {
+            verdict: "flow",
+            reason: None,
+            outputs: d.outputs.iter().map(name).collect(),
+        },
         Verdict::Drop(r) => LiveDecision {
             verdict: "drop",
             reason: Some(r.name()),

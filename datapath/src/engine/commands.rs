@@ -39,7 +39,13 @@ impl Engine {
                     pmtu,
                     tunnel_frame: None,
                     icmp_bucket: TokenBucket::new(Instant::now()),
+                    flows: None,
                 });
+            }
+            Command::SetFlows { idx, flows } => {
+                if let Some(b) = slot(&mut self.bridges, idx) {
+                    b.flows = flows;
+                }
             }
             Command::SetPmtu { idx, pmtu } => {
                 if let Some(b) = slot(&mut self.bridges, idx) {
