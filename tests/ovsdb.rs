@@ -700,3 +700,62 @@ fn a_detached_daemon_follows_the_database_over_tcp() {
     let pid = std::fs::read_to_string(rundir.join("grebe.pid")).unwrap();
     lab.sh("a", &["kill", pid.trim()]).unwrap();
 }
+
+#[test]
+fn controllers_and_fail_mode_come_from_the_database() {
+    let Some(lab) = ovsdb_lab("odbctl") else {
+        return;
+    };
+    let testcontroller = std::path::Path::new("/usr/bin/ovs-testcontroller").exists();
+    if !testcontroller {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ovs-testcontroller missing under CI"
+        );
+        eprintln!("SKIPPED: needs ovs-testcontroller (openvswitch-testcontroller)");
+        return;
+    }
+    seed_through_ovsdb(&lab);
+    lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
+    // secure through the database: no flows, nothing carried.
+    ovs_vsctl_ok(&lab, "a", &["set-fail-mode", "br-int", "secure"]).unwrap();
+    assert!(
+        lab.ping("a", "198.51.100.2", 1).is_err(),
+        "secure without flows forwarded"
+    );
+    // A controller row made by OVS's ovs-vsctl: grebe dials it and writes is_connected back.
+    let mut controller = lab
+        .command("a", "ovs-testcontroller")
+        .args(["--noflow", "ptcp:6654:127.0.0.1"])
+        .env("OVS_RUNDIR", lab.rundir("a"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    ovs_vsctl_ok(
+        &lab,
+        "a",
+        &["set-controller", "br-int", "tcp:127.0.0.1:6654"],
+    )
+    .unwrap();
+    let connected = wait_get(&lab, &["controller", "br-int", "is_connected"], WAIT, |v| {
+        v == "true"
+    });
+    assert_eq!(connected, "true");
+    let show = lab.vsctl_ok("a", &["show"]).unwrap();
+    assert!(
+        show.contains("Controller \"tcp:127.0.0.1:6654\"\n            is_connected: true"),
+        "{show}"
+    );
+    assert!(show.contains("fail_mode: secure"), "{show}");
+    controller.kill().unwrap();
+    let _ = controller.wait();
+    let gone = wait_get(&lab, &["controller", "br-int", "is_connected"], WAIT, |v| {
+        v == "false"
+    });
+    assert_eq!(gone, "false");
+    // Back to standalone through the database: the learning bridge.
+    ovs_vsctl_ok(&lab, "a", &["del-fail-mode", "br-int"]).unwrap();
+    lab.wait_ping("a", "198.51.100.2", WAIT).unwrap();
+}

@@ -4,7 +4,8 @@
 //!
 //! A bridge starts with OVS's implicit `priority=0 actions=NORMAL` and no table in the datapath
 //! at all (no cost per frame); the first flow-mod makes the table, with that flow in it, so
-//! `del-flows` empties the bridge as it does on OVS. Tables live in memory, as ovs-vswitchd's
+//! `del-flows` empties the bridge as it does on OVS. A `fail_mode=secure` bridge never sets up
+//! flows itself: its table starts empty, and it carries only what is programmed. Tables live in memory, as ovs-vswitchd's
 //! do: a controller installs its flows again after a restart.
 
 use std::sync::Arc;
@@ -37,6 +38,32 @@ fn renumber(m: &mut Match, actions: &mut [Output], from: u32, to: u32) {
 
 fn implicit_normal(now: u64) -> Flow {
     Flow::new(0, Match::default(), vec![Output::Normal], 0, now)
+}
+
+/// Secure bridges get an empty table (every frame a miss until flows come); a bridge back to
+/// standalone with nothing programmed goes back to the implicit NORMAL flow.
+pub(crate) fn follow_fail_modes(s: &mut DaemonState) {
+    let mut changed = Vec::new();
+    for (name, b) in &s.config.bridges {
+        let secure = b.fail_mode == Some(vswitch::config::FailMode::Secure);
+        match s.flows.get(name) {
+            None if secure => {
+                s.flows.insert(name.clone(), FlowTable::new());
+                changed.push(name.clone());
+            }
+            Some(t) if !secure && t.is_empty() => {
+                s.flows.remove(name);
+                changed.push(name.clone());
+            }
+            _ => {}
+        }
+    }
+    for name in changed {
+        let table = s.flows.get(&name).map(|t| Arc::new(t.clone()));
+        if let Err(e) = s.datapath.set_flows(&name, table) {
+            tracing::warn!(bridge = %name, error = %e, "cannot give the datapath its flow table");
+        }
+    }
 }
 
 /// Applies a FLOW_MOD (its body, after the header) to `bridge`'s table.

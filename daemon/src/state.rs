@@ -218,6 +218,7 @@ impl DaemonState {
         if let Err(e) = dp.sync() {
             tracing::error!(error = %e, "datapath is not running");
         }
+        crate::openflow_flows::follow_fail_modes(self);
     }
 }
 
@@ -432,6 +433,19 @@ impl vsctl::LiveState for Live<'_> {
     }
 
     fn controller_connected(&self, bridge: &str, target: &str) -> bool {
+        self.controller_sessions(bridge, target)
+    }
+}
+
+impl Live<'_> {
+    /// Whether any bridge has a session with the controller at `target`.
+    pub(crate) fn controllers_connected(&self, target: &str) -> bool {
+        self.controllers
+            .iter()
+            .any(|((_, t), n)| t == target && *n > 0)
+    }
+
+    fn controller_sessions(&self, bridge: &str, target: &str) -> bool {
         self.controllers
             .get(&(bridge.to_owned(), target.to_owned()))
             .is_some_and(|n| *n > 0)

@@ -32,10 +32,13 @@ const STATS_INTERVAL: Duration = Duration::from_secs(5);
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(8);
 const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// A session this long was a working one.
+const HEALTHY_SESSION: Duration = Duration::from_secs(10);
 
 /// The columns grebe reads or writes, per table. Columns the server's schema lacks (an older
 /// OVS) are left out of the monitor.
-const MONITORED: [(&str, &[&str]); 4] = [
+const MONITORED: [(&str, &[&str]); 5] = [
+    ("Controller", &["target", "is_connected"]),
     (
         "Open_vSwitch",
         &[
@@ -119,13 +122,7 @@ const MONITORED: [(&str, &[&str]); 4] = [
 
 /// Columns grebe reads only to say it ignores them: set to anything but their default, each
 /// is reported once (`show`, `appctl ovsdb/show`, the log) and otherwise left alone.
-const IGNORED: [(&str, &str, &str); 20] = [
-    ("Bridge", "controller", "grebe has no OpenFlow yet"),
-    (
-        "Bridge",
-        "fail_mode",
-        "grebe has no OpenFlow yet; it always learns MACs",
-    ),
+const IGNORED: [(&str, &str, &str); 18] = [
     ("Bridge", "mirrors", "grebe has no port mirroring"),
     ("Bridge", "netflow", "grebe does not export NetFlow"),
     ("Bridge", "sflow", "grebe does not export sFlow"),
@@ -193,8 +190,13 @@ fn follow(remotes: &Remotes, state: &Mutex<DaemonState>) {
             Ok(conn) => {
                 tracing::info!(%target, "connected to the OVSDB server");
                 said_down.clear();
-                backoff = BACKOFF_FIRST;
+                let began = Instant::now();
                 let e = Session::new(conn).run(target, state);
+                // Only a session that lasted starts the backoff over: one the server ends at
+                // once (a refused monitor) must not be retried four times a second.
+                if began.elapsed() >= HEALTHY_SESSION {
+                    backoff = BACKOFF_FIRST;
+                }
                 set_status(state, |o| o.connected = None);
                 tracing::warn!(%target, error = %e, "lost the OVSDB server; the datapath keeps the last configuration");
             }
@@ -451,6 +453,19 @@ impl Session {
             }
             push_update(&mut ops, "Interface", uuid, row, want);
         }
+        for (uuid, row) in self.replica.rows("Controller") {
+            let connected = row
+                .get("target")
+                .and_then(datum::string)
+                .and_then(|t| vswitch::config::ControllerTarget::parse(t).ok())
+                .is_some_and(|t| {
+                    let t = t.to_string();
+                    live.controllers_connected(&t)
+                });
+            let mut want = serde_json::Map::new();
+            want.insert("is_connected".into(), json!(connected));
+            push_update(&mut ops, "Controller", uuid, row, want);
+        }
         for (uuid, row) in self.replica.rows("Bridge") {
             let Some(name) = row.get("name").and_then(datum::string) else {
                 continue;
@@ -604,11 +619,13 @@ fn monitor_requests(schema: &Value) -> Value {
             tracing::warn!(%table, "the OVSDB schema has no such table; grebe leaves it out");
             continue;
         };
-        let cols: Vec<&str> = columns
-            .iter()
-            .copied()
-            .filter(|c| have.contains_key(*c))
-            .collect();
+        let mut cols: Vec<&str> = Vec::new();
+        for c in columns {
+            // The server refuses a column named twice.
+            if have.contains_key(*c) && !cols.contains(c) {
+                cols.push(c);
+            }
+        }
         requests.insert(table.into(), json!({ "columns": cols }));
     }
     Value::Object(requests)
@@ -689,8 +706,25 @@ impl DbConfig {
                 .to_owned(),
             stp_enable: flag("stp_enable"),
             rstp_enable: flag("rstp_enable"),
+            fail_mode: br
+                .get("fail_mode")
+                .and_then(datum::string)
+                .and_then(vswitch::config::FailMode::from_ovs_str),
             ..Bridge::default()
         };
+        for uuid in br.get("controller").map(datum::uuids).unwrap_or_default() {
+            let Some(target) = replica
+                .row("Controller", uuid)
+                .and_then(|c| c.get("target"))
+                .and_then(datum::string)
+            else {
+                continue;
+            };
+            match vswitch::config::ControllerTarget::parse(target) {
+                Ok(t) => bridge.controller.push(t.to_string()),
+                Err(e) => self.ignored.push(format!("Bridge {name} controller {e}")),
+            }
+        }
         for port_uuid in br.get("ports").map(datum::uuids).unwrap_or_default() {
             let Some(port) = replica.row("Port", port_uuid) else {
                 continue;
@@ -892,6 +926,21 @@ mod tests {
             &datum::set(["a", "b"])
         ));
         assert!(!same_datum(None, &json!(1)));
+    }
+
+    #[test]
+    fn the_monitor_names_each_column_once() {
+        // ovsdb-server refuses a monitor that names a column twice.
+        let schema = json!({"tables": MONITORED.iter().map(|(t, cols)| {
+            let cols: serde_json::Map<String, Value> = cols.iter().map(|c| (c.to_string(), json!({}))).collect();
+            (t.to_string(), json!({"columns": cols}))
+        }).collect::<serde_json::Map<String, Value>>()});
+        let req = monitor_requests(&schema);
+        for (table, cols) in MONITORED {
+            let asked = req[table]["columns"].as_array().unwrap();
+            let unique: BTreeSet<&str> = cols.iter().copied().collect();
+            assert_eq!(asked.len(), unique.len(), "{table}: {asked:?}");
+        }
     }
 
     #[test]

@@ -10,21 +10,10 @@ use super::records::Row;
 use super::schema::Table;
 use crate::config::{Bridge, Config, ControllerTarget, FailMode, Interface};
 
-/// A fail mode grebe can honour. `secure` leaves every frame to the controller's flows, and
-/// grebe's table is not programmable yet, so such a bridge would carry nothing: refused, with
-/// what to do instead.
+/// `set-fail-mode`'s and the `fail_mode` column's value.
 pub(super) fn parse_fail_mode(bridge: &str, mode: &str) -> Result<FailMode, String> {
-    match FailMode::from_ovs_str(mode) {
-        Some(FailMode::Secure) => Err(format!(
-            "bridge {bridge}: fail_mode=secure: grebe has no programmable flow table yet, so \
-             the bridge would carry nothing; use standalone (MAC learning while no controller \
-             programs it)"
-        )),
-        Some(m) => Ok(m),
-        None => Err(format!(
-            "bridge {bridge}: fail_mode={mode}: must be standalone or secure"
-        )),
-    }
+    FailMode::from_ovs_str(mode)
+        .ok_or_else(|| format!("bridge {bridge}: fail_mode={mode}: must be standalone or secure"))
 }
 
 pub(super) enum Fail {

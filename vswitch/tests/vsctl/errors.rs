@@ -403,12 +403,8 @@ fn grebe_specific_errors() {
             "ssl:192.0.2.9:6653: grebe has no SSL yet; use tcp: on a trusted network, or unix: (controller targets: tcp:IP[:PORT], unix:PATH, ptcp:[PORT][:IP], punix:PATH)",
         ),
         (
-            &["set-fail-mode", "br-int", "secure"],
-            "bridge br-int: fail_mode=secure: grebe has no programmable flow table yet, so the bridge would carry nothing; use standalone (MAC learning while no controller programs it)",
-        ),
-        (
-            &["set", "bridge", "br-int", "fail_mode=secure"],
-            "bridge br-int: fail_mode=secure: grebe has no programmable flow table yet, so the bridge would carry nothing; use standalone (MAC learning while no controller programs it)",
+            &["set-fail-mode", "br-int", "open"],
+            "bridge br-int: fail_mode=open: must be standalone or secure",
         ),
         (
             &["get", "open_vswitch", "x", "bridges"],
