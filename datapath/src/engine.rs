@@ -64,6 +64,9 @@ pub(crate) struct BridgeState {
     /// The OpenFlow table, read without a lock (replaced whole on a flow-mod); None is the
     /// implicit NORMAL flow, and costs nothing per frame.
     pub(crate) flows: Option<Arc<flowtable::FlowTable>>,
+    /// The exact-match cache of this table (a new one with each table); the loop's own, so a
+    /// cell rather than a lock.
+    pub(crate) flow_cache: std::cell::RefCell<flowtable::FlowCache>,
 }
 
 impl BridgeState {
@@ -576,8 +579,10 @@ impl Engine {
                 Action::Deliver(_) | Action::Flood | Action::Drop(DropReason::SamePort)
             )
         {
+            let mut cache = bridge.flow_cache.borrow_mut();
             action = flow_action(
                 flows,
+                &mut cache,
                 ingress,
                 frame.bytes,
                 action,
@@ -730,6 +735,7 @@ impl Engine {
 #[inline]
 fn flow_action(
     flows: &flowtable::FlowTable,
+    cache: &mut flowtable::FlowCache,
     ingress: PortId,
     frame: &[u8],
     normal: Action,
@@ -737,7 +743,7 @@ fn flow_action(
     targets: &mut Vec<PortId>,
 ) -> Action {
     use flowtable::Output;
-    let Some(flow) = flows.lookup(&flowtable::Key::extract(frame, ingress.0)) else {
+    let Some(flow) = cache.lookup(flows, &flowtable::Key::extract(frame, ingress.0)) else {
         return Action::Drop(DropReason::FlowMiss);
     };
     flow.counters.hit(frame.len());

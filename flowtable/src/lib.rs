@@ -8,8 +8,10 @@
 
 #![forbid(unsafe_code)]
 
+mod cache;
 mod key;
 mod table;
 
+pub use cache::{CACHE_ENTRIES, FlowCache};
 pub use key::Key;
 pub use table::{Flow, FlowCounters, FlowTable, Match, Output};

@@ -173,6 +173,12 @@ impl FlowTable {
         self.flows.iter().find(|f| f.m.matches(k))
     }
 
+    /// [`FlowTable::lookup`]'s flow as its index in [`FlowTable::flows`].
+    #[inline]
+    pub fn lookup_index(&self, k: &Key) -> Option<usize> {
+        self.flows.iter().position(|f| f.m.matches(k))
+    }
+
     /// ADD: a flow with the same match and priority is replaced (with fresh counters).
     pub fn add(&mut self, flow: Flow) {
         self.flows

@@ -40,11 +40,14 @@ impl Engine {
                     tunnel_frame: None,
                     icmp_bucket: TokenBucket::new(Instant::now()),
                     flows: None,
+                    flow_cache: Default::default(),
                 });
             }
             Command::SetFlows { idx, flows } => {
                 if let Some(b) = slot(&mut self.bridges, idx) {
                     b.flows = flows;
+                    // Entries point into the old table.
+                    b.flow_cache = Default::default();
                 }
             }
             Command::SetPmtu { idx, pmtu } => {
