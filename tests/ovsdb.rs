@@ -22,6 +22,19 @@ use lab::ovs_peer::{
 
 const WAIT: Duration = Duration::from_secs(15);
 
+/// The seed's tunnel on `a`, to `b`.
+const GRE0_TO_B: [&str; 9] = [
+    "add-port",
+    "br-int",
+    "gre0",
+    "--",
+    "set",
+    "interface",
+    "gre0",
+    "type=gre",
+    "options:remote_ip=192.0.2.2",
+];
+
 /// `a` in OVSDB mode under its own ovsdb-server, `b` standalone with the seed; nothing on `a`'s
 /// bridge yet.
 fn ovsdb_lab(test: &str) -> Option<Lab> {
@@ -63,22 +76,7 @@ fn seed_through_ovsdb(lab: &Lab) {
     )
     .unwrap();
     lab.sh("a", &["ip", "link", "set", "mgmt0", "up"]).unwrap();
-    ovs_vsctl_ok(
-        lab,
-        "a",
-        &[
-            "add-port",
-            "br-int",
-            "gre0",
-            "--",
-            "set",
-            "interface",
-            "gre0",
-            "type=gre",
-            "options:remote_ip=192.0.2.2",
-        ],
-    )
-    .unwrap();
+    ovs_vsctl_ok(lab, "a", &GRE0_TO_B).unwrap();
 }
 
 fn get(lab: &Lab, args: &[&str]) -> String {
@@ -351,40 +349,8 @@ fn ovs_docker_and_libvirt_attach_workloads_through_ovs_vsctl_and_ovsdb() {
     lab.add_guest("a", "vm1", "vnet0", "198.51.100.111/24")
         .unwrap();
     let mac = mac_of(&lab, "vm1", "eth0");
-    let attached_mac = format!("external-ids:attached-mac=\"{mac}\"");
-    ovs_tool(
-        &lab,
-        "a",
-        "ovs-vsctl",
-        &[
-            "--timeout=5",
-            "--",
-            "--may-exist",
-            "add-port",
-            "br-int",
-            "vnet0",
-            "--",
-            "set",
-            "Interface",
-            "vnet0",
-            &attached_mac,
-            "--",
-            "set",
-            "Interface",
-            "vnet0",
-            "external-ids:iface-id=\"0b6e3bc4-2a8c-4b1e-9f3b-5f8a2a6c1d01\"",
-            "--",
-            "set",
-            "Interface",
-            "vnet0",
-            "external-ids:vm-id=\"7c1f6e5e-9d2a-4a6b-8e3d-2b4c6d8e0f12\"",
-            "--",
-            "set",
-            "Interface",
-            "vnet0",
-            "external-ids:iface-status=active",
-        ],
-    );
+    let args = lab::workload::libvirt_add_port_args("vnet0", &[], &mac);
+    ovs_tool(&lab, "a", "ovs-vsctl", &lab::netns::argv(&args));
     lab.wait_ping("vm1", "198.51.100.2", WAIT).unwrap();
     lab.ping("vm1", "198.51.100.101", 2).unwrap();
     // The statistics query libvirt parses, filled in by grebe's write-back.
@@ -597,23 +563,7 @@ fn a_clustered_database_configures_grebe_through_any_member_and_loses_one() {
         ],
     )
     .unwrap();
-    cluster_vsctl_ok(
-        &lab,
-        "a",
-        3,
-        &[
-            "add-port",
-            "br-int",
-            "gre0",
-            "--",
-            "set",
-            "interface",
-            "gre0",
-            "type=gre",
-            "options:remote_ip=192.0.2.2",
-        ],
-    )
-    .unwrap();
+    cluster_vsctl_ok(&lab, "a", 3, &GRE0_TO_B).unwrap();
     lab.sh(
         "a",
         &["ip", "addr", "add", "198.51.100.1/24", "dev", "mgmt0"],

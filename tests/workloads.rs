@@ -201,41 +201,8 @@ fn libvirt_attaches_and_detaches_a_guest_with_its_own_command_lines() {
     lab.add_guest("a", "vm1", "vnet0", "198.51.100.111/24")
         .unwrap();
     let mac = mac_of(&lab, "vm1", "eth0");
-    let attached_mac = format!("external-ids:attached-mac=\"{mac}\"");
     // virNetDevOpenvswitchAddPort, for a guest without VLANs.
-    tool_ok(
-        &lab,
-        "a",
-        "ovs-vsctl",
-        &[
-            "--timeout=5",
-            "--",
-            "--may-exist",
-            "add-port",
-            "br-int",
-            "vnet0",
-            "--",
-            "set",
-            "Interface",
-            "vnet0",
-            &attached_mac,
-            "--",
-            "set",
-            "Interface",
-            "vnet0",
-            "external-ids:iface-id=\"0b6e3bc4-2a8c-4b1e-9f3b-5f8a2a6c1d01\"",
-            "--",
-            "set",
-            "Interface",
-            "vnet0",
-            "external-ids:vm-id=\"7c1f6e5e-9d2a-4a6b-8e3d-2b4c6d8e0f12\"",
-            "--",
-            "set",
-            "Interface",
-            "vnet0",
-            "external-ids:iface-status=active",
-        ],
-    );
+    libvirt_add_port(&lab, "a", "vnet0", &[], &mac);
     lab.wait_ping("vm1", "198.51.100.2", WAIT).unwrap();
     // The quotes were the value's, not part of it.
     let got = tool_ok(
@@ -461,30 +428,10 @@ fn refused_command_lines_leave_the_daemon_as_it_was() {
     );
 }
 
-/// virNetDevOpenvswitchAddPort's command line for guest NIC `tap` with MAC `mac`: `vlan` is
-/// what libvirt puts after the port name for the guest's `<vlan>` element.
+/// virNetDevOpenvswitchAddPort's command line for guest NIC `tap` with MAC `mac`.
 fn libvirt_add_port(lab: &Lab, host: &str, tap: &str, vlan: &[&str], mac: &str) {
-    let attached_mac = format!("external-ids:attached-mac=\"{mac}\"");
-    let iface_id = "external-ids:iface-id=\"0b6e3bc4-2a8c-4b1e-9f3b-5f8a2a6c1d01\"";
-    let vm_id = "external-ids:vm-id=\"7c1f6e5e-9d2a-4a6b-8e3d-2b4c6d8e0f12\"";
-    let mut args = vec![
-        "--timeout=5",
-        "--",
-        "--may-exist",
-        "add-port",
-        "br-int",
-        tap,
-    ];
-    args.extend_from_slice(vlan);
-    for set in [
-        attached_mac.as_str(),
-        iface_id,
-        vm_id,
-        "external-ids:iface-status=active",
-    ] {
-        args.extend_from_slice(&["--", "set", "Interface", tap, set]);
-    }
-    tool_ok(lab, host, "ovs-vsctl", &args);
+    let args = lab::workload::libvirt_add_port_args(tap, vlan, mac);
+    tool_ok(lab, host, "ovs-vsctl", &lab::netns::argv(&args));
 }
 
 #[test]

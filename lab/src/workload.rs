@@ -206,6 +206,34 @@ fn wait_ready(relay: &mut Child, name: &str) -> anyhow::Result<()> {
     }
 }
 
+/// virNetDevOpenvswitchAddPort's ovs-vsctl arguments (libvirt's src/util/virnetdevopenvswitch.c)
+/// for guest NIC `tap` with MAC `mac`: `vlan` is what libvirt puts after the port name for the
+/// guest's `<vlan>` element. The ids are a guest's as libvirt writes them.
+pub fn libvirt_add_port_args(tap: &str, vlan: &[&str], mac: &str) -> Vec<String> {
+    let mut args: Vec<String> = [
+        "--timeout=5",
+        "--",
+        "--may-exist",
+        "add-port",
+        "br-int",
+        tap,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(vlan.iter().map(|s| s.to_string()));
+    for set in [
+        format!("external-ids:attached-mac=\"{mac}\""),
+        "external-ids:iface-id=\"0b6e3bc4-2a8c-4b1e-9f3b-5f8a2a6c1d01\"".to_owned(),
+        "external-ids:vm-id=\"7c1f6e5e-9d2a-4a6b-8e3d-2b4c6d8e0f12\"".to_owned(),
+        "external-ids:iface-status=active".to_owned(),
+    ] {
+        args.extend(["--", "set", "Interface", tap].map(String::from));
+        args.push(set);
+    }
+    args
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
