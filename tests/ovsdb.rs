@@ -128,6 +128,18 @@ fn ovs_vsctl_configures_grebe_through_ovsdb_and_the_hosts_ping() {
         format!("\"{}\"", mac_of(&lab, "a", "mgmt0"))
     );
     assert_eq!(get(&lab, &["interface", "mgmt0", "link_state"]), "up");
+    // OVS's own show and list read what grebe wrote, with and without --no-wait.
+    let show = ovs_vsctl_ok(&lab, "a", &["show"]).unwrap();
+    assert!(
+        show.contains("Port gre0") && show.contains("ovs_version: \"0.1.0-grebe\""),
+        "{show}"
+    );
+    let list = ovs_vsctl_ok(&lab, "a", &["--no-wait", "list", "interface", "gre0"]).unwrap();
+    assert!(
+        list.contains(&format!("ofport              : {ofport}")),
+        "{list}"
+    );
+    assert!(list.contains("link_state          : up"), "{list}");
     let cfg = |col| get(&lab, &["open_vswitch", ".", col]);
     assert_eq!(cfg("cur_cfg"), cfg("next_cfg"));
     assert!(get(&lab, &["bridge", "br-int", "datapath_id"]).starts_with("\"0000"));
