@@ -247,6 +247,14 @@ pub fn ovs_vsctl_ok(lab: &Lab, host: &str, args: &[&str]) -> anyhow::Result<Stri
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// `ovs-ofctl ARGS` against the host's `ovs-vswitchd` (its `BR.mgmt` in the OVS directory).
+pub fn ovs_ofctl(lab: &Lab, host: &str, args: &[&str]) -> anyhow::Result<Output> {
+    ovs_command(lab, host, "ovs-ofctl")?
+        .args(args)
+        .output()
+        .context("running ovs-ofctl")
+}
+
 /// `ovs-appctl ARGS` to the host's `ovs-vswitchd`, which must succeed; returns its stdout.
 pub fn ovs_appctl(lab: &Lab, host: &str, args: &[&str]) -> anyhow::Result<String> {
     let ctl = vswitchd_ctl(&ovs_dir(lab, host));

@@ -303,6 +303,80 @@ pub(super) fn build(lab: &Lab, setup: Setup) -> anyhow::Result<()> {
                 }
             }
         }
+        Setup::GrebeIp6gre => {
+            for (host, own, overlay, remote) in [
+                ("a", "2001:db8::1/64", OVERLAY_A, "2001:db8::2"),
+                ("b", "2001:db8::2/64", OVERLAY_B, "2001:db8::1"),
+            ] {
+                lab.sh(
+                    host,
+                    &["ip", "-6", "addr", "add", own, "dev", "eth0", "nodad"],
+                )?;
+                lab.start_daemon(host)?;
+                lab.vsctl_ok(host, &["add-br", "br-int"])?;
+                lab.vsctl_ok(
+                    host,
+                    &[
+                        "add-port",
+                        "br-int",
+                        "mgmt0",
+                        "--",
+                        "set",
+                        "interface",
+                        "mgmt0",
+                        "type=internal",
+                    ],
+                )?;
+                lab.sh(host, &["ip", "addr", "add", overlay, "dev", "mgmt0"])?;
+                lab.sh(host, &["ip", "link", "set", "mgmt0", "up"])?;
+                let remote = format!("options:remote_ip={remote}");
+                lab.vsctl_ok(
+                    host,
+                    &[
+                        "add-port",
+                        "br-int",
+                        "gre0",
+                        "--",
+                        "set",
+                        "interface",
+                        "gre0",
+                        "type=ip6gre",
+                        &remote,
+                    ],
+                )?;
+            }
+        }
+        Setup::GrebeFlows => {
+            let flows = flows_file(lab)?;
+            for (host, overlay, remote) in
+                [("a", OVERLAY_A, "192.0.2.2"), ("b", OVERLAY_B, "192.0.2.1")]
+            {
+                lab.start_daemon(host)?;
+                lab.configure_seed(host, overlay, &[remote])?;
+                let out = lab
+                    .command(host, "ovs-ofctl")
+                    .env("OVS_RUNDIR", lab.rundir(host))
+                    .args(["add-flows", "br-int"])
+                    .arg(&flows)
+                    .output()?;
+                if !out.status.success() {
+                    bail!(
+                        "ovs-ofctl add-flows on {host}: {}",
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    );
+                }
+            }
+        }
+        Setup::OvsFlows => {
+            let flows = flows_file(lab)?;
+            for (host, transport, overlay, remote) in [
+                ("a", TRANSPORT_A, OVERLAY_A, "192.0.2.2"),
+                ("b", TRANSPORT_B, OVERLAY_B, "192.0.2.1"),
+            ] {
+                ovs::build(lab, host, transport, overlay, remote)?;
+                ovs::add_flows(lab, host, &flows)?;
+            }
+        }
         Setup::Ovs | Setup::OvsVeth => {
             for (host, transport, overlay, remote) in [
                 ("a", TRANSPORT_A, OVERLAY_A, "192.0.2.2"),
@@ -337,6 +411,25 @@ pub(super) fn build(lab: &Lab, setup: Setup) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// 1,000 exact-match drop flows for addresses the measured traffic never uses, above
+/// `priority=0 actions=NORMAL`, as an `ovs-ofctl add-flows` file.
+fn flows_file(lab: &Lab) -> anyhow::Result<std::path::PathBuf> {
+    let path = lab.dir().join("flows.txt");
+    let mut text: String = (0..1000)
+        .map(|i| {
+            format!(
+                "priority=100,tcp,nw_dst=203.0.113.{},tp_dst={},actions=drop\n",
+                i % 250,
+                1000 + i
+            )
+        })
+        .collect();
+    text.push_str("priority=0,actions=NORMAL\n");
+    fs::create_dir_all(lab.dir())?;
+    fs::write(&path, text)?;
+    Ok(path)
+}
+
 /// A switch process whose memory and CPU time count.
 pub(super) struct Proc {
     pub(super) host: &'static str,
@@ -347,7 +440,12 @@ pub(super) struct Proc {
 pub(super) fn switch_processes(lab: &Lab, setup: Setup) -> anyhow::Result<Vec<Proc>> {
     let mut procs = Vec::new();
     match setup {
-        Setup::Grebe | Setup::GrebeLarge | Setup::GrebeVeth | Setup::GrebeVethRing => {
+        Setup::Grebe
+        | Setup::GrebeLarge
+        | Setup::GrebeVeth
+        | Setup::GrebeVethRing
+        | Setup::GrebeIp6gre
+        | Setup::GrebeFlows => {
             for host in ["a", "b"] {
                 let file = lab.rundir(host).join(daemon::control::PIDFILE_NAME);
                 let pid = fs::read_to_string(&file)
@@ -362,7 +460,7 @@ pub(super) fn switch_processes(lab: &Lab, setup: Setup) -> anyhow::Result<Vec<Pr
                 });
             }
         }
-        Setup::Ovs | Setup::OvsVeth => {
+        Setup::Ovs | Setup::OvsVeth | Setup::OvsFlows => {
             for host in ["a", "b"] {
                 let found = ovs::processes(lab, host)?;
                 procs.extend(

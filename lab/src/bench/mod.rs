@@ -78,23 +78,32 @@ pub enum Setup {
     GrebeVeth,
     /// grebe-veth with system ports read by a TPACKET_V3 ring (--system-rx ring)
     GrebeVethRing,
+    /// grebe to grebe over GRE in IPv6 (type=ip6gre)
+    GrebeIp6gre,
+    /// grebe with 1,000 exact-match OpenFlow flows before priority=0 actions=NORMAL
+    GrebeFlows,
     /// Open vSwitch userspace (netdev) to Open vSwitch userspace over GRE
     Ovs,
     /// a container on each OVS host (veth ports), container to container over GRE
     OvsVeth,
+    /// OVS userspace with the same 1,000 flows as grebe-flows
+    OvsFlows,
     /// kernel VXLAN over the veth
     Vxlan,
     /// the bare veth pair, no tunnel
     Veth,
 }
 
-const ALL_SETUPS: [Setup; 8] = [
+const ALL_SETUPS: [Setup; 11] = [
     Setup::Grebe,
     Setup::GrebeLarge,
     Setup::GrebeVeth,
     Setup::GrebeVethRing,
+    Setup::GrebeIp6gre,
+    Setup::GrebeFlows,
     Setup::Ovs,
     Setup::OvsVeth,
+    Setup::OvsFlows,
     Setup::Vxlan,
     Setup::Veth,
 ];
@@ -106,8 +115,11 @@ impl Setup {
             Setup::GrebeLarge => "grebe-large",
             Setup::GrebeVeth => "grebe-veth",
             Setup::GrebeVethRing => "grebe-veth-ring",
+            Setup::GrebeIp6gre => "grebe-ip6gre",
+            Setup::GrebeFlows => "grebe-flows",
             Setup::Ovs => "ovs",
             Setup::OvsVeth => "ovs-veth",
+            Setup::OvsFlows => "ovs-flows",
             Setup::Vxlan => "vxlan",
             Setup::Veth => "veth",
         }
@@ -119,8 +131,11 @@ impl Setup {
             Setup::GrebeLarge => "grebe large",
             Setup::GrebeVeth => "grebe veth",
             Setup::GrebeVethRing => "grebe veth ring",
+            Setup::GrebeIp6gre => "grebe ip6gre",
+            Setup::GrebeFlows => "grebe 1k flows",
             Setup::Ovs => "OVS",
             Setup::OvsVeth => "OVS veth",
+            Setup::OvsFlows => "OVS 1k flows",
             Setup::Vxlan => "VXLAN",
             Setup::Veth => "veth",
         }
@@ -136,6 +151,14 @@ impl Setup {
             Setup::GrebeVethRing => {
                 "as grebe veth, system ports read by a TPACKET_V3 ring instead of recvmmsg"
             }
+            Setup::GrebeIp6gre => {
+                "grebe to grebe, GRE over IPv6 (ip6gre), 2001:db8::/64 transport, inner MTU 1442"
+            }
+            Setup::GrebeFlows => {
+                "as grebe, each bridge with 1,000 exact-match drop flows above priority=0 \
+                 actions=NORMAL (ovs-ofctl add-flows)"
+            }
+            Setup::OvsFlows => "as OVS, with the same 1,000 flows (ovs-ofctl add-flows)",
             Setup::Ovs => "OVS userspace (netdev) to OVS, GRE, inner MTU 1458",
             Setup::OvsVeth => {
                 "container to container, veth ports on OVS userspace, GRE, container MTU 1458, \
@@ -173,7 +196,12 @@ impl Setup {
     fn is_grebe(self) -> bool {
         matches!(
             self,
-            Setup::Grebe | Setup::GrebeLarge | Setup::GrebeVeth | Setup::GrebeVethRing
+            Setup::Grebe
+                | Setup::GrebeLarge
+                | Setup::GrebeVeth
+                | Setup::GrebeVethRing
+                | Setup::GrebeIp6gre
+                | Setup::GrebeFlows
         )
     }
 
@@ -191,7 +219,7 @@ impl Setup {
     }
 
     fn is_ovs(self) -> bool {
-        matches!(self, Setup::Ovs | Setup::OvsVeth)
+        matches!(self, Setup::Ovs | Setup::OvsVeth | Setup::OvsFlows)
     }
 
     /// The setups this one's chart bars are compared with: OVS in the same shape, and the
@@ -201,6 +229,8 @@ impl Setup {
             Setup::Grebe | Setup::GrebeLarge => &[Setup::Ovs, Setup::Veth],
             Setup::GrebeVeth => &[Setup::OvsVeth, Setup::Grebe],
             Setup::GrebeVethRing => &[Setup::GrebeVeth, Setup::OvsVeth],
+            Setup::GrebeIp6gre => &[Setup::Grebe, Setup::Ovs],
+            Setup::GrebeFlows => &[Setup::OvsFlows, Setup::Grebe],
             _ => &[],
         }
     }
@@ -211,8 +241,11 @@ impl Setup {
             Setup::GrebeLarge => "#57cc99",
             Setup::GrebeVeth => "#1d6f65",
             Setup::GrebeVethRing => "#0b3d36",
+            Setup::GrebeIp6gre => "#80ed99",
+            Setup::GrebeFlows => "#38a3a5",
             Setup::Ovs => "#e76f51",
             Setup::OvsVeth => "#f4a261",
+            Setup::OvsFlows => "#e9c46a",
             Setup::Vxlan => "#8d99ae",
             Setup::Veth => "#264653",
         }
@@ -344,12 +377,15 @@ struct Ends {
 const CONTAINERS: [(&str, &str); 2] = [("ct-a", "198.51.100.11/24"), ("ct-b", "198.51.100.12/24")];
 
 /// The ratio columns of the table: (numerator, denominator).
-const TABLE_RATIOS: [(Setup, Setup); 7] = [
+const TABLE_RATIOS: [(Setup, Setup); 10] = [
     (Setup::Grebe, Setup::Ovs),
     (Setup::GrebeLarge, Setup::Ovs),
     (Setup::GrebeVeth, Setup::OvsVeth),
     (Setup::GrebeVeth, Setup::Grebe),
     (Setup::GrebeVethRing, Setup::GrebeVeth),
+    (Setup::GrebeIp6gre, Setup::Grebe),
+    (Setup::GrebeFlows, Setup::OvsFlows),
+    (Setup::GrebeFlows, Setup::Grebe),
     (Setup::Grebe, Setup::Vxlan),
     (Setup::Grebe, Setup::Veth),
 ];

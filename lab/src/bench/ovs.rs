@@ -77,6 +77,22 @@ pub fn build(
     Ok(())
 }
 
+/// `ovs-ofctl add-flows br-int FILE` on the host's OVS.
+pub fn add_flows(lab: &Lab, host: &str, file: &std::path::Path) -> anyhow::Result<()> {
+    let out = ovs_peer::ovs_ofctl(
+        lab,
+        host,
+        &["add-flows", "br-int", &file.display().to_string()],
+    )?;
+    if !out.status.success() {
+        bail!(
+            "ovs-ofctl add-flows on {host}: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
 /// (name, pid) of the host's ovs-vswitchd and ovsdb-server, from their pidfiles.
 pub fn processes(lab: &Lab, host: &str) -> anyhow::Result<Vec<(String, u32)>> {
     let dir = ovs_peer::ovs_dir(lab, host);
