@@ -96,7 +96,9 @@ pub enum Output {
     Normal,
     /// Every port but the ingress one, as the bridge floods.
     Flood,
-    /// Every port but the ingress one, including ports the spanning tree blocks from flooding.
+    /// Every port but the ingress one. grebe's ports have no OFPPC_NO_FLOOD setting, so ALL
+    /// differs from FLOOD only on ports the spanning tree blocks, which no action reaches here:
+    /// the packet loop floods for both.
     All,
 }
 
