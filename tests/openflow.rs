@@ -534,6 +534,31 @@ fn ovs_ofctl_programs_the_flow_table() {
     );
     assert!(flows.contains("priority=0 actions=NORMAL"), "{flows}");
     assert!(drops(&lab, "a", "flow_drop") >= 2);
+    // ofproto/trace follows the table: a flow on the destination MAC drops the traced frame.
+    ofctl_ok(
+        &lab,
+        "a",
+        &[
+            "add-flow",
+            "br-int",
+            "priority=200,dl_dst=02:00:00:00:00:99,actions=drop",
+        ],
+    );
+    let traced = lab
+        .appctl(
+            "a",
+            &[
+                "ofproto/trace",
+                "br-int",
+                "in_port=mgmt0,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:99",
+            ],
+        )
+        .unwrap();
+    assert!(
+        traced.contains("OpenFlow table 0: the frame matches the flow of priority 200"),
+        "{traced}"
+    );
+    assert!(traced.contains("Output: dropped (flow_drop)"), "{traced}");
     // Filtered dumps select by match.
     let ip_only = ofctl_ok(&lab, "a", &["dump-flows", "br-int", "ip"]);
     assert!(
@@ -562,6 +587,17 @@ fn ovs_ofctl_programs_the_flow_table() {
         "an empty table forwarded"
     );
     assert!(drops(&lab, "a", "flow_miss") >= 1);
+    let traced = lab
+        .appctl(
+            "a",
+            &[
+                "ofproto/trace",
+                "br-int",
+                "in_port=mgmt0,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:99",
+            ],
+        )
+        .unwrap();
+    assert!(traced.contains("no flow matches the frame"), "{traced}");
     // Explicit outputs by port name, both ways, and nothing else: the pings cross.
     let (mgmt, gre) = (of_port(&lab, "a", "mgmt0"), of_port(&lab, "a", "gre0"));
     ofctl_ok(
@@ -584,6 +620,20 @@ fn ovs_ofctl_programs_the_flow_table() {
     assert!(
         flow_packets(&flows, &format!("in_port={gre} actions=output:{mgmt}")) >= 1,
         "{flows}"
+    );
+    let traced = lab
+        .appctl(
+            "a",
+            &[
+                "ofproto/trace",
+                "br-int",
+                "in_port=mgmt0,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:99",
+            ],
+        )
+        .unwrap();
+    assert!(
+        traced.contains("Output: to gre0 (the flow's output actions)"),
+        "{traced}"
     );
     let agg = ofctl_ok(&lab, "a", &["dump-aggregate", "br-int"]);
     assert!(agg.contains("flow_count=2"), "{agg}");

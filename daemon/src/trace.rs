@@ -318,6 +318,45 @@ pub struct Trace {
     pub outputs: Vec<String>,
     pub excluded: Vec<Excluded>,
     pub actions: Vec<Output>,
+    /// The bridge's OpenFlow table's say, when it has a table of its own (absent: the implicit
+    /// NORMAL flow, the learning bridge above).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flow: Option<TraceFlow>,
+}
+
+/// The flow a frame matched in table 0, or a miss.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceFlow {
+    /// None: no flow matched (a table miss drops).
+    pub priority: Option<u16>,
+    pub cookie: u64,
+    /// The flow's actions as ovs-ofctl writes them (`drop` for none).
+    pub actions: Vec<String>,
+}
+
+impl TraceFlow {
+    fn of(f: &flowtable::Flow, name_of: impl Fn(PortId) -> String) -> TraceFlow {
+        use flowtable::Output as O;
+        let mut actions: Vec<String> = f
+            .actions
+            .iter()
+            .map(|a| match *a {
+                O::Port(p) => format!("output:{}", name_of(PortId(p))),
+                O::InPort => "IN_PORT".into(),
+                O::Normal => "NORMAL".into(),
+                O::Flood => "FLOOD".into(),
+                O::All => "ALL".into(),
+            })
+            .collect();
+        if actions.is_empty() {
+            actions.push("drop".into());
+        }
+        TraceFlow {
+            priority: Some(f.priority),
+            cookie: f.cookie,
+            actions,
+        }
+    }
 }
 
 /// A copy of the bridge's MAC table, as `fdb()` lists it, with every entry's age kept.
@@ -411,7 +450,11 @@ fn bridge_ports(dp: &Datapath, bridge: &str) -> Vec<BridgePort> {
 }
 
 /// Runs the forwarding decision on `req.frame` as if it entered `req.in_port`.
-pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
+pub fn trace(
+    dp: &Datapath,
+    req: &TraceRequest,
+    flows: Option<&flowtable::FlowTable>,
+) -> Result<Trace, String> {
     let now = Instant::now();
     let table = table_copy(dp, &req.bridge, now)?;
     let split_horizon = dp
@@ -472,6 +515,50 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
         },
         action => action.verdict(),
     };
+    // The flow table decides a frame that passed the ingress checks, as in the packet loop.
+    let mut flow_ports: Vec<PortId> = Vec::new();
+    let (verdict, flow) = match flows {
+        Some(table)
+            if matches!(
+                outcome.action,
+                Action::Deliver(_) | Action::Flood | Action::Drop(datapath::DropReason::SamePort)
+            ) =>
+        {
+            use flowtable::Output as O;
+            match table.lookup(&flowtable::Key::extract(frame, ingress.id.0)) {
+                None => (
+                    Verdict::Drop(datapath::DropReason::FlowMiss),
+                    Some(TraceFlow {
+                        priority: None,
+                        cookie: 0,
+                        actions: Vec::new(),
+                    }),
+                ),
+                Some(f) => {
+                    let v = if f.actions.contains(&O::Normal) {
+                        verdict
+                    } else if f.actions.iter().any(|a| matches!(a, O::Flood | O::All)) {
+                        Verdict::Flood
+                    } else {
+                        for a in &f.actions {
+                            match *a {
+                                O::InPort => flow_ports.push(ingress.id),
+                                O::Port(p) if p != ingress.id.0 => flow_ports.push(PortId(p)),
+                                _ => {}
+                            }
+                        }
+                        if flow_ports.is_empty() {
+                            Verdict::Drop(datapath::DropReason::FlowDrop)
+                        } else {
+                            Verdict::Flow
+                        }
+                    };
+                    (v, Some(TraceFlow::of(f, name_of)))
+                }
+            }
+        }
+        _ => (verdict, None),
+    };
     let (learning, learning_from) = match outcome.learned {
         Some(Learned::New) => ("new", None),
         Some(Learned::Refreshed) => ("refresh", None),
@@ -528,8 +615,15 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
             }
             ("flood", Some(flood_reason(dst)))
         }
-        // ofproto/trace follows the learning bridge, not a flow table's decisions.
-        Verdict::Flow => ("flow", None),
+        Verdict::Flow => {
+            outputs.extend(
+                ports
+                    .iter()
+                    .filter(|x| flow_ports.contains(&x.id))
+                    .map(|x| (x, deliver(x, Delivery::Unicast).err())),
+            );
+            ("flow", None)
+        }
         Verdict::Drop(r) => ("drop", Some(r.name())),
     };
     let (verdict_name, reason) = if verdict_name == "flood" && outputs.is_empty() {
@@ -576,6 +670,7 @@ pub fn trace(dp: &Datapath, req: &TraceRequest) -> Result<Trace, String> {
         outputs: outputs.iter().map(|(p, _)| p.name.clone()).collect(),
         excluded,
         actions,
+        flow,
     })
 }
 
@@ -735,7 +830,7 @@ pub fn run_trace(state: &DaemonState, args: &[&str], json_format: bool) -> Resul
     if !state.config.bridges.contains_key(&req.bridge) {
         return Err(no_bridge(&req.bridge));
     }
-    let mut t = trace(&state.datapath, &req)?;
+    let mut t = trace(&state.datapath, &req, state.flows.get(&req.bridge))?;
     // Asked to learn: what the trace said learning would do, done to the live table.
     if learn && matches!(t.learning, "new" | "refresh" | "move") {
         let vlan = t.vlan.as_ref().and_then(|v| v.vlan).unwrap_or(0);

@@ -110,8 +110,31 @@ pub fn render_text(t: &Trace) -> String {
         _ => format!("Lookup: {dst} is a multicast address: not looked up, it floods"),
     };
     step(&mut s, lookup);
+    if let Some(f) = &t.flow {
+        let text = match f.priority {
+            Some(p) => format!(
+                "OpenFlow table 0: the frame matches the flow of priority {p} (cookie {:#x}), actions={}{}",
+                f.cookie,
+                f.actions.join(","),
+                if f.actions.iter().any(|a| a == "NORMAL") {
+                    ": the learning bridge's decision above stands"
+                } else {
+                    ": it replaces the learning bridge's decision"
+                }
+            ),
+            None => {
+                "OpenFlow table 0: no flow matches the frame: a table miss drops it (flow_miss)"
+                    .to_string()
+            }
+        };
+        step(&mut s, text);
+    }
     let decision = match (t.verdict, t.reason) {
         ("unicast", _) => format!("Output: unicast to {}", t.outputs.join(", ")),
+        ("flow", _) => format!(
+            "Output: to {} (the flow's output actions)",
+            t.outputs.join(", ")
+        ),
         ("flood", _) => format!("Output: flood to {}", t.outputs.join(", ")),
         ("drop", Some("same_port")) => format!(
             "Output: none: {dst} was learned on {}, where the frame came from; the destination already has it: dropped (same_port)",
