@@ -2,7 +2,7 @@
 
 /// What a frame carries, as the flow table sees it. Absent layers read as zero, as
 /// OpenFlow's prerequisites make those fields unmatchable anyway.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Key {
     /// The OpenFlow port the frame came in on.
     pub in_port: u32,
@@ -18,6 +18,27 @@ pub struct Key {
     /// TCP/UDP ports; for ICMP, type and code (as OpenFlow 1.0 reads them).
     pub tp_src: u16,
     pub tp_dst: u16,
+}
+
+/// One 64-bit word for the hasher: the fields folded with multiplies, so the exact-match
+/// cache hashes one word instead of ten fields (equal keys still compare field by field).
+impl std::hash::Hash for Key {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        const M: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mac = |m: [u8; 6]| {
+            u64::from(u32::from_le_bytes([m[0], m[1], m[2], m[3]]))
+                | u64::from(u16::from_le_bytes([m[4], m[5]])) << 32
+        };
+        let vlan = self.vlan_vid.map_or(0x1_0000, u64::from);
+        let mut h = mac(self.eth_dst) ^ u64::from(self.in_port) << 48;
+        h = (h ^ mac(self.eth_src)).wrapping_mul(M);
+        h = (h ^ (u64::from(self.eth_type) | vlan << 16 | u64::from(self.ip_proto) << 40))
+            .wrapping_mul(M);
+        h = (h ^ (u64::from(self.ipv4_src) | u64::from(self.ipv4_dst) << 32)).wrapping_mul(M);
+        h ^= u64::from(self.tp_src) | u64::from(self.tp_dst) << 16;
+        state.write_u64(h);
+    }
 }
 
 const ETH_P_8021Q: u16 = 0x8100;
