@@ -494,6 +494,19 @@ fn of_port(lab: &Lab, host: &str, port: &str) -> String {
         .unwrap_or_else(|| panic!("no {port} in {show}"))
 }
 
+/// `ofproto/trace` of a frame from mgmt0 to 02:00:00:00:00:99 on `a`'s bridge.
+fn trace_to_99(lab: &Lab) -> String {
+    lab.appctl(
+        "a",
+        &[
+            "ofproto/trace",
+            "br-int",
+            "in_port=mgmt0,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:99",
+        ],
+    )
+    .unwrap()
+}
+
 fn flow_packets(flows: &str, needle: &str) -> u64 {
     let line = flows
         .lines()
@@ -544,16 +557,7 @@ fn ovs_ofctl_programs_the_flow_table() {
             "priority=200,dl_dst=02:00:00:00:00:99,actions=drop",
         ],
     );
-    let traced = lab
-        .appctl(
-            "a",
-            &[
-                "ofproto/trace",
-                "br-int",
-                "in_port=mgmt0,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:99",
-            ],
-        )
-        .unwrap();
+    let traced = trace_to_99(&lab);
     assert!(
         traced.contains("OpenFlow table 0: the frame matches the flow of priority 200"),
         "{traced}"
@@ -587,16 +591,7 @@ fn ovs_ofctl_programs_the_flow_table() {
         "an empty table forwarded"
     );
     assert!(drops(&lab, "a", "flow_miss") >= 1);
-    let traced = lab
-        .appctl(
-            "a",
-            &[
-                "ofproto/trace",
-                "br-int",
-                "in_port=mgmt0,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:99",
-            ],
-        )
-        .unwrap();
+    let traced = trace_to_99(&lab);
     assert!(traced.contains("no flow matches the frame"), "{traced}");
     // Explicit outputs by port name, both ways, and nothing else: the pings cross.
     let (mgmt, gre) = (of_port(&lab, "a", "mgmt0"), of_port(&lab, "a", "gre0"));
@@ -621,16 +616,7 @@ fn ovs_ofctl_programs_the_flow_table() {
         flow_packets(&flows, &format!("in_port={gre} actions=output:{mgmt}")) >= 1,
         "{flows}"
     );
-    let traced = lab
-        .appctl(
-            "a",
-            &[
-                "ofproto/trace",
-                "br-int",
-                "in_port=mgmt0,dl_src=02:00:00:00:00:01,dl_dst=02:00:00:00:00:99",
-            ],
-        )
-        .unwrap();
+    let traced = trace_to_99(&lab);
     assert!(
         traced.contains("Output: to gre0 (the flow's output actions)"),
         "{traced}"
