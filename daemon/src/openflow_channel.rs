@@ -69,41 +69,45 @@ pub fn socket_path(rundir: &Path, bridge: &str) -> PathBuf {
     rundir.join(format!("{bridge}.mgmt"))
 }
 
-/// Starts the thread that keeps one listening socket per bridge and serves its clients.
-pub fn spawn(rundir: PathBuf, state: Arc<Mutex<DaemonState>>) -> io::Result<()> {
+/// Starts the thread that accepts on the bridges' sockets and follows their controllers.
+pub fn spawn(state: Arc<Mutex<DaemonState>>) -> io::Result<()> {
     std::thread::Builder::new()
         .name("grebe-ofmgmt".into())
-        .spawn(move || listen(&rundir, &state))?;
+        .spawn(move || listen(&state))?;
     Ok(())
 }
 
-fn listen(rundir: &Path, state: &Arc<Mutex<DaemonState>>) {
-    let mut listeners: BTreeMap<String, UnixListener> = BTreeMap::new();
-    let mut controllers = crate::openflow_controllers::Controllers::default();
-    loop {
-        let (bridges, targets): (Vec<String>, Vec<(String, String)>) = {
-            let s = state.lock().unwrap_or_else(|e| e.into_inner());
-            let targets = s
-                .config
-                .bridges
-                .iter()
-                .flat_map(|(b, br)| br.controller.iter().map(move |t| (b.clone(), t.clone())))
-                .collect();
-            (s.config.bridges.keys().cloned().collect(), targets)
-        };
-        controllers.sync(&targets, state);
-        listeners.retain(|b, _| {
-            let keep = bridges.contains(b);
+/// The bridges' management sockets, made and removed with the bridges by the daemon's
+/// reconcile, so `ovs-ofctl` reaches a bridge as soon as `add-br` has returned.
+#[derive(Debug)]
+pub struct MgmtSockets {
+    rundir: PathBuf,
+    listeners: BTreeMap<String, Arc<UnixListener>>,
+}
+
+impl MgmtSockets {
+    pub fn new(rundir: PathBuf) -> MgmtSockets {
+        MgmtSockets {
+            rundir,
+            listeners: BTreeMap::new(),
+        }
+    }
+
+    /// One listening socket per bridge of `bridges`, and none for any other.
+    pub fn sync<'b>(&mut self, bridges: impl Iterator<Item = &'b String> + Clone) {
+        let rundir = &self.rundir;
+        self.listeners.retain(|b, _| {
+            let keep = bridges.clone().any(|x| x == b);
             if !keep {
                 let _ = fs::remove_file(socket_path(rundir, b));
             }
             keep
         });
-        for b in &bridges {
-            if !listeners.contains_key(b) {
+        for b in bridges {
+            if !self.listeners.contains_key(b) {
                 match bind(&socket_path(rundir, b)) {
                     Ok(l) => {
-                        listeners.insert(b.clone(), l);
+                        self.listeners.insert(b.clone(), Arc::new(l));
                     }
                     Err(e) => {
                         tracing::warn!(bridge = %b, error = %e, "cannot open the OpenFlow management socket");
@@ -111,6 +115,32 @@ fn listen(rundir: &Path, state: &Arc<Mutex<DaemonState>>) {
                 }
             }
         }
+    }
+}
+
+/// A bridge's name and its management socket.
+type BridgeSocket = (String, Arc<UnixListener>);
+
+fn listen(state: &Arc<Mutex<DaemonState>>) {
+    let mut controllers = crate::openflow_controllers::Controllers::default();
+    loop {
+        let (listeners, targets): (Vec<BridgeSocket>, Vec<(String, String)>) = {
+            let s = state.lock().unwrap_or_else(|e| e.into_inner());
+            let targets = s
+                .config
+                .bridges
+                .iter()
+                .flat_map(|(b, br)| br.controller.iter().map(move |t| (b.clone(), t.clone())))
+                .collect();
+            let listeners = s
+                .mgmt_sockets
+                .listeners
+                .iter()
+                .map(|(b, l)| (b.clone(), l.clone()))
+                .collect();
+            (listeners, targets)
+        };
+        controllers.sync(&targets, state);
         for (b, l) in &listeners {
             while let Ok((conn, _)) = l.accept() {
                 let (state, bridge) = (state.clone(), b.clone());

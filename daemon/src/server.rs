@@ -145,6 +145,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
             ..Default::default()
         }),
         openflow: Default::default(),
+        mgmt_sockets: crate::openflow_channel::MgmtSockets::new(opts.rundir.clone()),
         flows: BTreeMap::new(),
     };
     state.reconcile();
@@ -183,7 +184,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
     );
 
     let state = Arc::new(Mutex::new(state));
-    crate::openflow_channel::spawn(opts.rundir.clone(), state.clone())
+    crate::openflow_channel::spawn(state.clone())
         .context("starting the OpenFlow management thread")?;
     if let Some(target) = opts.ovsdb.clone() {
         crate::vswitchd::spawn(target, state.clone()).context("starting the OVSDB thread")?;

@@ -24,6 +24,8 @@ pub struct DaemonState {
     pub ovsdb: Option<OvsdbStatus>,
     /// What the bridges' OpenFlow management sockets have seen.
     pub openflow: crate::openflow_channel::OpenflowCounters,
+    /// Each bridge's OpenFlow management socket (`<rundir>/BR.mgmt`).
+    pub mgmt_sockets: crate::openflow_channel::MgmtSockets,
     /// Bridges' OpenFlow tables, once a flow-mod made one (see `openflow_flows`).
     pub flows: BTreeMap<String, flowtable::FlowTable>,
 }
@@ -219,6 +221,7 @@ impl DaemonState {
             tracing::error!(error = %e, "datapath is not running");
         }
         crate::openflow_flows::follow_fail_modes(self);
+        self.mgmt_sockets.sync(self.config.bridges.keys());
     }
 }
 
