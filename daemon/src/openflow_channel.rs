@@ -261,6 +261,11 @@ pub(crate) fn serve<C: Channel>(
                 return Ok(());
             }
         }
+        // The flow-mods of one read reach the datapath as one table.
+        crate::openflow_flows::publish(
+            &mut state.lock().unwrap_or_else(|e| e.into_inner()),
+            bridge,
+        );
         for status in session.port_changes(state) {
             conn.write_all(&status)?;
         }
@@ -392,11 +397,14 @@ fn answer(m: &[u8], session: &mut Session<'_>, state: &Mutex<DaemonState>) -> Ve
             session.miss_send_len = miss_send_len;
             Vec::new()
         }
-        Request::Barrier => vec![r.barrier(xid)],
+        Request::Barrier => {
+            // What came before the barrier is in effect before its reply.
+            let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
+            crate::openflow_flows::publish(&mut s, session.bridge);
+            vec![r.barrier(xid)]
+        }
         Request::Multipart(kind) => multipart(r, xid, kind, m, session.bridge, state),
-        Request::Unsupported {
-            kind: msg::FLOW_MOD,
-        } => {
+        Request::FlowMod => {
             let applied = {
                 let mut s = state.lock().unwrap_or_else(|e| e.into_inner());
                 crate::openflow_flows::flow_mod(&mut s, session.bridge, r.version, &m[8..])

@@ -17,11 +17,7 @@ use crate::state::DaemonState;
 
 /// The bridge's own port's number in the datapath, which OpenFlow calls LOCAL.
 fn local_no(s: &DaemonState, bridge: &str) -> Option<u32> {
-    s.datapath
-        .port_stats()
-        .into_iter()
-        .find(|p| p.name == bridge)
-        .map(|p| p.port_no)
+    s.datapath.port_id(bridge).map(|p| p.0)
 }
 
 /// OpenFlow's numbering to the datapath's (LOCAL is the bridge's port), or back.
@@ -98,11 +94,21 @@ pub(crate) fn flow_mod(
             table.delete(&fm.m, fm.priority, strict, fm.out_port);
         }
     }
-    let table = Arc::new(table.clone());
-    if let Err(e) = s.datapath.set_flows(bridge, Some(table)) {
+    // Handed to the datapath by `publish`, once for a batch of flow-mods: `ovs-ofctl add-flows`
+    // of 1,000 flows copies the table once, not a thousand times.
+    s.flows_changed.insert(bridge.to_owned());
+    Ok(())
+}
+
+/// Gives the datapath `bridge`'s table if a flow-mod changed it since the last time.
+pub(crate) fn publish(s: &mut DaemonState, bridge: &str) {
+    if !s.flows_changed.remove(bridge) {
+        return;
+    }
+    let table = s.flows.get(bridge).map(|t| Arc::new(t.clone()));
+    if let Err(e) = s.datapath.set_flows(bridge, table) {
         tracing::warn!(%bridge, error = %e, "cannot give the datapath its flow table");
     }
-    Ok(())
 }
 
 /// The flows a flow-statistics request selects, in OpenFlow's numbering; for a bridge without

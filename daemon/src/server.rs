@@ -147,6 +147,7 @@ pub fn run(opts: DaemonOptions) -> anyhow::Result<()> {
         openflow: Default::default(),
         mgmt_sockets: crate::openflow_channel::MgmtSockets::new(opts.rundir.clone()),
         flows: BTreeMap::new(),
+        flows_changed: Default::default(),
     };
     state.reconcile();
     let metrics_listener = opts

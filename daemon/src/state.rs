@@ -28,6 +28,8 @@ pub struct DaemonState {
     pub mgmt_sockets: crate::openflow_channel::MgmtSockets,
     /// Bridges' OpenFlow tables, once a flow-mod made one (see `openflow_flows`).
     pub flows: BTreeMap<String, flowtable::FlowTable>,
+    /// Bridges whose table changed since the datapath last had it.
+    pub flows_changed: std::collections::BTreeSet<String>,
 }
 
 /// How an OVSDB-mode daemon stands with its database (`appctl ovsdb/show`, `vsctl show`).

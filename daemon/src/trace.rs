@@ -524,7 +524,6 @@ pub fn trace(
                 Action::Deliver(_) | Action::Flood | Action::Drop(datapath::DropReason::SamePort)
             ) =>
         {
-            use flowtable::Output as O;
             match table.lookup(&flowtable::Key::extract(frame, ingress.id.0)) {
                 None => (
                     Verdict::Drop(datapath::DropReason::FlowMiss),
@@ -535,23 +534,18 @@ pub fn trace(
                     }),
                 ),
                 Some(f) => {
-                    let v = if f.actions.contains(&O::Normal) {
-                        verdict
-                    } else if f.actions.iter().any(|a| matches!(a, O::Flood | O::All)) {
-                        Verdict::Flood
-                    } else {
-                        for a in &f.actions {
-                            match *a {
-                                O::InPort => flow_ports.push(ingress.id),
-                                O::Port(p) if p != ingress.id.0 => flow_ports.push(PortId(p)),
-                                _ => {}
-                            }
+                    let mode = f.apply(ingress.id.0, |p| {
+                        if ports.iter().any(|x| x.id.0 == p) {
+                            flow_ports.push(PortId(p));
                         }
-                        if flow_ports.is_empty() {
+                    });
+                    let v = match mode {
+                        flowtable::Apply::Normal => verdict,
+                        flowtable::Apply::Flood => Verdict::Flood,
+                        flowtable::Apply::Outputs if flow_ports.is_empty() => {
                             Verdict::Drop(datapath::DropReason::FlowDrop)
-                        } else {
-                            Verdict::Flow
                         }
+                        flowtable::Apply::Outputs => Verdict::Flow,
                     };
                     (v, Some(TraceFlow::of(f, name_of)))
                 }

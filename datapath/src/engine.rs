@@ -586,7 +586,10 @@ impl Engine {
                 ingress,
                 frame.bytes,
                 action,
-                &bridge.ports,
+                |p| {
+                    // A port of this bridge, as the table's numbers are the datapath's.
+                    matches!(self.ports.get(p.0 as usize), Some(Some(port)) if port.bridge == in_port.bridge)
+                },
                 &mut targets,
             );
         }
@@ -730,8 +733,9 @@ impl Engine {
 }
 
 /// What the flow table does with a frame the bridge would have `normal`: the matching flow's
-/// actions (NORMAL keeps the bridge's own decision; OUTPUT and IN_PORT fill `targets`; FLOOD
-/// and ALL flood; no action drops), or a table miss, which drops as OpenFlow 1.3's does.
+/// actions (NORMAL keeps the bridge's own decision, FLOOD and ALL flood, OUTPUT and IN_PORT fill
+/// `targets` with ports `on_bridge` accepts, no port a drop), or a table miss, which drops as
+/// OpenFlow 1.3's does.
 #[inline]
 fn flow_action(
     flows: &flowtable::FlowTable,
@@ -739,32 +743,22 @@ fn flow_action(
     ingress: PortId,
     frame: &[u8],
     normal: Action,
-    bridge_ports: &[PortId],
+    on_bridge: impl Fn(PortId) -> bool,
     targets: &mut Vec<PortId>,
 ) -> Action {
-    use flowtable::Output;
     let Some(flow) = cache.lookup(flows, &flowtable::Key::extract(frame, ingress.0)) else {
         return Action::Drop(DropReason::FlowMiss);
     };
     flow.counters.hit(frame.len());
-    let mut action = Action::Drop(DropReason::FlowDrop);
-    for output in &flow.actions {
-        match *output {
-            Output::Normal => return normal,
-            Output::Flood | Output::All => action = Action::Flood,
-            Output::InPort => {
-                targets.push(ingress);
-                action = Action::Flows;
-            }
-            Output::Port(p) if p != ingress.0 && bridge_ports.contains(&PortId(p)) => {
-                targets.push(PortId(p));
-                if action != Action::Flood {
-                    action = Action::Flows;
-                }
-            }
-            // OpenFlow never outputs to the ingress port unless asked by IN_PORT.
-            Output::Port(_) => {}
+    let mode = flow.apply(ingress.0, |p| {
+        if on_bridge(PortId(p)) {
+            targets.push(PortId(p));
         }
+    });
+    match mode {
+        flowtable::Apply::Normal => normal,
+        flowtable::Apply::Flood => Action::Flood,
+        flowtable::Apply::Outputs if targets.is_empty() => Action::Drop(DropReason::FlowDrop),
+        flowtable::Apply::Outputs => Action::Flows,
     }
-    action
 }

@@ -14,4 +14,4 @@ mod table;
 
 pub use cache::{CACHE_ENTRIES, FlowCache};
 pub use key::Key;
-pub use table::{Flow, FlowCounters, FlowTable, Match, Output};
+pub use table::{Apply, Flow, FlowCounters, FlowTable, Match, Output};

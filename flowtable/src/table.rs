@@ -102,6 +102,17 @@ pub enum Output {
     All,
 }
 
+/// What a flow does with a frame besides the ports it names ([`Flow::apply`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Apply {
+    /// The learning bridge decides.
+    Normal,
+    /// Every port the bridge would flood to.
+    Flood,
+    /// Only the named ports.
+    Outputs,
+}
+
 /// A flow's packet and byte counts, shared by the table's copies and the packet loop.
 #[derive(Debug, Default)]
 pub struct FlowCounters {
@@ -138,6 +149,26 @@ impl Flow {
             installed,
             counters: Arc::new(FlowCounters::default()),
         }
+    }
+
+    /// What the flow's actions do with a frame from `in_port`: each port an OUTPUT or IN_PORT
+    /// names goes to `to_port` (never `in_port` itself unless by IN_PORT, as OpenFlow says),
+    /// and the mode says what else: the learning bridge (any NORMAL), a flood (any FLOOD or
+    /// ALL), or only those ports (none named: a drop).
+    #[inline]
+    pub fn apply(&self, in_port: u32, mut to_port: impl FnMut(u32)) -> Apply {
+        let mut mode = Apply::Outputs;
+        for a in &self.actions {
+            match *a {
+                Output::Normal => mode = Apply::Normal,
+                Output::Flood | Output::All if mode != Apply::Normal => mode = Apply::Flood,
+                Output::Flood | Output::All => {}
+                Output::InPort => to_port(in_port),
+                Output::Port(p) if p != in_port => to_port(p),
+                Output::Port(_) => {}
+            }
+        }
+        mode
     }
 
     /// Whether an action sends to `port` (for a delete's `out_port` filter).
@@ -313,6 +344,31 @@ mod tests {
         assert_eq!(t.flows()[0].counters.packets.load(Relaxed), 1);
         assert_eq!(t.delete(&Match::default(), 0, false, Some(9)).len(), 0);
         assert_eq!(t.delete(&Match::default(), 0, false, Some(2)).len(), 1);
+    }
+
+    #[test]
+    fn apply_reads_the_actions_in_any_order() {
+        let f = |actions| Flow::new(0, Match::default(), actions, 0, 0);
+        let mut named = Vec::new();
+        let both = f(vec![
+            Output::InPort,
+            Output::Flood,
+            Output::Port(3),
+            Output::Port(2),
+        ]);
+        assert_eq!(both.apply(2, |p| named.push(p)), Apply::Flood);
+        assert_eq!(
+            named,
+            vec![2, 3],
+            "IN_PORT names the ingress, OUTPUT to it is skipped"
+        );
+        let flood_first = f(vec![Output::Flood, Output::InPort]);
+        assert_eq!(flood_first.apply(2, |_| {}), Apply::Flood);
+        assert_eq!(
+            f(vec![Output::Flood, Output::Normal]).apply(2, |_| {}),
+            Apply::Normal
+        );
+        assert_eq!(f(vec![]).apply(2, |_| {}), Apply::Outputs);
     }
 
     fn arb_match() -> impl Strategy<Value = Match> {

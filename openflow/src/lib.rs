@@ -63,10 +63,6 @@ pub mod error {
     pub const BAD_MULTIPART: u16 = 2;
     pub const BAD_EXPERIMENTER: u16 = 3;
     pub const BAD_LEN: u16 = 6;
-    pub const FLOW_MOD_FAILED: u16 = 5;
-    pub const FLOW_MOD_EPERM: u16 = 4;
-    pub const FLOW_MOD_FAILED_1_0: u16 = 3;
-    pub const FLOW_MOD_EPERM_1_0: u16 = 2;
 }
 
 /// Why bytes from a peer are not a message grebe can take; each is answered with an OpenFlow

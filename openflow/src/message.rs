@@ -64,7 +64,9 @@ pub enum Request {
     },
     Barrier,
     Multipart(MultipartKind),
-    /// A message type grebe does not implement (yet): flow, group, meter, port and table mods,
+    /// A FLOW_MOD; its body is decoded by [`crate::decode_flow_mod`] in the agreed version.
+    FlowMod,
+    /// A message type grebe does not implement (yet): group, meter, port and table mods,
     /// packet-out, role and async requests, experimenter messages.
     Unsupported {
         kind: u8,
@@ -161,6 +163,7 @@ pub fn decode(m: &[u8], agreed: Option<u8>) -> Result<(Header, Request), Error> 
             }
             Request::Multipart(multipart(v, u16_at(0), &body[head..])?)
         }
+        msg::FLOW_MOD => Request::FlowMod,
         kind => Request::Unsupported { kind },
     };
     Ok((header, request))
@@ -315,9 +318,7 @@ mod tests {
             decode(&message(4, msg::FLOW_MOD, &[0; 48]), Some(4))
                 .unwrap()
                 .1,
-            Request::Unsupported {
-                kind: msg::FLOW_MOD
-            }
+            Request::FlowMod
         );
     }
 

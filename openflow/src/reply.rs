@@ -2,7 +2,7 @@
 //! §A, OpenFlow 1.0.0 §5). 1.0 differs in its 16-bit port numbers, its 40-byte match, the
 //! ports inside FEATURES_REPLY (it has no PORT_DESC), and the numbers of some message types.
 
-use crate::{MAX_MESSAGE, SUPPORTED, VERSION_1_0, VERSION_1_3, error, msg};
+use crate::{MAX_MESSAGE, SUPPORTED, VERSION_1_0, VERSION_1_3, msg};
 
 /// Port numbers with meanings of their own (spec §A.2.1).
 pub const OFPP_NORMAL: u32 = 0xffff_fffa;
@@ -11,8 +11,6 @@ pub const OFPP_ANY: u32 = 0xffff_ffff;
 
 /// `OFPMPF_REPLY_MORE`: more replies to the same request follow.
 const REPLY_MORE: u16 = 1;
-/// A buffer id that says "no buffer": grebe keeps none (`n_buffers` 0), as OVS.
-const NO_BUFFER: u32 = 0xffff_ffff;
 /// The tables a switch announces (`n_tables`), as OVS does.
 const N_TABLES: u8 = 254;
 /// FLOW_STATS | TABLE_STATS | PORT_STATS.
@@ -153,25 +151,6 @@ impl Reply {
         body.extend(code.to_be_bytes());
         body.extend(&offending[..offending.len().min(64)]);
         self.message(msg::ERROR, xid, &body)
-    }
-
-    /// The error for a flow-mod grebe cannot take: FLOW_MOD_FAILED / EPERM, numbered per version.
-    pub fn flow_mod_refused(self, xid: u32, offending: &[u8]) -> Vec<u8> {
-        if self.v10() {
-            self.error(
-                xid,
-                error::FLOW_MOD_FAILED_1_0,
-                error::FLOW_MOD_EPERM_1_0,
-                offending,
-            )
-        } else {
-            self.error(
-                xid,
-                error::FLOW_MOD_FAILED,
-                error::FLOW_MOD_EPERM,
-                offending,
-            )
-        }
     }
 
     pub fn echo_reply(self, xid: u32, data: &[u8]) -> Vec<u8> {
@@ -457,11 +436,6 @@ impl Reply {
         body.extend(self.port_desc(p));
         self.message(msg::PORT_STATUS, 0, &body)
     }
-
-    /// The buffer id of messages that carry a frame: grebe never buffers.
-    pub fn no_buffer() -> u32 {
-        NO_BUFFER
-    }
 }
 
 #[cfg(test)]
@@ -564,7 +538,6 @@ mod tests {
         assert_eq!(r[0][1], msg::STATS_REPLY_1_0);
         assert_eq!(r[0].len(), 8 + 4 + 104);
         assert_eq!(v10.barrier(1)[1], msg::BARRIER_REPLY_1_0);
-        assert_eq!(&v10.flow_mod_refused(1, &[])[8..12], &[0, 3, 0, 2]);
     }
 
     #[test]
